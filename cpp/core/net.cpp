@@ -4,7 +4,7 @@
 #include <limits>
 #include <stdexcept>
 
-#include "forward.hpp"
+#include "dispatch.hpp"
 #include "kernels.hpp"
 #include "numerical_gradient.hpp"
 #include "parallel.hpp"
@@ -41,14 +41,44 @@ typename TwoLayerNet<T>::Scratch& TwoLayerNet<T>::scratch(int worker) {
 }
 
 template <class T>
+void TwoLayerNet<T>::reserve(int worker, std::size_t rows, bool with_backward) {
+  const Dims& d = dims_;
+  Scratch& s = scratch(worker);
+  s.z1.resize(rows * d.H);
+  s.y.resize(rows * d.C);
+  s.index.resize(rows * d.D);
+  s.value.resize(rows * d.D);
+  s.start.resize(rows + 1);
+  if (with_backward) {
+    s.dy.resize(rows * d.C);
+    s.da1.resize(rows * d.H);
+  }
+}
+
+template <class T>
+template <class X>
+SparseRows<T> TwoLayerNet<T>::forward_chunk(Scratch& s, T* logits, const X* x, std::size_t n) const {
+  const Dims& d = dims_;
+  const Params<const T> p(params_.data(), d);
+  const Kernels<T>& k = kernels<T>();
+  k.gather_nonzeros(s.index.data(), s.value.data(), s.start.data(), x, n, d.D);
+  const SparseRows<T> nonzeros{s.index.data(), s.value.data(), s.start.data()};
+  k.sparse_affine_forward(s.z1.data(), nonzeros, p.W1, p.b1, n, d.D, d.H);
+  k.sigmoid_forward(s.z1.data(), n * d.H);
+  k.affine_forward(logits, s.z1.data(), p.W2, p.b2, n, d.H, d.C);
+  return nonzeros;
+}
+
+template <class T>
 template <class X>
 void TwoLayerNet<T>::predict(T* y, const X* x, std::size_t N) {
   const Dims& d = dims_;
-  const Params<const T> p(params_.data(), d);
   const int workers = num_threads();
-  for (int w = 0; w < workers; ++w) scratch(w).z1.resize(kRowsPerChunk * d.H);
+  for (int w = 0; w < workers; ++w) reserve(w, std::min(N, kRowsPerChunk), false);
   parallel_for(N, kRowsPerChunk, workers, [&](std::size_t begin, std::size_t end, int w) {
-    forward(scratch_[w].z1.data(), y + begin * d.C, p, x + begin * d.D, d, end - begin);
+    T* yb = y + begin * d.C;
+    forward_chunk(scratch_[w], yb, x + begin * d.D, end - begin);
+    kernels<T>().softmax_forward(yb, end - begin, d.C);
   });
 }
 
@@ -56,17 +86,14 @@ template <class T>
 template <class X>
 double TwoLayerNet<T>::loss(const X* x, const std::int64_t* t, std::size_t N) {
   const Dims& d = dims_;
-  const Params<const T> p(params_.data(), d);
   const int workers = num_threads();
-  for (int w = 0; w < workers; ++w) {
-    scratch(w).z1.resize(kRowsPerChunk * d.H);
-    scratch(w).y.resize(kRowsPerChunk * d.C);
-  }
+  for (int w = 0; w < workers; ++w) reserve(w, std::min(N, kRowsPerChunk), false);
   // Summed per chunk, then in chunk order, so the result does not depend on the thread count.
   std::vector<double> sums(chunks_of(N));
   parallel_for(N, kRowsPerChunk, workers, [&](std::size_t begin, std::size_t end, int w) {
     Scratch& s = scratch_[w];
-    forward(s.z1.data(), s.y.data(), p, x + begin * d.D, d, end - begin);
+    forward_chunk(s, s.y.data(), x + begin * d.D, end - begin);
+    kernels<T>().softmax_forward(s.y.data(), end - begin, d.C);
     sums[begin / kRowsPerChunk] = cross_entropy_sum(s.y.data(), t + begin, end - begin, d.C);
   });
   double total = 0;
@@ -78,17 +105,14 @@ template <class T>
 template <class X>
 std::size_t TwoLayerNet<T>::count_correct(const X* x, const std::int64_t* t, std::size_t N) {
   const Dims& d = dims_;
-  const Params<const T> p(params_.data(), d);
   const int workers = num_threads();
-  for (int w = 0; w < workers; ++w) {
-    scratch(w).z1.resize(kRowsPerChunk * d.H);
-    scratch(w).y.resize(kRowsPerChunk * d.C);
-  }
+  for (int w = 0; w < workers; ++w) reserve(w, std::min(N, kRowsPerChunk), false);
   std::vector<std::size_t> counts(chunks_of(N));
   parallel_for(N, kRowsPerChunk, workers, [&](std::size_t begin, std::size_t end, int w) {
     Scratch& s = scratch_[w];
     std::int64_t predicted[kRowsPerChunk];
-    forward(s.z1.data(), s.y.data(), p, x + begin * d.D, d, end - begin);
+    forward_chunk(s, s.y.data(), x + begin * d.D, end - begin);
+    kernels<T>().softmax_forward(s.y.data(), end - begin, d.C);  // ties as in the probabilities
     argmax_rows(predicted, s.y.data(), end - begin, d.C);
     std::size_t correct = 0;
     for (std::size_t n = begin; n < end; ++n) correct += predicted[n - begin] == t[n];
@@ -105,6 +129,9 @@ void TwoLayerNet<T>::gradient(T* grads, const X* x, const Targets<T>& t, std::si
   const Dims& d = dims_;
   const Params<const T> p(params_.data(), d);
   const T scale = T(1) / static_cast<T>(N);
+  // da1 = dy·W2ᵀ runs as a forward product with W2 transposed once per call.
+  w2t_.resize(d.H * d.C);
+  transpose(w2t_.data(), p.W2, d.H, d.C);
   // The batch is cut into one contiguous part per thread; each part accumulates its own partial
   // gradient and the parts are added in order, so the result is the same on every run.
   const int workers = num_threads();
@@ -112,14 +139,11 @@ void TwoLayerNet<T>::gradient(T* grads, const X* x, const Targets<T>& t, std::si
       std::max<std::size_t>(1, std::min<std::size_t>(workers, N / kMinRowsPerThread));
   const std::size_t rows_per_part = (N + parts - 1) / parts;
   for (std::size_t w = 0; w < parts; ++w) {
-    Scratch& s = scratch(static_cast<int>(w));
-    s.z1.resize(kRowsPerChunk * d.H);
-    s.da1.resize(kRowsPerChunk * d.H);
-    s.y.resize(kRowsPerChunk * d.C);
-    s.dy.resize(kRowsPerChunk * d.C);
-    if (w > 0) s.grads.resize(d.size());
+    reserve(static_cast<int>(w), std::min(rows_per_part, kRowsPerChunk), true);
+    if (w > 0) scratch_[w].grads.resize(d.size());
   }
   parallel_for(parts, 1, static_cast<int>(parts), [&](std::size_t part, std::size_t, int) {
+    const Kernels<T>& k = kernels<T>();
     Scratch& s = scratch_[part];
     T* g_flat = part == 0 ? grads : s.grads.data();
     std::fill(g_flat, g_flat + d.size(), T(0));
@@ -127,17 +151,17 @@ void TwoLayerNet<T>::gradient(T* grads, const X* x, const Targets<T>& t, std::si
     const std::size_t first = part * rows_per_part, last = std::min(N, first + rows_per_part);
     for (std::size_t begin = first; begin < last; begin += kRowsPerChunk) {
       const std::size_t n = std::min(kRowsPerChunk, last - begin);
-      const X* xb = x + begin * d.D;
-      forward(s.z1.data(), s.y.data(), p, xb, d, n);
+      const SparseRows<T> xb = forward_chunk(s, s.y.data(), x + begin * d.D, n);
+      k.softmax_forward(s.y.data(), n, d.C);
       if (t.labels)
         softmax_cross_entropy_backward(s.dy.data(), s.y.data(), t.labels + begin, scale, n, d.C);
       else
         softmax_cross_entropy_backward(s.dy.data(), s.y.data(), t.rows + begin * d.C, scale, n, d.C);
-      affine_backward_weights(g.W2, s.z1.data(), s.dy.data(), n, d.H, d.C);
+      k.affine_backward_weights(g.W2, s.z1.data(), s.dy.data(), n, d.H, d.C);
       bias_backward(g.b2, s.dy.data(), n, d.C);
-      affine_backward_input(s.da1.data(), s.dy.data(), p.W2, n, d.H, d.C);
+      k.affine_forward(s.da1.data(), s.dy.data(), w2t_.data(), nullptr, n, d.C, d.H);
       sigmoid_backward(s.da1.data(), s.z1.data(), n * d.H);
-      affine_backward_weights(g.W1, xb, s.da1.data(), n, d.D, d.H);
+      k.sparse_affine_backward_weights(g.W1, xb, s.da1.data(), n, d.D, d.H);
       bias_backward(g.b1, s.da1.data(), n, d.H);
     }
   });

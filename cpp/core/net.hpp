@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "dims.hpp"
+#include "kernels.hpp"
 
 namespace twolayer {
 
@@ -60,15 +61,27 @@ class TwoLayerNet {
                           NumericalMethod method, const std::atomic<bool>& cancel);
 
  private:
-  // Scratch space of one worker, grown on demand and kept between calls.
+  // Scratch space of one worker, grown on demand and kept between calls: a chunk's activations
+  // and its input's non-zeros (index, value, start: a SparseRows of the chunk).
   struct Scratch {
     std::vector<T> z1, y, dy, da1, grads;
+    std::vector<std::uint32_t> index;
+    std::vector<T> value;
+    std::vector<std::size_t> start;
   };
   Scratch& scratch(int worker);
+  // Sizes worker w's scratch for chunks of up to `rows` rows; with_backward adds dy, da1.
+  void reserve(int worker, std::size_t rows, bool with_backward);
+
+  // s.z1 = sigmoid(x·W1 + b1), logits = z1·W2 + b2 for n <= kRowsPerChunk rows; x's non-zeros are
+  // left in s for the backward pass.
+  template <class X>
+  SparseRows<T> forward_chunk(Scratch& s, T* logits, const X* x, std::size_t n) const;
 
   Dims dims_;
   std::vector<T> params_;
   std::vector<Scratch> scratch_;
+  std::vector<T> w2t_;  // W2 transposed, for the gradient
 };
 
 }  // namespace twolayer

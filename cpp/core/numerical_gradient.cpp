@@ -1,8 +1,10 @@
 #include "numerical_gradient.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
+#include "dispatch.hpp"
 #include "forward.hpp"
 #include "parallel.hpp"
 
@@ -38,78 +40,157 @@ bool numerical_gradient_naive(double* grads, const double* theta, const Dims& d,
   return !cancel.load();
 }
 
+namespace {
+
+std::size_t round_up(std::size_t n, std::size_t multiple) {
+  return (n + multiple - 1) / multiple * multiple;
+}
+
+// -log(softmax(l)[t] + 1e-7) for the logits l_c = a2n[c] + dz·w[c·stride].
+double shifted_sample_loss(const double* a2n, double dz, const double* w, std::size_t stride,
+                           std::int64_t t, std::size_t C) {
+  double top = a2n[0] + dz * w[0];
+  for (std::size_t c = 1; c < C; ++c) top = std::max(top, a2n[c] + dz * w[c * stride]);
+  double sum = 0, target = 0;
+  for (std::size_t c = 0; c < C; ++c) {
+    const double e = std::exp(a2n[c] + dz * w[c * stride] - top);
+    sum += e;
+    if (c == static_cast<std::size_t>(t)) target = e;
+  }
+  return -std::log(target / sum + kLogEpsilon);
+}
+
+// The same loss with only logit `shifted` moved, by `shift`.
+double one_logit_shifted_loss(const double* a2n, std::size_t shifted, double shift,
+                              std::int64_t t, std::size_t C) {
+  auto logit = [&](std::size_t c) { return c == shifted ? a2n[c] + shift : a2n[c]; };
+  double top = logit(0);
+  for (std::size_t c = 1; c < C; ++c) top = std::max(top, logit(c));
+  double sum = 0, target = 0;
+  for (std::size_t c = 0; c < C; ++c) {
+    const double e = std::exp(logit(c) - top);
+    sum += e;
+    if (c == static_cast<std::size_t>(t)) target = e;
+  }
+  return -std::log(target / sum + kLogEpsilon);
+}
+
+void portable_hidden_row_differences(double* diff, const UnperturbedPass& u,
+                                     const std::uint32_t* samples, const double* inputs,
+                                     std::size_t count, double h) {
+  for (std::size_t j = 0; j < u.H; ++j) {
+    double sum = 0;
+    for (std::size_t k = 0; k < count; ++k) {
+      const std::size_t n = samples[k];
+      const double shift = h * inputs[k], a = u.a1[n * u.Hp + j], z = u.z1[n * u.Hp + j];
+      const double* a2n = u.a2 + n * u.C;
+      const double plus = shifted_sample_loss(a2n, sigmoid(a + shift) - z, u.w2t + j, u.Hp, u.t[n], u.C);
+      const double minus = shifted_sample_loss(a2n, sigmoid(a - shift) - z, u.w2t + j, u.Hp, u.t[n], u.C);
+      sum += plus - minus;
+    }
+    diff[j] = sum;
+  }
+}
+
+void portable_logit_row_differences(double* diff, const UnperturbedPass& u, const double* shift) {
+  for (std::size_t c = 0; c < u.C; ++c) {
+    double sum = 0;
+    for (std::size_t n = 0; n < u.N; ++n) {
+      const double* a2n = u.a2 + n * u.C;
+      sum += one_logit_shifted_loss(a2n, c, shift[n], u.t[n], u.C) -
+             one_logit_shifted_loss(a2n, c, -shift[n], u.t[n], u.C);
+    }
+    diff[c] = sum;
+  }
+}
+
+}  // namespace
+
+const NumericalKernels& portable_numerical_kernels() {
+  static const NumericalKernels k{"portable", &portable_hidden_row_differences,
+                                  &portable_logit_row_differences};
+  return k;
+}
+
 template <class X>
 bool numerical_gradient_incremental(double* grads, const double* theta, const Dims& d, const X* x,
                                     const std::int64_t* t, std::size_t N, double h,
                                     const std::atomic<bool>& cancel) {
   const std::size_t D = d.D, H = d.H, C = d.C;
+  const std::size_t Np = round_up(N, kPassPadding), Hp = round_up(H, kPassPadding);
   const Params<const double> p(theta, d);
 
-  // The unperturbed pass, keeping what the perturbations start from: hidden pre-activations a1,
-  // hidden outputs z1 and logits a2.
-  std::vector<double> a1(N * H), z1(N * H), a2(N * C);
-  affine_forward(a1.data(), x, p.W1, p.b1, N, D, H);
-  std::copy(a1.begin(), a1.end(), z1.begin());
-  sigmoid_forward(z1.data(), N * H);
-  affine_forward(a2.data(), z1.data(), p.W2, p.b2, N, H, C);
+  // The unperturbed pass, in padded rows: hidden pre-activations a1, hidden outputs z1, logits a2.
+  std::vector<double> a1(N * Hp, 0.0), z1(N * Hp, 0.5), a2(N * C), a2t(C * Np, 0.0),
+      w2t(C * Hp, 0.0);
+  std::vector<std::int64_t> labels(Np, 0);
+  {
+    std::vector<double> row(H);
+    for (std::size_t n = 0; n < N; ++n) {
+      affine_forward(row.data(), x + n * D, p.W1, p.b1, 1, D, H);
+      std::copy(row.begin(), row.end(), &a1[n * Hp]);
+      sigmoid_forward(row.data(), H);
+      std::copy(row.begin(), row.end(), &z1[n * Hp]);
+      affine_forward(&a2[n * C], row.data(), p.W2, p.b2, 1, H, C);
+      for (std::size_t c = 0; c < C; ++c) a2t[c * Np + n] = a2[n * C + c];
+      labels[n] = t[n];
+    }
+    for (std::size_t j = 0; j < H; ++j)
+      for (std::size_t c = 0; c < C; ++c) w2t[c * Hp + j] = p.W2[j * C + c];
+  }
+  const UnperturbedPass u{N, H, C, Np, Hp, a1.data(), z1.data(), a2.data(), a2t.data(), w2t.data(),
+                          labels.data()};
+
+  // Input i's non-zeros, column by column: samples[start[i] .. start[i + 1]) with their values.
+  // Column D is b1's input, 1 for every sample.
+  std::vector<std::size_t> start(D + 2, 0);
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t i = 0; i < D; ++i) start[i + 1] += x[n * D + i] != X(0);
+  start[D + 1] = N;
+  for (std::size_t i = 0; i <= D; ++i) start[i + 1] += start[i];
+  std::vector<std::uint32_t> samples(start[D + 1]);
+  std::vector<double> inputs(start[D + 1]);
+  {
+    std::vector<std::size_t> next(start.begin(), start.end() - 1);
+    for (std::size_t n = 0; n < N; ++n) {
+      for (std::size_t i = 0; i < D; ++i)
+        if (x[n * D + i] != X(0)) {
+          samples[next[i]] = static_cast<std::uint32_t>(n);
+          inputs[next[i]++] = static_cast<double>(x[n * D + i]);
+        }
+      samples[next[D]] = static_cast<std::uint32_t>(n);
+      inputs[next[D]++] = 1.0;
+    }
+  }
 
   // A bias is the weight of an input fixed at 1, so b1 is row D of W1 and b2 row H of W2 in the
   // flat layout; each task below fills one such row of the gradient.
+  const NumericalKernels& kernels = numerical_kernels();
   const std::size_t hidden_rows = D + 1, logit_rows = H + 1;
   const double scale = 1.0 / (2 * h * static_cast<double>(N));
   struct Work {
-    std::vector<std::size_t> samples;
-    std::vector<double> inputs, logits;
+    std::vector<double> diff, shift;
   };
   const int workers = num_threads();
-  std::vector<Work> work(workers, Work{std::vector<std::size_t>(N), std::vector<double>(N),
-                                       std::vector<double>(C)});
+  std::vector<Work> work(workers, Work{std::vector<double>(std::max(Hp, C)), std::vector<double>(Np, 0.0)});
 
   parallel_for(hidden_rows + logit_rows, 4, workers, [&](std::size_t begin, std::size_t end, int w) {
     Work& s = work[w];
-    double* logits = s.logits.data();
     for (std::size_t row = begin; row < end && !cancel.load(std::memory_order_relaxed); ++row) {
       if (row < hidden_rows) {
         // W1[i, :] (b1 when i == D): perturbing W1[i, j] by ±h moves a1[n, j] by ±h·x[n, i].
-        const std::size_t i = row;
-        std::size_t count = 0;
-        for (std::size_t n = 0; n < N; ++n) {
-          const double v = i < D ? static_cast<double>(x[n * D + i]) : 1.0;
-          if (v != 0) s.samples[count] = n, s.inputs[count++] = v;
-        }
-        for (std::size_t j = 0; j < H; ++j) {
-          double diff = 0;
-          for (std::size_t k = 0; k < count; ++k) {
-            const std::size_t n = s.samples[k];
-            const double shift = h * s.inputs[k];
-            double loss[2];
-            for (int sign = 0; sign < 2; ++sign) {
-              const double dz = sigmoid(a1[n * H + j] + (sign ? -shift : shift)) - z1[n * H + j];
-              for (std::size_t c = 0; c < C; ++c) logits[c] = a2[n * C + c] + dz * p.W2[j * C + c];
-              loss[sign] = sample_loss(logits, t[n], C);
-            }
-            diff += loss[0] - loss[1];
-          }
-          grads[d.W1() + i * H + j] = diff * scale;
-        }
+        const std::size_t i = row, count = start[i + 1] - start[i];
+        if (count > 0)
+          kernels.hidden_row_differences(s.diff.data(), u, &samples[start[i]], &inputs[start[i]], count, h);
+        else
+          std::fill(s.diff.begin(), s.diff.end(), 0.0);  // no sample's loss moves
+        for (std::size_t j = 0; j < H; ++j) grads[d.W1() + i * H + j] = s.diff[j] * scale;
       } else {
         // W2[j, :] (b2 when j == H): perturbing W2[j, c] by ±h moves a2[n, c] by ±h·z1[n, j].
         const std::size_t j = row - hidden_rows;
-        for (std::size_t c = 0; c < C; ++c) {
-          double diff = 0;
-          for (std::size_t n = 0; n < N; ++n) {
-            const double shift = h * (j < H ? z1[n * H + j] : 1.0);
-            if (shift == 0) continue;
-            double loss[2];
-            for (int sign = 0; sign < 2; ++sign) {
-              std::copy(&a2[n * C], &a2[n * C] + C, logits);
-              logits[c] += sign ? -shift : shift;
-              loss[sign] = sample_loss(logits, t[n], C);
-            }
-            diff += loss[0] - loss[1];
-          }
-          grads[d.W2() + j * C + c] = diff * scale;
-        }
+        for (std::size_t n = 0; n < N; ++n) s.shift[n] = h * (j < H ? z1[n * Hp + j] : 1.0);
+        kernels.logit_row_differences(s.diff.data(), u, s.shift.data());
+        for (std::size_t c = 0; c < C; ++c) grads[d.W2() + j * C + c] = s.diff[c] * scale;
       }
     }
   });

@@ -27,4 +27,40 @@ bool numerical_gradient_incremental(double* grads, const double* theta, const Di
                                     const std::int64_t* t, std::size_t N, double h,
                                     const std::atomic<bool>& cancel);
 
+// The incremental method's inner loops, one implementation per instruction set (see dispatch).
+
+// What the incremental method starts from: the unperturbed pass over the batch. Rows are padded
+// to whole vectors; the padding is inert (zero weights, zero shifts), so padded lanes compute
+// a difference of two equal losses, which is exactly zero, and are never stored.
+struct UnperturbedPass {
+  std::size_t N, H, C;
+  std::size_t Np, Hp;      // N and H rounded up to a multiple of kPassPadding
+  const double* a1;        // [N×Hp] hidden pre-activations x·W1 + b1
+  const double* z1;        // [N×Hp] hidden outputs sigmoid(a1)
+  const double* a2;        // [N×C] logits z1·W2 + b2
+  const double* a2t;       // [C×Np] the logits transposed
+  const double* w2t;       // [C×Hp] W2 transposed
+  const std::int64_t* t;   // [Np] labels
+};
+constexpr std::size_t kPassPadding = 4;
+
+struct NumericalKernels {
+  const char* name;
+  // diff[j] = Σ_k ℓ_n(W1[i, j] + h) - ℓ_n(W1[i, j] - h) for j < H, over the samples n = samples[k]
+  // whose input i is inputs[k] != 0 (k < count); ℓ_n is sample n's loss. A perturbation moves
+  // a1[n, j] by ±h·inputs[k]. Overwrites diff (room for Hp).
+  void (*hidden_row_differences)(double* diff, const UnperturbedPass& u,
+                                 const std::uint32_t* samples, const double* inputs,
+                                 std::size_t count, double h);
+  // diff[c] = Σ_n ℓ_n(a2[n, c] + shift[n]) - ℓ_n(a2[n, c] - shift[n]) for c < C: the differences
+  // for row j of W2 (shift = h·z1[:, j]) or for b2 (shift = h). shift has Np entries, the padding
+  // zero. Overwrites diff.
+  void (*logit_row_differences)(double* diff, const UnperturbedPass& u, const double* shift);
+};
+
+// Plain loops, the reference for the tests and the fallback.
+const NumericalKernels& portable_numerical_kernels();
+// The kernels in use, chosen like kernels<T>() in dispatch.hpp.
+const NumericalKernels& numerical_kernels();
+
 }  // namespace twolayer

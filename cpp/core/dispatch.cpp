@@ -1,0 +1,100 @@
+#include "dispatch.hpp"
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "numerical_gradient.hpp"
+#ifdef TWOLAYER_HAVE_AVX2
+#include "kernels_avx2.hpp"
+#endif
+
+namespace twolayer {
+namespace {
+
+bool cpu_has_avx2_fma() {
+#ifdef TWOLAYER_HAVE_AVX2
+  // Also checks that the OS saves the YMM registers.
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+
+bool enabled_at_start() {
+  const char* value = std::getenv("TWOLAYER_SIMD");
+  return !(value && (std::strcmp(value, "0") == 0 || std::strcmp(value, "off") == 0));
+}
+
+std::atomic<bool>& enabled() {
+  static std::atomic<bool> flag{simd_available() && enabled_at_start()};
+  return flag;
+}
+
+}  // namespace
+
+template <class T>
+const Kernels<T>& portable_kernels() {
+  static const Kernels<T> k{"portable",
+                            &gather_nonzeros<T, float>,
+                            &gather_nonzeros<T, double>,
+                            &sparse_affine_forward<T>,
+                            &sparse_affine_backward_weights<T>,
+                            &affine_forward<T, T>,
+                            &affine_backward_weights<T, T>,
+                            &sigmoid_forward<T>,
+                            &softmax_forward<T>,
+                            [](T* y, const T* x, std::size_t n) {
+                              for (std::size_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
+                            },
+                            [](T* y, const T* x, std::size_t n) {
+                              for (std::size_t i = 0; i < n; ++i) y[i] = std::log(x[i]);
+                            }};
+  return k;
+}
+
+template <>
+const Kernels<float>* avx2_kernels<float>() {
+#ifdef TWOLAYER_HAVE_AVX2
+  if (simd_available()) return &avx2::kernels_float;
+#endif
+  return nullptr;
+}
+
+template <>
+const Kernels<double>* avx2_kernels<double>() {
+#ifdef TWOLAYER_HAVE_AVX2
+  if (simd_available()) return &avx2::kernels_double;
+#endif
+  return nullptr;
+}
+
+template <class T>
+const Kernels<T>& kernels() {
+  const Kernels<T>* fast = avx2_kernels<T>();
+  return fast && simd_enabled() ? *fast : portable_kernels<T>();
+}
+
+const NumericalKernels& numerical_kernels() {
+#ifdef TWOLAYER_HAVE_AVX2
+  if (simd_enabled()) return avx2::numerical_kernels;
+#endif
+  return portable_numerical_kernels();
+}
+
+bool simd_available() {
+  static const bool available = cpu_has_avx2_fma();
+  return available;
+}
+
+bool simd_enabled() { return enabled().load(std::memory_order_relaxed); }
+
+void set_simd_enabled(bool on) { enabled().store(on && simd_available()); }
+
+template const Kernels<float>& portable_kernels<float>();
+template const Kernels<double>& portable_kernels<double>();
+template const Kernels<float>& kernels<float>();
+template const Kernels<double>& kernels<double>();
+
+}  // namespace twolayer

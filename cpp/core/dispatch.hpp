@@ -1,0 +1,62 @@
+// The kernels the net runs, chosen at run time: AVX2/FMA ones where the CPU has them, the plain
+// loops of kernels.hpp elsewhere. A wheel built here thus runs on any x86-64 (and any other CPU).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels.hpp"
+
+namespace twolayer {
+
+// One implementation of every kernel whose speed matters, with the signatures of kernels.hpp.
+// The dense products take activations of the net's type; the sparse ones take gathered non-zeros.
+template <class T>
+struct Kernels {
+  const char* name;
+  std::size_t (*gather_nonzeros_of_float)(std::uint32_t* index, T* value, std::size_t* start,
+                                          const float* a, std::size_t N, std::size_t K);
+  std::size_t (*gather_nonzeros_of_double)(std::uint32_t* index, T* value, std::size_t* start,
+                                           const double* a, std::size_t N, std::size_t K);
+  void (*sparse_affine_forward)(T* out, const SparseRows<T>& a, const T* w, const T* b,
+                                std::size_t N, std::size_t K, std::size_t M);
+  void (*sparse_affine_backward_weights)(T* dw, const SparseRows<T>& a, const T* d, std::size_t N,
+                                         std::size_t K, std::size_t M);
+  void (*affine_forward)(T* out, const T* a, const T* w, const T* b, std::size_t N, std::size_t K,
+                         std::size_t M);
+  void (*affine_backward_weights)(T* dw, const T* a, const T* d, std::size_t N, std::size_t K,
+                                  std::size_t M);
+  void (*sigmoid_forward)(T* z, std::size_t n);
+  void (*softmax_forward)(T* y, std::size_t N, std::size_t C);
+  // y = exp(x) and y = log(x): the vector functions the other kernels use, for their tests.
+  void (*exp)(T* y, const T* x, std::size_t n);
+  void (*log)(T* y, const T* x, std::size_t n);
+
+  std::size_t gather_nonzeros(std::uint32_t* index, T* value, std::size_t* start, const float* a,
+                              std::size_t N, std::size_t K) const {
+    return gather_nonzeros_of_float(index, value, start, a, N, K);
+  }
+  std::size_t gather_nonzeros(std::uint32_t* index, T* value, std::size_t* start, const double* a,
+                              std::size_t N, std::size_t K) const {
+    return gather_nonzeros_of_double(index, value, start, a, N, K);
+  }
+};
+
+// The plain loops of kernels.hpp: the reference for the tests and the fallback.
+template <class T>
+const Kernels<T>& portable_kernels();
+
+// The AVX2/FMA kernels, or null when they are not built in or the CPU lacks AVX2 or FMA.
+template <class T>
+const Kernels<T>* avx2_kernels();
+
+// The kernels in use: AVX2 when available, unless disabled by set_simd_enabled(false) or by the
+// environment variable TWOLAYER_SIMD=0 at start-up.
+template <class T>
+const Kernels<T>& kernels();
+
+bool simd_available();
+bool simd_enabled();
+void set_simd_enabled(bool enabled);
+
+}  // namespace twolayer

@@ -1,0 +1,351 @@
+// The net's kernels with AVX2 and FMA. Compiled alone with -mavx2 -mfma, and used only on CPUs
+// that have both (dispatch.cpp). Each kernel computes exactly what its namesake in kernels.hpp
+// computes; the tests check one against the other.
+//
+// No standard-library template is instantiated here (no std::vector, std::min, ...): a copy of it
+// compiled for AVX2 could be the one the linker keeps for the baseline code too.
+#include "kernels_avx2.hpp"
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "simd_avx2.hpp"
+
+namespace twolayer {
+namespace avx2 {
+namespace {
+
+using std::size_t;
+
+// A compile-time count, to turn a run-time vector count into a template argument.
+template <int N>
+struct Count {
+  static constexpr int value = N;
+};
+
+// Calls f(Count<n>) for 1 <= n <= Max.
+template <int Max, int N = 1, class F>
+void with_count(int n, F&& f) {
+  if constexpr (N < Max) {
+    if (n != N) return with_count<Max, N + 1>(n, f);
+  }
+  f(Count<N>{});
+}
+
+// Splits M columns into blocks of at most max_vectors vectors of equal length, give or take one,
+// and calls block(m0, vectors, tail): the block starts at column m0 and its last vector holds
+// `tail` columns (a full vector but in the last block).
+template <class T, class F>
+void for_each_column_block(size_t M, int max_vectors, F&& block) {
+  constexpr int L = Simd<T>::lanes;
+  const size_t vectors = (M + L - 1) / L;
+  const size_t blocks = (vectors + max_vectors - 1) / max_vectors;
+  size_t v0 = 0;
+  for (size_t b = 0; b < blocks; ++b) {
+    const size_t nv = vectors / blocks + (b < vectors % blocks ? 1 : 0);
+    const int tail = b + 1 == blocks ? static_cast<int>(M - (v0 + nv - 1) * L) : L;
+    block(v0 * L, static_cast<int>(nv), tail);
+    v0 += nv;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// gather_nonzeros: one vector compare per L inputs, then one step per non-zero found.
+
+template <class T, class X>
+size_t gather_nonzeros(std::uint32_t* index, T* value, size_t* start, const X* a, size_t N,
+                       size_t K) {
+  using S = Simd<X>;
+  constexpr int L = S::lanes;
+  size_t count = 0;
+  for (size_t n = 0; n < N; ++n) {
+    start[n] = count;
+    const X* row = a + n * K;
+    size_t k = 0;
+    for (; k + L <= K; k += L)
+      for (unsigned lanes = S::nonzero_lanes(S::load(row + k)); lanes != 0; lanes &= lanes - 1) {
+        const size_t at = k + static_cast<size_t>(__builtin_ctz(lanes));
+        index[count] = static_cast<std::uint32_t>(at);
+        value[count++] = static_cast<T>(row[at]);
+      }
+    for (; k < K; ++k)
+      if (row[k] != X(0)) {
+        index[count] = static_cast<std::uint32_t>(k);
+        value[count++] = static_cast<T>(row[k]);
+      }
+  }
+  start[N] = count;
+  return count;
+}
+
+// ---------------------------------------------------------------------------------------------
+// sparse_affine_forward: for each row, a block of up to 13 vectors of outputs stays in registers
+// while the rows of w picked by the input's non-zeros stream past (one load and one FMA per
+// vector per non-zero). Blocks of columns keep a K×block panel of w in cache for all the rows.
+
+constexpr int kSparseVectors = 13;  // accumulators; with the broadcast and a mask, 15 registers
+
+template <class T, int NV, bool Partial>
+void sparse_affine_forward_block(T* out, const SparseRows<T>& a, const T* w, const T* b, size_t N,
+                                 size_t M, size_t m0, int tail) {
+  using S = Simd<T>;
+  using V = typename S::V;
+  constexpr int L = S::lanes, F = Partial ? NV - 1 : NV;  // F full vectors
+  const __m256i mask = S::first(tail);
+  for (size_t n = 0; n < N; ++n) {
+    V acc[NV];
+#pragma GCC unroll 16
+    for (int v = 0; v < F; ++v) acc[v] = b ? S::load(b + m0 + v * L) : S::zero();
+    if constexpr (Partial) acc[F] = b ? S::load_masked(b + m0 + F * L, mask) : S::zero();
+    for (size_t e = a.start[n]; e < a.start[n + 1]; ++e) {
+      const V ae = S::set1(a.value[e]);
+      const T* wk = w + size_t{a.index[e]} * M + m0;
+#pragma GCC unroll 16
+      for (int v = 0; v < F; ++v) acc[v] = S::fmadd(ae, S::load(wk + v * L), acc[v]);
+      if constexpr (Partial) acc[F] = S::fmadd(ae, S::load_masked(wk + F * L, mask), acc[F]);
+    }
+    T* o = out + n * M + m0;
+#pragma GCC unroll 16
+    for (int v = 0; v < F; ++v) S::store(o + v * L, acc[v]);
+    if constexpr (Partial) S::store_masked(o + F * L, mask, acc[F]);
+  }
+}
+
+template <class T>
+void sparse_affine_forward(T* out, const SparseRows<T>& a, const T* w, const T* b, size_t N,
+                           size_t K, size_t M) {
+  (void)K;
+  for_each_column_block<T>(M, kSparseVectors, [&](size_t m0, int vectors, int tail) {
+    with_count<kSparseVectors>(vectors, [&](auto nv) {
+      if (tail == Simd<T>::lanes)
+        sparse_affine_forward_block<T, decltype(nv)::value, false>(out, a, w, b, N, M, m0, tail);
+      else
+        sparse_affine_forward_block<T, decltype(nv)::value, true>(out, a, w, b, N, M, m0, tail);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// sparse_affine_backward_weights: for each row n, its block of d stays in registers and is added,
+// scaled, into the rows of dw picked by the input's non-zeros.
+
+template <class T, int NV, bool Partial>
+void sparse_affine_backward_weights_block(T* dw, const SparseRows<T>& a, const T* d, size_t N,
+                                          size_t M, size_t m0, int tail) {
+  using S = Simd<T>;
+  using V = typename S::V;
+  constexpr int L = S::lanes, F = Partial ? NV - 1 : NV;
+  const __m256i mask = S::first(tail);
+  for (size_t n = 0; n < N; ++n) {
+    const T* dn = d + n * M + m0;
+    V dv[NV];
+#pragma GCC unroll 16
+    for (int v = 0; v < F; ++v) dv[v] = S::load(dn + v * L);
+    if constexpr (Partial) dv[F] = S::load_masked(dn + F * L, mask);
+    for (size_t e = a.start[n]; e < a.start[n + 1]; ++e) {
+      const V ae = S::set1(a.value[e]);
+      T* row = dw + size_t{a.index[e]} * M + m0;
+#pragma GCC unroll 16
+      for (int v = 0; v < F; ++v) S::store(row + v * L, S::fmadd(ae, dv[v], S::load(row + v * L)));
+      if constexpr (Partial)
+        S::store_masked(row + F * L, mask, S::fmadd(ae, dv[F], S::load_masked(row + F * L, mask)));
+    }
+  }
+}
+
+template <class T>
+void sparse_affine_backward_weights(T* dw, const SparseRows<T>& a, const T* d, size_t N, size_t K,
+                                    size_t M) {
+  (void)K;
+  for_each_column_block<T>(M, kSparseVectors, [&](size_t m0, int vectors, int tail) {
+    with_count<kSparseVectors>(vectors, [&](auto nv) {
+      if (tail == Simd<T>::lanes)
+        sparse_affine_backward_weights_block<T, decltype(nv)::value, false>(dw, a, d, N, M, m0, tail);
+      else
+        sparse_affine_backward_weights_block<T, decltype(nv)::value, true>(dw, a, d, N, M, m0, tail);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// affine_forward and affine_backward_weights for dense activations: register tiles of up to 4
+// rows × 3 vectors (12 accumulators), the BLIS micro-kernel shape for 16 registers. The shapes
+// here are small (N×H by H×C), so the operands are read in place, without packing.
+
+constexpr int kTileRows = 4, kTileVectors = 3;
+
+// out[R rows × block] = b + a[R×K]·w[K×block].
+template <class T, int R, int NV, bool Partial>
+void affine_forward_tile(T* out, const T* a, const T* w, const T* b, size_t K, size_t M, size_t m0,
+                         __m256i mask) {
+  using S = Simd<T>;
+  using V = typename S::V;
+  constexpr int L = S::lanes, F = Partial ? NV - 1 : NV;
+  V acc[R][NV];
+  for (int v = 0; v < NV; ++v) {
+    const V bias = !b ? S::zero() : (v < F ? S::load(b + m0 + v * L) : S::load_masked(b + m0 + v * L, mask));
+    for (int r = 0; r < R; ++r) acc[r][v] = bias;
+  }
+  for (size_t k = 0; k < K; ++k) {
+    const T* wk = w + k * M + m0;
+    V wv[NV];
+    for (int v = 0; v < F; ++v) wv[v] = S::load(wk + v * L);
+    if constexpr (Partial) wv[F] = S::load_masked(wk + F * L, mask);
+    for (int r = 0; r < R; ++r) {
+      const V ar = S::set1(a[r * K + k]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = S::fmadd(ar, wv[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int v = 0; v < F; ++v) S::store(out + r * M + m0 + v * L, acc[r][v]);
+    if constexpr (Partial) S::store_masked(out + r * M + m0 + F * L, mask, acc[r][F]);
+  }
+}
+
+template <class T>
+void affine_forward(T* out, const T* a, const T* w, const T* b, size_t N, size_t K, size_t M) {
+  for_each_column_block<T>(M, kTileVectors, [&](size_t m0, int vectors, int tail) {
+    const __m256i mask = Simd<T>::first(tail);
+    for (size_t n = 0; n < N; n += kTileRows) {
+      const int rows = N - n < kTileRows ? static_cast<int>(N - n) : kTileRows;
+      with_count<kTileRows>(rows, [&](auto r) {
+        with_count<kTileVectors>(vectors, [&](auto nv) {
+          constexpr int R = decltype(r)::value, NV = decltype(nv)::value;
+          if (tail == Simd<T>::lanes)
+            affine_forward_tile<T, R, NV, false>(out + n * M, a + n * K, w, b, K, M, m0, mask);
+          else
+            affine_forward_tile<T, R, NV, true>(out + n * M, a + n * K, w, b, K, M, m0, mask);
+        });
+      });
+    }
+  });
+}
+
+// dw[k0 .. k0+R, block] += a[N×K][:, k0 .. k0+R]ᵀ·d[N×block].
+template <class T, int R, int NV, bool Partial>
+void affine_backward_weights_tile(T* dw, const T* a, const T* d, size_t N, size_t K, size_t M,
+                                  size_t k0, size_t m0, __m256i mask) {
+  using S = Simd<T>;
+  using V = typename S::V;
+  constexpr int L = S::lanes, F = Partial ? NV - 1 : NV;
+  V acc[R][NV];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = S::zero();
+  for (size_t n = 0; n < N; ++n) {
+    const T* dn = d + n * M + m0;
+    V dv[NV];
+    for (int v = 0; v < F; ++v) dv[v] = S::load(dn + v * L);
+    if constexpr (Partial) dv[F] = S::load_masked(dn + F * L, mask);
+    for (int r = 0; r < R; ++r) {
+      const V ar = S::set1(a[n * K + k0 + r]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = S::fmadd(ar, dv[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    T* row = dw + (k0 + r) * M + m0;
+    for (int v = 0; v < F; ++v) S::store(row + v * L, S::add(S::load(row + v * L), acc[r][v]));
+    if constexpr (Partial)
+      S::store_masked(row + F * L, mask, S::add(S::load_masked(row + F * L, mask), acc[r][F]));
+  }
+}
+
+template <class T>
+void affine_backward_weights(T* dw, const T* a, const T* d, size_t N, size_t K, size_t M) {
+  for_each_column_block<T>(M, kTileVectors, [&](size_t m0, int vectors, int tail) {
+    const __m256i mask = Simd<T>::first(tail);
+    for (size_t k = 0; k < K; k += kTileRows) {
+      const int rows = K - k < kTileRows ? static_cast<int>(K - k) : kTileRows;
+      with_count<kTileRows>(rows, [&](auto r) {
+        with_count<kTileVectors>(vectors, [&](auto nv) {
+          constexpr int R = decltype(r)::value, NV = decltype(nv)::value;
+          if (tail == Simd<T>::lanes)
+            affine_backward_weights_tile<T, R, NV, false>(dw, a, d, N, K, M, k, m0, mask);
+          else
+            affine_backward_weights_tile<T, R, NV, true>(dw, a, d, N, K, M, k, m0, mask);
+        });
+      });
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Element-wise: the vector exp of simd_avx2.hpp over whole arrays.
+
+// y[i] = f(x[i]) vector by vector, the last one masked. y may be x.
+template <class T, class F>
+void map(T* y, const T* x, size_t n, F&& f) {
+  using S = Simd<T>;
+  constexpr int L = S::lanes;
+  size_t i = 0;
+  for (; i + L <= n; i += L) S::store(y + i, f(S::load(x + i)));
+  if (i < n) {
+    const __m256i mask = S::first(static_cast<int>(n - i));
+    S::store_masked(y + i, mask, f(S::load_masked(x + i, mask)));
+  }
+}
+
+template <class T>
+void exp_array(T* y, const T* x, size_t n) {
+  map(y, x, n, [](typename Simd<T>::V v) { return exp(v); });
+}
+
+// log is only needed in double (by the numerical gradient); float goes through it.
+void log_array(double* y, const double* x, size_t n) {
+  map(y, x, n, [](__m256d v) { return log(v); });
+}
+
+void log_array(float* y, const float* x, size_t n) {
+  map(y, x, n, [](__m256 v) {
+    const __m256d low = log(_mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+    const __m256d high = log(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+    return _mm256_set_m128(_mm256_cvtpd_ps(high), _mm256_cvtpd_ps(low));
+  });
+}
+
+template <class T>
+void sigmoid_forward(T* z, size_t n) {
+  map(z, z, n, [](typename Simd<T>::V v) { return sigmoid<T>(v); });
+}
+
+// Each row's max is subtracted first, so that exp never overflows; the exps of the whole batch
+// then run as one vector loop; each row's sum and the divisions follow the naive kernel's order.
+template <class T>
+void softmax_forward(T* y, size_t N, size_t C) {
+  for (size_t n = 0; n < N; ++n) {
+    T* row = y + n * C;
+    T top = row[0];
+    for (size_t c = 1; c < C; ++c) top = row[c] > top ? row[c] : top;
+    for (size_t c = 0; c < C; ++c) row[c] -= top;
+  }
+  exp_array(y, y, N * C);
+  for (size_t n = 0; n < N; ++n) {
+    T* row = y + n * C;
+    T sum = 0;
+    for (size_t c = 0; c < C; ++c) sum += row[c];
+    for (size_t c = 0; c < C; ++c) row[c] /= sum;
+  }
+}
+
+template <class T>
+constexpr Kernels<T> table() {
+  return Kernels<T>{"avx2",
+                    &gather_nonzeros<T, float>,
+                    &gather_nonzeros<T, double>,
+                    &sparse_affine_forward<T>,
+                    &sparse_affine_backward_weights<T>,
+                    &affine_forward<T>,
+                    &affine_backward_weights<T>,
+                    &sigmoid_forward<T>,
+                    &softmax_forward<T>,
+                    &exp_array<T>,
+                    static_cast<void (*)(T*, const T*, size_t)>(&log_array)};
+}
+
+}  // namespace
+
+extern const Kernels<float> kernels_float = table<float>();
+extern const Kernels<double> kernels_double = table<double>();
+
+}  // namespace avx2
+}  // namespace twolayer
