@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "dispatch.hpp"
@@ -17,6 +18,7 @@ namespace py = pybind11;
 namespace {
 
 using twolayer::Kernels;
+using twolayer::SparseColumns;
 using twolayer::SparseRows;
 
 template <class T>
@@ -56,26 +58,28 @@ struct Gathered {
   template <class X>
   Gathered(const Kernels<T>& k, const CArray<X>& a)
       : index(rows(a) * cols(a) + 1), value(rows(a) * cols(a) + 1), start(rows(a) + 1) {
-    count = k.gather_nonzeros(index.data(), value.data(), start.data(), a.data(), rows(a), cols(a));
+    count = k.gather_nonzeros_by_rows(index.data(), value.data(), start.data(), a.data(), rows(a), cols(a));
   }
   SparseRows<T> view() const { return {index.data(), value.data(), start.data()}; }
 };
 
 template <class T, class X>
 void bind_typed(py::module_& m) {
+  if constexpr (std::is_same<T, double>::value) {  // the gathers' values, widened to float64
   m.def(
-      "gather_nonzeros",
-      [](CArray<X> a, const std::string& impl) {
-        require_matrix(a, "a");
-        Gathered<T> g(implementation<T>(impl), a);
-        py::array_t<std::uint32_t> index(static_cast<py::ssize_t>(g.count));
-        py::array_t<T> value(static_cast<py::ssize_t>(g.count));
-        std::copy(g.index.begin(), g.index.begin() + g.count, index.mutable_data());
-        std::copy(g.value.begin(), g.value.begin() + g.count, value.mutable_data());
-        return py::make_tuple(index, value, py::array_t<std::size_t>(g.start.size(), g.start.data()));
-      },
-      py::arg("a"), py::arg("impl") = "active",
-      "(index, value, start): the non-zeros of a, widened to the type of the output");
+        "gather_nonzeros_by_rows",
+        [](CArray<X> a, const std::string& impl) {
+          require_matrix(a, "a");
+          Gathered<T> g(implementation<T>(impl), a);
+          py::array_t<std::uint32_t> index(static_cast<py::ssize_t>(g.count));
+          py::array_t<T> value(static_cast<py::ssize_t>(g.count));
+          std::copy(g.index.begin(), g.index.begin() + g.count, index.mutable_data());
+          std::copy(g.value.begin(), g.value.begin() + g.count, value.mutable_data());
+          return py::make_tuple(index, value, py::array_t<std::size_t>(g.start.size(), g.start.data()));
+        },
+        py::arg("a"), py::arg("impl") = "active",
+        "(index, value, start): the non-zeros of a row by row, widened to the type of the output");
+  }
   m.def(
       "sparse_affine_forward",
       [](CArray<X> a, CArray<T> w, py::object b, const std::string& impl) {
@@ -103,7 +107,12 @@ void bind_typed(py::module_& m) {
         require(rows(a) == rows(d) && rows(dw) == cols(a) && cols(dw) == cols(d), "shapes do not match");
         const Kernels<T>& k = implementation<T>(impl);
         Gathered<T> g(k, a);
-        k.sparse_affine_backward_weights(dw.mutable_data(), g.view(), d.data(), rows(a), cols(a), cols(d));
+        std::vector<std::uint32_t> row(g.count + 1);
+        std::vector<T> value(g.count + 1);
+        std::vector<std::size_t> start(cols(a) + 1);
+        k.transpose_nonzeros(row.data(), value.data(), start.data(), g.view(), rows(a), cols(a));
+        k.sparse_affine_backward_weights(dw.mutable_data(), {row.data(), value.data(), start.data()},
+                                         d.data(), rows(a), cols(a), cols(d));
       },
       py::arg("dw").noconvert(), py::arg("a"), py::arg("d"), py::arg("impl") = "active",
       "dw += aᵀ·d, through a's non-zeros (in place)");

@@ -37,9 +37,10 @@ std::atomic<bool>& enabled() {
 template <class T>
 const Kernels<T>& portable_kernels() {
   static const Kernels<T> k{"portable",
-                            &gather_nonzeros<T, float>,
-                            &gather_nonzeros<T, double>,
+                            &gather_nonzeros_by_rows<T, float>,
+                            &gather_nonzeros_by_rows<T, double>,
                             &sparse_affine_forward<T>,
+                            &transpose_nonzeros<T>,
                             &sparse_affine_backward_weights<T>,
                             &affine_forward<T, T>,
                             &affine_backward_weights<T, T>,
@@ -54,10 +55,26 @@ const Kernels<T>& portable_kernels() {
   return k;
 }
 
+#ifdef TWOLAYER_HAVE_AVX2
+namespace {
+
+// The AVX2 table with its gaps, the kernels without an AVX2 version, filled from the portable one
+// (so that the AVX2 file compiles none of kernels.hpp's templates).
+template <class T>
+Kernels<T> completed(Kernels<T> fast) {
+  const Kernels<T>& plain = portable_kernels<T>();
+  if (!fast.transpose_nonzeros) fast.transpose_nonzeros = plain.transpose_nonzeros;
+  return fast;
+}
+
+}  // namespace
+#endif
+
 template <>
 const Kernels<float>* avx2_kernels<float>() {
 #ifdef TWOLAYER_HAVE_AVX2
-  if (simd_available()) return &avx2::kernels_float;
+  static const Kernels<float> k = completed(avx2::kernels_float);
+  if (simd_available()) return &k;
 #endif
   return nullptr;
 }
@@ -65,7 +82,8 @@ const Kernels<float>* avx2_kernels<float>() {
 template <>
 const Kernels<double>* avx2_kernels<double>() {
 #ifdef TWOLAYER_HAVE_AVX2
-  if (simd_available()) return &avx2::kernels_double;
+  static const Kernels<double> k = completed(avx2::kernels_double);
+  if (simd_available()) return &k;
 #endif
   return nullptr;
 }

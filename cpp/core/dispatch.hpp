@@ -14,14 +14,17 @@ namespace twolayer {
 template <class T>
 struct Kernels {
   const char* name;
-  std::size_t (*gather_nonzeros_of_float)(std::uint32_t* index, T* value, std::size_t* start,
-                                          const float* a, std::size_t N, std::size_t K);
-  std::size_t (*gather_nonzeros_of_double)(std::uint32_t* index, T* value, std::size_t* start,
-                                           const double* a, std::size_t N, std::size_t K);
+  std::size_t (*gather_nonzeros_by_rows_of_float)(std::uint32_t* index, T* value, std::size_t* start,
+                                                  const float* a, std::size_t N, std::size_t K);
+  std::size_t (*gather_nonzeros_by_rows_of_double)(std::uint32_t* index, T* value,
+                                                   std::size_t* start, const double* a,
+                                                   std::size_t N, std::size_t K);
   void (*sparse_affine_forward)(T* out, const SparseRows<T>& a, const T* w, const T* b,
                                 std::size_t N, std::size_t K, std::size_t M);
-  void (*sparse_affine_backward_weights)(T* dw, const SparseRows<T>& a, const T* d, std::size_t N,
-                                         std::size_t K, std::size_t M);
+  void (*transpose_nonzeros)(std::uint32_t* row, T* value, std::size_t* start,
+                             const SparseRows<T>& a, std::size_t N, std::size_t K);
+  void (*sparse_affine_backward_weights)(T* dw, const SparseColumns<T>& a, const T* d,
+                                         std::size_t N, std::size_t K, std::size_t M);
   void (*affine_forward)(T* out, const T* a, const T* w, const T* b, std::size_t N, std::size_t K,
                          std::size_t M);
   void (*affine_backward_weights)(T* dw, const T* a, const T* d, std::size_t N, std::size_t K,
@@ -32,13 +35,14 @@ struct Kernels {
   void (*exp)(T* y, const T* x, std::size_t n);
   void (*log)(T* y, const T* x, std::size_t n);
 
-  std::size_t gather_nonzeros(std::uint32_t* index, T* value, std::size_t* start, const float* a,
-                              std::size_t N, std::size_t K) const {
-    return gather_nonzeros_of_float(index, value, start, a, N, K);
+  // The gather for either type of input.
+  std::size_t gather_nonzeros_by_rows(std::uint32_t* index, T* value, std::size_t* start,
+                                      const float* a, std::size_t N, std::size_t K) const {
+    return gather_nonzeros_by_rows_of_float(index, value, start, a, N, K);
   }
-  std::size_t gather_nonzeros(std::uint32_t* index, T* value, std::size_t* start, const double* a,
-                              std::size_t N, std::size_t K) const {
-    return gather_nonzeros_of_double(index, value, start, a, N, K);
+  std::size_t gather_nonzeros_by_rows(std::uint32_t* index, T* value, std::size_t* start,
+                                      const double* a, std::size_t N, std::size_t K) const {
+    return gather_nonzeros_by_rows_of_double(index, value, start, a, N, K);
   }
 };
 

@@ -40,10 +40,10 @@ struct SparseRows {
   const std::size_t* start;
 };
 
-// index, value, start = the non-zeros of a[N×K]; index and value need room for N·K entries, start
-// for N + 1. Overwrites. Returns the number of non-zeros. NaNs count as non-zero.
+// index, value, start = the non-zeros of a[N×K], row by row. Overwrites; index and value need
+// room for N·K entries, start for N + 1. Returns the number of non-zeros. NaNs count as non-zero.
 template <class T, class A>
-std::size_t gather_nonzeros(std::uint32_t* index, T* value, std::size_t* start, const A* a,
+std::size_t gather_nonzeros_by_rows(std::uint32_t* index, T* value, std::size_t* start, const A* a,
                             std::size_t N, std::size_t K) {
   std::size_t count = 0;
   for (std::size_t n = 0; n < N; ++n) {
@@ -75,16 +75,46 @@ void sparse_affine_forward(T* out, const SparseRows<T>& a, const T* w, const T* 
   }
 }
 
-// dw[K×M] += a[N×K]ᵀ·d[N×M] for a given by its non-zeros. Accumulates.
+// The same non-zeros by columns (compressed sparse columns): column k holds row[e], value[e] for
+// e in [start[k], start[k + 1]), rows ascending.
 template <class T>
-void sparse_affine_backward_weights(T* dw, const SparseRows<T>& a, const T* d, std::size_t N,
-                                    std::size_t K, std::size_t M) {
-  (void)K;
-  for (std::size_t n = 0; n < N; ++n) {
-    const T* dn = d + n * M;
+struct SparseColumns {
+  const std::uint32_t* row;
+  const T* value;
+  const std::size_t* start;
+};
+
+// row, value, start = the non-zeros of a[N×K] (given by rows) ordered by columns: a counting
+// sort. Overwrites; row and value need room for all of a's non-zeros, start for K + 1.
+template <class T>
+void transpose_nonzeros(std::uint32_t* row, T* value, std::size_t* start, const SparseRows<T>& a,
+                        std::size_t N, std::size_t K) {
+  for (std::size_t k = 0; k <= K; ++k) start[k] = 0;
+  for (std::size_t e = 0; e < a.start[N]; ++e) ++start[a.index[e] + 1];
+  for (std::size_t k = 0; k < K; ++k) start[k + 1] += start[k];
+  // Filling column k advances start[k] to the start of column k + 1 ...
+  for (std::size_t n = 0; n < N; ++n)
     for (std::size_t e = a.start[n]; e < a.start[n + 1]; ++e) {
+      const std::size_t at = start[a.index[e]]++;
+      row[at] = static_cast<std::uint32_t>(n);
+      value[at] = a.value[e];
+    }
+  // ... so moving every start back by one column restores them.
+  for (std::size_t k = K; k > 0; --k) start[k] = start[k - 1];
+  start[0] = 0;
+}
+
+// dw[K×M] += a[N×K]ᵀ·d[N×M] for a given by its non-zeros in columns. Accumulates. The same sums
+// as affine_backward_weights, in the same order.
+template <class T>
+void sparse_affine_backward_weights(T* dw, const SparseColumns<T>& a, const T* d, std::size_t N,
+                                    std::size_t K, std::size_t M) {
+  (void)N;
+  for (std::size_t k = 0; k < K; ++k) {
+    T* dwk = dw + k * M;
+    for (std::size_t e = a.start[k]; e < a.start[k + 1]; ++e) {
       const T ak = a.value[e];
-      T* dwk = dw + std::size_t{a.index[e]} * M;
+      const T* dn = d + std::size_t{a.row[e]} * M;
       for (std::size_t m = 0; m < M; ++m) dwk[m] += ak * dn[m];
     }
   }

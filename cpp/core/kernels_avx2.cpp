@@ -51,10 +51,10 @@ void for_each_column_block(size_t M, int max_vectors, F&& block) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// gather_nonzeros: one vector compare per L inputs, then one step per non-zero found.
+// gather_nonzeros_by_rows: one vector compare per L inputs, then one step per non-zero found.
 
 template <class T, class X>
-size_t gather_nonzeros(std::uint32_t* index, T* value, size_t* start, const X* a, size_t N,
+size_t gather_nonzeros_by_rows(std::uint32_t* index, T* value, size_t* start, const X* a, size_t N,
                        size_t K) {
   using S = Simd<X>;
   constexpr int L = S::lanes;
@@ -79,92 +79,136 @@ size_t gather_nonzeros(std::uint32_t* index, T* value, size_t* start, const X* a
   return count;
 }
 
-// ---------------------------------------------------------------------------------------------
-// sparse_affine_forward: for each row, a block of up to 13 vectors of outputs stays in registers
-// while the rows of w picked by the input's non-zeros stream past (one load and one FMA per
-// vector per non-zero). Blocks of columns keep a K×block panel of w in cache for all the rows.
+// Stores the first n lanes of v at p. Through a small buffer: a masked store is slow on AMD CPUs.
+template <class T>
+void store_first(T* p, typename Simd<T>::V v, int n) {
+  alignas(32) T lanes[Simd<T>::lanes];
+  Simd<T>::store(lanes, v);
+  for (int i = 0; i < n; ++i) p[i] = lanes[i];
+}
 
-constexpr int kSparseVectors = 13;  // accumulators; with the broadcast and a mask, 15 registers
-
+// A block of columns of a row, NV vectors wide, the last one holding `tail` lanes when Partial:
+// loads and stores of such blocks, and the product `acc += a·w` with a block of w.
 template <class T, int NV, bool Partial>
-void sparse_affine_forward_block(T* out, const SparseRows<T>& a, const T* w, const T* b, size_t N,
-                                 size_t M, size_t m0, int tail) {
+struct RowBlock {
   using S = Simd<T>;
   using V = typename S::V;
-  constexpr int L = S::lanes, F = Partial ? NV - 1 : NV;  // F full vectors
-  const __m256i mask = S::first(tail);
-  for (size_t n = 0; n < N; ++n) {
-    V acc[NV];
+  static constexpr int L = S::lanes, F = Partial ? NV - 1 : NV;  // F full vectors
+  static constexpr size_t bytes = sizeof(T) * L * NV;
+
+  V v[NV];
+
+  void load(const T* p, __m256i mask) {
 #pragma GCC unroll 16
-    for (int v = 0; v < F; ++v) acc[v] = b ? S::load(b + m0 + v * L) : S::zero();
-    if constexpr (Partial) acc[F] = b ? S::load_masked(b + m0 + F * L, mask) : S::zero();
-    for (size_t e = a.start[n]; e < a.start[n + 1]; ++e) {
-      const V ae = S::set1(a.value[e]);
-      const T* wk = w + size_t{a.index[e]} * M + m0;
+    for (int i = 0; i < F; ++i) v[i] = S::load(p + i * L);
+    if constexpr (Partial) v[F] = S::load_masked(p + F * L, mask);
+  }
+  void store(T* p, int tail) const {
 #pragma GCC unroll 16
-      for (int v = 0; v < F; ++v) acc[v] = S::fmadd(ae, S::load(wk + v * L), acc[v]);
-      if constexpr (Partial) acc[F] = S::fmadd(ae, S::load_masked(wk + F * L, mask), acc[F]);
-    }
-    T* o = out + n * M + m0;
+    for (int i = 0; i < F; ++i) S::store(p + i * L, v[i]);
+    if constexpr (Partial) store_first<T>(p + F * L, v[F], tail);
+  }
+  void zero() {
+    for (int i = 0; i < NV; ++i) v[i] = S::zero();
+  }
+  void fmadd(T a, const T* w, __m256i mask) {  // v += a·w[block]
+    const V av = S::set1(a);
 #pragma GCC unroll 16
-    for (int v = 0; v < F; ++v) S::store(o + v * L, acc[v]);
-    if constexpr (Partial) S::store_masked(o + F * L, mask, acc[F]);
+    for (int i = 0; i < F; ++i) v[i] = S::fmadd(av, S::load(w + i * L), v[i]);
+    if constexpr (Partial) v[F] = S::fmadd(av, S::load_masked(w + F * L, mask), v[F]);
+  }
+};
+
+// Calls f(RowBlock type) for each block of up to kBlockVectors vectors of M columns, with the
+// block's first column, tail and mask.
+constexpr int kBlockVectors = 13;  // accumulators; with a broadcast and a mask, 15 registers
+
+template <class T, class F>
+void for_each_row_block(size_t M, F&& f) {
+  for_each_column_block<T>(M, kBlockVectors, [&](size_t m0, int vectors, int tail) {
+    const __m256i mask = Simd<T>::first(tail);
+    with_count<kBlockVectors>(vectors, [&](auto nv) {
+      constexpr int NV = decltype(nv)::value;
+      if (tail == Simd<T>::lanes)
+        f(RowBlock<T, NV, false>{}, m0, tail, mask);
+      else
+        f(RowBlock<T, NV, true>{}, m0, tail, mask);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// sparse_affine_forward goes through the non-zeros of each row n: every a[n, k] adds a·w[k] to
+// out[n]. out[n]'s block stays in registers and w[k]'s streams past, one load and one FMA per
+// vector. Taken whole, w is too large for L1 (784×50 doubles are 313 KB) and those loads would
+// come from L2, so the inputs k are taken in slices whose rows of w fit in L1, and each row n
+// visits each slice in turn with its non-zeros there.
+
+constexpr size_t kSliceBytes = 24 * 1024;  // of the 32 KiB L1
+constexpr size_t kGroup = 256;             // rows whose place in their list of non-zeros is kept
+
+// Calls visit(n, e, end, k1) for each row n and slice [k1 - slice, k1) of inputs where row n has
+// non-zeros, [e, end) being them, in order of slices then rows.
+template <class T, class F>
+void for_each_row_slice(const SparseRows<T>& a, size_t N, size_t K, size_t slice, F&& visit) {
+  size_t cursor[kGroup];
+  for (size_t n0 = 0; n0 < N; n0 += kGroup) {
+    const size_t rows = N - n0 < kGroup ? N - n0 : kGroup;
+    for (size_t i = 0; i < rows; ++i) cursor[i] = a.start[n0 + i];
+    for (size_t k1 = slice; k1 - slice < K; k1 += slice)
+      for (size_t i = 0; i < rows; ++i) {
+        size_t e = cursor[i];
+        const size_t row_end = a.start[n0 + i + 1];
+        size_t end = e;
+        while (end < row_end && a.index[end] < k1) ++end;
+        if (end != e) visit(n0 + i, e, end);
+        cursor[i] = end;
+      }
   }
 }
 
 template <class T>
 void sparse_affine_forward(T* out, const SparseRows<T>& a, const T* w, const T* b, size_t N,
                            size_t K, size_t M) {
-  (void)K;
-  for_each_column_block<T>(M, kSparseVectors, [&](size_t m0, int vectors, int tail) {
-    with_count<kSparseVectors>(vectors, [&](auto nv) {
-      if (tail == Simd<T>::lanes)
-        sparse_affine_forward_block<T, decltype(nv)::value, false>(out, a, w, b, N, M, m0, tail);
+  for_each_row_block<T>(M, [&](auto block, size_t m0, int tail, __m256i mask) {
+    using Block = decltype(block);
+    for (size_t n = 0; n < N; ++n) {
+      Block acc;
+      if (b)
+        acc.load(b + m0, mask);
       else
-        sparse_affine_forward_block<T, decltype(nv)::value, true>(out, a, w, b, N, M, m0, tail);
+        acc.zero();
+      acc.store(out + n * M + m0, tail);
+    }
+    for_each_row_slice(a, N, K, kSliceBytes / Block::bytes, [&](size_t n, size_t e, size_t end) {
+      T* o = out + n * M + m0;
+      Block acc;
+      acc.load(o, mask);
+      for (; e < end; ++e) acc.fmadd(a.value[e], w + size_t{a.index[e]} * M + m0, mask);
+      acc.store(o, tail);
     });
   });
 }
 
-// ---------------------------------------------------------------------------------------------
-// sparse_affine_backward_weights: for each row n, its block of d stays in registers and is added,
-// scaled, into the rows of dw picked by the input's non-zeros.
-
-template <class T, int NV, bool Partial>
-void sparse_affine_backward_weights_block(T* dw, const SparseRows<T>& a, const T* d, size_t N,
-                                          size_t M, size_t m0, int tail) {
-  using S = Simd<T>;
-  using V = typename S::V;
-  constexpr int L = S::lanes, F = Partial ? NV - 1 : NV;
-  const __m256i mask = S::first(tail);
-  for (size_t n = 0; n < N; ++n) {
-    const T* dn = d + n * M + m0;
-    V dv[NV];
-#pragma GCC unroll 16
-    for (int v = 0; v < F; ++v) dv[v] = S::load(dn + v * L);
-    if constexpr (Partial) dv[F] = S::load_masked(dn + F * L, mask);
-    for (size_t e = a.start[n]; e < a.start[n + 1]; ++e) {
-      const V ae = S::set1(a.value[e]);
-      T* row = dw + size_t{a.index[e]} * M + m0;
-#pragma GCC unroll 16
-      for (int v = 0; v < F; ++v) S::store(row + v * L, S::fmadd(ae, dv[v], S::load(row + v * L)));
-      if constexpr (Partial)
-        S::store_masked(row + F * L, mask, S::fmadd(ae, dv[F], S::load_masked(row + F * L, mask)));
-    }
-  }
-}
-
+// dw += aᵀ·d by columns of a: each block of a row of dw is summed in registers over the samples
+// whose input k is non-zero, then written once. (Adding each non-zero's product into dw row by row
+// of a instead costs a load and a store of dw per vector, and measured two and a half times slower
+// even with the columns transposed first.)
 template <class T>
-void sparse_affine_backward_weights(T* dw, const SparseRows<T>& a, const T* d, size_t N, size_t K,
-                                    size_t M) {
-  (void)K;
-  for_each_column_block<T>(M, kSparseVectors, [&](size_t m0, int vectors, int tail) {
-    with_count<kSparseVectors>(vectors, [&](auto nv) {
-      if (tail == Simd<T>::lanes)
-        sparse_affine_backward_weights_block<T, decltype(nv)::value, false>(dw, a, d, N, M, m0, tail);
-      else
-        sparse_affine_backward_weights_block<T, decltype(nv)::value, true>(dw, a, d, N, M, m0, tail);
-    });
+void sparse_affine_backward_weights(T* dw, const SparseColumns<T>& a, const T* d, size_t N,
+                                    size_t K, size_t M) {
+  (void)N;
+  for_each_row_block<T>(M, [&](auto block, size_t m0, int tail, __m256i mask) {
+    using Block = decltype(block);
+    for (size_t k = 0; k < K; ++k) {
+      if (a.start[k] == a.start[k + 1]) continue;
+      T* row = dw + k * M + m0;
+      Block acc;
+      acc.load(row, mask);
+      for (size_t e = a.start[k]; e < a.start[k + 1]; ++e)
+        acc.fmadd(a.value[e], d + size_t{a.row[e]} * M + m0, mask);
+      acc.store(row, tail);
+    }
   });
 }
 
@@ -330,9 +374,10 @@ void softmax_forward(T* y, size_t N, size_t C) {
 template <class T>
 constexpr Kernels<T> table() {
   return Kernels<T>{"avx2",
-                    &gather_nonzeros<T, float>,
-                    &gather_nonzeros<T, double>,
+                    &gather_nonzeros_by_rows<T, float>,
+                    &gather_nonzeros_by_rows<T, double>,
                     &sparse_affine_forward<T>,
+                    nullptr,  // transpose_nonzeros: the plain loop (see dispatch.cpp)
                     &sparse_affine_backward_weights<T>,
                     &affine_forward<T>,
                     &affine_backward_weights<T>,

@@ -52,6 +52,9 @@ void TwoLayerNet<T>::reserve(int worker, std::size_t rows, bool with_backward) {
   if (with_backward) {
     s.dy.resize(rows * d.C);
     s.da1.resize(rows * d.H);
+    s.row.resize(rows * d.D);
+    s.column_value.resize(rows * d.D);
+    s.column_start.resize(d.D + 1);
   }
 }
 
@@ -61,7 +64,7 @@ SparseRows<T> TwoLayerNet<T>::forward_chunk(Scratch& s, T* logits, const X* x, s
   const Dims& d = dims_;
   const Params<const T> p(params_.data(), d);
   const Kernels<T>& k = kernels<T>();
-  k.gather_nonzeros(s.index.data(), s.value.data(), s.start.data(), x, n, d.D);
+  k.gather_nonzeros_by_rows(s.index.data(), s.value.data(), s.start.data(), x, n, d.D);
   const SparseRows<T> nonzeros{s.index.data(), s.value.data(), s.start.data()};
   k.sparse_affine_forward(s.z1.data(), nonzeros, p.W1, p.b1, n, d.D, d.H);
   k.sigmoid_forward(s.z1.data(), n * d.H);
@@ -161,7 +164,9 @@ void TwoLayerNet<T>::gradient(T* grads, const X* x, const Targets<T>& t, std::si
       bias_backward(g.b2, s.dy.data(), n, d.C);
       k.affine_forward(s.da1.data(), s.dy.data(), w2t_.data(), nullptr, n, d.C, d.H);
       sigmoid_backward(s.da1.data(), s.z1.data(), n * d.H);
-      k.sparse_affine_backward_weights(g.W1, xb, s.da1.data(), n, d.D, d.H);
+      k.transpose_nonzeros(s.row.data(), s.column_value.data(), s.column_start.data(), xb, n, d.D);
+      const SparseColumns<T> xb_columns{s.row.data(), s.column_value.data(), s.column_start.data()};
+      k.sparse_affine_backward_weights(g.W1, xb_columns, s.da1.data(), n, d.D, d.H);
       bias_backward(g.b1, s.da1.data(), n, d.H);
     }
   });

@@ -62,15 +62,17 @@ class TwoLayerNet {
 
  private:
   // Scratch space of one worker, grown on demand and kept between calls: a chunk's activations
-  // and its input's non-zeros (index, value, start: a SparseRows of the chunk).
+  // and its input's non-zeros, by rows (index, value, start) and by columns (row, column_value,
+  // column_start).
   struct Scratch {
     std::vector<T> z1, y, dy, da1, grads;
-    std::vector<std::uint32_t> index;
-    std::vector<T> value;
-    std::vector<std::size_t> start;
+    std::vector<std::uint32_t> index, row;
+    std::vector<T> value, column_value;
+    std::vector<std::size_t> start, column_start;
   };
   Scratch& scratch(int worker);
-  // Sizes worker w's scratch for chunks of up to `rows` rows; with_backward adds dy, da1.
+  // Sizes worker w's scratch for chunks of up to `rows` rows; with_backward adds what the
+  // gradient needs.
   void reserve(int worker, std::size_t rows, bool with_backward);
 
   // s.z1 = sigmoid(x·W1 + b1), logits = z1·W2 + b2 for n <= kRowsPerChunk rows; x's non-zeros are
