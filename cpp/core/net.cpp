@@ -17,7 +17,7 @@ namespace {
 constexpr std::size_t kRowsPerChunk = 256;
 // The gradient splits a batch over threads only when each thread gets at least this many rows;
 // below that, waking a second thread costs more than it saves.
-constexpr std::size_t kMinRowsPerThread = 512;
+constexpr std::size_t kMinRowsPerThread = 32;
 
 std::size_t chunks_of(std::size_t N) { return (N + kRowsPerChunk - 1) / kRowsPerChunk; }
 

@@ -1,0 +1,566 @@
+"""The C++ core against the NumPy reference (and PyTorch when it is installed), side by side.
+
+    python bench/run.py            # the full run: about 10 minutes, 6 of them numerical-gradient training
+    python bench/run.py --quick    # tiny sizes: proves that every benchmark runs; asserts no speed
+
+Every comparison runs in this one process, the implementations taking turns (so that a busy moment
+of the machine hits them alike), and reports medians of the repeats and their ratios. Each also
+checks that the implementations agree: a fast wrong answer must not win, and the run fails (exit
+status 1) if any pair disagrees. Prints markdown tables and writes everything to a JSON file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import gzip
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from nets import KEYS, TorchNet, book_numerical_gradient_subset, train_like_the_book  # noqa: E402
+
+import twolayer  # noqa: E402
+from twolayer import TwoLayerNet  # noqa: E402
+from twolayer._core import kernels  # noqa: E402
+from twolayer.reference import ReferenceNet  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MNIST = Path(os.environ.get("TWOLAYER_MNIST_DIR", ROOT.parent / "shared" / "mnist"))
+DEFAULT_JSON = ROOT / "bench" / "results.json"
+
+failures: list[str] = []  # comparisons whose results disagree
+
+
+# ---------------------------------------------------------------------------------------------
+# The machine, the data
+
+
+def machine(threads: int) -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {
+        "cpu": cpu,
+        "cpus_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "threads": threads,
+        "kernels": kernels.active(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "twolayer": twolayer.__version__,
+    }
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+    except ImportError:
+        info["torch"] = None
+    return info
+
+
+def load_data(mnist_dir: Path, quick: bool):
+    """MNIST as the book loads it: float32 pixels in [0, 1], one-hot float32 label rows. Falls back
+    to random MNIST-like data (81% zeros) when the files are missing, saying so."""
+    files = {
+        "x_train": "train-images-idx3-ubyte.gz",
+        "t_train": "train-labels-idx1-ubyte.gz",
+        "x_test": "t10k-images-idx3-ubyte.gz",
+        "t_test": "t10k-labels-idx1-ubyte.gz",
+    }
+    if all((mnist_dir / f).is_file() for f in files.values()):
+        try:
+            from twolayer.datasets import load_mnist
+
+            (x_train, t_train), (x_test, t_test) = load_mnist(
+                normalize=True, one_hot_label=True, data_dir=mnist_dir, download=False
+            )
+        except ImportError:  # before twolayer.datasets: read the IDX files here
+            arrays = {key: read_idx(mnist_dir / name) for key, name in files.items()}
+            x_train, x_test = (arrays[k].reshape(len(arrays[k]), -1).astype(np.float32) / 255 for k in ("x_train", "x_test"))
+            t_train, t_test = (np.eye(10, dtype=np.float32)[arrays[k]] for k in ("t_train", "t_test"))
+        source = f"MNIST from {mnist_dir}"
+    else:
+        rng = np.random.default_rng(0)
+
+        def images(n):
+            x = rng.random((n, 784), dtype=np.float32)
+            x[rng.random((n, 784)) < 0.81] = 0
+            return x
+
+        x_train, x_test = images(60000), images(10000)
+        t_train, t_test = (np.eye(10, dtype=np.float32)[rng.integers(0, 10, n)] for n in (60000, 10000))
+        source = f"random MNIST-like data (no MNIST files in {mnist_dir})"
+    if quick:  # small, so that the per-epoch accuracy of the quick book run stays quick
+        x_train, t_train, x_test, t_test = x_train[:3000], t_train[:3000], x_test[:1000], t_test[:1000]
+    return x_train, t_train, x_test, t_test, source
+
+
+def read_idx(path: Path) -> np.ndarray:
+    raw = gzip.decompress(path.read_bytes())
+    ndim = raw[3]
+    shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# Timing and checking
+
+
+SETTLE = 0.2  # seconds of rest between implementations (see timed()); less in --quick mode
+
+
+def timed(fns: dict, repeats: int, min_seconds: float = 0.0) -> dict:
+    """Median seconds per call of each function. The functions take turns in blocks of calls
+    (at least `repeats` calls each, more until `min_seconds` have passed), with a rest of SETTLE
+    seconds between blocks: after a call, OpenBLAS's and PyTorch's worker threads spin a while
+    waiting for more work, and on a machine of few cores they would otherwise slow the next
+    implementation down. One warm-up call each first."""
+    for f in fns.values():
+        f()
+    samples = {name: [] for name in fns}
+    rounds = 5
+    per_block = max(1, -(-repeats // rounds))
+    block_seconds = min_seconds / rounds / max(len(fns), 1)
+    for r in range(rounds):
+        order = list(fns.items()) if r % 2 == 0 else list(fns.items())[::-1]
+        for name, f in order:
+            time.sleep(SETTLE)
+            block_start = time.perf_counter()
+            calls = 0
+            while calls < per_block or time.perf_counter() - block_start < block_seconds:
+                t0 = time.perf_counter()
+                f()
+                samples[name].append(time.perf_counter() - t0)
+                calls += 1
+    return {name: float(np.median(s)) for name, s in samples.items()}
+
+
+def relative_difference(a, b) -> float:
+    """max |a - b| / max |b| over arrays (or dicts of arrays)."""
+    if isinstance(b, dict):
+        return max(relative_difference(a[k], b[k]) for k in b)
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-300))
+
+
+def check(what: str, difference: float, tolerance: float) -> dict:
+    ok = bool(difference <= tolerance)
+    if not ok:
+        failures.append(f"{what}: relative difference {difference:.3g} > {tolerance:.3g}")
+    return {"max_relative_difference": difference, "tolerance": tolerance, "agree": ok}
+
+
+def tensor_to_numpy(value):
+    return {k: np.asarray(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+
+TOLERANCE = {np.float64: 1e-9, np.float32: 1e-3}  # for results of the same computation
+
+
+def peak_memory(run) -> tuple[object, float | None]:
+    """run()'s result and the peak resident memory it added, in MB (Linux; None elsewhere)."""
+    gc.collect()
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # resets the peak (VmHWM) to the current RSS
+        status = lambda: dict(  # noqa: E731
+            line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line
+        )
+        before = int(status()["VmRSS"].split()[0])
+    except OSError:
+        return run(), None
+    result = run()
+    peak = int(status()["VmHWM"].split()[0])
+    return result, (peak - before) / 1024
+
+
+# ---------------------------------------------------------------------------------------------
+# The benchmarks. Each returns rows for the tables and the JSON.
+
+
+def nets_for(dtype, torch_ok, seed=0, hidden=50):
+    ours = TwoLayerNet(784, hidden, 10, dtype=dtype, seed=seed)
+    nets = {"ours": ours, "numpy": ReferenceNet.from_params(ours.params)}
+    if torch_ok:
+        nets["torch"] = TorchNet(ours.params, dtype)
+    return nets
+
+
+def bench_gradient(data, torch_ok, quick):
+    x_train, t_train = data[0], data[1]
+    rng = np.random.default_rng(1)
+    batch = rng.choice(len(x_train), 100)
+    rows = []
+    cases = [
+        ("float64 net, float32 pixels (the book's)", np.float64, np.float32),
+        ("float64 net, float64 pixels", np.float64, np.float64),
+        ("float32 net, float32 pixels", np.float32, np.float32),
+    ]
+    for label, dtype, x_dtype in cases:
+        nets = nets_for(dtype, torch_ok)
+        x, t = x_train[batch].astype(x_dtype), t_train[batch]
+        times = timed({name: (lambda n=n: n.gradient(x, t)) for name, n in nets.items()}, 20 if quick else 400,
+                      0 if quick else 3)
+        expected = nets["numpy"].gradient(x, t)
+        agreement = {name: check(f"gradient {label} {name}", relative_difference(tensor_to_numpy(n.gradient(x, t)), expected),
+                                 TOLERANCE[dtype]) for name, n in nets.items() if name != "numpy"}
+        rows.append({"benchmark": "gradient, batch 100", "case": label, "dtype": np.dtype(dtype).name,
+                     "seconds": times, "agreement": agreement})
+    return rows
+
+
+def bench_accuracy(data, torch_ok, quick):
+    x_train, t_train, x_test, t_test = data[:4]
+    rows = []
+    for dtype in (np.float64, np.float32):
+        ours = TwoLayerNet(784, 50, 10, dtype=dtype, seed=0)
+        for i in range(30):  # trained a little, so that the predictions differ from sample to sample
+            b = slice(100 * i, 100 * i + 100)
+            g = ours.gradient(x_train[b], t_train[b])
+            for k in KEYS:
+                ours.params[k] -= 0.1 * g[k]
+        nets = {"ours": ours, "numpy": ReferenceNet.from_params(ours.params)}
+        if torch_ok:
+            nets["torch"] = TorchNet(ours.params, dtype)
+        for label, x, t in (("10,000 test images", x_test, t_test), ("60,000 train images", x_train, t_train)):
+            times = timed({name: (lambda n=n: n.accuracy(x, t)) for name, n in nets.items()}, 3 if quick else 15,
+                          0 if quick else 4)
+            expected = nets["numpy"].accuracy(x, t)
+            # Accuracy is a count: allow one sample to flip on a near-tie of two classes.
+            agreement = {name: check(f"accuracy {label} {np.dtype(dtype).name} {name}",
+                                     abs(n.accuracy(x, t) - expected) * len(x), 1.0)
+                         for name, n in nets.items() if name != "numpy"}
+            y_ours, y_ref = nets["ours"].predict(x[:2000]), nets["numpy"].predict(x[:2000])
+            agreement["ours predict"] = check(f"predict {np.dtype(dtype).name}", relative_difference(y_ours, y_ref),
+                                              TOLERANCE[dtype])
+            rows.append({"benchmark": "accuracy", "case": f"{label} ({len(x):,} rows)" if quick else label,
+                         "dtype": np.dtype(dtype).name, "seconds": times, "agreement": agreement})
+    return rows
+
+
+def bench_numerical_gradient(data, quick):
+    """The incremental method over all parameters against the book's algorithm, which is timed on a
+    subset of parameters and scaled: each parameter costs it two whole losses, so its time is
+    exactly linear in the number of parameters."""
+    x_train, t_train = data[0], data[1]
+    rng = np.random.default_rng(2)
+    batch = rng.choice(len(x_train), 100)
+    x, t = x_train[batch], t_train[batch]
+    ours = TwoLayerNet(784, 50, 10, seed=0)
+    ref = ReferenceNet.from_params(ours.params)
+    total = sum(v.size for v in ours.params.values())
+    # Parameters spread over all four arrays; for W1, rows of pixels that this batch has non-zero.
+    busy_pixels = np.flatnonzero((x != 0).sum(axis=0) > 0)
+    per_key = {"W1": 4 if quick else 24, "b1": 2 if quick else 6, "W2": 2 if quick else 6, "b2": 1 if quick else 4}
+    picks = []
+    for key, count in per_key.items():
+        size = ours.params[key].size
+        if key == "W1":
+            rows_ = rng.choice(busy_pixels, count)
+            index = rows_ * 50 + rng.integers(0, 50, count)
+        else:
+            index = rng.choice(size, count, replace=False)
+        picks += [(key, int(i)) for i in index]
+    times = timed({
+        "ours": lambda: ours.numerical_gradient(x, t),
+        "ours, the book's algorithm (subset)": lambda: book_numerical_gradient_subset(ours, x, t, picks),
+        "numpy (subset)": lambda: book_numerical_gradient_subset(ref, x, t, picks),
+    }, 2 if quick else 5, 0 if quick else 10)
+    scale = total / len(picks)
+    full = ours.numerical_gradient(x, t)
+    ours_subset = np.array([full[k].reshape(-1)[i] for k, i in picks])
+    ref_subset = book_numerical_gradient_subset(ref, x, t, picks)
+    agreement = {"ours": check("numerical gradient, ours against the book's algorithm in NumPy",
+                               relative_difference(ours_subset, ref_subset), 1e-6)}
+    seconds = {"ours": times["ours"], "numpy": times["numpy (subset)"] * scale,
+               "ours (naive)": times["ours, the book's algorithm (subset)"] * scale}
+    return [{"benchmark": "numerical_gradient, batch 100", "case": "float64 net, float32 pixels",
+             "dtype": "float64", "seconds": seconds, "agreement": agreement,
+             "note": f"NumPy and the C++ naive method timed on {len(picks)} of {total:,} parameters, scaled by {scale:.0f}"}]
+
+
+def bench_book_run(data, torch_ok, quick, numerical=False, iterations=None):
+    """The book's full training run (ch04/train_neuralnet.py), the same mini-batches for everyone."""
+    x_train, t_train, x_test, t_test = data[:4]
+    iters = iterations or (60 if quick else 10000)
+    per_epoch = max(len(x_train) // 100, 1)
+    batches = np.random.default_rng(3).integers(0, len(x_train), size=(iters, 100))
+    rows = []
+    if numerical:  # and backprop on the same batches, whose accuracy it must reach
+        cases = [(np.float64, ("ours", "ours, backprop"))]
+    else:
+        cases = [(np.float64, ("ours", "numpy", "torch")), (np.float32, ("ours", "numpy", "torch"))]
+    for dtype, names in cases:
+        results = {}
+        for name in names:
+            if name == "torch" and not torch_ok:
+                continue
+            ours = TwoLayerNet(784, 50, 10, dtype=dtype, seed=0)
+            net = {"ours": ours, "ours, backprop": ours, "numpy": ReferenceNet.from_params(ours.params)}.get(name) \
+                or TorchNet(ours.params, dtype)
+            time.sleep(5 * SETTLE)  # let the previous run's worker threads go to sleep (see timed())
+            t0 = time.perf_counter()
+            (losses, train_acc, test_acc), memory = peak_memory(
+                lambda: train_like_the_book(net, x_train, t_train, x_test, t_test, batches,
+                                            iter_per_epoch=per_epoch, numerical=numerical and name == "ours"))
+            results[name] = {"seconds": time.perf_counter() - t0, "peak_memory_mb": memory,
+                             "final_train_accuracy": net.accuracy(x_train, t_train),
+                             "final_test_accuracy": net.accuracy(x_test, t_test),
+                             "final_loss": float(np.mean(losses[-100:])), "test_accuracy_per_epoch": test_acc}
+        agreement = {}
+        if numerical:
+            agreement["ours"] = check(
+                "numerical-gradient training against backprop, final test accuracy",
+                abs(results["ours"]["final_test_accuracy"] - results["ours, backprop"]["final_test_accuracy"]),
+                0.01 if not quick else 0.05)
+        if "numpy" in results:
+            for name in results:
+                if name != "numpy":
+                    # Chaotic over 10,000 steps: rounding differences grow, so compare outcomes.
+                    agreement[name] = check(
+                        f"book run {np.dtype(dtype).name} {name} final test accuracy",
+                        abs(results[name]["final_test_accuracy"] - results["numpy"]["final_test_accuracy"]),
+                        0.01 if not quick else 0.05)
+        rows.append({"benchmark": "numerical-gradient training" if numerical else "the book's full run",
+                     "case": f"{iters:,} iterations, batch 100, accuracy on all {len(x_train) + len(x_test):,} images every epoch",
+                     "dtype": np.dtype(dtype).name, "seconds": {k: v["seconds"] for k, v in results.items()},
+                     "runs": results, "agreement": agreement})
+    return rows
+
+
+def bench_scaling(data, quick):
+    """The gradient over batch and hidden sizes, float64 and float32 pixels and nets, against NumPy;
+    GFLOP/s counted as the dense products' 2·N·(2·D·H + 3·H·C) flops over the time (for the
+    sparse kernels, 'dense-equivalent' GFLOP/s)."""
+    x_train, t_train = data[0], data[1]
+    rows = []
+    batches = (1, 100) if quick else (1, 100, 1000, 10000)
+    hiddens = (50,) if quick else (50, 100, 1000)
+    for dtype in (np.float64, np.float32):
+        for hidden in hiddens:
+            for n in batches:
+                ours = TwoLayerNet(784, hidden, 10, dtype=dtype, seed=0)
+                ref = ReferenceNet.from_params(ours.params)
+                batch = np.random.default_rng(4).choice(len(x_train), n)
+                x, t = x_train[batch].astype(dtype), t_train[batch]
+                work = n * hidden * 784 * 10  # scalar multiply-adds of the first layer, roughly
+                repeats = 3 if quick else max(3, min(200, int(2e9 / work)))
+                times = timed({"ours": lambda: ours.gradient(x, t), "numpy": lambda: ref.gradient(x, t)}, repeats,
+                              0 if quick else 1)
+                flops = 2 * n * (2 * 784 * hidden + 3 * hidden * 10)
+                agreement = {"ours": check(f"scaling gradient {np.dtype(dtype).name} N={n} H={hidden}",
+                                           relative_difference(ours.gradient(x, t), ref.gradient(x, t)),
+                                           TOLERANCE[dtype])}
+                rows.append({"benchmark": "scaling: gradient", "case": f"batch {n}, hidden {hidden}",
+                             "dtype": np.dtype(dtype).name, "batch": n, "hidden": hidden, "seconds": times,
+                             "gflops": {k: flops / v / 1e9 for k, v in times.items()}, "agreement": agreement})
+    return rows
+
+
+def bench_peak(quick):
+    """The machine's practical peak: a large NumPy matmul."""
+    size = 256 if quick else 2048
+    peak = {}
+    for dtype in (np.float64, np.float32):
+        a = np.random.default_rng(5).random((size, size)).astype(dtype)
+        seconds = timed({"numpy": lambda: a @ a}, 3 if quick else 5)["numpy"]
+        peak[np.dtype(dtype).name] = 2 * size**3 / seconds / 1e9
+    return peak
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+def fmt_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds >= 100:
+        return f"{seconds:,.0f} s"
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.1f} µs"
+
+
+def ratio(row, other):
+    s = row["seconds"]
+    return s[other] / s["ours"] if other in s and "ours" in s else None
+
+
+def fmt_ratio(r):
+    return "–" if r is None else f"{r:,.1f}×"
+
+
+def agrees(row):
+    return "yes" if all(a["agree"] for a in row["agreement"].values()) else "**NO**"
+
+
+def table(rows, peak):
+    out = ["| benchmark | case | dtype | ours | NumPy | NumPy / ours | PyTorch | PyTorch / ours | agree |",
+           "|---|---|---|---:|---:|---:|---:|---:|---|"]
+    for row in rows:
+        s = row["seconds"]
+        out.append(f"| {row['benchmark']} | {row['case']} | {row['dtype']} | {fmt_time(s.get('ours'))} | "
+                   f"{fmt_time(s.get('numpy'))} | {fmt_ratio(ratio(row, 'numpy'))} | {fmt_time(s.get('torch'))} | "
+                   f"{fmt_ratio(ratio(row, 'torch'))} | {agrees(row)} |")
+    return "\n".join(out)
+
+
+def scaling_table(rows, peak):
+    out = ["| dtype | batch | hidden | ours | NumPy | NumPy / ours | ours GFLOP/s (% of peak) | NumPy GFLOP/s (% of peak) |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for row in rows:
+        p = peak[row["dtype"]]
+        g = row["gflops"]
+        out.append(f"| {row['dtype']} | {row['batch']:,} | {row['hidden']:,} | {fmt_time(row['seconds']['ours'])} | "
+                   f"{fmt_time(row['seconds']['numpy'])} | {fmt_ratio(ratio(row, 'numpy'))} | "
+                   f"{g['ours']:.1f} ({100 * g['ours'] / p:.0f}%) | {g['numpy']:.1f} ({100 * g['numpy'] / p:.0f}%) |")
+    return "\n".join(out)
+
+
+def runs_table(rows):
+    out = ["| run | dtype | implementation | time | peak memory added | final train acc. | final test acc. |",
+           "|---|---|---|---:|---:|---:|---:|"]
+    for row in rows:
+        for name, r in row["runs"].items():
+            memory = "–" if r["peak_memory_mb"] is None else f"{r['peak_memory_mb']:,.0f} MB"
+            out.append(f"| {row['benchmark']} | {row['dtype']} | {name} | {fmt_time(r['seconds'])} | {memory} | "
+                       f"{r['final_train_accuracy']:.4f} | {r['final_test_accuracy']:.4f} |")
+    return "\n".join(out)
+
+
+def goals(results, quick):
+    """The goals of the issue, each with the numbers that meet it or not."""
+    by = {(r["benchmark"], r["case"], r["dtype"]): r for r in results["rows"]}
+    out = []
+
+    def goal(text, met):
+        out.append({"goal": text, "met": bool(met)})
+
+    for r in results["rows"]:
+        if r["benchmark"] == "gradient, batch 100":
+            if r["dtype"] == "float64":
+                goal(f"gradient {r['case']}: ≥ 4× NumPy ({fmt_ratio(ratio(r, 'numpy'))})", (ratio(r, "numpy") or 0) >= 4)
+            if "torch" in r["seconds"]:
+                goal(f"gradient {r['case']}: faster than PyTorch ({fmt_ratio(ratio(r, 'torch'))})", ratio(r, "torch") > 1)
+        if r["benchmark"] == "accuracy" and r["dtype"] == "float64":
+            goal(f"accuracy over {r['case']}: ≥ 4× NumPy ({fmt_ratio(ratio(r, 'numpy'))})", (ratio(r, "numpy") or 0) >= 4)
+        if r["benchmark"] == "numerical_gradient, batch 100":
+            goal(f"numerical_gradient: ≥ 1000× NumPy ({fmt_ratio(ratio(r, 'numpy'))})", (ratio(r, "numpy") or 0) >= 1000)
+        if r["benchmark"] == "the book's full run":
+            if r["dtype"] == "float64" and "numpy" in r["seconds"]:
+                goal(f"book run float64: ≥ 6× NumPy ({fmt_ratio(ratio(r, 'numpy'))})", (ratio(r, "numpy") or 0) >= 6)
+            if "torch" in r["seconds"]:
+                goal(f"book run {r['dtype']}: faster than PyTorch ({fmt_ratio(ratio(r, 'torch'))})", ratio(r, "torch") > 1)
+            runs = r["runs"]
+            if "numpy" in runs and runs["ours"]["peak_memory_mb"] is not None and r["dtype"] == "float64":
+                goal(f"book run float64: peak memory ≤ NumPy's ({runs['ours']['peak_memory_mb']:.0f} MB vs "
+                     f"{runs['numpy']['peak_memory_mb']:.0f} MB)",
+                     runs["ours"]["peak_memory_mb"] <= runs["numpy"]["peak_memory_mb"])
+        if r["benchmark"] == "numerical-gradient training":
+            run = r["runs"]["ours"]
+            goal(f"numerical-gradient training: < 10 min ({fmt_time(run['seconds'])})", run["seconds"] < 600)
+            goal(f"numerical-gradient training: test accuracy ≥ 0.94 ({run['final_test_accuracy']:.4f})",
+                 run["final_test_accuracy"] >= 0.94)
+    scaling = [r for r in results["rows"] if r["benchmark"] == "scaling: gradient"]
+    if scaling:
+        slowest = min(scaling, key=lambda r: ratio(r, "numpy"))
+        goal(f"scaling: never slower than NumPy (lowest {fmt_ratio(ratio(slowest, 'numpy'))} at {slowest['dtype']}, "
+             f"{slowest['case']})", ratio(slowest, "numpy") >= 1)
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: check that the benchmarks run")
+    parser.add_argument("--mnist", type=Path, default=DEFAULT_MNIST, help="directory of the four MNIST .gz files")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the results")
+    parser.add_argument("--threads", type=int, default=None, help="threads for the core and PyTorch (default: all CPUs)")
+    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if it is installed")
+    parser.add_argument("--skip-numerical-training", action="store_true",
+                        help="leave out the 10,000-iteration numerical-gradient training (about 6 minutes)")
+    args = parser.parse_args(argv)
+
+    global SETTLE
+    if args.quick:
+        SETTLE = 0.01
+    threads = args.threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+    twolayer.set_num_threads(threads)
+    torch_ok = False
+    if not args.no_torch:
+        try:
+            import torch
+
+            torch.set_num_threads(threads)
+            torch_ok = True
+        except ImportError:
+            pass
+
+    info = machine(threads)
+    data = load_data(args.mnist, args.quick)
+    info["data"] = data[4]
+    print(f"# twolayer benchmarks{' (quick: tiny sizes, no speed asserted)' if args.quick else ''}\n")
+    print(f"{info['cpu']}, {info['cpus_available']} CPUs; {threads} threads for the core and PyTorch; "
+          f"kernels: {info['kernels']}; NumPy {info['numpy']}, PyTorch {info['torch'] or 'not installed'}; {info['data']}.\n",
+          flush=True)
+
+    started = time.perf_counter()
+    peak = bench_peak(args.quick)
+    print(f"Peak (a {256 if args.quick else 2048}² NumPy matmul): {peak['float64']:.0f} GFLOP/s float64, "
+          f"{peak['float32']:.0f} GFLOP/s float32.\n", flush=True)
+    rows = []
+    for title, run in (
+        ("gradient", lambda: bench_gradient(data, torch_ok, args.quick)),
+        ("accuracy", lambda: bench_accuracy(data, torch_ok, args.quick)),
+        ("numerical gradient", lambda: bench_numerical_gradient(data, args.quick)),
+        ("book run", lambda: bench_book_run(data, torch_ok, args.quick)),
+        ("numerical-gradient training",
+         lambda: [] if args.skip_numerical_training else bench_book_run(data, torch_ok, args.quick, numerical=True,
+                                                                         iterations=20 if args.quick else None)),
+        ("scaling", lambda: bench_scaling(data, args.quick)),
+    ):
+        t0 = time.perf_counter()
+        rows += run()
+        print(f"... {title}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+
+    results = {"machine": info, "peak_gflops": peak, "quick": args.quick, "rows": rows}
+    results["goals"] = goals(results, args.quick)
+    results["failures"] = failures
+    results["seconds"] = time.perf_counter() - started
+
+    main_rows = [r for r in rows if r["benchmark"] != "scaling: gradient"]
+    print(table(main_rows, peak), "\n")
+    for r in main_rows:
+        if "note" in r:
+            print(f"- {r['benchmark']}: {r['note']}.")
+    print()
+    print(runs_table([r for r in rows if "runs" in r]), "\n")
+    print(scaling_table([r for r in rows if r["benchmark"] == "scaling: gradient"], peak), "\n")
+    if not args.quick:
+        print("| goal | met |\n|---|---|")
+        for g in results["goals"]:
+            print(f"| {g['goal']} | {'yes' if g['met'] else '**no**'} |")
+        print()
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=1, default=float))
+    print(f"Results written to {args.json} ({results['seconds']:.0f} s).")
+    if failures:
+        print("\nDISAGREEMENT:\n" + "\n".join(failures), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

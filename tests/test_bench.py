@@ -1,0 +1,30 @@
+"""bench/run.py --quick: every benchmark runs and every comparison agrees (no speed is asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quick_benchmarks_run_and_agree(tmp_path):
+    out = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--json", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert results["failures"] == []
+    benchmarks = {row["benchmark"] for row in results["rows"]}
+    assert benchmarks >= {
+        "gradient, batch 100", "accuracy", "numerical_gradient, batch 100", "the book's full run",
+        "numerical-gradient training", "scaling: gradient",
+    }
+    for row in results["rows"]:
+        assert row["seconds"]["ours"] > 0
+        assert row["agreement"] and all(a["agree"] for a in row["agreement"].values()), row
+    assert "| benchmark |" in done.stdout  # the markdown table
