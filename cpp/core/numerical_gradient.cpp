@@ -122,24 +122,52 @@ bool numerical_gradient_incremental(double* grads, const double* theta, const Di
 
   // The unperturbed pass, in padded rows: hidden pre-activations a1, hidden outputs z1, logits a2.
   std::vector<double> a1(N * Hp, 0.0), z1(N * Hp, 0.5), a2(N * C), a2t(C * Np, 0.0),
-      w2t(C * Hp, 0.0);
+      w2t(C * Hp, 0.0), exp_minus_a1(N * Hp, 1.0), e2(N * C), e2t(C * Np, 1.0),
+      e2_sum(Np, static_cast<double>(C)), e2_target(Np, 1.0), w2_max(Hp, 0.0);
   std::vector<std::int64_t> labels(Np, 0);
   {
     std::vector<double> row(H);
     for (std::size_t n = 0; n < N; ++n) {
       affine_forward(row.data(), x + n * D, p.W1, p.b1, 1, D, H);
       std::copy(row.begin(), row.end(), &a1[n * Hp]);
+      for (std::size_t j = 0; j < H; ++j) exp_minus_a1[n * Hp + j] = std::exp(-row[j]);
       sigmoid_forward(row.data(), H);
       std::copy(row.begin(), row.end(), &z1[n * Hp]);
-      affine_forward(&a2[n * C], row.data(), p.W2, p.b2, 1, H, C);
-      for (std::size_t c = 0; c < C; ++c) a2t[c * Np + n] = a2[n * C + c];
+      double* a2n = &a2[n * C];
+      affine_forward(a2n, row.data(), p.W2, p.b2, 1, H, C);
+      const double top = *std::max_element(a2n, a2n + C);
+      e2_sum[n] = 0;
+      for (std::size_t c = 0; c < C; ++c) {
+        a2t[c * Np + n] = a2n[c];
+        e2t[c * Np + n] = e2[n * C + c] = std::exp(a2n[c] - top);
+        e2_sum[n] += e2[n * C + c];
+      }
       labels[n] = t[n];
+      e2_target[n] = e2[n * C + t[n]];
     }
     for (std::size_t j = 0; j < H; ++j)
-      for (std::size_t c = 0; c < C; ++c) w2t[c * Hp + j] = p.W2[j * C + c];
+      for (std::size_t c = 0; c < C; ++c) {
+        w2t[c * Hp + j] = p.W2[j * C + c];
+        w2_max[j] = std::max(w2_max[j], std::abs(p.W2[j * C + c]));
+      }
   }
-  const UnperturbedPass u{N, H, C, Np, Hp, a1.data(), z1.data(), a2.data(), a2t.data(), w2t.data(),
-                          labels.data()};
+  const UnperturbedPass u{N,
+                          H,
+                          C,
+                          Np,
+                          Hp,
+                          a1.data(),
+                          z1.data(),
+                          a2.data(),
+                          a2t.data(),
+                          w2t.data(),
+                          labels.data(),
+                          exp_minus_a1.data(),
+                          e2.data(),
+                          e2t.data(),
+                          e2_sum.data(),
+                          e2_target.data(),
+                          w2_max.data()};
 
   // Input i's non-zeros, column by column: samples[start[i] .. start[i + 1]) with their values.
   // Column D is b1's input, 1 for every sample.

@@ -41,6 +41,14 @@ struct UnperturbedPass {
   const double* a2t;       // [C×Np] the logits transposed
   const double* w2t;       // [C×Hp] W2 transposed
   const std::int64_t* t;   // [Np] labels
+  // The same pass in exponentials, for evaluating perturbed losses through exp(a + b) = exp(a)·exp(b)
+  // (the AVX2 kernels; see numerical_gradient_avx2.cpp).
+  const double* exp_minus_a1;  // [N×Hp] exp(-a1)
+  const double* e2;            // [N×C] exp(a2 - max_c a2), each row's softmax numerators
+  const double* e2t;           // [C×Np] e2 transposed
+  const double* e2_sum;        // [Np] Σ_c e2, each row's softmax denominator
+  const double* e2_target;     // [Np] e2[n, t_n]
+  const double* w2_max;        // [Hp] max_c |W2[j, c]|
 };
 constexpr std::size_t kPassPadding = 4;
 

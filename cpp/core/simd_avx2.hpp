@@ -110,19 +110,20 @@ inline __m256d exp(__m256d input) {
       _mm256_round_pd(S::mul(x, S::set1(1.4426950408889634)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256d r = S::fmadd(k, S::set1(-6.93147180369123816490e-01), x);  // ln2_hi: k·ln2_hi exact
   r = S::fmadd(k, S::set1(-1.90821492927058770002e-10), r);          // ln2_lo
-  // Horner on 1/13!, 1/12!, ..., 1/1!, 1.
-  __m256d p = S::set1(1.0 / 6227020800.0);
-  p = S::fmadd(p, r, S::set1(1.0 / 479001600.0));
-  p = S::fmadd(p, r, S::set1(1.0 / 39916800.0));
-  p = S::fmadd(p, r, S::set1(1.0 / 3628800.0));
-  p = S::fmadd(p, r, S::set1(1.0 / 362880.0));
-  p = S::fmadd(p, r, S::set1(1.0 / 40320.0));
-  p = S::fmadd(p, r, S::set1(1.0 / 5040.0));
-  p = S::fmadd(p, r, S::set1(1.0 / 720.0));
-  p = S::fmadd(p, r, S::set1(1.0 / 120.0));
-  p = S::fmadd(p, r, S::set1(1.0 / 24.0));
-  p = S::fmadd(p, r, S::set1(1.0 / 6.0));
-  p = S::fmadd(p, r, S::set1(0.5));
+  // exp(r) = 1 + r·(1 + r·(1/2 + r·q(r))), q(r) = Σ r^i/(i + 3)! for i <= 10. The outer steps
+  // are Horner's, so that the rounding errors of q are damped by r³; q itself is evaluated by
+  // Estrin's scheme, in powers r², r⁴, r⁸, which halves the chain of dependent FMAs (the numerical
+  // gradient's exps wait on each other otherwise).
+  const __m256d r2 = S::mul(r, r), r4 = S::mul(r2, r2), r8 = S::mul(r4, r4);
+  auto pair = [&](double c0, double c1) { return S::fmadd(S::set1(c1), r, S::set1(c0)); };
+  const __m256d a = pair(1.0 / 6.0, 1.0 / 24.0);            // r^0, r^1 of q
+  const __m256d b = pair(1.0 / 120.0, 1.0 / 720.0);         // r^2, r^3
+  const __m256d c = pair(1.0 / 5040.0, 1.0 / 40320.0);      // r^4, r^5
+  const __m256d d = pair(1.0 / 362880.0, 1.0 / 3628800.0);  // r^6, r^7
+  const __m256d e = pair(1.0 / 39916800.0, 1.0 / 479001600.0);  // r^8, r^9
+  const __m256d f = S::set1(1.0 / 6227020800.0);                // r^10
+  const __m256d q = S::fmadd(S::fmadd(f, r2, e), r8, S::fmadd(S::fmadd(d, r2, c), r4, S::fmadd(b, r2, a)));
+  __m256d p = S::fmadd(q, r, S::set1(0.5));
   p = S::fmadd(p, r, S::set1(1.0));
   p = S::fmadd(p, r, S::set1(1.0));
   // 2^k1 · 2^k2 with k1 = floor(k/2), k2 = k - k1, both within the normal exponent range.
