@@ -57,7 +57,9 @@ struct Gathered {
 
   template <class X>
   Gathered(const Kernels<T>& k, const CArray<X>& a)
-      : index(rows(a) * cols(a) + 1), value(rows(a) * cols(a) + 1), start(rows(a) + 1) {
+      : index(rows(a) * cols(a) + twolayer::kGatherSlack),
+        value(rows(a) * cols(a) + twolayer::kGatherSlack),
+        start(rows(a) + 1) {
     count = k.gather_nonzeros_by_rows(index.data(), value.data(), start.data(), a.data(), rows(a), cols(a));
   }
   SparseRows<T> view() const { return {index.data(), value.data(), start.data()}; }

@@ -33,6 +33,8 @@ void affine_forward(T* out, const A* a, const T* w, const T* b, std::size_t N, s
 // The non-zero entries of a batch a[N×K] (compressed sparse rows): row n holds index[e], value[e]
 // for e in [start[n], start[n + 1]). The values are widened to the net's type T. About 81% of MNIST
 // pixels are zero, so the first layer's products over these lists do a fifth of the dense work.
+constexpr std::size_t kGatherSlack = 8;
+
 template <class T>
 struct SparseRows {
   const std::uint32_t* index;
@@ -41,7 +43,8 @@ struct SparseRows {
 };
 
 // index, value, start = the non-zeros of a[N×K], row by row. Overwrites; index and value need
-// room for N·K entries, start for N + 1. Returns the number of non-zeros. NaNs count as non-zero.
+// room for N·K + kGatherSlack entries (vector versions may write a few past the last non-zero),
+// start for N + 1. Returns the number of non-zeros. NaNs count as non-zero.
 template <class T, class A>
 std::size_t gather_nonzeros_by_rows(std::uint32_t* index, T* value, std::size_t* start, const A* a,
                             std::size_t N, std::size_t K) {

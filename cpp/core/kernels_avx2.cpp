@@ -51,24 +51,86 @@ void for_each_column_block(size_t M, int max_vectors, F&& block) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// gather_nonzeros_by_rows: one vector compare per L inputs, then one step per non-zero found.
+// gather_nonzeros_by_rows without a branch per non-zero: each vector of L inputs is compared
+// with zero, and its non-zero lanes are packed to the front by a permutation looked up from the
+// comparison's bit mask; all L lanes are stored and the count advances by the number of
+// non-zeros (so up to L entries past the last non-zero are written: kGatherSlack).
+
+// For each mask of 8 lanes, the positions of its set bits in order, then zeros.
+struct LeftPack {
+  std::uint32_t lanes[256][8];
+};
+constexpr LeftPack make_left_pack() {
+  LeftPack t{};
+  for (int mask = 0; mask < 256; ++mask)
+    for (int bit = 0, c = 0; bit < 8; ++bit)
+      if (mask >> bit & 1) t.lanes[mask][c++] = static_cast<std::uint32_t>(bit);
+  return t;
+}
+alignas(32) constexpr LeftPack kLeftPack = make_left_pack();
+
+// The same for 4 doubles as 8 32-bit halves: lane position p becomes halves 2p, 2p + 1.
+struct LeftPackPairs {
+  std::uint32_t halves[16][8];
+};
+constexpr LeftPackPairs make_left_pack_pairs() {
+  LeftPackPairs t{};
+  for (int mask = 0; mask < 16; ++mask)
+    for (int i = 0; i < 4; ++i) {
+      t.halves[mask][2 * i] = 2 * kLeftPack.lanes[mask][i];
+      t.halves[mask][2 * i + 1] = 2 * kLeftPack.lanes[mask][i] + 1;
+    }
+  return t;
+}
+alignas(32) constexpr LeftPackPairs kLeftPackPairs = make_left_pack_pairs();
+
+__m256i load_lanes(const std::uint32_t* p) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p)); }
+
+// The non-zeros of 8 floats at a, their inputs numbered from k: stored at index, value.
+template <class T>
+int pack_nonzeros(std::uint32_t* index, T* value, const float* a, size_t k) {
+  const __m256 x = _mm256_loadu_ps(a);
+  const unsigned mask = Simd<float>::nonzero_lanes(x);
+  const __m256i order = load_lanes(kLeftPack.lanes[mask]);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(index),
+                      _mm256_add_epi32(order, _mm256_set1_epi32(static_cast<int>(k))));
+  const __m256 packed = _mm256_permutevar8x32_ps(x, order);
+  if constexpr (sizeof(T) == sizeof(double)) {
+    _mm256_storeu_pd(value, _mm256_cvtps_pd(_mm256_castps256_ps128(packed)));
+    _mm256_storeu_pd(value + 4, _mm256_cvtps_pd(_mm256_extractf128_ps(packed, 1)));
+  } else {
+    _mm256_storeu_ps(value, packed);
+  }
+  return __builtin_popcount(mask);
+}
+
+// The same for 4 doubles.
+template <class T>
+int pack_nonzeros(std::uint32_t* index, T* value, const double* a, size_t k) {
+  const __m256d x = _mm256_loadu_pd(a);
+  const unsigned mask = Simd<double>::nonzero_lanes(x);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(index),
+                   _mm_add_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(kLeftPack.lanes[mask])),
+                                 _mm_set1_epi32(static_cast<int>(k))));
+  const __m256d packed =
+      _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(x), load_lanes(kLeftPackPairs.halves[mask])));
+  if constexpr (sizeof(T) == sizeof(double))
+    _mm256_storeu_pd(value, packed);
+  else
+    _mm_storeu_ps(value, _mm256_cvtpd_ps(packed));
+  return __builtin_popcount(mask);
+}
 
 template <class T, class X>
 size_t gather_nonzeros_by_rows(std::uint32_t* index, T* value, size_t* start, const X* a, size_t N,
-                       size_t K) {
-  using S = Simd<X>;
-  constexpr int L = S::lanes;
+                               size_t K) {
+  constexpr size_t L = Simd<X>::lanes;
   size_t count = 0;
   for (size_t n = 0; n < N; ++n) {
     start[n] = count;
     const X* row = a + n * K;
     size_t k = 0;
-    for (; k + L <= K; k += L)
-      for (unsigned lanes = S::nonzero_lanes(S::load(row + k)); lanes != 0; lanes &= lanes - 1) {
-        const size_t at = k + static_cast<size_t>(__builtin_ctz(lanes));
-        index[count] = static_cast<std::uint32_t>(at);
-        value[count++] = static_cast<T>(row[at]);
-      }
+    for (; k + L <= K; k += L) count += pack_nonzeros(index + count, value + count, row + k, k);
     for (; k < K; ++k)
       if (row[k] != X(0)) {
         index[count] = static_cast<std::uint32_t>(k);

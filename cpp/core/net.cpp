@@ -12,14 +12,22 @@
 namespace twolayer {
 namespace {
 
-// Rows per forward chunk: small enough that a chunk's activations stay in cache, large enough
+// Rows per chunk at most: small enough that a chunk's activations stay in cache, large enough
 // that the per-chunk overhead vanishes.
 constexpr std::size_t kRowsPerChunk = 256;
-// The gradient splits a batch over threads only when each thread gets at least this many rows;
-// below that, waking a second thread costs more than it saves.
+// Passes split a batch over threads only when each thread gets at least this many rows: a
+// batch of 100 takes about 100-200 µs, and two halves of it finish 1.3-1.7 times sooner (measured
+// on 2 cores), while below some 30 rows waking a thread costs more than it saves.
 constexpr std::size_t kMinRowsPerThread = 32;
 
-std::size_t chunks_of(std::size_t N) { return (N + kRowsPerChunk - 1) / kRowsPerChunk; }
+// The chunks the forward passes cut N rows into: an even number of equal chunks of at most
+// kRowsPerChunk rows (so that two threads share them evenly), one chunk below 2·kMinRowsPerThread
+// rows. They depend on N only, so that per-chunk sums do not depend on the thread count.
+std::size_t rows_per_chunk(std::size_t N) {
+  if (N < 2 * kMinRowsPerThread) return N;
+  const std::size_t chunks = 2 * ((N + 2 * kRowsPerChunk - 1) / (2 * kRowsPerChunk));
+  return (N + chunks - 1) / chunks;
+}
 
 }  // namespace
 
@@ -46,8 +54,8 @@ void TwoLayerNet<T>::reserve(int worker, std::size_t rows, bool with_backward) {
   Scratch& s = scratch(worker);
   s.z1.resize(rows * d.H);
   s.y.resize(rows * d.C);
-  s.index.resize(rows * d.D);
-  s.value.resize(rows * d.D);
+  s.index.resize(rows * d.D + kGatherSlack);
+  s.value.resize(rows * d.D + kGatherSlack);
   s.start.resize(rows + 1);
   if (with_backward) {
     s.dy.resize(rows * d.C);
@@ -77,8 +85,9 @@ template <class X>
 void TwoLayerNet<T>::predict(T* y, const X* x, std::size_t N) {
   const Dims& d = dims_;
   const int workers = num_threads();
-  for (int w = 0; w < workers; ++w) reserve(w, std::min(N, kRowsPerChunk), false);
-  parallel_for(N, kRowsPerChunk, workers, [&](std::size_t begin, std::size_t end, int w) {
+  const std::size_t rows = rows_per_chunk(N);
+  for (int w = 0; w < workers; ++w) reserve(w, rows, false);
+  parallel_for(N, rows, workers, [&](std::size_t begin, std::size_t end, int w) {
     T* yb = y + begin * d.C;
     forward_chunk(scratch_[w], yb, x + begin * d.D, end - begin);
     kernels<T>().softmax_forward(yb, end - begin, d.C);
@@ -90,14 +99,15 @@ template <class X>
 double TwoLayerNet<T>::loss(const X* x, const std::int64_t* t, std::size_t N) {
   const Dims& d = dims_;
   const int workers = num_threads();
-  for (int w = 0; w < workers; ++w) reserve(w, std::min(N, kRowsPerChunk), false);
+  const std::size_t rows = rows_per_chunk(N);
+  for (int w = 0; w < workers; ++w) reserve(w, rows, false);
   // Summed per chunk, then in chunk order, so the result does not depend on the thread count.
-  std::vector<double> sums(chunks_of(N));
-  parallel_for(N, kRowsPerChunk, workers, [&](std::size_t begin, std::size_t end, int w) {
+  std::vector<double> sums((N + rows - 1) / rows);
+  parallel_for(N, rows, workers, [&](std::size_t begin, std::size_t end, int w) {
     Scratch& s = scratch_[w];
     forward_chunk(s, s.y.data(), x + begin * d.D, end - begin);
     kernels<T>().softmax_forward(s.y.data(), end - begin, d.C);
-    sums[begin / kRowsPerChunk] = cross_entropy_sum(s.y.data(), t + begin, end - begin, d.C);
+    sums[begin / rows] = cross_entropy_sum(s.y.data(), t + begin, end - begin, d.C);
   });
   double total = 0;
   for (double s : sums) total += s;
@@ -109,9 +119,10 @@ template <class X>
 std::size_t TwoLayerNet<T>::count_correct(const X* x, const std::int64_t* t, std::size_t N) {
   const Dims& d = dims_;
   const int workers = num_threads();
-  for (int w = 0; w < workers; ++w) reserve(w, std::min(N, kRowsPerChunk), false);
-  std::vector<std::size_t> counts(chunks_of(N));
-  parallel_for(N, kRowsPerChunk, workers, [&](std::size_t begin, std::size_t end, int w) {
+  const std::size_t rows = rows_per_chunk(N);
+  for (int w = 0; w < workers; ++w) reserve(w, rows, false);
+  std::vector<std::size_t> counts((N + rows - 1) / rows);
+  parallel_for(N, rows, workers, [&](std::size_t begin, std::size_t end, int w) {
     Scratch& s = scratch_[w];
     std::int64_t predicted[kRowsPerChunk];
     forward_chunk(s, s.y.data(), x + begin * d.D, end - begin);
@@ -119,7 +130,7 @@ std::size_t TwoLayerNet<T>::count_correct(const X* x, const std::int64_t* t, std
     argmax_rows(predicted, s.y.data(), end - begin, d.C);
     std::size_t correct = 0;
     for (std::size_t n = begin; n < end; ++n) correct += predicted[n - begin] == t[n];
-    counts[begin / kRowsPerChunk] = correct;
+    counts[begin / rows] = correct;
   });
   std::size_t total = 0;
   for (std::size_t c : counts) total += c;
