@@ -31,7 +31,7 @@ class Params(MutableMapping):
         self._views = dict(zip(PARAM_KEYS, views))
 
     def __getitem__(self, key: str) -> NDArray:
-        return self._views[key]
+        return self._view(key)
 
     def __setitem__(self, key: str, value: ArrayLike) -> None:
         view = self._view(key)
@@ -67,11 +67,11 @@ class Params(MutableMapping):
             )
         keys = set(values.keys())
         if keys != set(PARAM_KEYS):
-            unknown = sorted(map(repr, keys - set(PARAM_KEYS)))
             missing = [k for k in PARAM_KEYS if k not in keys]
+            unknown = sorted(repr(k) for k in keys - set(PARAM_KEYS))
             raise KeyError(
                 f"params must be assigned exactly the keys {', '.join(PARAM_KEYS)}; "
-                f"missing: {missing or 'none'}, unknown: {unknown or 'none'}"
+                f"missing: {', '.join(missing) or 'none'}; unknown: {', '.join(unknown) or 'none'}"
             )
         arrays = {k: self._checked(k, values[k]) for k in PARAM_KEYS}
         for key, array in arrays.items():
