@@ -18,9 +18,6 @@ from typing import Any, Callable
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
 def _describe(exitcode: int | None) -> str:
     if exitcode is None:
         return "still running"
@@ -48,7 +45,7 @@ def in_child(fn: Callable[..., Any], *args: Any, timeout: float = 60) -> Any:
         # Python 3.12+ warns that forking a multi-threaded process may deadlock the child; the
         # timeout below turns such a deadlock into a failure.
         warnings.simplefilter("ignore", DeprecationWarning)
-        child = context.Process(target=run, daemon=True)
+        child = context.Process(target=run)
         child.start()
     sender.close()
     try:
@@ -71,21 +68,19 @@ def in_child(fn: Callable[..., Any], *args: Any, timeout: float = 60) -> Any:
     return value
 
 
-def run_python(code: str, *, timeout: float = 120, env: dict | None = None, **kwargs: Any):
-    """Runs `python -c code` in a fresh interpreter with this one's environment (sanitizer
-    preloads included); a hang fails the test. Returns the CompletedProcess."""
-    full_env = dict(os.environ, **(env or {}))
+def run_python(code: str, *args: str, timeout: float = 120, env: dict | None = None):
+    """Runs `python -c code args...` in a fresh interpreter with this one's environment
+    (sanitizer preloads included) plus `env`; a hang fails the test. The CompletedProcess."""
     try:
         return subprocess.run(
-            [sys.executable, "-c", code],
+            [sys.executable, "-c", code, *args],
             capture_output=True,
             text=True,
             timeout=timeout,
-            env=full_env,
-            **kwargs,
+            env=dict(os.environ, **(env or {})),
         )
     except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"the child interpreter hung for {timeout} s; output so far: {exc.stdout!r}")
+        pytest.fail(f"the child interpreter hung for {timeout} s; its output: {exc.stdout!r}")
 
 
 def sanitized() -> bool:

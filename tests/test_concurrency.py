@@ -1,0 +1,320 @@
+"""Threads and processes: the core releases the GIL, nets used from several Python threads give the
+sequential results (one net's calls take turns on its lock), thread-count changes take effect,
+and fork() after the thread pool has run does not hang.
+
+Each test runs in a forked child with a timeout (``isolation.in_child``): a deadlock fails the
+test instead of blocking the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import pickle
+import select
+import signal
+import threading
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Iterator
+
+import numpy as np
+import pytest
+from conftest import mnist_like_batch
+from isolation import in_child
+
+import twolayer
+from twolayer import TwoLayerNet
+
+# Big enough that the gradient splits the batch over threads (512 rows each at least) and that
+# predict and loss run several chunks in parallel; small enough to stay fast under ASan.
+N, D, H, C = 1200, 64, 16, 10
+TIMEOUT = 120
+
+
+def _problem(seed: int, dtype: Any = np.float64) -> tuple[TwoLayerNet, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    net = TwoLayerNet(D, H, C, weight_init_std=0.3, dtype=dtype, seed=seed)
+    x = mnist_like_batch(rng, N, D, np.float32)
+    t = rng.integers(0, C, N)
+    return net, x, t
+
+
+def _work(net: TwoLayerNet, x: np.ndarray, t: np.ndarray) -> dict[str, Any]:
+    """A bit of every pass; the numerical gradient on a few rows only."""
+    return {
+        "predict": net.predict(x),
+        "loss": net.loss(x, t),
+        "accuracy": net.accuracy(x, t),
+        "gradient": {k: v.copy() for k, v in net.gradient(x, t).items()},
+        "numerical": net.numerical_gradient(x[:20], t[:20]),
+    }
+
+
+def _assert_identical(got: dict, expected: dict, what: str) -> None:
+    for name, value in expected.items():
+        if isinstance(value, dict):
+            for key in value:
+                np.testing.assert_array_equal(got[name][key], value[key], err_msg=f"{what}: {name} {key}")
+        else:
+            np.testing.assert_array_equal(got[name], value, err_msg=f"{what}: {name}")
+
+
+def _in_threads(jobs: list, threads: int) -> list:
+    """Runs the callables on `threads` Python threads at once; their results in order."""
+    with ThreadPoolExecutor(threads) as pool:
+        futures = [pool.submit(job) for job in jobs]
+        return [f.result(timeout=TIMEOUT) for f in futures]
+
+
+def test_the_core_releases_the_gil() -> None:
+    """While one thread is inside a long C++ call, another thread keeps running Python."""
+
+    def run():
+        net, x, t = _problem(0)
+        big = np.tile(x, (40, 1))
+        ticks = 0
+        done = threading.Event()
+
+        def count():
+            nonlocal ticks
+            while not done.is_set():
+                ticks += 1
+
+        counter = threading.Thread(target=count)
+        counter.start()
+        time.sleep(0.05)  # let the counter start before the call
+        start, before = time.perf_counter(), ticks
+        for _ in range(3):
+            net.predict(big)
+        elapsed, during = time.perf_counter() - start, ticks - before
+        done.set()
+        counter.join()
+        return elapsed, during
+
+    elapsed, ticks = in_child(run, timeout=TIMEOUT)
+    # With the GIL held for the whole call the counter would stand still (about 0 ticks); with
+    # it released it runs at Python speed, millions of ticks per second.
+    assert ticks > 1000 * elapsed, (ticks, elapsed)
+
+
+@pytest.mark.parametrize("threads", [2, 4])
+def test_different_nets_in_threads_match_sequential_calls(threads: int) -> None:
+    def run():
+        problems = [_problem(seed, dtype) for seed in range(4) for dtype in (np.float64, np.float32)]
+        sequential = [_work(*p) for p in problems]
+        concurrent = _in_threads([lambda p=p: _work(*p) for p in problems * 2], threads)
+        return sequential, concurrent
+
+    sequential, concurrent = in_child(run, timeout=TIMEOUT)
+    for i, got in enumerate(concurrent):
+        _assert_identical(got, sequential[i % len(sequential)], f"net {i % len(sequential)}")
+
+
+def test_one_net_from_many_threads_is_serialised_and_never_corrupt() -> None:
+    """Calls on one net share its scratch space; its lock makes them take turns, so every result
+    is exactly the sequential one."""
+
+    def run():
+        net, x, t = _problem(1)
+        batches = [(x[i::3], t[i::3]) for i in range(3)]
+        sequential = [_work(net, *b) for b in batches]
+        concurrent = _in_threads([lambda b=b: _work(net, *b) for b in batches * 4], 6)
+        return sequential, concurrent
+
+    sequential, concurrent = in_child(run, timeout=TIMEOUT)
+    for i, got in enumerate(concurrent):
+        _assert_identical(got, sequential[i % 3], f"batch {i % 3}")
+
+
+def _os_threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def test_thread_count_changes_take_effect() -> None:
+    """set_num_threads(n) while idle: the next call runs on n threads (the pool is rebuilt), and
+    the results do not depend on n."""
+
+    def run():
+        net, x, t = _problem(2)
+        base = _os_threads()  # a forked child starts with one thread and no pool
+        seen = {}
+        for n in (4, 2, 3):
+            twolayer.set_num_threads(n)
+            results = _work(net, x, t)
+            seen[n] = (twolayer.get_num_threads(), _os_threads() - base, results)
+        return seen
+
+    seen = in_child(run, timeout=TIMEOUT)
+    for n, (reported, extra_threads, _) in seen.items():
+        assert reported == n
+        assert extra_threads == n - 1, f"{n} threads asked, {extra_threads} workers running"
+    for n in (2, 3):
+        _assert_identical(seen[n][2], seen[4][2], f"{n} threads vs 4")
+
+
+def test_thread_count_changes_during_calls_are_safe() -> None:
+    """Changing the thread count while other threads are inside calls never corrupts them: each
+    call runs with the count it started with. (The gradient's rounding depends on how many parts
+    the batch was cut into, so each result must be exactly one of the results for 1 to 4
+    threads.)"""
+
+    def run():
+        problems = [_problem(seed) for seed in range(2)]
+        expected = {}
+        for n in (1, 2, 3, 4):
+            twolayer.set_num_threads(n)
+            expected[n] = [_work(*p) for p in problems]
+        stop = threading.Event()
+
+        def toggle():
+            n = 0
+            while not stop.is_set():
+                twolayer.set_num_threads(1 + n % 4)
+                n += 1
+                time.sleep(0.001)
+            return n
+
+        def calls(p):
+            return [_work(*p) for _ in range(3)]
+
+        with ThreadPoolExecutor(3) as pool:
+            toggler = pool.submit(toggle)
+            results = [pool.submit(calls, p) for p in problems]
+            got = [r.result(timeout=TIMEOUT) for r in results]
+            stop.set()
+            toggles = toggler.result(timeout=TIMEOUT)
+        return expected, got, toggles
+
+    expected, got, toggles = in_child(run, timeout=TIMEOUT)
+    assert toggles > 10
+    for i, runs in enumerate(got):
+        for result in runs:
+            for name, value in result.items():
+                candidates = [expected[n][i][name] for n in expected]
+                assert any(_equal(value, c) for c in candidates), f"net {i}: {name} matches no thread count"
+
+
+def _equal(a: Any, b: Any) -> bool:
+    if isinstance(a, dict):
+        return all(np.array_equal(a[k], b[k]) for k in b)
+    return np.array_equal(a, b)
+
+
+@contextlib.contextmanager
+def _no_fork_warning() -> Iterator[None]:
+    """Python 3.12+ warns that forking a multi-threaded process may deadlock the child: these
+    tests fork on purpose, and their timeouts turn any deadlock into a failure."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
+
+
+def _forked(fn: Any, timeout: float = 60) -> Any:
+    """fn() in a child made by a bare os.fork() of the calling process; its result (via a pipe),
+    or a failure if the child hangs or dies."""
+    read, write = os.pipe()
+    with _no_fork_warning():
+        pid = os.fork()
+    if pid == 0:  # the child: never return into the caller's code
+        status = 1
+        try:
+            os.close(read)
+            with os.fdopen(write, "wb") as out:
+                pickle.dump(fn(), out)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write)
+    data, deadline = b"", time.monotonic() + timeout
+    with os.fdopen(read, "rb", buffering=0) as pipe:
+        while True:  # read as the child writes (a full pipe would block it), until it closes
+            if not select.select([pipe], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise AssertionError(f"the forked child hung for {timeout} s")
+            chunk = pipe.read(1 << 16)
+            if not chunk:
+                break
+            data += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, f"the forked child ended with status {status}"
+    return pickle.loads(data)
+
+
+def test_fork_after_the_pool_ran_does_not_hang() -> None:
+    """The child of a fork has none of the parent's threads: the core sees the pool is not its
+    own, starts a fresh one, and gives the same results."""
+
+    def run():
+        twolayer.set_num_threads(4)
+        net, x, t = _problem(3)
+        before = _work(net, x, t)  # the pool's threads are running now
+        def child():
+            result = _work(net, x, t)
+            return _os_threads(), result
+
+        forked = _forked(child)
+        after = _work(net, x, t)  # and the parent's pool still works
+        return before, forked, after
+
+    before, (child_threads, child), after = in_child(run, timeout=TIMEOUT)
+    assert child_threads == 4  # the child's own fresh pool: itself and three workers
+    _assert_identical(child, before, "forked child")
+    _assert_identical(after, before, "parent after the fork")
+
+
+_SHARED: tuple = ()  # what the multiprocessing workers below inherit through fork
+
+
+def _loss_of_shared(_: int) -> float:
+    net, x, t = _SHARED
+    return net.loss(x, t)
+
+
+def test_multiprocessing_fork_pool_after_the_pool_ran() -> None:
+    def run():
+        global _SHARED
+        twolayer.set_num_threads(2)
+        _SHARED = _problem(4)
+        net, x, t = _SHARED
+        expected = net.loss(x, t)
+        with _no_fork_warning():
+            pool = multiprocessing.get_context("fork").Pool(2)
+        with pool:
+            got = pool.map_async(_loss_of_shared, range(4)).get(timeout=60)
+        return expected, got
+
+    expected, got = in_child(run, timeout=TIMEOUT)
+    assert got == [expected] * 4
+
+
+def test_fork_while_another_thread_is_inside_the_core() -> None:
+    """fork() copies only the calling thread. While another thread keeps calling into the core on
+    one net, every forked child can still use another net (the core's configuration lock is
+    taken around fork, so a child never inherits it locked)."""
+
+    def run():
+        twolayer.set_num_threads(2)
+        busy, x, t = _problem(5)
+        other, x2, t2 = _problem(6)
+        expected = other.loss(x2[:50], t2[:50])
+        stop = threading.Event()
+
+        def keep_busy():
+            while not stop.is_set():
+                busy.loss(x[:8], t[:8])  # short calls: the lock is taken and released constantly
+
+        worker = threading.Thread(target=keep_busy)
+        worker.start()
+        try:
+            results = [_forked(lambda: other.loss(x2[:50], t2[:50])) for _ in range(40)]
+        finally:
+            stop.set()
+            worker.join()
+        return expected, results
+
+    expected, results = in_child(run, timeout=TIMEOUT)
+    assert results == [expected] * len(results)
