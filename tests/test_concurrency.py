@@ -13,7 +13,9 @@ import multiprocessing
 import os
 import pickle
 import select
+import shutil
 import signal
+import subprocess
 import threading
 import time
 import warnings
@@ -23,7 +25,7 @@ from typing import Any, Iterator
 import numpy as np
 import pytest
 from conftest import mnist_like_batch
-from isolation import in_child
+from isolation import in_child, run_python
 
 import twolayer
 from twolayer import TwoLayerNet
@@ -318,3 +320,75 @@ def test_fork_while_another_thread_is_inside_the_core() -> None:
 
     expected, results = in_child(run, timeout=TIMEOUT)
     assert results == [expected] * len(results)
+
+
+# --- When the system refuses threads -----------------------------------------------------------
+
+# An LD_PRELOAD shim whose pthread_create fails (EAGAIN, as at a process or memory limit) once
+# TWOLAYER_TEST_THREAD_LIMIT threads have been started after the variable was set.
+REFUSING_PTHREAD_CREATE = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+typedef int (*create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+static int started;
+
+int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *),
+                   void *arg) {
+  static create_fn real;
+  if (!real) real = (create_fn)dlsym(RTLD_NEXT, "pthread_create");
+  const char *limit = getenv("TWOLAYER_TEST_THREAD_LIMIT");
+  if (limit && __atomic_fetch_add(&started, 1, __ATOMIC_SEQ_CST) >= atoi(limit)) return EAGAIN;
+  return real(thread, attr, start, arg);
+}
+"""
+
+REFUSED_CHILD = r"""
+import os
+import numpy as np
+import twolayer
+from twolayer import TwoLayerNet
+
+rng = np.random.default_rng(0)
+net = TwoLayerNet(64, 16, 10, seed=0)
+x = rng.random((4000, 64))
+t = rng.integers(0, 10, 4000)
+twolayer.set_num_threads(1)
+expected = net.predict(x), net.loss(x, t)
+base = len(os.listdir("/proc/self/task"))
+
+os.environ["TWOLAYER_TEST_THREAD_LIMIT"] = "2"  # from now on, two more threads at most
+twolayer.set_num_threads(8)
+for _ in range(3):  # the pool keeps the two workers it got; later calls do not retry
+    assert np.array_equal(net.predict(x), expected[0])
+    assert net.loss(x, t) == expected[1]
+print("workers", len(os.listdir("/proc/self/task")) - base)
+try:
+    net.numerical_gradient(x[:2], t[:2])  # needs one more thread, to watch for Ctrl-C
+except RuntimeError as exc:
+    print("numerical_gradient:", type(exc).__name__, exc)
+assert np.array_equal(net.predict(x), expected[0])
+print("ok")
+"""
+
+
+def test_refused_threads_do_not_hang(tmp_path) -> None:
+    """When pthread_create fails, the pool runs on the threads it got (it used to hang destroying
+    the condition variables its workers waited on), and a call that needs a thread of its own
+    raises an error instead of crashing."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("no C compiler to build the pthread_create shim")
+    source, shim = tmp_path / "refuse.c", tmp_path / "librefuse.so"
+    source.write_text(REFUSING_PTHREAD_CREATE)
+    subprocess.run([compiler, "-shared", "-fPIC", "-o", shim, source, "-ldl"], check=True)
+    preload = " ".join(filter(None, [os.environ.get("LD_PRELOAD"), str(shim)]))
+    result = run_python(REFUSED_CHILD, env={"LD_PRELOAD": preload}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "workers 2"
+    assert lines[1].startswith("numerical_gradient: RuntimeError"), lines
+    assert lines[2] == "ok"
