@@ -1,0 +1,31 @@
+"""Atomic file writes: a reader sees either the old file or the complete new one, never a partial one."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """Open a temporary file beside `path` for binary writing; replace `path` with it when the block succeeds.
+
+    The temporary file lives in the same directory so that `os.replace` is a rename on one file system. Its data is
+    flushed and fsynced before the rename, so a crash cannot leave `path` pointing at unwritten blocks. If the block
+    raises (Ctrl-C included), the temporary file is removed and `path` is untouched.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
