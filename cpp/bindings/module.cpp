@@ -1,0 +1,313 @@
+// Python bindings of the core: converts and checks NumPy arrays, releases the GIL around the
+// kernels, and dispatches float32/float64. Argument errors raise ValueError (std::invalid_argument)
+// or TypeError naming the argument, what was expected and what was given.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <future>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+#include "kernels.hpp"
+#include "net.hpp"
+#include "parallel.hpp"
+
+namespace py = pybind11;
+using twolayer::Dims;
+using twolayer::NumericalMethod;
+using twolayer::Targets;
+
+namespace {
+
+template <class T>
+using CArray = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+std::string shape_of(const py::array& a) {
+  std::string s = "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i)
+    s += (i ? ", " : "") + std::to_string(a.shape(i));
+  return s + (a.ndim() == 1 ? ",)" : ")");
+}
+
+std::string dtype_of(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
+
+py::array as_array(py::handle obj) { return py::module_::import("numpy").attr("asarray")(obj); }
+
+void require_real(const py::array& a, const std::string& name) {
+  const char kind = a.dtype().kind();
+  if (kind != 'f' && kind != 'i' && kind != 'u')
+    throw py::type_error(name + " must hold real numbers, got dtype " + dtype_of(a));
+}
+
+// An input batch x (N×D) as a C-contiguous float32 or float64 array. float32 and float64 keep
+// their type (the kernels widen float32 rows on the fly); other real types become T.
+template <class T>
+struct Batch {
+  py::array array;
+  std::size_t N;
+
+  Batch(py::handle obj, std::size_t D) {
+    array = as_array(obj);
+    require_real(array, "x");
+    if (array.ndim() != 2 || static_cast<std::size_t>(array.shape(1)) != D)
+      throw std::invalid_argument("x must have shape (N, " + std::to_string(D) + "), got " +
+                                  shape_of(array));
+    N = static_cast<std::size_t>(array.shape(0));
+    if (N == 0) throw std::invalid_argument("x must hold at least one row, got " + shape_of(array));
+    if (array.dtype().is(py::dtype::of<float>()))
+      array = CArray<float>::ensure(array);
+    else if (array.dtype().is(py::dtype::of<double>()))
+      array = CArray<double>::ensure(array);
+    else
+      array = CArray<T>::ensure(array);
+  }
+
+  // Calls f with the rows as const float* or const double*.
+  template <class F>
+  auto visit(F&& f) const {
+    if (array.dtype().is(py::dtype::of<float>())) return f(static_cast<const float*>(array.data()));
+    return f(static_cast<const double*>(array.data()));
+  }
+};
+
+// The targets t of a batch of N rows: integer labels (N,) or rows (N×C). Rows are read through
+// their argmax wherever a label is needed, as the book's loss does.
+template <class T>
+struct Labels {
+  CArray<std::int64_t> labels;
+  CArray<T> rows;
+  bool has_labels = false;  // given as labels, or taken from the rows' argmax already
+
+  Labels(py::handle obj, std::size_t N, std::size_t C) {
+    py::array t = as_array(obj);
+    require_real(t, "t");
+    const std::string expected =
+        "t must be labels of shape (" + std::to_string(N) + ",) or rows of shape (" +
+        std::to_string(N) + ", " + std::to_string(C) + ") to match x, got " + shape_of(t);
+    if (t.ndim() == 1) {
+      if (t.dtype().kind() == 'f')
+        throw py::type_error("t of shape " + shape_of(t) +
+                             " holds class labels and must be of an integer dtype, got " +
+                             dtype_of(t));
+      if (static_cast<std::size_t>(t.shape(0)) != N) throw std::invalid_argument(expected);
+      if (t.dtype().kind() == 'u' && t.dtype().itemsize() == 8) {
+        // uint64 labels past int64's range would wrap to negative numbers: check them first.
+        auto u = CArray<std::uint64_t>::ensure(t);
+        for (std::size_t n = 0; n < N; ++n)
+          if (u.data()[n] >= C) bad_label(n, std::to_string(u.data()[n]), C);
+      }
+      labels = CArray<std::int64_t>::ensure(t);
+      has_labels = true;
+      const std::int64_t* l = labels.data();
+      for (std::size_t n = 0; n < N; ++n)
+        if (l[n] < 0 || static_cast<std::size_t>(l[n]) >= C) bad_label(n, std::to_string(l[n]), C);
+    } else if (t.ndim() == 2) {
+      if (static_cast<std::size_t>(t.shape(0)) != N || static_cast<std::size_t>(t.shape(1)) != C)
+        throw std::invalid_argument(expected);
+      rows = CArray<T>::ensure(t);
+    } else {
+      throw std::invalid_argument(expected);
+    }
+  }
+
+  [[noreturn]] static void bad_label(std::size_t n, const std::string& value, std::size_t C) {
+    throw std::invalid_argument("t[" + std::to_string(n) + "] = " + value +
+                                " is not a class label: expected 0 <= label < " +
+                                std::to_string(C));
+  }
+
+  // Labels, taking the argmax of each row when t was given as rows.
+  const std::int64_t* as_labels(std::size_t N, std::size_t C) {
+    if (!has_labels) {
+      labels = CArray<std::int64_t>(static_cast<py::ssize_t>(N));
+      twolayer::argmax_rows(labels.mutable_data(), rows.data(), N, C);
+      has_labels = true;
+    }
+    return labels.data();
+  }
+
+  // For the gradient: the rows as given, else the labels.
+  Targets<T> targets() const {
+    Targets<T> t;
+    if (has_labels)
+      t.labels = labels.data();
+    else
+      t.rows = rows.data();
+    return t;
+  }
+};
+
+// A core net, with a lock so that calls from several Python threads take turns instead of
+// sharing its scratch space.
+template <class T>
+struct PyNet {
+  twolayer::TwoLayerNet<T> net;
+  std::mutex busy;
+
+  explicit PyNet(const Dims& d) : net(d) {}
+
+  // Runs f(net) without the GIL, once no other thread is using this net.
+  template <class F>
+  auto locked(F&& f) {
+    py::gil_scoped_release release;
+    std::lock_guard<std::mutex> lock(busy);
+    return f(net);
+  }
+};
+
+// The four parameter-shaped arrays W1 b1 W2 b2 viewing a flat buffer that `owner` keeps alive.
+template <class T>
+py::tuple split(T* flat, const Dims& d, py::handle owner) {
+  auto view = [&](std::size_t offset, std::vector<py::ssize_t> shape) {
+    return py::array_t<T>(shape, flat + offset, owner);
+  };
+  const auto D = static_cast<py::ssize_t>(d.D), H = static_cast<py::ssize_t>(d.H),
+             C = static_cast<py::ssize_t>(d.C);
+  return py::make_tuple(view(d.W1(), {D, H}), view(d.b1(), {H}), view(d.W2(), {H, C}),
+                        view(d.b2(), {C}));
+}
+
+// Runs work(cancel) on another thread while this one, holding the GIL between waits, checks for
+// Ctrl-C every 50 ms; a signal sets `cancel`, waits for the work to stop, and raises.
+template <class F>
+auto interruptible(F&& work) {
+  std::atomic<bool> cancel{false};
+  auto result = std::async(std::launch::async, [&] { return work(cancel); });
+  for (;;) {
+    {
+      py::gil_scoped_release release;
+      if (result.wait_for(std::chrono::milliseconds(50)) == std::future_status::ready) break;
+    }
+    if (PyErr_CheckSignals() != 0) {
+      cancel = true;
+      {
+        py::gil_scoped_release release;
+        result.wait();
+      }
+      throw py::error_already_set();
+    }
+  }
+  return result.get();
+}
+
+NumericalMethod parse_method(const std::string& method) {
+  if (method == "incremental") return NumericalMethod::incremental;
+  if (method == "naive") return NumericalMethod::naive;
+  throw std::invalid_argument("method must be 'incremental' or 'naive', got '" + method + "'");
+}
+
+template <class T>
+void bind_net(py::module_& m, const char* name) {
+  using Net = PyNet<T>;
+  const char* dtype = std::is_same<T, float>::value ? "float32" : "float64";
+  py::class_<Net>(m, name,
+                  (std::string("The two-layer network's ") + dtype +
+                   " parameters and passes. Use twolayer.TwoLayerNet instead.")
+                      .c_str())
+      .def(py::init([](std::size_t D, std::size_t H, std::size_t C) {
+             return new Net(Dims{D, H, C});
+           }),
+           py::arg("input_size"), py::arg("hidden_size"), py::arg("output_size"))
+      .def_property_readonly("sizes",
+                             [](const Net& self) {
+                               const Dims& d = self.net.dims();
+                               return py::make_tuple(d.D, d.H, d.C);
+                             })
+      .def_property_readonly(
+          "params",
+          [](py::object self) {
+            Net& n = self.cast<Net&>();
+            return split(n.net.params(), n.net.dims(), self);
+          },
+          "(W1, b1, W2, b2): writable views of the parameter buffer")
+      .def(
+          "predict",
+          [](Net& self, py::handle x_obj) {
+            const Dims d = self.net.dims();
+            Batch<T> x(x_obj, d.D);
+            py::array_t<T> y({static_cast<py::ssize_t>(x.N), static_cast<py::ssize_t>(d.C)});
+            T* out = y.mutable_data();
+            x.visit([&](auto* rows) { return self.locked([&](auto& net) { net.predict(out, rows, x.N); }); });
+            return y;
+          },
+          py::arg("x"))
+      .def(
+          "loss",
+          [](Net& self, py::handle x_obj, py::handle t_obj) {
+            const Dims d = self.net.dims();
+            Batch<T> x(x_obj, d.D);
+            Labels<T> t(t_obj, x.N, d.C);
+            const std::int64_t* labels = t.as_labels(x.N, d.C);
+            return x.visit(
+                [&](auto* rows) { return self.locked([&](auto& net) { return net.loss(rows, labels, x.N); }); });
+          },
+          py::arg("x"), py::arg("t"))
+      .def(
+          "accuracy",
+          [](Net& self, py::handle x_obj, py::handle t_obj) {
+            const Dims d = self.net.dims();
+            Batch<T> x(x_obj, d.D);
+            Labels<T> t(t_obj, x.N, d.C);
+            const std::int64_t* labels = t.as_labels(x.N, d.C);
+            const std::size_t correct = x.visit([&](auto* rows) {
+              return self.locked([&](auto& net) { return net.count_correct(rows, labels, x.N); });
+            });
+            return static_cast<double>(correct) / static_cast<double>(x.N);
+          },
+          py::arg("x"), py::arg("t"))
+      .def(
+          "gradient",
+          [](Net& self, py::handle x_obj, py::handle t_obj) {
+            const Dims d = self.net.dims();
+            Batch<T> x(x_obj, d.D);
+            Labels<T> t(t_obj, x.N, d.C);
+            const Targets<T> targets = t.targets();
+            py::array_t<T> flat(static_cast<py::ssize_t>(d.size()));
+            T* out = flat.mutable_data();
+            x.visit([&](auto* rows) {
+              return self.locked([&](auto& net) { net.gradient(out, rows, targets, x.N); });
+            });
+            return split(out, d, flat);
+          },
+          py::arg("x"), py::arg("t"))
+      .def(
+          "numerical_gradient",
+          [](Net& self, py::handle x_obj, py::handle t_obj, const std::string& method, double h) {
+            const NumericalMethod how = parse_method(method);
+            if (!(h > 0) || !std::isfinite(h))
+              throw std::invalid_argument("h must be a positive finite number, got " +
+                                          py::repr(py::float_(h)).cast<std::string>());
+            const Dims d = self.net.dims();
+            Batch<T> x(x_obj, d.D);
+            Labels<T> t(t_obj, x.N, d.C);
+            const std::int64_t* labels = t.as_labels(x.N, d.C);
+            py::array_t<T> flat(static_cast<py::ssize_t>(d.size()));
+            T* out = flat.mutable_data();
+            x.visit([&](auto* rows) {
+              return interruptible([&](const std::atomic<bool>& cancel) {
+                std::lock_guard<std::mutex> lock(self.busy);
+                return self.net.numerical_gradient(out, rows, labels, x.N, h, how, cancel);
+              });
+            });
+            return split(out, d, flat);
+          },
+          py::arg("x"), py::arg("t"), py::arg("method") = "incremental", py::arg("h") = 1e-4);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "The C++ core of twolayer: float32 and float64 two-layer networks and a thread pool.";
+  bind_net<double>(m, "Net64");
+  bind_net<float>(m, "Net32");
+  m.def("set_num_threads", &twolayer::set_num_threads, py::arg("n"),
+        "Use up to n threads (n >= 1) in the core's parallel loops.");
+  m.def("get_num_threads", &twolayer::num_threads,
+        "The number of threads the core's parallel loops may use.");
+}

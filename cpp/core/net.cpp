@@ -1,0 +1,184 @@
+#include "net.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+
+#include "forward.hpp"
+#include "kernels.hpp"
+#include "numerical_gradient.hpp"
+#include "parallel.hpp"
+
+namespace twolayer {
+namespace {
+
+// Rows per forward chunk: small enough that a chunk's activations stay in cache, large enough
+// that the per-chunk overhead vanishes.
+constexpr std::size_t kRowsPerChunk = 256;
+// The gradient splits a batch over threads only when each thread gets at least this many rows;
+// below that, waking a second thread costs more than it saves.
+constexpr std::size_t kMinRowsPerThread = 512;
+
+std::size_t chunks_of(std::size_t N) { return (N + kRowsPerChunk - 1) / kRowsPerChunk; }
+
+}  // namespace
+
+template <class T>
+TwoLayerNet<T>::TwoLayerNet(const Dims& dims) : dims_(dims) {
+  if (dims.D == 0 || dims.H == 0 || dims.C == 0)
+    throw std::invalid_argument("network sizes must be positive");
+  // The flat layout's offsets must not wrap around.
+  const std::size_t limit = std::numeric_limits<std::size_t>::max() / (4 * sizeof(T));
+  if (dims.D > limit / dims.H || dims.H > limit / dims.C || dims.D * dims.H > limit / 2)
+    throw std::length_error("network sizes are too large to allocate");
+  params_.assign(dims.size(), T(0));
+}
+
+template <class T>
+typename TwoLayerNet<T>::Scratch& TwoLayerNet<T>::scratch(int worker) {
+  if (scratch_.size() <= static_cast<std::size_t>(worker)) scratch_.resize(worker + 1);
+  return scratch_[worker];
+}
+
+template <class T>
+template <class X>
+void TwoLayerNet<T>::predict(T* y, const X* x, std::size_t N) {
+  const Dims& d = dims_;
+  const Params<const T> p(params_.data(), d);
+  const int workers = num_threads();
+  for (int w = 0; w < workers; ++w) scratch(w).z1.resize(kRowsPerChunk * d.H);
+  parallel_for(N, kRowsPerChunk, workers, [&](std::size_t begin, std::size_t end, int w) {
+    forward(scratch_[w].z1.data(), y + begin * d.C, p, x + begin * d.D, d, end - begin);
+  });
+}
+
+template <class T>
+template <class X>
+double TwoLayerNet<T>::loss(const X* x, const std::int64_t* t, std::size_t N) {
+  const Dims& d = dims_;
+  const Params<const T> p(params_.data(), d);
+  const int workers = num_threads();
+  for (int w = 0; w < workers; ++w) {
+    scratch(w).z1.resize(kRowsPerChunk * d.H);
+    scratch(w).y.resize(kRowsPerChunk * d.C);
+  }
+  // Summed per chunk, then in chunk order, so the result does not depend on the thread count.
+  std::vector<double> sums(chunks_of(N));
+  parallel_for(N, kRowsPerChunk, workers, [&](std::size_t begin, std::size_t end, int w) {
+    Scratch& s = scratch_[w];
+    forward(s.z1.data(), s.y.data(), p, x + begin * d.D, d, end - begin);
+    sums[begin / kRowsPerChunk] = cross_entropy_sum(s.y.data(), t + begin, end - begin, d.C);
+  });
+  double total = 0;
+  for (double s : sums) total += s;
+  return total / static_cast<double>(N);
+}
+
+template <class T>
+template <class X>
+std::size_t TwoLayerNet<T>::count_correct(const X* x, const std::int64_t* t, std::size_t N) {
+  const Dims& d = dims_;
+  const Params<const T> p(params_.data(), d);
+  const int workers = num_threads();
+  for (int w = 0; w < workers; ++w) {
+    scratch(w).z1.resize(kRowsPerChunk * d.H);
+    scratch(w).y.resize(kRowsPerChunk * d.C);
+  }
+  std::vector<std::size_t> counts(chunks_of(N));
+  parallel_for(N, kRowsPerChunk, workers, [&](std::size_t begin, std::size_t end, int w) {
+    Scratch& s = scratch_[w];
+    std::int64_t predicted[kRowsPerChunk];
+    forward(s.z1.data(), s.y.data(), p, x + begin * d.D, d, end - begin);
+    argmax_rows(predicted, s.y.data(), end - begin, d.C);
+    std::size_t correct = 0;
+    for (std::size_t n = begin; n < end; ++n) correct += predicted[n - begin] == t[n];
+    counts[begin / kRowsPerChunk] = correct;
+  });
+  std::size_t total = 0;
+  for (std::size_t c : counts) total += c;
+  return total;
+}
+
+template <class T>
+template <class X>
+void TwoLayerNet<T>::gradient(T* grads, const X* x, const Targets<T>& t, std::size_t N) {
+  const Dims& d = dims_;
+  const Params<const T> p(params_.data(), d);
+  const T scale = T(1) / static_cast<T>(N);
+  // The batch is cut into one contiguous part per thread; each part accumulates its own partial
+  // gradient and the parts are added in order, so the result is the same on every run.
+  const int workers = num_threads();
+  const std::size_t parts =
+      std::max<std::size_t>(1, std::min<std::size_t>(workers, N / kMinRowsPerThread));
+  const std::size_t rows_per_part = (N + parts - 1) / parts;
+  for (std::size_t w = 0; w < parts; ++w) {
+    Scratch& s = scratch(static_cast<int>(w));
+    s.z1.resize(kRowsPerChunk * d.H);
+    s.da1.resize(kRowsPerChunk * d.H);
+    s.y.resize(kRowsPerChunk * d.C);
+    s.dy.resize(kRowsPerChunk * d.C);
+    if (w > 0) s.grads.resize(d.size());
+  }
+  parallel_for(parts, 1, static_cast<int>(parts), [&](std::size_t part, std::size_t, int) {
+    Scratch& s = scratch_[part];
+    T* g_flat = part == 0 ? grads : s.grads.data();
+    std::fill(g_flat, g_flat + d.size(), T(0));
+    const Params<T> g(g_flat, d);
+    const std::size_t first = part * rows_per_part, last = std::min(N, first + rows_per_part);
+    for (std::size_t begin = first; begin < last; begin += kRowsPerChunk) {
+      const std::size_t n = std::min(kRowsPerChunk, last - begin);
+      const X* xb = x + begin * d.D;
+      forward(s.z1.data(), s.y.data(), p, xb, d, n);
+      if (t.labels)
+        softmax_cross_entropy_backward(s.dy.data(), s.y.data(), t.labels + begin, scale, n, d.C);
+      else
+        softmax_cross_entropy_backward(s.dy.data(), s.y.data(), t.rows + begin * d.C, scale, n, d.C);
+      affine_backward_weights(g.W2, s.z1.data(), s.dy.data(), n, d.H, d.C);
+      bias_backward(g.b2, s.dy.data(), n, d.C);
+      affine_backward_input(s.da1.data(), s.dy.data(), p.W2, n, d.H, d.C);
+      sigmoid_backward(s.da1.data(), s.z1.data(), n * d.H);
+      affine_backward_weights(g.W1, xb, s.da1.data(), n, d.D, d.H);
+      bias_backward(g.b1, s.da1.data(), n, d.H);
+    }
+  });
+  for (std::size_t part = 1; part < parts; ++part) {
+    const T* partial = scratch_[part].grads.data();
+    for (std::size_t i = 0; i < d.size(); ++i) grads[i] += partial[i];
+  }
+}
+
+template <class T>
+template <class X>
+bool TwoLayerNet<T>::numerical_gradient(T* grads, const X* x, const std::int64_t* t,
+                                        std::size_t N, double h, NumericalMethod method,
+                                        const std::atomic<bool>& cancel) {
+  // A float32 net's loss changes by about 2h·g ≈ 1e-8 under a perturbation, below one float32 ulp
+  // of the loss: the differences are formed in double so that they still measure a gradient.
+  const std::vector<double> theta(params_.begin(), params_.end());
+  std::vector<double> wide(theta.size());
+  const bool done = method == NumericalMethod::naive
+                        ? numerical_gradient_naive(wide.data(), theta.data(), dims_, x, t, N, h, cancel)
+                        : numerical_gradient_incremental(wide.data(), theta.data(), dims_, x, t, N,
+                                                         h, cancel);
+  if (done) std::transform(wide.begin(), wide.end(), grads, [](double g) { return static_cast<T>(g); });
+  return done;
+}
+
+#define TWOLAYER_INSTANTIATE(T, X)                                                                \
+  template void TwoLayerNet<T>::predict<X>(T*, const X*, std::size_t);                           \
+  template double TwoLayerNet<T>::loss<X>(const X*, const std::int64_t*, std::size_t);           \
+  template std::size_t TwoLayerNet<T>::count_correct<X>(const X*, const std::int64_t*,           \
+                                                        std::size_t);                            \
+  template void TwoLayerNet<T>::gradient<X>(T*, const X*, const Targets<T>&, std::size_t);       \
+  template bool TwoLayerNet<T>::numerical_gradient<X>(T*, const X*, const std::int64_t*,         \
+                                                      std::size_t, double, NumericalMethod,      \
+                                                      const std::atomic<bool>&);
+template class TwoLayerNet<float>;
+template class TwoLayerNet<double>;
+TWOLAYER_INSTANTIATE(float, float)
+TWOLAYER_INSTANTIATE(float, double)
+TWOLAYER_INSTANTIATE(double, float)
+TWOLAYER_INSTANTIATE(double, double)
+#undef TWOLAYER_INSTANTIATE
+
+}  // namespace twolayer

@@ -1,0 +1,74 @@
+// The two-layer network: its parameters in one buffer and the passes over a batch.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "dims.hpp"
+
+namespace twolayer {
+
+// What the loss compares the predictions with: integer labels, or target rows (N×C). Exactly one
+// is set. Rows are used as they are by the gradient, as the book does, and through their argmax
+// by the loss and the accuracy.
+template <class T>
+struct Targets {
+  const std::int64_t* labels = nullptr;
+  const T* rows = nullptr;
+};
+
+enum class NumericalMethod {
+  naive,        // the book's: perturb one parameter, evaluate the whole loss, restore
+  incremental,  // the same differences, recomputing only what the perturbed parameter changes
+};
+
+// A network of fixed sizes with scalar type T (float or double). The parameter buffer is allocated
+// once and never moves, so views of it stay valid for the net's lifetime. The passes reuse scratch
+// space held by the net, so one net must not run two passes at the same time.
+// X, the type of the input rows, is float or double independently of T.
+template <class T>
+class TwoLayerNet {
+ public:
+  explicit TwoLayerNet(const Dims& dims);
+
+  const Dims& dims() const { return dims_; }
+  T* params() { return params_.data(); }
+  const T* params() const { return params_.data(); }
+
+  // y[N×C] = softmax probabilities for x[N×D].
+  template <class X>
+  void predict(T* y, const X* x, std::size_t N);
+
+  // The book's loss, the mean over the batch of -log(y[n, t_n] + 1e-7).
+  template <class X>
+  double loss(const X* x, const std::int64_t* t, std::size_t N);
+
+  // How many rows have argmax(y) equal to their label.
+  template <class X>
+  std::size_t count_correct(const X* x, const std::int64_t* t, std::size_t N);
+
+  // grads (flat, the parameters' layout) = the backpropagated gradient of the loss. Overwrites.
+  template <class X>
+  void gradient(T* grads, const X* x, const Targets<T>& t, std::size_t N);
+
+  // grads = central differences (f(θ+h) - f(θ-h)) / 2h of the loss over every parameter, formed in
+  // double precision for both T. Returns false, leaving grads incomplete, if `cancel` turned true.
+  template <class X>
+  bool numerical_gradient(T* grads, const X* x, const std::int64_t* t, std::size_t N, double h,
+                          NumericalMethod method, const std::atomic<bool>& cancel);
+
+ private:
+  // Scratch space of one worker, grown on demand and kept between calls.
+  struct Scratch {
+    std::vector<T> z1, y, dy, da1, grads;
+  };
+  Scratch& scratch(int worker);
+
+  Dims dims_;
+  std::vector<T> params_;
+  std::vector<Scratch> scratch_;
+};
+
+}  // namespace twolayer

@@ -1,0 +1,42 @@
+"""Shared fixtures: the MNIST files, random batches, tolerances per dtype."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MNIST_DIR = Path(os.environ.get("TWOLAYER_MNIST_DIR", ROOT.parent / "shared" / "mnist"))
+MNIST_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The directory with the four MNIST files. CI provides it, so in CI its absence is a failure."""
+    missing = [f for f in MNIST_FILES if not (MNIST_DIR / f).is_file()]
+    if missing:
+        message = f"MNIST files missing from {MNIST_DIR}: {', '.join(missing)}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message + " (set TWOLAYER_MNIST_DIR)")
+    return MNIST_DIR
+
+
+@pytest.fixture(params=[np.float64, np.float32], ids=["float64", "float32"])
+def dtype(request) -> np.dtype:
+    return np.dtype(request.param)
+
+
+def mnist_like_batch(rng: np.random.Generator, n: int, d: int, dtype=np.float64) -> np.ndarray:
+    """Inputs in [0, 1] with about 81% zeros, like normalised MNIST pixels."""
+    x = rng.random((n, d))
+    x[rng.random((n, d)) < 0.81] = 0
+    return x.astype(dtype)
