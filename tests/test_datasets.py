@@ -216,7 +216,9 @@ def test_load_mnist_reads_uncompressed_files(tmp_path, tiny):
 def test_load_mnist_rejects_a_file_with_the_wrong_checksum(tmp_path, tiny):
     altered = tiny.arrays["test_img"].copy()
     altered[0, 0, 0] ^= 1  # same size and header, one bit off
-    data_dir = write_files(tmp_path / "data", {**tiny.files, "t10k-images-idx3-ubyte.gz": gzip.compress(idx_bytes(altered))})
+    data_dir = write_files(
+        tmp_path / "data", {**tiny.files, "t10k-images-idx3-ubyte.gz": gzip.compress(idx_bytes(altered))}
+    )
     with pytest.raises(ValueError, match="SHA-256 of the uncompressed data is [0-9a-f]{64}, expected") as info:
         load_mnist(data_dir=data_dir, download=False)
     message = str(info.value)
@@ -353,6 +355,6 @@ def test_real_mnist(mnist_dir, cache):
     # Second load, from the parsed cache, in the book's other formats.
     (x2, t2), (x2_test, _) = load_mnist(flatten=False, one_hot_label=True, data_dir=mnist_dir, download=False)
     assert x2.shape == (60000, 1, 28, 28) and x2.dtype == np.float32 and x2_test.shape == (10000, 1, 28, 28)
-    assert 0 <= x2.min() and x2.max() == 1
+    assert x2.min() >= 0 and x2.max() == 1
     assert np.array_equal(x2.reshape(60000, 784), x_train / np.float32(255))  # the book's x.astype(float32) / 255
     assert t2.shape == (60000, 10) and (t2.sum(axis=1) == 1).all() and (t2.argmax(axis=1) == t_train).all()

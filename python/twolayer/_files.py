@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 
 @contextlib.contextmanager
@@ -18,6 +19,8 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     raises (Ctrl-C included), the temporary file is removed and `path` is untouched.
     """
     path = Path(path)
+    if not path.parent.is_dir():  # else mkstemp's error would name the temporary file, not the one asked for
+        raise FileNotFoundError(f"cannot write {path}: the directory {path.parent} does not exist")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
