@@ -44,15 +44,16 @@ def load(path: str | os.PathLike[str], cls: type[Net]) -> Net:
     damaged, or holds parameters whose shapes or dtypes disagree with its sizes and dtype.
     """
     path = Path(path)
-    try:
-        data = np.load(path, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise ValueError("it is a single .npy array")
-        with data:
+    # Opened here rather than by np.load, which leaves its own file open when the zip turns out damaged.
+    with open(path, "rb") as file:
+        try:
+            data = np.load(file, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("it is a single .npy array")
             contents = {key: data[key] for key in data.files}
-    # A file of another kind, or a truncated or corrupted zip.
-    except (ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{path} is not a readable npz file: {exc}") from None
+        # A file of another kind, or a truncated or corrupted zip.
+        except (ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{path} is not a readable npz file: {exc}") from None
 
     found = str(contents["format"]) if "format" in contents else None
     if found != FORMAT:
