@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
 import pytest
@@ -120,3 +121,12 @@ def test_load_rejects_inconsistent_contents(tmp_path, changes, message):
     with pytest.raises(ValueError, match=message) as info:
         TwoLayerNet.load(path)
     assert str(path) in str(info.value)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_saved_file_gets_the_usual_permissions(tmp_path):
+    umask = os.umask(0o022)
+    os.umask(umask)
+    path = tmp_path / "net.npz"
+    TwoLayerNet(4, 3, 2).save(path)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() would give, not mkstemp's private 0o600
