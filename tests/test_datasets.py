@@ -246,33 +246,46 @@ def test_load_mnist_rejects_a_file_as_data_dir(tmp_path):
         load_mnist(data_dir=path)
 
 
-def test_parsed_cache_is_used_and_verified(tmp_path, tiny, cache):
-    data_dir = write_files(tmp_path / "data", tiny.files)
-    first = load_mnist(normalize=False, data_dir=data_dir, download=False)
-    assert listing(cache) == sorted(f"{name}.npy" for name in NAMES)
-    assert listing(data_dir) == sorted(tiny.files)  # nothing written beside the user's files
+def test_parsed_copies_are_kept_in_the_cache_and_verified(tiny, cache):
+    write_files(cache, tiny.files)
+    first = load_mnist(normalize=False, download=False)
+    assert listing(cache) == sorted([*tiny.files, *(f"{name}.npy" for name in NAMES)])
 
-    # The cache alone is enough ...
-    second = load_mnist(normalize=False, data_dir=tmp_path / "gone", download=False)
+    # The .npy files alone are enough ...
+    for name in tiny.files:
+        (cache / name).unlink()
+    second = load_mnist(normalize=False, download=False)
     np.testing.assert_array_equal(second[0][0], first[0][0])
 
-    # ... but a damaged or altered cache entry is noticed, ignored and rewritten.
+    # ... but a damaged or altered one is noticed, ignored and rewritten.
+    write_files(cache, tiny.files)
     altered = tiny.arrays["train_img"].copy()
     altered[1, 2, 3] ^= 0x80
     np.save(cache / "train-images-idx3-ubyte.npy", altered)
     (cache / "t10k-labels-idx1-ubyte.npy").write_bytes(b"\x93NUMPY junk")
-    third = load_mnist(normalize=False, data_dir=data_dir, download=False)
-    np.testing.assert_array_equal(third[0][0].reshape(6, 4, 4), tiny.arrays["train_img"])
-    np.testing.assert_array_equal(third[1][1], tiny.arrays["test_label"])
+    (x_train, _), (_, t_test) = load_mnist(normalize=False, flatten=False, download=False)
+    np.testing.assert_array_equal(x_train[:, 0], tiny.arrays["train_img"])
+    np.testing.assert_array_equal(t_test, tiny.arrays["test_label"])
     np.testing.assert_array_equal(np.load(cache / "train-images-idx3-ubyte.npy"), tiny.arrays["train_img"])
 
 
-def test_unwritable_cache_is_skipped(tmp_path, tiny, monkeypatch):
-    blocker = tmp_path / "blocker"
-    blocker.write_text("")  # a file where the cache directory's parent should be
-    monkeypatch.setenv("TWOLAYER_DATA", str(blocker / "cache"))
-    (_, t_train), _ = load_mnist(data_dir=write_files(tmp_path / "data", tiny.files), download=False)
+def test_nothing_is_written_into_a_data_dir(tmp_path, tiny, cache):
+    data_dir = write_files(tmp_path / "data", tiny.files)
+    load_mnist(data_dir=data_dir, download=False)
+    assert listing(data_dir) == sorted(tiny.files)
+    assert listing(cache) == []
+
+
+def test_unwritable_cache_is_skipped(tiny, cache, monkeypatch):
+    write_files(cache, tiny.files)
+
+    def refuse(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(datasets, "atomic_write", refuse)
+    (_, t_train), _ = load_mnist(download=False)
     np.testing.assert_array_equal(t_train, tiny.arrays["train_label"])
+    assert listing(cache) == sorted(tiny.files)
 
 
 def test_cache_dir(monkeypatch, tmp_path):
@@ -352,7 +365,7 @@ def test_real_mnist(mnist_dir, cache):
     assert np.bincount(t_train).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
     assert np.bincount(t_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
-    # Second load, from the parsed cache, in the book's other formats.
+    # The book's other formats.
     (x2, t2), (x2_test, _) = load_mnist(flatten=False, one_hot_label=True, data_dir=mnist_dir, download=False)
     assert x2.shape == (60000, 1, 28, 28) and x2.dtype == np.float32 and x2_test.shape == (10000, 1, 28, 28)
     assert x2.min() >= 0 and x2.max() == 1

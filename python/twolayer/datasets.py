@@ -1,9 +1,8 @@
 """MNIST as the book's ``load_mnist`` returns it, read from the four standard IDX files and verified.
 
 Every file is checked against the SHA-256 of its uncompressed IDX payload, so the gzip layer (which differs between
-mirrors) does not matter, and a truncated, corrupt or wrong file is never used. Parsed arrays are cached as ``.npy``
-in :func:`cache_dir` and re-checked against the same digests when read back, so they serve whatever directory the
-IDX files came from.
+mirrors) does not matter, and a truncated, corrupt or wrong file is never used. In the cache directory, the parsed
+arrays are also kept as ``.npy`` files, re-checked against the same digests when read back.
 """
 
 from __future__ import annotations
@@ -84,8 +83,8 @@ def load_mnist(
     data_dir
         Directory holding the four IDX files (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
         ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, each gzipped with a ``.gz`` suffix or not).
-        Default: :func:`cache_dir`. Nothing is written here except downloads: the parsed ``.npy`` copies that make
-        the next load quick always go to :func:`cache_dir` (skipped if it is not writable).
+        Default: :func:`cache_dir`, where parsed ``.npy`` copies are also kept so that the next load is quick. In a
+        `data_dir` of yours, nothing is written but downloads, and the IDX files are read and verified every time.
     download
         Download missing or corrupt files into `data_dir` from :data:`MIRRORS` (or ``$TWOLAYER_MNIST_URL``).
 
@@ -100,8 +99,7 @@ def load_mnist(
     directory = cache_dir() if data_dir is None else Path(data_dir)
     if directory.exists() and not directory.is_dir():
         raise NotADirectoryError(f"data_dir must be a directory, got the file {directory}")
-    cache = cache_dir()
-    data = {key: _load_array(directory, cache, spec, download) for key, spec in _MNIST.items()}
+    data = {key: _load_array(directory, spec, download, keep_parsed=data_dir is None) for key, spec in _MNIST.items()}
 
     for key in ("train_img", "test_img"):
         images = data[key]
@@ -185,26 +183,31 @@ def _decode(raw: bytes, spec: _IdxSpec, source: str) -> np.ndarray:
     return array
 
 
-def _load_array(directory: Path, cache: Path, spec: _IdxSpec, download: bool) -> np.ndarray:
-    """The array of `spec` from the parsed cache in `cache`, else the IDX file in `directory`, else a download."""
-    array = _read_parsed_cache(cache, spec)
-    if array is not None:
+def _load_array(directory: Path, spec: _IdxSpec, download: bool, keep_parsed: bool) -> np.ndarray:
+    """The array of `spec` from its IDX file in `directory`, else a download; with `keep_parsed`, through a .npy."""
+    if keep_parsed and (array := _read_parsed(directory, spec)) is not None:
         return array
-    problems = []  # why each candidate was rejected, for the error message
-    for path in (directory / f"{spec.name}.gz", directory / spec.name):
-        if path.is_file():
-            try:
-                array = _decode(path.read_bytes(), spec, str(path))
-                break
-            except ValueError as exc:
-                problems.append(str(exc))
+    array, problems = _read_local(directory, spec)
     if array is None:
         if not download:
             error = ValueError if problems else FileNotFoundError
             raise error(_unavailable_message(directory, spec, problems, "pass download=True to fetch it"))
         array = _download(directory, spec, problems)
-    _write_parsed_cache(cache, spec, array)
+    if keep_parsed:
+        _write_parsed(directory, spec, array)
     return array
+
+
+def _read_local(directory: Path, spec: _IdxSpec) -> tuple[np.ndarray | None, list[str]]:
+    """The verified array in the .gz or plain IDX file of `spec`, or None; and why each file present was rejected."""
+    problems = []
+    for path in (directory / f"{spec.name}.gz", directory / spec.name):
+        if path.is_file():
+            try:
+                return _decode(path.read_bytes(), spec, str(path)), problems
+            except ValueError as exc:
+                problems.append(str(exc))
+    return None, problems
 
 
 def _download(directory: Path, spec: _IdxSpec, problems: list[str]) -> np.ndarray:
@@ -260,14 +263,14 @@ def _unavailable_message(directory: Path, spec: _IdxSpec, problems: list[str], r
     return "\n".join(lines)
 
 
-def _parsed_cache_path(directory: Path, spec: _IdxSpec) -> Path:
+def _parsed_path(directory: Path, spec: _IdxSpec) -> Path:
     return directory / f"{spec.name}.npy"
 
 
-def _read_parsed_cache(directory: Path, spec: _IdxSpec) -> np.ndarray | None:
-    """The array a previous load cached, or None if there is none or it does not match the digest of `spec`."""
+def _read_parsed(directory: Path, spec: _IdxSpec) -> np.ndarray | None:
+    """The array a previous load kept, or None if there is none or it does not match the digest of `spec`."""
     try:
-        array = np.load(_parsed_cache_path(directory, spec), allow_pickle=False)
+        array = np.load(_parsed_path(directory, spec), allow_pickle=False)
     except (OSError, ValueError, EOFError):  # absent or damaged: rebuild it from the IDX file
         return None
     if array.dtype != np.uint8 or array.shape != spec.shape:
@@ -279,10 +282,9 @@ def _read_parsed_cache(directory: Path, spec: _IdxSpec) -> np.ndarray | None:
     return array
 
 
-def _write_parsed_cache(directory: Path, spec: _IdxSpec, array: np.ndarray) -> None:
+def _write_parsed(directory: Path, spec: _IdxSpec, array: np.ndarray) -> None:
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with atomic_write(_parsed_cache_path(directory, spec)) as f:
+        with atomic_write(_parsed_path(directory, spec)) as f:
             np.save(f, array, allow_pickle=False)
     except OSError:
-        pass  # a read-only cache directory: the cache only saves time, so go without it
+        pass  # a read-only cache directory: the .npy only saves time, so go without it
