@@ -29,7 +29,8 @@ def test_train_end_to_end(mnist_dir, mnist, tmp_path, capsys):
     assert main([*args, "--data-dir", str(mnist_dir), "--out", str(out)]) == 0
 
     stdout = capsys.readouterr().out
-    assert stdout.startswith("TwoLayerNet(input_size=784, hidden_size=10, output_size=10, dtype=float64): 120 iter")
+    assert stdout.startswith("Training TwoLayerNet(input_size=784, hidden_size=10, output_size=10, dtype=float64)")
+    assert "120 iterations, batch size 50, learning rate 0.5, backprop gradient" in stdout
     assert len(re.findall(r"^train acc, test acc \| 0\.\d{4}, 0\.\d{4}$", stdout, re.M)) == 1  # epoch 0 only
     assert re.search(r"^Done: 120 iterations in [\d.]+ s; final train acc 0\.\d{4}, test acc 0\.\d{4}$", stdout, re.M)
 

@@ -125,8 +125,8 @@ def _train(args: argparse.Namespace) -> int:
         return _error(exc)
     net = TwoLayerNet(x_train.shape[1], args.hidden, _CLASSES, dtype=args.dtype, seed=args.seed)
     print(
-        f"{net!r}: {args.iters:,} iterations, batch size {args.batch_size}, learning rate {args.lr}, "
-        f"{args.gradient} gradient, {len(x_train):,} training and {len(x_test):,} test images",
+        f"Training {net!r}\n  on {len(x_train):,} MNIST images ({len(x_test):,} for testing): {args.iters:,} "
+        f"iterations, batch size {args.batch_size}, learning rate {args.lr}, {args.gradient} gradient",
         flush=True,
     )
     try:
@@ -178,18 +178,19 @@ def _gradcheck(args: argparse.Namespace) -> int:
         return _error(exc)
     x_batch, t_batch = x_train[: args.batch], t_train[: args.batch]
     net = TwoLayerNet(x_train.shape[1], args.hidden, _CLASSES, dtype=args.dtype, seed=args.seed)
-    print(f"{net!r}, gradient of the loss on x_train[:{args.batch}]: |numerical - backprop|")
+    print(f"Gradient check of {net!r}\n  on x_train[:{args.batch}]: |numerical - backprop| for each parameter")
 
     grad_backprop = net.gradient(x_batch, t_batch)
     print(f"{'param':<6} {'method':<12} {'mean':>9} {'max':>9}")
+    seconds = {}
     for method in ("naive", "incremental"):
         start = time.perf_counter()
         grad_numerical = net.numerical_gradient(x_batch, t_batch, method=method)
-        seconds = time.perf_counter() - start
+        seconds[method] = time.perf_counter() - start
         for key, numerical in grad_numerical.items():
             diff = np.abs(grad_backprop[key] - numerical)
             print(f"{key:<6} {method:<12} {diff.mean():9.2e} {diff.max():9.2e}")
-        print(f"{'':<6} {method:<12} ({seconds:.3f} s)")
+    print("Numerical gradient time: " + ", ".join(f"{method} {s:.3f} s" for method, s in seconds.items()))
     return 0
 
 
