@@ -242,7 +242,7 @@ def test_load_mnist_missing_files_names_the_directory_and_files(tmp_path):
 def test_load_mnist_rejects_a_file_as_data_dir(tmp_path):
     path = tmp_path / "file"
     path.write_text("")
-    with pytest.raises(NotADirectoryError, match="data_dir must be a directory"):
+    with pytest.raises(NotADirectoryError, match="is a file, not a directory for the MNIST files"):
         load_mnist(data_dir=path)
 
 

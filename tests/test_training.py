@@ -108,7 +108,10 @@ def test_one_evaluation_per_epoch(small, train_size, batch_size, epoch_iters):
 
 
 def test_same_seeds_same_run(small):
-    runs = [train(TwoLayerNet(784, 10, 10, seed=2), *small, iters_num=15, seed=4, progress=False) for _ in range(2)]
+    runs = [
+        train(TwoLayerNet(784, 10, 10, seed=2), *small, iters_num=15, seed=s, progress=False) for s in (4, np.int64(4))
+    ]
+    assert runs[1].seed == 4 and type(runs[1].seed) is int
     assert runs[0].train_loss_list == runs[1].train_loss_list
     other = train(TwoLayerNet(784, 10, 10, seed=2), *small, iters_num=15, seed=5, progress=False)
     assert other.train_loss_list != runs[0].train_loss_list
@@ -198,6 +201,8 @@ def test_real_ctrl_c_during_a_long_numerical_gradient(mnist):
         ({"learning_rate": 0}, ValueError, "learning_rate must be finite and > 0, got 0"),
         ({"learning_rate": float("nan")}, ValueError, "learning_rate must be finite and > 0, got nan"),
         ({"learning_rate": "0.1"}, TypeError, "learning_rate must be a real number, got str"),
+        ({"seed": -1}, ValueError, "seed must be >= 0, got -1"),
+        ({"seed": 1.5}, TypeError, "seed must be an int, got float"),
     ],
 )
 def test_rejects_bad_settings(small, kwargs, error, message):

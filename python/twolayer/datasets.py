@@ -98,7 +98,7 @@ def load_mnist(
     """
     directory = cache_dir() if data_dir is None else Path(data_dir)
     if directory.exists() and not directory.is_dir():
-        raise NotADirectoryError(f"data_dir must be a directory, got the file {directory}")
+        raise NotADirectoryError(f"{directory} is a file, not a directory for the MNIST files")
     data = {key: _load_array(directory, spec, download, keep_parsed=data_dir is None) for key, spec in _MNIST.items()}
 
     for key in ("train_img", "test_img"):

@@ -98,30 +98,44 @@ def train(
 ) -> History:
     """Train `net` in place with the book's mini-batch SGD and return the :class:`History` of the run.
 
-    `net` is a :class:`~twolayer.TwoLayerNet`, or any network with the book's interface (``params``, ``gradient``,
-    ``numerical_gradient``, ``loss``, ``accuracy``).
-
     Each iteration draws `batch_size` training samples with replacement (``rng.choice(train_size, batch_size)``,
-    with ``rng = np.random.default_rng(seed)``), computes the gradient by `gradient` ("backprop" or "numerical",
-    the latter very slow), updates ``net.params[key] -= learning_rate * grad[key]`` and records the mini-batch loss.
-    Train and test accuracy are measured once per epoch of ``iter_per_epoch = max(train_size / batch_size, 1)``
-    iterations, at the first iteration of each epoch: at ``i % iter_per_epoch == 0`` as in the book whenever
-    `batch_size` divides the training set, and still once per epoch when it does not.
+    ``rng = np.random.default_rng(seed)``), computes the gradient, updates
+    ``net.params[key] -= learning_rate * grad[key]`` and records the mini-batch loss. Train and test accuracy are
+    measured once per epoch of ``iter_per_epoch = max(train_size / batch_size, 1)`` iterations, at its first
+    iteration: at ``i % iter_per_epoch == 0`` as in the book whenever `batch_size` divides the training set, and still
+    once per epoch when it does not.
 
-    With `progress`, a tqdm bar (iterations, loss, last accuracies, time left) is drawn on stderr when it is a
-    terminal and tqdm is installed; otherwise a ``train acc, test acc | 0.9436, 0.9421`` line is printed per epoch.
+    Parameters
+    ----------
+    net
+        A :class:`~twolayer.TwoLayerNet`, or any network with the book's interface (``params``, ``gradient``,
+        ``numerical_gradient``, ``loss``, ``accuracy``).
+    x_train, t_train, x_test, t_test
+        Images (N, D) and labels (N,) or one-hot rows (N, C), as :func:`~twolayer.datasets.load_mnist` returns them.
+    iters_num, batch_size, learning_rate
+        The book's settings: 10000 iterations of 100 samples, learning rate 0.1.
+    gradient
+        "backprop", or "numerical" for the network's numerical gradient (much slower).
+    seed
+        Seed of the mini-batch sampling; None for a fresh random one. The network's initial weights are its own.
+    progress
+        True: a tqdm bar (iterations, loss, last accuracies, time left) on stderr when it is a terminal and tqdm is
+        installed, and a ``train acc, test acc | 0.9436, 0.9421`` line per epoch on stdout. False: silent.
 
     Ctrl-C stops the run cleanly, even within a long numerical gradient: the history recorded so far is returned with
-    ``interrupted`` set, and `net` holds the parameters of the last completed update (or of the update being applied).
+    ``interrupted`` set, and `net` keeps its parameters as they were when it stopped.
 
     Raises
     ------
     DivergedError
-        The loss became NaN or infinite (typically too large a learning rate). Its ``history`` attribute holds the
-        run, with ``diverged`` set.
+        The loss became NaN or infinite (a learning rate too large, or NaN in the data). Its ``history`` attribute
+        holds the run, with ``diverged`` set.
     ValueError, TypeError
         A setting is out of range or of the wrong type, or images and labels differ in number.
     """
+    if seed is not None:
+        _check_int("seed", seed, minimum=0)
+        seed = int(seed)  # not a NumPy integer, which JSON cannot hold
     _check_int("iters_num", iters_num, minimum=0)
     _check_int("batch_size", batch_size, minimum=1)
     if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
