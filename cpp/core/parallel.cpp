@@ -116,7 +116,9 @@ int default_threads() {
 
 std::mutex config_mutex;
 int configured_threads = 0;  // 0: not chosen yet
-std::shared_ptr<Pool> pool;
+// Never destroyed: at exit the workers simply end with the process, and a forked child must not
+// try to join threads it does not have.
+std::shared_ptr<Pool>& pool = *new std::shared_ptr<Pool>();
 
 // The pool for the current thread count, (re)built lazily. A pool replaced while another caller
 // runs on it lives until that caller lets go. After fork() the child has none of the parent's

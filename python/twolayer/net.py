@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import os
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any, Optional
@@ -12,7 +13,7 @@ from typing import Any, Optional
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from . import _core
+from . import _core, serialization
 from .reference import init_params
 
 PARAM_KEYS = ("W1", "b1", "W2", "b2")
@@ -217,6 +218,15 @@ class TwoLayerNet:
             f"TwoLayerNet(input_size={self.input_size}, hidden_size={self.hidden_size}, "
             f"output_size={self.output_size}, dtype={self.dtype.name})"
         )
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save the sizes, dtype and parameters to the npz file `path`, atomically (:mod:`twolayer.serialization`)."""
+        serialization.save(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TwoLayerNet:
+        """A network restored from a file written by :meth:`save`; ValueError naming the file if it is not one."""
+        return serialization.load(path, cls)
 
     def predict(self, x: ArrayLike) -> NDArray:
         """Softmax probabilities, shape (N, C); shape (C,) for a single sample x of shape (D,)."""
