@@ -15,6 +15,7 @@ import os
 import struct
 import sys
 import urllib.request
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -270,8 +271,12 @@ def _parsed_path(directory: Path, spec: _IdxSpec) -> Path:
 def _read_parsed(directory: Path, spec: _IdxSpec) -> np.ndarray | None:
     """The array a previous load kept, or None if there is none or it does not match the digest of `spec`."""
     try:
-        array = np.load(_parsed_path(directory, spec), allow_pickle=False)
-    except (OSError, ValueError, EOFError):  # absent or damaged: rebuild it from the IDX file
+        # A damaged .npy header makes np.load raise more than ValueError (TokenError, SyntaxError,
+        # TypeError), or warn and guess: whatever goes wrong, the copy is rebuilt from the IDX file.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            array = np.load(_parsed_path(directory, spec), allow_pickle=False)
+    except Exception:  # absent or damaged: rebuild it from the IDX file
         return None
     if array.dtype != np.uint8 or array.shape != spec.shape:
         return None

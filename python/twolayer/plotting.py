@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._files import atomic_write
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -67,6 +69,7 @@ def _new_figure(figsize: tuple[float, float]) -> Figure:
 
 
 def _save(figure: Figure, path: str | os.PathLike[str] | None) -> Figure:
-    if path is not None:
-        figure.savefig(path, format="png", dpi=100)
+    if path is not None:  # atomically: an interrupted or failed save leaves no partial image behind
+        with atomic_write(path) as f:
+            figure.savefig(f, format="png", dpi=100)
     return figure

@@ -6,7 +6,7 @@ Use :meth:`TwoLayerNet.save` and :meth:`TwoLayerNet.load`; this module holds the
 from __future__ import annotations
 
 import os
-import zipfile
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -47,12 +47,20 @@ def load(path: str | os.PathLike[str], cls: type[Net]) -> Net:
     # Opened here rather than by np.load, which leaves its own file open when the zip turns out damaged.
     with open(path, "rb") as file:
         try:
-            data = np.load(file, allow_pickle=False)
-            if not isinstance(data, np.lib.npyio.NpzFile):
-                raise ValueError("it is a single .npy array")
-            contents = {key: data[key] for key in data.files}
-        # A file of another kind, or a truncated or corrupted zip.
-        except (ValueError, EOFError, zipfile.BadZipFile) as exc:
+            # A damaged header can also make NumPy warn and go on guessing: that is damage too.
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                data = np.load(file, allow_pickle=False)
+                if not isinstance(data, np.lib.npyio.NpzFile):
+                    raise ValueError("it is a single .npy array")
+                contents = {key: data[key] for key in data.files}
+        except MemoryError:
+            raise
+        # A file of another kind, or a truncated or corrupted one. Besides ValueError, EOFError and BadZipFile,
+        # damaged bytes make zipfile raise NotImplementedError (a compression method or version it lacks),
+        # RuntimeError (an encryption flag) or OSError (an impossible offset), and np.load's header parser
+        # tokenize.TokenError, SyntaxError or TypeError: whatever it is, the file is not readable.
+        except Exception as exc:
             raise ValueError(f"{path} is not a readable npz file: {exc}") from None
 
     found = str(contents["format"]) if "format" in contents else None
