@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, set_num_threads
+from ._threads import MAX_THREADS
 from .datasets import cache_dir, load_mnist
 from .net import TwoLayerNet
 from .plotting import plot_accuracy, plot_loss
@@ -55,7 +56,10 @@ def _parser() -> argparse.ArgumentParser:
         "--dtype", choices=("float64", "float32"), default="float64", help="the network's dtype (default: %(default)s)"
     )
     common.add_argument(
-        "--seed", type=int, default=None, help="seed of the initial weights and of the mini-batches (default: random)"
+        "--seed",
+        type=_nonnegative_int,
+        default=None,
+        help="seed of the initial weights and of the mini-batches (default: random)",
     )
     common.add_argument(
         "--data-dir",
@@ -65,7 +69,11 @@ def _parser() -> argparse.ArgumentParser:
         help=f"directory with the MNIST IDX files (default: the cache, {cache_dir()}, downloading what is missing)",
     )
     common.add_argument(
-        "--num-threads", type=_positive_int, default=None, metavar="N", help="threads of the C++ core (default: all)"
+        "--num-threads",
+        type=_thread_count,
+        default=None,
+        metavar="N",
+        help=f"threads of the C++ core, 1 to {MAX_THREADS} (default: all)",
     )
 
     train_parser = commands.add_parser(
@@ -123,7 +131,10 @@ def _train(args: argparse.Namespace) -> int:
         args.out.mkdir(parents=True, exist_ok=True)  # now, not after a long run
     except (OSError, ValueError) as exc:  # the message says what is wrong and where
         return _error(exc)
-    net = TwoLayerNet(x_train.shape[1], args.hidden, _CLASSES, dtype=args.dtype, seed=args.seed)
+    try:
+        net = TwoLayerNet(x_train.shape[1], args.hidden, _CLASSES, dtype=args.dtype, seed=args.seed)
+    except (MemoryError, ValueError) as exc:  # a --hidden too large for this machine
+        return _error(exc)
     print(
         f"Training {net!r}\n  on {len(x_train):,} MNIST images ({len(x_test):,} for testing): {args.iters:,} "
         f"iterations, batch size {args.batch_size}, learning rate {args.lr}, {args.gradient} gradient",
@@ -177,7 +188,10 @@ def _gradcheck(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         return _error(exc)
     x_batch, t_batch = x_train[: args.batch], t_train[: args.batch]
-    net = TwoLayerNet(x_train.shape[1], args.hidden, _CLASSES, dtype=args.dtype, seed=args.seed)
+    try:
+        net = TwoLayerNet(x_train.shape[1], args.hidden, _CLASSES, dtype=args.dtype, seed=args.seed)
+    except (MemoryError, ValueError) as exc:  # a --hidden too large for this machine
+        return _error(exc)
     print(f"Gradient check of {net!r}\n  on x_train[:{args.batch}]: |numerical - backprop| for each parameter")
 
     grad_backprop = net.gradient(x_batch, t_batch)
@@ -206,6 +220,23 @@ def _positive_int(text: str) -> int:
         value = None
     if value is None or value < 1:  # argparse reports it as a usage error naming the option
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+    return value
+
+
+def _thread_count(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_THREADS}, got {text!r}")
     return value
 
 
