@@ -5,12 +5,16 @@ Python drives the loop exactly as the book writes it; the C++ core does the arit
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import numbers
 import os
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -123,7 +127,8 @@ def train(
         installed, and a ``train acc, test acc | 0.9436, 0.9421`` line per epoch on stdout. False: silent.
 
     Ctrl-C stops the run cleanly, even within a long numerical gradient: the history recorded so far is returned with
-    ``interrupted`` set, and `net` keeps its parameters as they were when it stopped.
+    ``interrupted`` set, and `net` keeps its parameters as they were after the last iteration the history recorded
+    (an update is never left half done).
 
     Raises
     ------
@@ -179,11 +184,13 @@ def train(
             x_batch, t_batch = x_train[batch_mask], t_train[batch_mask]
 
             grad = compute_gradient(x_batch, t_batch)
-            for key in ("W1", "b1", "W2", "b2"):
-                net.params[key] -= learning_rate * grad[key]
-
-            loss = net.loss(x_batch, t_batch)
-            history.train_loss_list.append(loss)
+            # A Ctrl-C here would leave some parameters updated and others not, and the history one iteration
+            # short: it waits until the iteration is whole.
+            with _ctrl_c_deferred():
+                for key in ("W1", "b1", "W2", "b2"):
+                    net.params[key] -= learning_rate * grad[key]
+                loss = net.loss(x_batch, t_batch)
+                history.train_loss_list.append(loss)
             if not math.isfinite(loss):
                 history.diverged = True
                 raise DivergedError(
@@ -215,6 +222,23 @@ def train(
         if bar is not None:
             bar.close()
     return history
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Hold SIGINT back for the duration of the block (one update and one mini-batch loss: well under a second), then
+    deliver it to whatever handler was in place. Only the main thread receives signals; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
+        yield  # no signal comes here, or the handler in place was not set from Python and cannot be restored
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            signal.raise_signal(signal.SIGINT)
 
 
 def _reporter(progress: bool, bar: Any | None) -> Callable[[str], None]:
