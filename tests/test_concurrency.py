@@ -71,35 +71,56 @@ def _in_threads(jobs: list, threads: int) -> list:
         return [f.result(timeout=TIMEOUT) for f in futures]
 
 
-def test_the_core_releases_the_gil() -> None:
-    """While one thread is inside a long C++ call, another thread keeps running Python."""
+def _python_runs_during(call: Any) -> tuple[float, int]:
+    """How long call() took, and how often another Python thread got to run in the middle half
+    of it (a thread that counts in pure Python and notes the time every 1000 steps)."""
+    stamps, done = [], threading.Event()
+
+    def count():
+        n = 0
+        while not done.is_set():
+            n += 1
+            if n % 1000 == 0:
+                stamps.append(time.perf_counter())
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    time.sleep(0.05)
+    start = time.perf_counter()
+    call()
+    end = time.perf_counter()
+    done.set()
+    counter.join()
+    quarter = (end - start) / 4
+    return end - start, sum(start + quarter < s < end - quarter for s in stamps)
+
+
+GIL_CALLS = {
+    "predict": lambda net, x, t: net.predict(x),
+    "gradient": lambda net, x, t: net.gradient(x, t),
+    "numerical_gradient": lambda net, x, t: net.numerical_gradient(x[:100], t[:100]),
+    # the control: a builtin that holds the GIL throughout, which the measurement must catch
+    "control-holding-the-gil": lambda net, x, t: sum(range(2 * 10**7)),
+}
+
+
+@pytest.mark.parametrize("call", GIL_CALLS)
+def test_the_core_releases_the_gil(call: str) -> None:
+    """While one thread is inside a long C++ call, other threads keep running Python."""
 
     def run():
-        net, x, t = _problem(0)
-        big = np.tile(x, (40, 1))
-        ticks = 0
-        done = threading.Event()
+        twolayer.set_num_threads(1)  # leave a core to the counting thread
+        rng = np.random.default_rng(0)
+        net = TwoLayerNet(784, 50, 10, seed=0)
+        x, t = mnist_like_batch(rng, 20000, 784, np.float32), rng.integers(0, 10, 20000)
+        return _python_runs_during(lambda: GIL_CALLS[call](net, x, t))
 
-        def count():
-            nonlocal ticks
-            while not done.is_set():
-                ticks += 1
-
-        counter = threading.Thread(target=count)
-        counter.start()
-        time.sleep(0.05)  # let the counter start before the call
-        start, before = time.perf_counter(), ticks
-        for _ in range(3):
-            net.predict(big)
-        elapsed, during = time.perf_counter() - start, ticks - before
-        done.set()
-        counter.join()
-        return elapsed, during
-
-    elapsed, ticks = in_child(run, timeout=TIMEOUT)
-    # With the GIL held for the whole call the counter would stand still (about 0 ticks); with
-    # it released it runs at Python speed, millions of ticks per second.
-    assert ticks > 1000 * elapsed, (ticks, elapsed)
+    seconds, runs = in_child(run, timeout=TIMEOUT)
+    assert seconds > 0.05, "the call is too short to tell"  # ten switch intervals of the GIL
+    if call.startswith("control"):
+        assert runs == 0
+    else:
+        assert runs > 0, f"no other thread ran during {seconds:.2f} s inside {call}"
 
 
 @pytest.mark.parametrize("threads", [2, 4])

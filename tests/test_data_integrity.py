@@ -91,7 +91,9 @@ ERRORS = {
 
 def _cases() -> list:
     cases = [
-        pytest.param(writer, error, point, existing, id=f"{writer}-{error}-{point}-{'replacing' if existing else 'new'}")
+        pytest.param(
+            writer, error, point, existing, id=f"{writer}-{error}-{point}-{'replacing' if existing else 'new'}"
+        )
         for writer in WRITERS
         for error in ERRORS
         for point in ("mid-write", "fsync", "rename")
