@@ -40,3 +40,23 @@ def mnist_like_batch(rng: np.random.Generator, n: int, d: int, dtype=np.float64)
     x = rng.random((n, d))
     x[rng.random((n, d)) < 0.81] = 0
     return x.astype(dtype)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _data_cache(tmp_path_factory):
+    """twolayer's data cache in a session temporary directory, so that no test writes to the user's cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TWOLAYER_DATA", str(tmp_path_factory.mktemp("twolayer-data")))
+        patch.delenv("TWOLAYER_MNIST_URL", raising=False)
+        yield
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_dir):
+    """Real MNIST as the book loads it (float32 in [0, 1], flattened, integer labels), once per session.
+
+    ``((x_train, t_train), (x_test, t_test))``; shared by the tests, so never modify the arrays.
+    """
+    from twolayer.datasets import load_mnist
+
+    return load_mnist(data_dir=mnist_dir, download=False)

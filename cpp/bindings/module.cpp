@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <future>
+#include <limits>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -45,12 +46,21 @@ void require_real(const py::array& a, const std::string& name) {
     throw py::type_error(name + " must hold real numbers, got dtype " + dtype_of(a));
 }
 
+// obj as a C-contiguous array of U, copied and converted only where needed. Unlike
+// array_t::ensure, which returns an empty array (and a later null dereference) when the conversion
+// fails, this raises the conversion's Python error: MemoryError for a huge broadcast view, say.
+template <class U>
+CArray<U> c_array(const py::array& a) {
+  return CArray<U>(static_cast<const py::object&>(a));
+}
+
 // An input batch x (N×D) as a C-contiguous float32 or float64 array. float32 and float64 keep
 // their type (the kernels widen float32 rows on the fly); other real types become T.
 template <class T>
 struct Batch {
   py::array array;
   std::size_t N;
+  bool wide;  // the rows are double; else float
 
   Batch(py::handle obj, std::size_t D) {
     array = as_array(obj);
@@ -60,18 +70,25 @@ struct Batch {
                                   shape_of(array));
     N = static_cast<std::size_t>(array.shape(0));
     if (N == 0) throw std::invalid_argument("x must hold at least one row, got " + shape_of(array));
-    if (array.dtype().is(py::dtype::of<float>()))
-      array = CArray<float>::ensure(array);
-    else if (array.dtype().is(py::dtype::of<double>()))
-      array = CArray<double>::ensure(array);
+    // Chosen by kind and size, not by dtype identity: a float32 dtype carrying metadata, or of the
+    // other byte order, is another dtype object but still holds (or converts to) float32 rows.
+    const py::dtype type = array.dtype();
+    if (type.kind() == 'f' && type.itemsize() == 4)
+      wide = false;
+    else if (type.kind() == 'f' && type.itemsize() == 8)
+      wide = true;
     else
-      array = CArray<T>::ensure(array);
+      wide = std::is_same<T, double>::value;
+    if (wide)
+      array = c_array<double>(array);
+    else
+      array = c_array<float>(array);
   }
 
   // Calls f with the rows as const float* or const double*.
   template <class F>
   auto visit(F&& f) const {
-    if (array.dtype().is(py::dtype::of<float>())) return f(static_cast<const float*>(array.data()));
+    if (!wide) return f(static_cast<const float*>(array.data()));
     return f(static_cast<const double*>(array.data()));
   }
 };
@@ -98,11 +115,11 @@ struct Labels {
       if (static_cast<std::size_t>(t.shape(0)) != N) throw std::invalid_argument(expected);
       if (t.dtype().kind() == 'u' && t.dtype().itemsize() == 8) {
         // uint64 labels past int64's range would wrap to negative numbers: check them first.
-        auto u = CArray<std::uint64_t>::ensure(t);
+        auto u = c_array<std::uint64_t>(t);
         for (std::size_t n = 0; n < N; ++n)
           if (u.data()[n] >= C) bad_label(n, std::to_string(u.data()[n]), C);
       }
-      labels = CArray<std::int64_t>::ensure(t);
+      labels = c_array<std::int64_t>(t);
       has_labels = true;
       const std::int64_t* l = labels.data();
       for (std::size_t n = 0; n < N; ++n)
@@ -110,7 +127,7 @@ struct Labels {
     } else if (t.ndim() == 2) {
       if (static_cast<std::size_t>(t.shape(0)) != N || static_cast<std::size_t>(t.shape(1)) != C)
         throw std::invalid_argument(expected);
-      rows = CArray<T>::ensure(t);
+      rows = c_array<T>(t);
     } else {
       throw std::invalid_argument(expected);
     }
@@ -280,9 +297,12 @@ void bind_net(py::module_& m, const char* name) {
           "numerical_gradient",
           [](Net& self, py::handle x_obj, py::handle t_obj, const std::string& method, double h) {
             const NumericalMethod how = parse_method(method);
-            if (!(h > 0) || !std::isfinite(h))
-              throw std::invalid_argument("h must be a positive finite number, got " +
-                                          py::repr(py::float_(h)).cast<std::string>());
+            // A subnormal h makes 1/2h overflow to inf, and the differences 0·inf = NaN.
+            if (!(h >= std::numeric_limits<double>::min()) || !std::isfinite(h))
+              throw std::invalid_argument(
+                  "h must be a positive finite number of at least 2.2250738585072014e-308 "
+                  "(the smallest normal double), got " +
+                  py::repr(py::float_(h)).cast<std::string>());
             const Dims d = self.net.dims();
             Batch<T> x(x_obj, d.D);
             Labels<T> t(t_obj, x.N, d.C);

@@ -19,8 +19,18 @@ thread_local bool in_parallel_region = false;
 
 class Pool {
  public:
-  explicit Pool(int threads) : owner_pid_(getpid()) {
-    for (int w = 1; w < threads; ++w) workers_.emplace_back([this, w] { work(w); });
+  // Starts threads - 1 workers, or as many as the system allows: when it refuses one (a process
+  // or memory limit), the pool keeps those it has and parallel_for shares the chunks among them.
+  // Letting the exception out instead would destroy the condition variables under the waiting
+  // workers (a hang) and then joinable threads (std::terminate).
+  explicit Pool(int threads) : owner_pid_(getpid()), requested_(threads) {
+    for (int w = 1; w < threads; ++w) {
+      try {
+        workers_.emplace_back([this, w] { work(w); });
+      } catch (const std::exception&) {
+        break;
+      }
+    }
   }
 
   ~Pool() {
@@ -32,7 +42,7 @@ class Pool {
     for (auto& t : workers_) t.join();
   }
 
-  int size() const { return static_cast<int>(workers_.size()) + 1; }
+  int requested() const { return requested_; }
   bool owned_by_this_process() const { return owner_pid_ == getpid(); }
 
   // Returns false without running anything when another caller holds the pool.
@@ -100,6 +110,7 @@ class Pool {
   }
 
   const pid_t owner_pid_;
+  const int requested_;
   std::vector<std::thread> workers_;
   std::mutex busy_;  // one parallel_for at a time
   std::mutex mutex_;
@@ -131,7 +142,8 @@ std::shared_ptr<Pool> current_pool() {
   std::lock_guard<std::mutex> lock(config_mutex);
   if (configured_threads == 0) configured_threads = default_threads();
   if (pool && !pool->owned_by_this_process()) new std::shared_ptr<Pool>(std::move(pool));
-  if (!pool || pool->size() != configured_threads) pool = std::make_shared<Pool>(configured_threads);
+  if (!pool || pool->requested() != configured_threads)
+    pool = std::make_shared<Pool>(configured_threads);
   return pool;
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import os
 import warnings
 
@@ -10,12 +11,25 @@ from . import _core
 ENV_VAR = "TWOLAYER_NUM_THREADS"
 
 
+# More threads than this cannot help on any machine and would only cost memory (each worker gets
+# its own scratch space).
+MAX_THREADS = 1024
+
+
 def set_num_threads(n: int) -> None:
-    """Let the C++ core use up to ``n`` threads (``n >= 1``), the calling thread included."""
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"n must be an int, got {type(n).__name__}")
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
+    """Let the C++ core use up to ``n`` threads (``1 <= n <= 1024``), the calling thread included.
+
+    Takes effect at the next call into the core. If the system refuses to start that many
+    threads, the core runs on those it could start.
+    """
+    if isinstance(n, bool):
+        raise TypeError("n must be an int, got bool")
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"n must be an int, got {type(n).__name__}") from None
+    if not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"n must be between 1 and {MAX_THREADS}, got {n}")
     _core.set_num_threads(n)
 
 
@@ -26,9 +40,10 @@ def get_num_threads() -> int:
 
 def _cpu_count() -> int:
     try:
-        return len(os.sched_getaffinity(0))  # the CPUs this process may run on
+        count = len(os.sched_getaffinity(0))  # the CPUs this process may run on
     except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
+        count = os.cpu_count() or 1
+    return min(count, MAX_THREADS)
 
 
 def _default_num_threads() -> int:
@@ -37,11 +52,12 @@ def _default_num_threads() -> int:
         return _cpu_count()
     try:
         n = int(value)
-        if n < 1:
+        if not 1 <= n <= MAX_THREADS:
             raise ValueError
     except ValueError:
         warnings.warn(
-            f"{ENV_VAR}={value!r} is not a positive integer; using {_cpu_count()} threads",
+            f"{ENV_VAR}={value!r} is not an integer from 1 to {MAX_THREADS}; "
+            f"using {_cpu_count()} threads",
             RuntimeWarning,
             stacklevel=3,
         )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 import operator
-from collections.abc import Iterator, MutableMapping
+import os
+import sys
+from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any, Optional
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from . import _core
+from . import _core, serialization
 from .reference import init_params
 
 PARAM_KEYS = ("W1", "b1", "W2", "b2")
@@ -28,20 +32,52 @@ class Params(MutableMapping):
         self._views = dict(zip(PARAM_KEYS, views))
 
     def __getitem__(self, key: str) -> NDArray:
-        return self._views[key]
+        return self._view(key)
 
     def __setitem__(self, key: str, value: ArrayLike) -> None:
-        if key not in self._views:
-            raise KeyError(f"{key!r} is not a parameter; the parameters are {', '.join(PARAM_KEYS)}")
-        view = self._views[key]
+        view = self._view(key)
         if value is view:  # the book's `params[key] -= ...` assigns the updated view back
             return
-        array = np.asarray(value)
+        view[...] = self._checked(key, value)
+
+    def _view(self, key: str) -> NDArray:
+        try:
+            return self._views[key]
+        except (KeyError, TypeError):  # TypeError: an unhashable key
+            raise KeyError(
+                f"{key!r} is not a parameter; the parameters are {', '.join(PARAM_KEYS)}"
+            ) from None
+
+    def _checked(self, key: str, value: ArrayLike) -> np.ndarray:
+        """value as an array that may be copied into params[key], or a clear error."""
+        name = f"params[{key!r}]"
+        array = _as_array(value, name)
         if array.dtype.kind not in "fiu":
-            raise TypeError(f"params[{key!r}] must hold real numbers, got dtype {array.dtype}")
+            raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
+        view = self._views[key]
         if array.shape != view.shape:
-            raise ValueError(f"params[{key!r}] must have shape {view.shape}, got {array.shape}")
-        view[...] = array
+            raise ValueError(f"{name} must have shape {view.shape}, got {array.shape}")
+        return array
+
+    def _assign_all(self, values: Any) -> None:
+        """Copy a whole mapping W1 b1 W2 b2 in, after checking every entry (all or nothing)."""
+        if not isinstance(values, Mapping):
+            raise TypeError(
+                f"params must be assigned a mapping with keys {', '.join(PARAM_KEYS)}, "
+                f"got {type(values).__name__}"
+            )
+        keys = set(values.keys())
+        if keys != set(PARAM_KEYS):
+            missing = [k for k in PARAM_KEYS if k not in keys]
+            unknown = sorted(repr(k) for k in keys - set(PARAM_KEYS))
+            raise KeyError(
+                f"params must be assigned exactly the keys {', '.join(PARAM_KEYS)}; "
+                f"missing: {', '.join(missing) or 'none'}; unknown: {', '.join(unknown) or 'none'}"
+            )
+        arrays = {k: self._checked(k, values[k]) for k in PARAM_KEYS}
+        for key, array in arrays.items():
+            if array is not self._views[key]:
+                self._views[key][...] = array
 
     def __delitem__(self, key: str) -> None:
         raise TypeError("the parameters of a TwoLayerNet cannot be removed")
@@ -67,6 +103,28 @@ def _size(name: str, value: Any) -> int:
     if size < 1:
         raise ValueError(f"{name} must be positive, got {size}")
     return size
+
+
+def _real(name: str, value: Any) -> float:
+    """value as a finite float; bools, strings, arrays and complex numbers are refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+def _check_seed(seed: Any) -> None:
+    if seed is None:
+        return
+    try:
+        np.random.default_rng(seed)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(
+            f"seed must be None or what np.random.default_rng accepts (a non-negative int, say), "
+            f"got {seed!r}"
+        ) from None
 
 
 class TwoLayerNet:
@@ -111,15 +169,32 @@ class TwoLayerNet:
             _size("hidden_size", hidden_size),
             _size("output_size", output_size),
         )
+        weight_init_std = _real("weight_init_std", weight_init_std)
+        _check_seed(seed)
         try:
-            core_class = _CORE_BY_DTYPE[np.dtype(dtype)]
+            dtype = np.dtype(dtype)
+            _CORE_BY_DTYPE[dtype]
         except (TypeError, KeyError):
             raise TypeError(f"dtype must be float64 or float32, got {dtype!r}") from None
-        self._core = core_class(*sizes)
-        self.params = Params(self._core.params)
+        self._core = _new_core(dtype, sizes)
+        self._params = Params(self._core.params)
         self.grads: dict[str, NDArray] = {}
 
-        self.params.update(init_params(*sizes, weight_init_std, seed))
+        self._params.update(init_params(*sizes, weight_init_std, seed))
+
+    @property
+    def params(self) -> Params:
+        """The parameters ``W1 b1 W2 b2``: NumPy views of the C++ buffers (see ``Params``).
+
+        Assigning a whole mapping, ``net.params = other.params`` or a dict of four arrays,
+        copies its values in after checking every key, shape and dtype; the views stay bound.
+        """
+        return self._params
+
+    @params.setter
+    def params(self, values: Mapping[str, ArrayLike]) -> None:
+        if values is not self._params:
+            self._params._assign_all(values)
 
     @property
     def input_size(self) -> int:
@@ -144,20 +219,29 @@ class TwoLayerNet:
             f"output_size={self.output_size}, dtype={self.dtype.name})"
         )
 
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save the sizes, dtype and parameters to the npz file `path`, atomically (:mod:`twolayer.serialization`)."""
+        serialization.save(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TwoLayerNet:
+        """A network restored from a file written by :meth:`save`; ValueError naming the file if it is not one."""
+        return serialization.load(path, cls)
+
     def predict(self, x: ArrayLike) -> NDArray:
         """Softmax probabilities, shape (N, C); shape (C,) for a single sample x of shape (D,)."""
-        x, single = _batch(x)
+        x, single = _batch(x, self.input_size)
         y = self._core.predict(x)
         return y[0] if single else y
 
     def loss(self, x: ArrayLike, t: ArrayLike) -> float:
         """The book's cross-entropy, the batch mean of ``-log(y[n, t_n] + 1e-7)``."""
-        x, t = _batch_and_targets(x, t)
+        x, t = _batch_and_targets(x, t, self.input_size, self.output_size)
         return self._core.loss(x, t)
 
     def accuracy(self, x: ArrayLike, t: ArrayLike) -> float:
         """The fraction of samples whose most probable class is their label."""
-        x, t = _batch_and_targets(x, t)
+        x, t = _batch_and_targets(x, t, self.input_size, self.output_size)
         return self._core.accuracy(x, t)
 
     def gradient(self, x: ArrayLike, t: ArrayLike) -> dict[str, NDArray]:
@@ -165,7 +249,7 @@ class TwoLayerNet:
 
         The result is also kept in ``self.grads``; later calls never overwrite its arrays.
         """
-        x, t = _batch_and_targets(x, t)
+        x, t = _batch_and_targets(x, t, self.input_size, self.output_size)
         self.grads = dict(zip(PARAM_KEYS, self._core.gradient(x, t)))
         return self.grads
 
@@ -181,24 +265,63 @@ class TwoLayerNet:
         finite differences of the loss, formed in float64 for both dtypes. Returns a dict of new
         arrays, also kept in ``self.grads``. Ctrl-C interrupts it within a fraction of a second.
         """
-        x, t = _batch_and_targets(x, t)
-        h = float(h)
+        if not isinstance(method, str):
+            raise TypeError(f"method must be 'incremental' or 'naive', got {method!r}")
+        h = _real("h", h)
+        x, t = _batch_and_targets(x, t, self.input_size, self.output_size)
         self.grads = dict(zip(PARAM_KEYS, self._core.numerical_gradient(x, t, method, h)))
         return self.grads
 
 
-def _batch(x: ArrayLike) -> tuple[np.ndarray, bool]:
+def _new_core(dtype: np.dtype, sizes: tuple[int, int, int]) -> Any:
+    """The C++ net, or an error that says which network could not be allocated."""
+    D, H, C = sizes
+    count = D * H + H + H * C + C
+    nbytes = count * dtype.itemsize
+    what = f"a {D}-{H}-{C} network ({count} parameters, {nbytes} bytes)"
+    if nbytes > sys.maxsize:
+        raise ValueError(f"{what} is too large to allocate")
+    try:
+        return _CORE_BY_DTYPE[dtype](*sizes)
+    except MemoryError:
+        raise MemoryError(f"not enough memory for {what}") from None
+    except ValueError:  # the core's own overflow check
+        raise ValueError(f"{what} is too large to allocate") from None
+
+
+def _as_array(value: ArrayLike, name: str) -> np.ndarray:
+    """value as an array; errors name the argument. Masked entries would be silently used, so a
+    masked array with any is refused."""
+    if np.ma.isMaskedArray(value) and np.ma.is_masked(value):
+        raise TypeError(f"{name} is a masked array with masked entries; fill or drop them first")
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{name} must be an array of numbers: {exc}") from None
+
+
+def _batch(x: ArrayLike, input_size: int) -> tuple[np.ndarray, bool]:
     """x as an array; a single sample (D,) becomes a batch of one."""
-    x = np.asarray(x)
+    x = _as_array(x, "x")
     if x.ndim == 1:
+        if x.shape[0] != input_size:
+            raise ValueError(
+                f"x must have shape (N, {input_size}) or ({input_size},), got {x.shape}"
+            )
         return x[np.newaxis], True
     return x, False
 
 
-def _batch_and_targets(x: ArrayLike, t: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    """Like _batch; with a single sample, t is one label or one row."""
-    x, single = _batch(x)
-    t = np.asarray(t)
-    if single and t.ndim <= 1:
-        t = t.reshape(1, -1) if t.ndim == 1 else t.reshape(1)
+def _batch_and_targets(
+    x: ArrayLike, t: ArrayLike, input_size: int, output_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Like _batch; with a single sample, t is one label (a scalar, or of shape (1,)) or one row
+    of shape (C,)."""
+    x, single = _batch(x, input_size)
+    t = _as_array(t, "t")
+    if single:
+        if t.ndim == 0:
+            t = t.reshape(1)
+        elif t.ndim == 1 and t.shape[0] == output_size:
+            t = t.reshape(1, -1)
     return x, t

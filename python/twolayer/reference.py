@@ -49,7 +49,7 @@ def cross_entropy_error(y: NDArray, t: NDArray) -> float:
     """The book's loss: rows of t are read through their argmax, then ``-mean(log(y[n, t_n] + 1e-7))``."""
     if y.ndim == 1:
         y, t = y.reshape(1, -1), np.reshape(t, (1, -1))
-    if t.size == y.size:
+    if t.size == y.size and t.ndim == y.ndim:  # rows; labels of a one-class net are not rows
         t = t.argmax(axis=1)
     n = y.shape[0]
     return -np.sum(np.log(y[np.arange(n), t] + 1e-7)) / n

@@ -1,0 +1,250 @@
+"""The ``twolayer`` command: ``twolayer train`` (ch04 train_neuralnet.py) and ``twolayer gradcheck`` (ch05).
+
+Exit status: 0 on success, 1 on an error (data not found, a diverged run), 2 on a usage error, 130 on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, set_num_threads
+from ._threads import MAX_THREADS
+from .datasets import cache_dir, load_mnist
+from .net import TwoLayerNet
+from .plotting import plot_accuracy, plot_loss
+from .training import DivergedError, History, train
+
+__all__ = ["main"]
+
+_EXIT_ERROR, _EXIT_INTERRUPTED = 1, 130
+_CLASSES = 10
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``twolayer`` command with `argv` (default: ``sys.argv[1:]``) and return its exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.num_threads is not None:
+            set_num_threads(args.num_threads)
+        return args.run(args)
+    except KeyboardInterrupt:  # outside the training loop, which handles its own
+        print("\ntwolayer: interrupted", file=sys.stderr)
+        return _EXIT_INTERRUPTED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="twolayer",
+        description="The two-layer network of Deep Learning from Scratch (ch. 4.5) on MNIST, with a C++ core.",
+        epilog="Run 'twolayer COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--hidden", type=_positive_int, default=50, metavar="H", help="hidden layer size (default: %(default)s)"
+    )
+    common.add_argument(
+        "--dtype", choices=("float64", "float32"), default="float64", help="the network's dtype (default: %(default)s)"
+    )
+    common.add_argument(
+        "--seed",
+        type=_nonnegative_int,
+        default=None,
+        help="seed of the initial weights and of the mini-batches (default: random)",
+    )
+    common.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"directory with the MNIST IDX files (default: the cache, {cache_dir()}, downloading what is missing)",
+    )
+    common.add_argument(
+        "--num-threads",
+        type=_thread_count,
+        default=None,
+        metavar="N",
+        help=f"threads of the C++ core, 1 to {MAX_THREADS} (default: all)",
+    )
+
+    train_parser = commands.add_parser(
+        "train",
+        parents=[common],
+        help="train on MNIST, draw figures 4-11 and 4-12, save history and parameters",
+        description=(
+            "Train the network on MNIST with mini-batch SGD as in ch04/train_neuralnet.py: print the train and test "
+            "accuracy every epoch, then write loss.png (figure 4-11), accuracy.png (figure 4-12), history.json and "
+            "params.npz into --out. Ctrl-C stops early and still writes what was recorded."
+        ),
+    )
+    train_parser.add_argument(
+        "--iters", type=_positive_int, default=10000, metavar="N", help="iterations (default: %(default)s)"
+    )
+    train_parser.add_argument(
+        "--batch-size", type=_positive_int, default=100, metavar="N", help="mini-batch size (default: %(default)s)"
+    )
+    train_parser.add_argument("--lr", type=_positive_float, default=0.1, help="learning rate (default: %(default)s)")
+    train_parser.add_argument(
+        "--gradient",
+        choices=("backprop", "numerical"),
+        default="backprop",
+        help="how to compute the gradient; numerical is the book's slow alternative (default: %(default)s)",
+    )
+    train_parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("twolayer-out"),
+        metavar="DIR",
+        help="output directory, created if needed (default: %(default)s)",
+    )
+    train_parser.set_defaults(run=_train)
+
+    check_parser = commands.add_parser(
+        "gradcheck",
+        parents=[common],
+        help="compare the numerical gradient with backpropagation (ch05/gradient_check.py)",
+        description=(
+            "The book's gradient check: on the first --batch training images, compute the gradient by "
+            "backpropagation and by central differences (both numerical methods), and print the mean and maximum "
+            "absolute difference for each parameter."
+        ),
+    )
+    check_parser.add_argument(
+        "--batch", type=_positive_int, default=3, metavar="N", help="number of samples (default: %(default)s)"
+    )
+    check_parser.set_defaults(run=_gradcheck)
+    return parser
+
+
+def _train(args: argparse.Namespace) -> int:
+    try:
+        (x_train, t_train), (x_test, t_test) = load_mnist(data_dir=args.data_dir)
+        args.out.mkdir(parents=True, exist_ok=True)  # now, not after a long run
+    except (OSError, ValueError) as exc:  # the message says what is wrong and where
+        return _error(exc)
+    try:
+        net = TwoLayerNet(x_train.shape[1], args.hidden, _CLASSES, dtype=args.dtype, seed=args.seed)
+    except (MemoryError, ValueError) as exc:  # a --hidden too large for this machine
+        return _error(exc)
+    print(
+        f"Training {net!r}\n  on {len(x_train):,} MNIST images ({len(x_test):,} for testing): {args.iters:,} "
+        f"iterations, batch size {args.batch_size}, learning rate {args.lr}, {args.gradient} gradient",
+        flush=True,
+    )
+    try:
+        history = train(
+            net, x_train, t_train, x_test, t_test,
+            iters_num=args.iters, batch_size=args.batch_size, learning_rate=args.lr,
+            gradient=args.gradient, seed=args.seed,
+        )  # fmt: skip
+    except DivergedError as exc:
+        history = exc.history
+        _error(exc)
+
+    written = _write_results(args.out, net, history)
+    done = len(history.train_loss_list)
+    if history.interrupted:
+        print(f"Interrupted after {done:,} of {history.iters_num:,} iterations ({history.wall_time:.1f} s).")
+    elif not history.diverged:
+        print(
+            f"Done: {done:,} iterations in {history.wall_time:.1f} s; "
+            f"final train acc {history.final_train_acc:.4f}, test acc {history.final_test_acc:.4f}"
+        )
+    print(f"Wrote {', '.join(str(path) for path in written)}")
+    if history.diverged:
+        return _EXIT_ERROR
+    return _EXIT_INTERRUPTED if history.interrupted else 0
+
+
+def _write_results(out: Path, net: TwoLayerNet, history: History) -> list[Path]:
+    """Write history.json, the two figures (when matplotlib is there) and params.npz (unless diverged) into `out`."""
+    written = [out / "history.json"]
+    history.to_json(written[0])
+    try:
+        plot_loss(history.train_loss_list, out / "loss.png")
+        plot_accuracy(history.train_acc_list, history.test_acc_list, out / "accuracy.png")
+        written += [out / "loss.png", out / "accuracy.png"]
+    except ImportError as exc:  # matplotlib is an optional extra; the message says how to install it
+        print(f"twolayer: figures skipped: {exc}", file=sys.stderr)
+    if not history.diverged:  # parameters full of NaN are worth nothing
+        net.save(out / "params.npz")
+        written.append(out / "params.npz")
+    return written
+
+
+def _gradcheck(args: argparse.Namespace) -> int:
+    try:
+        # One-hot labels, as the book's gradient_check.py loads them.
+        (x_train, t_train), _ = load_mnist(one_hot_label=True, data_dir=args.data_dir)
+    except (OSError, ValueError) as exc:
+        return _error(exc)
+    x_batch, t_batch = x_train[: args.batch], t_train[: args.batch]
+    try:
+        net = TwoLayerNet(x_train.shape[1], args.hidden, _CLASSES, dtype=args.dtype, seed=args.seed)
+    except (MemoryError, ValueError) as exc:  # a --hidden too large for this machine
+        return _error(exc)
+    print(f"Gradient check of {net!r}\n  on x_train[:{args.batch}]: |numerical - backprop| for each parameter")
+
+    grad_backprop = net.gradient(x_batch, t_batch)
+    print(f"{'param':<6} {'method':<12} {'mean':>9} {'max':>9}")
+    seconds = {}
+    for method in ("naive", "incremental"):
+        start = time.perf_counter()
+        grad_numerical = net.numerical_gradient(x_batch, t_batch, method=method)
+        seconds[method] = time.perf_counter() - start
+        for key, numerical in grad_numerical.items():
+            diff = np.abs(grad_backprop[key] - numerical)
+            print(f"{key:<6} {method:<12} {diff.mean():9.2e} {diff.max():9.2e}")
+    print("Numerical gradient time: " + ", ".join(f"{method} {s:.3f} s" for method, s in seconds.items()))
+    return 0
+
+
+def _error(exc: Exception) -> int:
+    print(f"twolayer: error: {exc}", file=sys.stderr)
+    return _EXIT_ERROR
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < 1:  # argparse reports it as a usage error naming the option
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+    return value
+
+
+def _thread_count(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_THREADS}, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value

@@ -1,0 +1,89 @@
+"""Run the risky part of a test in a child process, so that a crash or a hang fails that test
+instead of killing or blocking the whole run.
+
+``in_child(fn, *args)`` forks, calls ``fn(*args)`` in the child and hands back what it returned
+(or raises here what it raised). A child killed by a signal (a segfault, an abort, a sanitizer
+report) or still running after ``timeout`` seconds fails the test and says which.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import warnings
+from typing import Any, Callable
+
+import pytest
+
+def _describe(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "still running"
+    if exitcode < 0:
+        return f"killed by {signal.Signals(-exitcode).name}"
+    return f"exit code {exitcode}"
+
+
+def in_child(fn: Callable[..., Any], *args: Any, timeout: float = 60) -> Any:
+    """fn(*args) in a forked child: its result, or its exception raised again here."""
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+
+    def run() -> None:
+        try:
+            outcome = ("returned", fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - handed to the parent as it is
+            outcome = ("raised", exc)
+        try:
+            sender.send(outcome)
+        except Exception as exc:  # the result or the exception cannot be pickled
+            sender.send(("raised", RuntimeError(f"child {outcome[0]} {outcome[1]!r}: {exc}")))
+
+    with warnings.catch_warnings():
+        # Python 3.12+ warns that forking a multi-threaded process may deadlock the child; the
+        # timeout below turns such a deadlock into a failure.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        child = context.Process(target=run)
+        child.start()
+    sender.close()
+    try:
+        if not receiver.poll(timeout):
+            child.kill()
+            child.join()
+            pytest.fail(f"{getattr(fn, '__name__', fn)} hung: no result after {timeout} s")
+        try:
+            kind, value = receiver.recv()
+        except EOFError:
+            child.join(timeout)
+            pytest.fail(f"{getattr(fn, '__name__', fn)} crashed: {_describe(child.exitcode)}")
+    finally:
+        receiver.close()
+    child.join(timeout)
+    if child.exitcode != 0:
+        pytest.fail(f"the child process ended badly after the call: {_describe(child.exitcode)}")
+    if kind == "raised":
+        raise value
+    return value
+
+
+def run_python(code: str, *args: str, timeout: float = 120, env: dict | None = None):
+    """Runs `python -c code args...` in a fresh interpreter with this one's environment
+    (sanitizer preloads included) plus `env`; a hang fails the test. The CompletedProcess."""
+    try:
+        return subprocess.run(
+            [sys.executable, "-c", code, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=dict(os.environ, **(env or {})),
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"the child interpreter hung for {timeout} s; its output: {exc.stdout!r}")
+
+
+def sanitized() -> bool:
+    """True when AddressSanitizer is loaded into this process (the sanitizer CI step)."""
+    with open("/proc/self/maps") as maps:
+        return "libasan" in maps.read()

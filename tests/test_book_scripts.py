@@ -1,0 +1,65 @@
+"""The book's chapter 4 scripts, written the book's way, with only their imports pointing at twolayer.
+
+Each runs twice, on the C++ TwoLayerNet and on the NumPy ReferenceNet, and the numbers must agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from twolayer import TwoLayerNet
+from twolayer.datasets import load_mnist
+from twolayer.reference import ReferenceNet
+
+
+def two_layer_net_usage(Net):
+    """The book's try-out of TwoLayerNet: dummy inputs, dummy labels t = np.random.rand(100, 10)."""
+    np.random.seed(0)
+    net = Net(input_size=784, hidden_size=100, output_size=10)
+    shapes = [net.params[k].shape for k in ("W1", "b1", "W2", "b2")]
+    x = np.random.rand(100, 784)
+    y = net.predict(x)
+    t = np.random.rand(100, 10)
+    loss = net.loss(x, t)
+    grads = net.gradient(x, t)
+    return shapes, y, loss, grads
+
+
+def train_neuralnet(Net, mnist_dir, iters_num):
+    """train_neuralnet.py: one-hot labels, np.random.choice batches, the in-place SGD update."""
+    (x_train, t_train), (x_test, t_test) = load_mnist(
+        normalize=True, one_hot_label=True, data_dir=mnist_dir, download=False
+    )
+    np.random.seed(1)
+    network = Net(input_size=784, hidden_size=50, output_size=10)
+    train_size, batch_size, learning_rate = x_train.shape[0], 100, 0.1
+    train_loss_list = []
+    for i in range(iters_num):
+        batch_mask = np.random.choice(train_size, batch_size)
+        x_batch = x_train[batch_mask]
+        t_batch = t_train[batch_mask]
+        grad = network.gradient(x_batch, t_batch)
+        for key in ("W1", "b1", "W2", "b2"):
+            network.params[key] -= learning_rate * grad[key]
+        train_loss_list.append(network.loss(x_batch, t_batch))
+    return train_loss_list, network.accuracy(x_test[:2000], t_test[:2000])
+
+
+def test_two_layer_net_usage_gives_the_same_numbers():
+    shapes, y, loss, grads = two_layer_net_usage(TwoLayerNet)
+    ref_shapes, ref_y, ref_loss, ref_grads = two_layer_net_usage(ReferenceNet)
+    assert shapes == ref_shapes == [(784, 100), (100,), (100, 10), (10,)]
+    np.testing.assert_allclose(y, ref_y, rtol=1e-12)
+    assert loss == pytest.approx(ref_loss, rel=1e-12)
+    for key in grads:
+        np.testing.assert_allclose(grads[key], ref_grads[key], rtol=1e-9, atol=1e-15)
+
+
+def test_train_neuralnet_gives_the_same_numbers(mnist_dir):
+    losses, accuracy = train_neuralnet(TwoLayerNet, mnist_dir, 300)
+    ref_losses, ref_accuracy = train_neuralnet(ReferenceNet, mnist_dir, 300)
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-9)
+    assert accuracy == ref_accuracy
+    assert np.mean(losses[-20:]) < 0.85 * np.mean(losses[:20])  # the book's SGD loop learns
+    assert accuracy > 0.3  # chance is 0.1; the book's curve leaves its plateau after ~300 steps

@@ -1,0 +1,155 @@
+"""The twolayer command: train and gradcheck end to end, through main() and through `python -m twolayer`."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import subprocess
+import sys
+
+import pytest
+
+from twolayer import TwoLayerNet
+from twolayer.cli import main
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(path) -> tuple[int, int]:
+    """Width and height of a PNG file, from its signature and IHDR chunk (AssertionError if it is not a PNG)."""
+    data = path.read_bytes()
+    assert data.startswith(PNG_SIGNATURE) and data[12:16] == b"IHDR", f"{path} is not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_train_end_to_end(mnist_dir, mnist, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["train", "--iters", "120", "--batch-size", "50", "--lr", "0.5", "--hidden", "10", "--seed", "3"]
+    assert main([*args, "--data-dir", str(mnist_dir), "--out", str(out)]) == 0
+
+    stdout = capsys.readouterr().out
+    assert stdout.startswith("Training TwoLayerNet(input_size=784, hidden_size=10, output_size=10, dtype=float64)")
+    assert "120 iterations, batch size 50, learning rate 0.5, backprop gradient" in stdout
+    assert len(re.findall(r"^train acc, test acc \| 0\.\d{4}, 0\.\d{4}$", stdout, re.M)) == 1  # epoch 0 only
+    assert re.search(r"^Done: 120 iterations in [\d.]+ s; final train acc 0\.\d{4}, test acc 0\.\d{4}$", stdout, re.M)
+
+    assert sorted(p.name for p in out.iterdir()) == ["accuracy.png", "history.json", "loss.png", "params.npz"]
+    assert all(w > 100 and h > 100 for w, h in (png_size(out / "loss.png"), png_size(out / "accuracy.png")))
+    history = json.loads((out / "history.json").read_text())
+    assert (history["iters_num"], history["batch_size"], history["learning_rate"], history["seed"]) == (120, 50, 0.5, 3)
+    assert (history["hidden_size"], history["dtype"], history["gradient"]) == (10, "float64", "backprop")
+    assert len(history["train_loss_list"]) == 120 and history["epoch_iters"] == [0]
+    assert history["wall_time"] > 0 and not history["interrupted"] and not history["diverged"]
+
+    (_, _), (x_test, t_test) = mnist
+    net = TwoLayerNet.load(out / "params.npz")
+    assert net.hidden_size == 10 and net.accuracy(x_test, t_test) == history["final_test_acc"]
+    assert f"test acc {history['final_test_acc']:.4f}" in stdout
+
+
+def test_python_dash_m(mnist_dir, tmp_path):
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "twolayer", "train", "--iters", "30", "--hidden", "5", "--dtype", "float32"]
+    result = subprocess.run(
+        [*command, "--data-dir", str(mnist_dir), "--out", str(out), "--num-threads", "1"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "train acc, test acc | " in result.stdout and "Done: 30 iterations" in result.stdout
+    assert json.loads((out / "history.json").read_text())["dtype"] == "float32"
+    assert png_size(out / "loss.png") and png_size(out / "accuracy.png")
+
+
+def test_gradcheck(mnist_dir, capsys):
+    assert main(["gradcheck", "--hidden", "8", "--seed", "0", "--data-dir", str(mnist_dir)]) == 0
+    stdout = capsys.readouterr().out
+    rows = re.findall(r"^(W1|b1|W2|b2) +(naive|incremental) +(\S+) +(\S+)$", stdout, re.M)
+    assert [(key, method) for key, method, _, _ in rows] == [
+        (key, method) for method in ("naive", "incremental") for key in ("W1", "b1", "W2", "b2")
+    ]
+    # The book's check: tiny differences (about 1e-7 at most, from the 1e-7 inside the book's log).
+    assert all(float(mean) <= float(largest) < 1e-6 for _, _, mean, largest in rows)
+
+
+def test_interrupted_run_keeps_what_it_recorded(mnist_dir, tmp_path, monkeypatch, capsys):
+    calls = []
+    gradient = TwoLayerNet.gradient
+
+    def interrupted_at_25(self, x, t):
+        if len(calls) == 25:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return gradient(self, x, t)
+
+    monkeypatch.setattr(TwoLayerNet, "gradient", interrupted_at_25)
+    out = tmp_path / "out"
+    assert main(["train", "--hidden", "5", "--data-dir", str(mnist_dir), "--out", str(out)]) == 130
+    assert "Interrupted after 25 of 10,000 iterations" in capsys.readouterr().out
+    history = json.loads((out / "history.json").read_text())
+    assert history["interrupted"] and len(history["train_loss_list"]) == 25
+    assert (out / "params.npz").exists() and (out / "loss.png").exists()
+
+
+def test_diverged_run_is_an_error(mnist_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["train", "--iters", "50", "--hidden", "20", "--dtype", "float32", "--lr", "1e38", "--seed", "0"]
+    assert main([*args, "--data-dir", str(mnist_dir), "--out", str(out)]) == 1
+    assert "twolayer: error: training diverged at iteration" in capsys.readouterr().err
+    assert json.loads((out / "history.json").read_text())["diverged"]
+    assert not (out / "params.npz").exists()  # NaN parameters are not saved
+
+
+def test_without_matplotlib_the_figures_are_skipped(mnist_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    out = tmp_path / "out"
+    assert main(["train", "--iters", "5", "--hidden", "5", "--data-dir", str(mnist_dir), "--out", str(out)]) == 0
+    assert "figures skipped: drawing figures needs matplotlib" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["history.json", "params.npz"]
+
+
+def test_missing_data_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TWOLAYER_MNIST_URL", "http://127.0.0.1:9/")  # refused at once: no network needed
+    empty = tmp_path / "empty"
+    assert main(["train", "--data-dir", str(empty), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("twolayer: error: no valid copy of the MNIST file train-images-idx3-ubyte")
+    assert str(empty) in err and "t10k-labels-idx1-ubyte" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_help(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    stdout = capsys.readouterr().out
+    assert "train" in stdout and "gradcheck" in stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "required: COMMAND"),
+        (["fly"], "invalid choice: 'fly'"),
+        (["train", "--bogus"], "unrecognized arguments: --bogus"),
+        (["train", "--iters", "ten"], "argument --iters: must be a positive integer, got 'ten'"),
+        (["train", "--iters", "0"], "argument --iters: must be a positive integer, got '0'"),
+        (["train", "--lr", "nan"], "argument --lr: must be a finite number > 0, got 'nan'"),
+        (["train", "--dtype", "float16"], "argument --dtype: invalid choice: 'float16'"),
+        (["gradcheck", "--gradient", "numerical"], "unrecognized arguments: --gradient numerical"),
+    ],
+)
+def test_bad_flags_are_usage_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: twolayer") and message in err
+
+
+def test_python_dash_m_bad_flag():
+    result = subprocess.run(
+        [sys.executable, "-m", "twolayer", "train", "--batch-size", "-3"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2 and "argument --batch-size: must be a positive integer, got '-3'" in result.stderr
+    assert result.stderr.startswith("usage: twolayer train")

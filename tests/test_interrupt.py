@@ -1,0 +1,162 @@
+"""Ctrl-C: SIGINT during a long numerical_gradient or a training run returns control within a
+second (as KeyboardInterrupt, or as a history marked interrupted), and leaves the net and its
+parameters whole and usable.
+
+The long calls run in a separate interpreter that the test sends SIGINT to, so that neither a
+hang nor a crash can take the test run with it.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from twolayer.reference import ReferenceNet
+from twolayer.training import train
+
+CHILD = """
+import time
+import numpy as np
+from twolayer import TwoLayerNet
+
+net = TwoLayerNet(784, 50, 10, dtype=np.{dtype}, seed=0)
+rng = np.random.default_rng(0)
+x = rng.random(({n}, 784), dtype=np.float32)
+x[rng.random(x.shape) < 0.81] = 0
+t = rng.integers(0, 10, {n})
+params = {{k: v.copy() for k, v in net.params.items()}}
+probe = net.predict(x[:5])
+print("started", flush=True)
+try:
+    net.numerical_gradient(x, t, method="{method}")
+    print("finished: the call was not long enough to interrupt", flush=True)
+except KeyboardInterrupt:
+    print("interrupted", time.monotonic(), flush=True)
+for key, value in params.items():
+    assert np.array_equal(net.params[key], value), key + " changed"
+assert np.array_equal(net.predict(x[:5]), probe), "predict changed"
+short = net.numerical_gradient(x[:2], t[:2], method="{method}")
+assert all(np.isfinite(g).all() for g in short.values())
+print("intact", flush=True)
+"""
+
+# Sizes for calls that take minutes uninterrupted (hours for the naive method).
+BATCH = {"naive": 100, "incremental": 20000}
+
+
+def _interrupt(child: subprocess.Popen) -> list[str]:
+    """Waits for the child to say it started, lets it run for half a second, sends SIGINT; the
+    lines it printed afterwards, the first of which must be 'interrupted <its monotonic clock>',
+    within a second of the signal."""
+    try:
+        assert child.stdout.readline().strip() == "started", child.stderr.read()
+        time.sleep(0.5)  # well inside the long call
+        sent = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        out, err = child.communicate()
+        pytest.fail(f"the child did not stop after SIGINT: {out!r} {err!r}")
+    finally:
+        if child.poll() is None:
+            child.kill()
+    lines = out.splitlines()
+    assert child.returncode == 0, f"{out}\n{err}"
+    assert lines and lines[0].startswith("interrupted"), lines
+    latency = float(lines[0].split()[1]) - sent  # CLOCK_MONOTONIC is shared by all processes
+    assert latency < 1.0, f"control came back {latency:.2f} s after SIGINT"
+    return lines
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("method", ["naive", "incremental"])
+def test_ctrl_c_stops_numerical_gradient_within_a_second(method: str, dtype: str) -> None:
+    code = CHILD.format(dtype=dtype, method=method, n=BATCH[method])
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    lines = _interrupt(child)
+    assert lines[1] == "intact"
+
+
+# --- Training ---------------------------------------------------------------------------------
+
+
+class _SignalDuringUpdate(dict):
+    """A params dict that delivers a real SIGINT while the update of iteration `at` is half done
+    (W1 and b1 updated, W2 and b2 not yet)."""
+
+    def __init__(self, params: dict, at: int) -> None:
+        super().__init__(params)
+        self.updates, self.at = 0, at
+
+    def __setitem__(self, key: str, value: np.ndarray) -> None:
+        super().__setitem__(key, value)
+        if key == "b1":
+            if self.updates == self.at:
+                signal.raise_signal(signal.SIGINT)
+            self.updates += 1
+
+
+def _small_problem():
+    rng = np.random.default_rng(0)
+    x = rng.random((200, 12))
+    t = rng.integers(0, 3, 200)
+    return x, t, x[:50], t[:50]
+
+
+def test_ctrl_c_during_the_update_never_leaves_a_torn_network() -> None:
+    """Ctrl-C lands wherever it lands; the network it leaves is exactly the one of the iterations
+    the history recorded, never one with some parameters of the next iteration."""
+    data = _small_problem()
+    net = ReferenceNet(12, 5, 3, weight_init_std=0.3, seed=0)
+    net.params = _SignalDuringUpdate(net.params, at=7)
+    history = train(net, *data, iters_num=50, batch_size=20, learning_rate=0.5, seed=1, progress=False)
+    assert history.interrupted
+
+    done = len(history.train_loss_list)
+    replay = ReferenceNet(12, 5, 3, weight_init_std=0.3, seed=0)
+    train(replay, *data, iters_num=done, batch_size=20, learning_rate=0.5, seed=1, progress=False)
+    for key in replay.params:
+        np.testing.assert_array_equal(net.params[key], replay.params[key], err_msg=key)
+
+
+TRAINING_CHILD = """
+import time
+import numpy as np
+from twolayer import TwoLayerNet
+from twolayer.training import train
+
+rng = np.random.default_rng(0)
+x = rng.random((2000, 784), dtype=np.float32)
+x[rng.random(x.shape) < 0.81] = 0
+t = rng.integers(0, 10, 2000)
+net = TwoLayerNet(784, 50, 10, seed=0)
+print("started", flush=True)
+history = train(net, x, t, x[:200], t[:200], iters_num=10**6, gradient="{gradient}", seed=0, progress=False)
+print("interrupted", time.monotonic(), history.interrupted, len(history.train_loss_list), flush=True)
+assert all(np.isfinite(v).all() for v in net.params.values())
+assert np.isfinite(net.loss(x[:100], t[:100]))
+print("intact", flush=True)
+"""
+
+
+@pytest.mark.parametrize("gradient", ["backprop", "numerical"])
+def test_ctrl_c_stops_training_within_a_second(gradient: str) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", TRAINING_CHILD.format(gradient=gradient)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines = _interrupt(child)
+    words = lines[0].split()
+    assert words[0] == "interrupted" and words[2] == "True", lines
+    assert int(words[3]) >= 1 if gradient == "backprop" else True
+    assert lines[1] == "intact"
