@@ -18,7 +18,6 @@ namespace py = pybind11;
 namespace {
 
 using twolayer::Kernels;
-using twolayer::SparseColumns;
 using twolayer::SparseRows;
 
 template <class T>
@@ -109,12 +108,10 @@ void bind_typed(py::module_& m) {
         require(rows(a) == rows(d) && rows(dw) == cols(a) && cols(dw) == cols(d), "shapes do not match");
         const Kernels<T>& k = implementation<T>(impl);
         Gathered<T> g(k, a);
-        std::vector<std::uint32_t> row(g.count + 1);
-        std::vector<T> value(g.count + 1);
-        std::vector<std::size_t> start(cols(a) + 1);
-        k.transpose_nonzeros(row.data(), value.data(), start.data(), g.view(), rows(a), cols(a));
-        k.sparse_affine_backward_weights(dw.mutable_data(), {row.data(), value.data(), start.data()},
-                                         d.data(), rows(a), cols(a), cols(d));
+        std::vector<std::uint64_t> masks(cols(a) * twolayer::words_per_column(rows(a)));
+        k.mark_nonzero_columns(masks.data(), g.view(), rows(a), cols(a));
+        k.sparse_affine_backward_weights(dw.mutable_data(), masks.data(), a.data(), d.data(), rows(a),
+                                         cols(a), cols(d));
       },
       py::arg("dw").noconvert(), py::arg("a"), py::arg("d"), py::arg("impl") = "active",
       "dw += aᵀ·d, through a's non-zeros (in place)");

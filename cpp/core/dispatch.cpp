@@ -40,8 +40,9 @@ const Kernels<T>& portable_kernels() {
                             &gather_nonzeros_by_rows<T, float>,
                             &gather_nonzeros_by_rows<T, double>,
                             &sparse_affine_forward<T>,
-                            &transpose_nonzeros<T>,
-                            &sparse_affine_backward_weights<T>,
+                            &mark_nonzero_columns<T>,
+                            &sparse_affine_backward_weights<T, float>,
+                            &sparse_affine_backward_weights<T, double>,
                             &affine_forward<T, T>,
                             &affine_backward_weights<T, T>,
                             &sigmoid_forward<T>,
@@ -63,7 +64,7 @@ namespace {
 template <class T>
 Kernels<T> completed(Kernels<T> fast) {
   const Kernels<T>& plain = portable_kernels<T>();
-  if (!fast.transpose_nonzeros) fast.transpose_nonzeros = plain.transpose_nonzeros;
+  if (!fast.mark_nonzero_columns) fast.mark_nonzero_columns = plain.mark_nonzero_columns;
   return fast;
 }
 

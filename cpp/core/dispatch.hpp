@@ -21,10 +21,14 @@ struct Kernels {
                                                    std::size_t N, std::size_t K);
   void (*sparse_affine_forward)(T* out, const SparseRows<T>& a, const T* w, const T* b,
                                 std::size_t N, std::size_t K, std::size_t M);
-  void (*transpose_nonzeros)(std::uint32_t* row, T* value, std::size_t* start,
-                             const SparseRows<T>& a, std::size_t N, std::size_t K);
-  void (*sparse_affine_backward_weights)(T* dw, const SparseColumns<T>& a, const T* d,
-                                         std::size_t N, std::size_t K, std::size_t M);
+  void (*mark_nonzero_columns)(std::uint64_t* masks, const SparseRows<T>& a, std::size_t N,
+                               std::size_t K);
+  void (*sparse_affine_backward_weights_of_float)(T* dw, const std::uint64_t* masks,
+                                                  const float* a, const T* d, std::size_t N,
+                                                  std::size_t K, std::size_t M);
+  void (*sparse_affine_backward_weights_of_double)(T* dw, const std::uint64_t* masks,
+                                                   const double* a, const T* d, std::size_t N,
+                                                   std::size_t K, std::size_t M);
   void (*affine_forward)(T* out, const T* a, const T* w, const T* b, std::size_t N, std::size_t K,
                          std::size_t M);
   void (*affine_backward_weights)(T* dw, const T* a, const T* d, std::size_t N, std::size_t K,
@@ -35,7 +39,17 @@ struct Kernels {
   void (*exp)(T* y, const T* x, std::size_t n);
   void (*log)(T* y, const T* x, std::size_t n);
 
-  // The gather for either type of input.
+  // The kernels that read the input, for either type of it.
+  void sparse_affine_backward_weights(T* dw, const std::uint64_t* masks, const float* a,
+                                      const T* d, std::size_t N, std::size_t K,
+                                      std::size_t M) const {
+    sparse_affine_backward_weights_of_float(dw, masks, a, d, N, K, M);
+  }
+  void sparse_affine_backward_weights(T* dw, const std::uint64_t* masks, const double* a,
+                                      const T* d, std::size_t N, std::size_t K,
+                                      std::size_t M) const {
+    sparse_affine_backward_weights_of_double(dw, masks, a, d, N, K, M);
+  }
   std::size_t gather_nonzeros_by_rows(std::uint32_t* index, T* value, std::size_t* start,
                                       const float* a, std::size_t N, std::size_t K) const {
     return gather_nonzeros_by_rows_of_float(index, value, start, a, N, K);

@@ -78,48 +78,35 @@ void sparse_affine_forward(T* out, const SparseRows<T>& a, const T* w, const T* 
   }
 }
 
-// The same non-zeros by columns (compressed sparse columns): column k holds row[e], value[e] for
-// e in [start[k], start[k + 1]), rows ascending.
-template <class T>
-struct SparseColumns {
-  const std::uint32_t* row;
-  const T* value;
-  const std::size_t* start;
-};
+// The non-zeros by columns, without their values: bit n % 64 of masks[k·W + n / 64] is set when
+// a[n, k] != 0, W = words_per_column(N).
+inline std::size_t words_per_column(std::size_t N) { return (N + 63) / 64; }
 
-// row, value, start = the non-zeros of a[N×K] (given by rows) ordered by columns: a counting
-// sort. Overwrites; row and value need room for all of a's non-zeros, start for K + 1.
+// masks = the columns of a's non-zeros (given by rows). Overwrites K·W words.
 template <class T>
-void transpose_nonzeros(std::uint32_t* row, T* value, std::size_t* start, const SparseRows<T>& a,
-                        std::size_t N, std::size_t K) {
-  for (std::size_t k = 0; k <= K; ++k) start[k] = 0;
-  for (std::size_t e = 0; e < a.start[N]; ++e) ++start[a.index[e] + 1];
-  for (std::size_t k = 0; k < K; ++k) start[k + 1] += start[k];
-  // Filling column k advances start[k] to the start of column k + 1 ...
+void mark_nonzero_columns(std::uint64_t* masks, const SparseRows<T>& a, std::size_t N,
+                          std::size_t K) {
+  const std::size_t W = words_per_column(N);
+  for (std::size_t i = 0; i < K * W; ++i) masks[i] = 0;
   for (std::size_t n = 0; n < N; ++n)
-    for (std::size_t e = a.start[n]; e < a.start[n + 1]; ++e) {
-      const std::size_t at = start[a.index[e]]++;
-      row[at] = static_cast<std::uint32_t>(n);
-      value[at] = a.value[e];
-    }
-  // ... so moving every start back by one column restores them.
-  for (std::size_t k = K; k > 0; --k) start[k] = start[k - 1];
-  start[0] = 0;
+    for (std::size_t e = a.start[n]; e < a.start[n + 1]; ++e)
+      masks[a.index[e] * W + n / 64] |= std::uint64_t{1} << (n % 64);
 }
 
-// dw[K×M] += a[N×K]ᵀ·d[N×M] for a given by its non-zeros in columns. Accumulates. The same sums
-// as affine_backward_weights, in the same order.
-template <class T>
-void sparse_affine_backward_weights(T* dw, const SparseColumns<T>& a, const T* d, std::size_t N,
-                                    std::size_t K, std::size_t M) {
-  (void)N;
+// dw[K×M] += a[N×K]ᵀ·d[N×M] over the non-zeros of a that masks marks, their values read from a.
+// Accumulates. The same sums as affine_backward_weights, in the same order.
+template <class T, class A>
+void sparse_affine_backward_weights(T* dw, const std::uint64_t* masks, const A* a, const T* d,
+                                    std::size_t N, std::size_t K, std::size_t M) {
+  const std::size_t W = words_per_column(N);
   for (std::size_t k = 0; k < K; ++k) {
     T* dwk = dw + k * M;
-    for (std::size_t e = a.start[k]; e < a.start[k + 1]; ++e) {
-      const T ak = a.value[e];
-      const T* dn = d + std::size_t{a.row[e]} * M;
-      for (std::size_t m = 0; m < M; ++m) dwk[m] += ak * dn[m];
-    }
+    for (std::size_t word = 0; word < W; ++word)
+      for (std::uint64_t bits = masks[k * W + word]; bits != 0; bits &= bits - 1) {
+        const std::size_t n = word * 64 + static_cast<std::size_t>(__builtin_ctzll(bits));
+        const T ak = static_cast<T>(a[n * K + k]);
+        for (std::size_t m = 0; m < M; ++m) dwk[m] += ak * d[n * M + m];
+      }
   }
 }
 

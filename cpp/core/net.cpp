@@ -60,9 +60,7 @@ void TwoLayerNet<T>::reserve(int worker, std::size_t rows, bool with_backward) {
   if (with_backward) {
     s.dy.resize(rows * d.C);
     s.da1.resize(rows * d.H);
-    s.row.resize(rows * d.D);
-    s.column_value.resize(rows * d.D);
-    s.column_start.resize(d.D + 1);
+    s.masks.resize(d.D * words_per_column(rows));
   }
 }
 
@@ -175,9 +173,8 @@ void TwoLayerNet<T>::gradient(T* grads, const X* x, const Targets<T>& t, std::si
       bias_backward(g.b2, s.dy.data(), n, d.C);
       k.affine_forward(s.da1.data(), s.dy.data(), w2t_.data(), nullptr, n, d.C, d.H);
       sigmoid_backward(s.da1.data(), s.z1.data(), n * d.H);
-      k.transpose_nonzeros(s.row.data(), s.column_value.data(), s.column_start.data(), xb, n, d.D);
-      const SparseColumns<T> xb_columns{s.row.data(), s.column_value.data(), s.column_start.data()};
-      k.sparse_affine_backward_weights(g.W1, xb_columns, s.da1.data(), n, d.D, d.H);
+      k.mark_nonzero_columns(s.masks.data(), xb, n, d.D);
+      k.sparse_affine_backward_weights(g.W1, s.masks.data(), x + begin * d.D, s.da1.data(), n, d.D, d.H);
       bias_backward(g.b1, s.da1.data(), n, d.H);
     }
   });

@@ -62,13 +62,13 @@ class TwoLayerNet {
 
  private:
   // Scratch space of one worker, grown on demand and kept between calls: a chunk's activations
-  // and its input's non-zeros, by rows (index, value, start) and by columns (row, column_value,
-  // column_start).
+  // and its input's non-zeros, by rows (index, value, start) and by columns (masks).
   struct Scratch {
     std::vector<T> z1, y, dy, da1, grads;
-    std::vector<std::uint32_t> index, row;
-    std::vector<T> value, column_value;
-    std::vector<std::size_t> start, column_start;
+    std::vector<std::uint32_t> index;
+    std::vector<T> value;
+    std::vector<std::size_t> start;
+    std::vector<std::uint64_t> masks;
   };
   Scratch& scratch(int worker);
   // Sizes worker w's scratch for chunks of up to `rows` rows; with_backward adds what the
