@@ -111,7 +111,7 @@ void bind_typed(py::module_& m) {
         std::vector<std::uint64_t> masks(cols(a) * twolayer::words_per_column(rows(a)));
         k.mark_nonzero_columns(masks.data(), g.view(), rows(a), cols(a));
         k.sparse_affine_backward_weights(dw.mutable_data(), masks.data(), a.data(), d.data(), rows(a),
-                                         cols(a), cols(d));
+                                         cols(a), cols(d), 0, cols(a));
       },
       py::arg("dw").noconvert(), py::arg("a"), py::arg("d"), py::arg("impl") = "active",
       "dw += aᵀ·d, through a's non-zeros (in place)");

@@ -93,13 +93,15 @@ void mark_nonzero_columns(std::uint64_t* masks, const SparseRows<T>& a, std::siz
       masks[a.index[e] * W + n / 64] |= std::uint64_t{1} << (n % 64);
 }
 
-// dw[K×M] += a[N×K]ᵀ·d[N×M] over the non-zeros of a that masks marks, their values read from a.
-// Accumulates. The same sums as affine_backward_weights, in the same order.
+// Rows k_begin <= k < k_end of dw[K×M] += a[N×K]ᵀ·d[N×M], over the non-zeros of a that masks
+// marks, their values read from a. Accumulates. The same sums as affine_backward_weights, in the
+// same order. (Ranges of rows let threads share the work without sharing a row.)
 template <class T, class A>
 void sparse_affine_backward_weights(T* dw, const std::uint64_t* masks, const A* a, const T* d,
-                                    std::size_t N, std::size_t K, std::size_t M) {
+                                    std::size_t N, std::size_t K, std::size_t M,
+                                    std::size_t k_begin, std::size_t k_end) {
   const std::size_t W = words_per_column(N);
-  for (std::size_t k = 0; k < K; ++k) {
+  for (std::size_t k = k_begin; k < k_end; ++k) {
     T* dwk = dw + k * M;
     for (std::size_t word = 0; word < W; ++word)
       for (std::uint64_t bits = masks[k * W + word]; bits != 0; bits &= bits - 1) {

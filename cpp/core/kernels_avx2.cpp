@@ -259,11 +259,11 @@ void sparse_affine_forward(T* out, const SparseRows<T>& a, const T* w, const T* 
 // column first cost more than this whole kernel.)
 template <class T, class X>
 void sparse_affine_backward_weights(T* dw, const std::uint64_t* masks, const X* a, const T* d,
-                                    size_t N, size_t K, size_t M) {
+                                    size_t N, size_t K, size_t M, size_t k_begin, size_t k_end) {
   const size_t W = (N + 63) / 64;
   for_each_row_block<T>(M, [&](auto block, size_t m0, int tail, __m256i mask) {
     using Block = decltype(block);
-    for (size_t k = 0; k < K; ++k) {
+    for (size_t k = k_begin; k < k_end; ++k) {
       const std::uint64_t* column = masks + k * W;
       bool any = false;
       for (size_t word = 0; word < W; ++word) any |= column[word] != 0;

@@ -140,47 +140,71 @@ template <class X>
 void TwoLayerNet<T>::gradient(T* grads, const X* x, const Targets<T>& t, std::size_t N) {
   const Dims& d = dims_;
   const Params<const T> p(params_.data(), d);
+  const Params<T> g(grads, d);
   const T scale = T(1) / static_cast<T>(N);
   // da1 = dy·W2ᵀ runs as a forward product with W2 transposed once per call.
   w2t_.resize(d.H * d.C);
   transpose(w2t_.data(), p.W2, d.H, d.C);
-  // The batch is cut into one contiguous part per thread; each part accumulates its own partial
-  // gradient and the parts are added in order, so the result is the same on every run.
+
+  // Rounds of up to one chunk per thread. In each round, the threads first take a chunk each
+  // through the forward pass and the backward pass up to da1, with its share of the small
+  // gradients (b1, W2, b2: everything after W1 in the flat layout); then they share out the rows
+  // of W1's gradient, each adding every chunk's part to its rows. So W1's gradient needs no
+  // partial copies (it is summed in chunk order whatever the thread count) and only the small
+  // gradients are summed over the slots at the end, in slot order.
   const int workers = num_threads();
-  const std::size_t parts =
-      std::max<std::size_t>(1, std::min<std::size_t>(workers, N / kMinRowsPerThread));
-  const std::size_t rows_per_part = (N + parts - 1) / parts;
-  for (std::size_t w = 0; w < parts; ++w) {
-    reserve(static_cast<int>(w), std::min(rows_per_part, kRowsPerChunk), true);
-    if (w > 0) scratch_[w].grads.resize(d.size());
+  const std::size_t rows = rows_per_chunk(N), chunks = (N + rows - 1) / rows;
+  const std::size_t slots = std::min<std::size_t>(chunks, static_cast<std::size_t>(workers));
+  const std::size_t small = d.size() - d.b1();
+  for (std::size_t slot = 0; slot < slots; ++slot) {
+    reserve(static_cast<int>(slot), rows, true);
+    scratch_[slot].grads.assign(small, T(0));
   }
-  parallel_for(parts, 1, static_cast<int>(parts), [&](std::size_t part, std::size_t, int) {
-    const Kernels<T>& k = kernels<T>();
-    Scratch& s = scratch_[part];
-    T* g_flat = part == 0 ? grads : s.grads.data();
-    std::fill(g_flat, g_flat + d.size(), T(0));
-    const Params<T> g(g_flat, d);
-    const std::size_t first = part * rows_per_part, last = std::min(N, first + rows_per_part);
-    for (std::size_t begin = first; begin < last; begin += kRowsPerChunk) {
-      const std::size_t n = std::min(kRowsPerChunk, last - begin);
+  // W1's gradient rows are shared out in pieces of this many, taken in turn by free threads.
+  const std::size_t w1_rows = std::max<std::size_t>(16, (d.D + 4 * workers - 1) / (4 * workers));
+
+  for (std::size_t first = 0; first < chunks; first += slots) {
+    const std::size_t in_round = std::min(slots, chunks - first);
+    auto chunk_rows = [&](std::size_t slot, std::size_t& begin) {
+      begin = (first + slot) * rows;
+      return std::min(rows, N - begin);
+    };
+    parallel_for(in_round, 1, workers, [&](std::size_t slot, std::size_t, int) {
+      const Kernels<T>& k = kernels<T>();
+      Scratch& s = scratch_[slot];
+      T* partial = s.grads.data();  // b1, W2, b2 of this slot
+      T *gb1 = partial, *gW2 = partial + d.H, *gb2 = gW2 + d.H * d.C;
+      std::size_t begin;
+      const std::size_t n = chunk_rows(slot, begin);
       const SparseRows<T> xb = forward_chunk(s, s.y.data(), x + begin * d.D, n);
       k.softmax_forward(s.y.data(), n, d.C);
       if (t.labels)
         softmax_cross_entropy_backward(s.dy.data(), s.y.data(), t.labels + begin, scale, n, d.C);
       else
         softmax_cross_entropy_backward(s.dy.data(), s.y.data(), t.rows + begin * d.C, scale, n, d.C);
-      k.affine_backward_weights(g.W2, s.z1.data(), s.dy.data(), n, d.H, d.C);
-      bias_backward(g.b2, s.dy.data(), n, d.C);
+      k.affine_backward_weights(gW2, s.z1.data(), s.dy.data(), n, d.H, d.C);
+      bias_backward(gb2, s.dy.data(), n, d.C);
       k.affine_forward(s.da1.data(), s.dy.data(), w2t_.data(), nullptr, n, d.C, d.H);
       sigmoid_backward(s.da1.data(), s.z1.data(), n * d.H);
+      bias_backward(gb1, s.da1.data(), n, d.H);
       k.mark_nonzero_columns(s.masks.data(), xb, n, d.D);
-      k.sparse_affine_backward_weights(g.W1, s.masks.data(), x + begin * d.D, s.da1.data(), n, d.D, d.H);
-      bias_backward(g.b1, s.da1.data(), n, d.H);
-    }
-  });
-  for (std::size_t part = 1; part < parts; ++part) {
-    const T* partial = scratch_[part].grads.data();
-    for (std::size_t i = 0; i < d.size(); ++i) grads[i] += partial[i];
+    });
+    parallel_for(d.D, w1_rows, workers, [&](std::size_t k0, std::size_t k1, int) {
+      const Kernels<T>& k = kernels<T>();
+      if (first == 0) std::fill(g.W1 + k0 * d.H, g.W1 + k1 * d.H, T(0));
+      for (std::size_t slot = 0; slot < in_round; ++slot) {
+        std::size_t begin;
+        const std::size_t n = chunk_rows(slot, begin);
+        const Scratch& s = scratch_[slot];
+        k.sparse_affine_backward_weights(g.W1, s.masks.data(), x + begin * d.D, s.da1.data(), n,
+                                         d.D, d.H, k0, k1);
+      }
+    });
+  }
+  std::copy(scratch_[0].grads.begin(), scratch_[0].grads.end(), grads + d.b1());
+  for (std::size_t slot = 1; slot < slots; ++slot) {
+    const T* partial = scratch_[slot].grads.data();
+    for (std::size_t i = 0; i < small; ++i) grads[d.b1() + i] += partial[i];
   }
 }
 
