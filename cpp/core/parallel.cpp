@@ -82,16 +82,26 @@ class Pool {
   }
 
   // Spins for up to kSpin before the caller goes to sleep: a sleeping thread takes tens of
-  // microseconds to wake (a virtual CPU longer), as long as a batch of 100 takes to compute.
+  // microseconds to wake (a virtual CPU longer), as long as half a batch of 100 takes to compute.
+  // Measured on the book's training loop (2 cores): 7.5 s without spinning, 4.4 s spinning 200 µs,
+  // 6.2 s spinning 1 ms, the spinning thread then slowing the NumPy work between the calls.
   template <class Ready>
   static void spin_until(Ready&& ready) {
     const auto until = std::chrono::steady_clock::now() + kSpin;
     while (!ready()) {
-      for (int i = 0; i < 64; ++i) __builtin_ia32_pause();
+      for (int i = 0; i < 64; ++i) cpu_relax();
       if (std::chrono::steady_clock::now() > until) return;
     }
   }
   static constexpr std::chrono::microseconds kSpin{200};
+
+  static void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+  }
 
   void work(int worker) {
     std::uint64_t seen = 0;
