@@ -22,7 +22,7 @@ SHAPES = [(1, 1, 1), (3, 5, 2), (7, 13, 3), (16, 40, 8), (9, 17, 50), (5, 30, 53
           (100, 784, 50), (2, 9, 130)]
 
 
-@pytest.fixture(params=FAST or [pytest.param("avx2", marks=pytest.mark.skip("no AVX2 on this CPU"))])
+@pytest.fixture(params=FAST or [pytest.param("avx2", marks=pytest.mark.skip("no AVX2 kernels: not built in, or the CPU lacks AVX2 or FMA"))])
 def fast(request):
     return request.param
 
