@@ -1,6 +1,6 @@
 """Type stubs for twolayer's C++ extension. Use twolayer.TwoLayerNet rather than these classes."""
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -34,3 +34,7 @@ class Net32(_Net):
 
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
+
+# The kernels one by one (available, active, use, exp, log, sigmoid, softmax, gather_nonzeros_by_rows,
+# sparse_affine_forward, ...), for the tests and the benchmarks; not a public API.
+kernels: Any
