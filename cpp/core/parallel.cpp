@@ -1,5 +1,6 @@
 #include "parallel.hpp"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -141,6 +142,12 @@ int default_threads() {
 
 std::mutex config_mutex;
 int configured_threads = 0;  // 0: not chosen yet
+
+// A fork() while another thread holds config_mutex would leave it locked for ever in the child:
+// the forking thread takes it first, and both sides release it.
+void lock_config() { config_mutex.lock(); }
+void unlock_config() { config_mutex.unlock(); }
+const int fork_guard = pthread_atfork(lock_config, unlock_config, unlock_config);
 // Never destroyed: at exit the workers simply end with the process, and a forked child must not
 // try to join threads it does not have.
 std::shared_ptr<Pool>& pool = *new std::shared_ptr<Pool>();
