@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from test_datasets import idx_bytes, listing, write_files
+from test_datasets import fake_mnist, listing, write_files
 
 from twolayer import TwoLayerNet, datasets
 from twolayer.datasets import load_mnist
@@ -122,27 +122,10 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch, writer, erro
 
 @pytest.fixture
 def tiny(monkeypatch, tmp_path):
-    """Small stand-ins for the four MNIST files (the loader is told their shapes and digests), a
-    cache directory of their own, and no network."""
-    import dataclasses
-    import hashlib
-
-    rng = np.random.default_rng(0)
-    arrays = {
-        "train_img": rng.integers(0, 256, (3, 2, 2), dtype=np.uint8),
-        "train_label": rng.integers(0, 10, 3, dtype=np.uint8),
-        "test_img": rng.integers(0, 256, (2, 2, 2), dtype=np.uint8),
-        "test_label": rng.integers(0, 10, 2, dtype=np.uint8),
-    }
-    specs, files = {}, {}
-    for key, spec in datasets._MNIST.items():
-        payload = idx_bytes(arrays[key])
-        specs[key] = dataclasses.replace(spec, shape=arrays[key].shape, sha256=hashlib.sha256(payload).hexdigest())
-        files[spec.name] = payload
-    monkeypatch.setattr(datasets, "_MNIST", specs)
+    """Small stand-ins for the four MNIST files (not gzipped), a cache directory of their own, and no network."""
     monkeypatch.setenv("TWOLAYER_DATA", str(tmp_path / "cache"))
     monkeypatch.setenv("TWOLAYER_MNIST_URL", "http://127.0.0.1:9/closed/")
-    return arrays, files
+    return fake_mnist(monkeypatch, train=3, test=2, side=2)
 
 
 def _loaded(**kwargs: Any) -> list[np.ndarray]:

@@ -47,22 +47,30 @@ def cache(tmp_path, monkeypatch):
     return path
 
 
-@pytest.fixture
-def tiny(monkeypatch):
-    """Small random stand-ins for the four MNIST files; the loader is told their shapes and digests."""
+def fake_mnist(monkeypatch, train: int, test: int, side: int) -> tuple[dict[str, np.ndarray], dict[str, bytes]]:
+    """Random stand-ins for the four MNIST arrays and their IDX payloads (keyed by file name, without .gz); the
+    loader is told their shapes and digests."""
     rng = np.random.default_rng(0)
     arrays = {
-        "train_img": rng.integers(0, 256, (6, 4, 4), dtype=np.uint8),
-        "train_label": rng.integers(0, 10, 6, dtype=np.uint8),
-        "test_img": rng.integers(0, 256, (3, 4, 4), dtype=np.uint8),
-        "test_label": rng.integers(0, 10, 3, dtype=np.uint8),
+        "train_img": rng.integers(0, 256, (train, side, side), dtype=np.uint8),
+        "train_label": rng.integers(0, 10, train, dtype=np.uint8),
+        "test_img": rng.integers(0, 256, (test, side, side), dtype=np.uint8),
+        "test_label": rng.integers(0, 10, test, dtype=np.uint8),
     }
-    specs, files = {}, {}
+    specs, payloads = {}, {}
     for key, spec in datasets._MNIST.items():
         payload = idx_bytes(arrays[key])
         specs[key] = dataclasses.replace(spec, shape=arrays[key].shape, sha256=hashlib.sha256(payload).hexdigest())
-        files[f"{spec.name}.gz"] = gzip.compress(payload)
+        payloads[spec.name] = payload
     monkeypatch.setattr(datasets, "_MNIST", specs)
+    return arrays, payloads
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    """Small random stand-ins for the four MNIST files, gzipped."""
+    arrays, payloads = fake_mnist(monkeypatch, train=6, test=3, side=4)
+    files = {f"{name}.gz": gzip.compress(payload) for name, payload in payloads.items()}
     return SimpleNamespace(arrays=arrays, files=files)
 
 
