@@ -46,6 +46,31 @@ void require_matrix(const py::array& a, const char* name) {
   require(a.ndim() == 2, std::string(name) + " must be 2-d");
 }
 
+// The operands of an affine product b + a·w, checked: sizes N×K by K×M, and the bias of M
+// entries, if any.
+template <class T>
+struct AffineOperands {
+  std::size_t N, K, M;
+  CArray<T> bias;
+  bool has_bias;
+
+  AffineOperands(const py::array& a, const py::array& w, const py::object& b)
+      : has_bias(!b.is_none()) {
+    require_matrix(a, "a");
+    require_matrix(w, "w");
+    require(cols(a) == rows(w), "a and w do not chain");
+    N = rows(a), K = cols(a), M = cols(w);
+    if (has_bias) {
+      bias = CArray<T>(b);
+      require(static_cast<std::size_t>(bias.size()) == M, "b must have M entries");
+    }
+  }
+  const T* b() const { return has_bias ? bias.data() : nullptr; }
+  py::array_t<T> output() const {
+    return py::array_t<T>({static_cast<py::ssize_t>(N), static_cast<py::ssize_t>(M)});
+  }
+};
+
 // The non-zeros of a, gathered by the chosen implementation, with their storage.
 template <class T>
 struct Gathered {
@@ -84,17 +109,11 @@ void bind_typed(py::module_& m) {
   m.def(
       "sparse_affine_forward",
       [](CArray<X> a, CArray<T> w, py::object b, const std::string& impl) {
-        require_matrix(a, "a");
-        require_matrix(w, "w");
-        require(cols(a) == rows(w), "a and w do not chain");
-        const std::size_t N = rows(a), K = cols(a), M = cols(w);
-        CArray<T> bias = b.is_none() ? CArray<T>() : CArray<T>(b);
-        require(b.is_none() || static_cast<std::size_t>(bias.size()) == M, "b must have M entries");
+        const AffineOperands<T> op(a, w, b);
         const Kernels<T>& k = implementation<T>(impl);
         Gathered<T> g(k, a);
-        py::array_t<T> out({static_cast<py::ssize_t>(N), static_cast<py::ssize_t>(M)});
-        k.sparse_affine_forward(out.mutable_data(), g.view(), w.data(), b.is_none() ? nullptr : bias.data(),
-                                N, K, M);
+        py::array_t<T> out = op.output();
+        k.sparse_affine_forward(out.mutable_data(), g.view(), w.data(), op.b(), op.N, op.K, op.M);
         return out;
       },
       py::arg("a"), py::arg("w"), py::arg("b") = py::none(), py::arg("impl") = "active",
@@ -122,15 +141,10 @@ void bind_dense(py::module_& m) {
   m.def(
       "affine_forward",
       [](CArray<T> a, CArray<T> w, py::object b, const std::string& impl) {
-        require_matrix(a, "a");
-        require_matrix(w, "w");
-        require(cols(a) == rows(w), "a and w do not chain");
-        const std::size_t N = rows(a), K = cols(a), M = cols(w);
-        CArray<T> bias = b.is_none() ? CArray<T>() : CArray<T>(b);
-        require(b.is_none() || static_cast<std::size_t>(bias.size()) == M, "b must have M entries");
-        py::array_t<T> out({static_cast<py::ssize_t>(N), static_cast<py::ssize_t>(M)});
-        implementation<T>(impl).affine_forward(out.mutable_data(), a.data(), w.data(),
-                                               b.is_none() ? nullptr : bias.data(), N, K, M);
+        const AffineOperands<T> op(a, w, b);
+        py::array_t<T> out = op.output();
+        implementation<T>(impl).affine_forward(out.mutable_data(), a.data(), w.data(), op.b(), op.N, op.K,
+                                               op.M);
         return out;
       },
       py::arg("a"), py::arg("w"), py::arg("b") = py::none(), py::arg("impl") = "active", "b + a·w");
