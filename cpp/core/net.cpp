@@ -162,6 +162,9 @@ void TwoLayerNet<T>::gradient(T* grads, const X* x, const Targets<T>& t, std::si
   }
   // W1's gradient rows are shared out in pieces of this many, taken in turn by free threads.
   const std::size_t w1_rows = std::max<std::size_t>(16, (d.D + 4 * workers - 1) / (4 * workers));
+  // Its work grows with the rows in the round: with a single chunk (fewer than
+  // 2·kMinRowsPerThread rows) it is too small to pay for waking a second thread, as the forward is.
+  const int w1_workers = chunks > 1 ? workers : 1;
 
   for (std::size_t first = 0; first < chunks; first += slots) {
     const std::size_t in_round = std::min(slots, chunks - first);
@@ -189,7 +192,7 @@ void TwoLayerNet<T>::gradient(T* grads, const X* x, const Targets<T>& t, std::si
       bias_backward(gb1, s.da1.data(), n, d.H);
       k.mark_nonzero_columns(s.masks.data(), xb, n, d.D);
     });
-    parallel_for(d.D, w1_rows, workers, [&](std::size_t k0, std::size_t k1, int) {
+    parallel_for(d.D, w1_rows, w1_workers, [&](std::size_t k0, std::size_t k1, int) {
       const Kernels<T>& k = kernels<T>();
       if (first == 0) std::fill(g.W1 + k0 * d.H, g.W1 + k1 * d.H, T(0));
       for (std::size_t slot = 0; slot < in_round; ++slot) {

@@ -73,7 +73,8 @@ def _parser() -> argparse.ArgumentParser:
         type=_thread_count,
         default=None,
         metavar="N",
-        help=f"threads of the C++ core, 1 to {MAX_THREADS} (default: all)",
+        help=f"threads of the C++ core, 1 to {MAX_THREADS} (default: $TWOLAYER_NUM_THREADS, "
+        "else $OMP_NUM_THREADS, else the CPUs available)",
     )
 
     train_parser = commands.add_parser(
