@@ -25,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from nets import KEYS, TorchNet, book_numerical_gradient_subset, train_like_the_book  # noqa: E402
+from shared import bench_shared, shared_table  # noqa: E402
 
 import twolayer  # noqa: E402
 from twolayer import TwoLayerNet  # noqa: E402
@@ -34,6 +35,8 @@ from twolayer.reference import ReferenceNet  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MNIST = Path(os.environ.get("TWOLAYER_MNIST_DIR", ROOT.parent / "shared" / "mnist"))
 DEFAULT_JSON = ROOT / "bench" / "results.json"
+SECTIONS = ("gradient", "accuracy", "numerical gradient", "book run", "numerical-gradient training", "scaling",
+            "shared machine")
 
 failures: list[str] = []  # comparisons whose results disagree
 
@@ -480,6 +483,13 @@ def goals(results, quick):
             goal(f"numerical-gradient training: < 10 min ({fmt_time(run['seconds'])})", run["seconds"] < 600)
             goal(f"numerical-gradient training: test accuracy ≥ 0.94 ({run['final_test_accuracy']:.4f})",
                  run["final_test_accuracy"] >= 0.94)
+    for r in results["rows"]:
+        if r["benchmark"].startswith("shared"):
+            s = r["seconds"]
+            slower = s["ours"] / s["ours, 1 thread"]
+            goal(f"{r['benchmark']}: default threads ≤ 1.2× the time on 1 thread ({slower:.2f}×)", slower <= 1.2)
+            if "numpy" in s:
+                goal(f"{r['benchmark']}: ≥ 2× NumPy ({fmt_ratio(ratio(r, 'numpy'))})", ratio(r, "numpy") >= 2)
     scaling = [r for r in results["rows"] if r["benchmark"] == "scaling: gradient"]
     if scaling:
         slowest = min(scaling, key=lambda r: ratio(r, "numpy"))
@@ -497,6 +507,8 @@ def main(argv=None):
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if it is installed")
     parser.add_argument("--skip-numerical-training", action="store_true",
                         help="leave out the 10,000-iteration numerical-gradient training (about 2 minutes)")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, metavar="SECTION",
+                        help=f"run only these sections: {', '.join(SECTIONS)}")
     args = parser.parse_args(argv)
 
     global SETTLE
@@ -536,7 +548,10 @@ def main(argv=None):
          lambda: [] if args.skip_numerical_training else bench_book_run(data, torch_ok, args.quick, numerical=True,
                                                                          iterations=20 if args.quick else None)),
         ("scaling", lambda: bench_scaling(data, args.quick)),
+        ("shared machine", lambda: bench_shared(data, args.mnist, threads, args.quick, check)),
     ):
+        if args.only and title not in args.only:
+            continue
         t0 = time.perf_counter()
         rows += run()
         print(f"... {title}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
@@ -546,7 +561,7 @@ def main(argv=None):
     results["failures"] = failures
     results["seconds"] = time.perf_counter() - started
 
-    main_rows = [r for r in rows if r["benchmark"] != "scaling: gradient"]
+    main_rows = [r for r in rows if r["benchmark"] != "scaling: gradient" and not r["benchmark"].startswith("shared")]
     print(table(main_rows, peak), "\n")
     for r in main_rows:
         if "note" in r:
@@ -554,6 +569,8 @@ def main(argv=None):
     print()
     print(runs_table([r for r in rows if "runs" in r]), "\n")
     print(scaling_table([r for r in rows if r["benchmark"] == "scaling: gradient"], peak), "\n")
+    print("Shared machine (default / 1 thread: above 1 means the default thread count lost):\n")
+    print(shared_table([r for r in rows if r["benchmark"].startswith("shared")], fmt_time), "\n")
     if not args.quick:
         print("| goal | met |\n|---|---|")
         for g in results["goals"]:

@@ -10,6 +10,7 @@ it applies) side by side in one run, and reports their ratios.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -36,11 +37,16 @@ def _block(call: Callable[[], object], calls: int) -> float:
     return float(np.median(seconds))
 
 
-def interleaved(x: np.ndarray, t: np.ndarray, threads: int, calls: int = 100) -> dict[str, Any]:
+Check = Callable[[str, float, float], dict]  # run.py's check(what, difference, tolerance)
+
+
+def interleaved(x: np.ndarray, t: np.ndarray, threads: int, check: Check, calls: int = 100) -> dict[str, Any]:
     """Rounds of a block of core gradients, then a block of NumPy reference gradients; for each
     thread count, the median per call of every round."""
     ours = TwoLayerNet(784, 50, 10, seed=0)
     numpy_net = ReferenceNet.from_params(ours.params)
+    expected, got = numpy_net.gradient(x, t), ours.gradient(x, t)
+    difference = max(float(np.abs(got[k] - expected[k]).max() / np.abs(expected[k]).max()) for k in expected)
     rounds: dict[str, list[float]] = {"ours": [], "ours, 1 thread": [], "numpy": []}
     for name, count in (("ours", threads), ("ours, 1 thread", 1)):
         twolayer.set_num_threads(count)
@@ -54,6 +60,7 @@ def interleaved(x: np.ndarray, t: np.ndarray, threads: int, calls: int = 100) ->
         "seconds": {name: float(np.median(r)) for name, r in rounds.items()},
         "worst_round": {name: max(r) for name, r in rounds.items()},
         "rounds": rounds,
+        "agreement": {"ours": check("shared: interleaved gradient against NumPy", difference, 1e-9)},
     }
 
 
@@ -63,6 +70,10 @@ def _train_command(mnist: Path, iters: int, threads: int | None, out: Path) -> l
     if threads is not None:
         command += ["--num-threads", str(threads)]
     return command
+
+
+def _final_test_accuracy(out: Path) -> float:
+    return float(json.loads((out / "history.json").read_text())["test_acc_list"][-1])
 
 
 def _wall(commands: list[list[str]]) -> float:
@@ -80,10 +91,11 @@ def _spinner() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
-def processes(mnist: Path, iters: int, repeats: int) -> list[dict[str, Any]]:
+def processes(mnist: Path, iters: int, repeats: int, check: Check) -> list[dict[str, Any]]:
     """Two training runs at once, and one beside a spinning process; default threads against
-    --num-threads 1, taking turns, medians of `repeats`."""
+    --num-threads 1, taking turns, medians of `repeats`. The runs must reach the same accuracy."""
     seconds: dict[str, dict[str, list[float]]] = {"two": {}, "busy": {}}
+    accuracy: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         outs = [Path(tmp) / "a", Path(tmp) / "b"]
         for _ in range(repeats):
@@ -97,22 +109,27 @@ def processes(mnist: Path, iters: int, repeats: int) -> list[dict[str, Any]]:
                     spinner.kill()
                     spinner.wait()
                 seconds["busy"].setdefault(name, []).append(busy)
+                accuracy[name] = _final_test_accuracy(outs[0])
     cases = {"two": ("shared: two processes", f"two `twolayer train --iters {iters}` started together, wall time"),
              "busy": ("shared: busy neighbour", f"`twolayer train --iters {iters}` beside a process spinning on one core")}
-    return [{"benchmark": cases[key][0], "case": cases[key][1],
+    # The thread count changes the gradient's rounding only: the outcomes must agree.
+    agreement = {"ours": check("shared: final test accuracy, default threads against 1 thread",
+                               abs(accuracy["ours"] - accuracy["ours, 1 thread"]), 0.01 if iters >= 1000 else 0.05)}
+    return [{"benchmark": cases[key][0], "case": cases[key][1], "agreement": agreement,
              "seconds": {name: float(np.median(s)) for name, s in runs.items()}, "all_seconds": runs}
             for key, runs in seconds.items()]
 
 
-def bench_shared(data: tuple, mnist: Path, threads: int, quick: bool) -> list[dict[str, Any]]:
+def bench_shared(data: tuple, mnist: Path, threads: int, quick: bool, check: Check) -> list[dict[str, Any]]:
+    """The scenarios above; the two with `twolayer train` only when the MNIST files are there."""
     x_train, t_train = data[0], data[1]
     batch = np.random.default_rng(6).choice(len(x_train), 100)
     x, t = x_train[batch], t_train[batch]
-    rows = [interleaved(x, t, threads, calls=10 if quick else 100)]
-    if mnist.is_dir() and all((mnist / f).is_file() for f in ("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz")):
-        rows += processes(mnist, 20 if quick else 3000, 1 if quick else 3)
+    rows = [interleaved(x, t, threads, check, calls=10 if quick else 100)]
+    if all((mnist / f).is_file() for f in ("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz")):
+        rows += processes(mnist, 20 if quick else 3000, 1 if quick else 3, check)
     for row in rows:
-        row.update(dtype="float64", agreement={})
+        row["dtype"] = "float64"
     return rows
 
 
@@ -137,7 +154,7 @@ if __name__ == "__main__":  # the shared-machine section alone: python bench/sha
     quick = "--quick" in sys.argv
     data = run.load_data(run.DEFAULT_MNIST, quick)
     threads = len(os.sched_getaffinity(0))
-    rows = bench_shared(data, run.DEFAULT_MNIST, threads, quick)
+    rows = bench_shared(data, run.DEFAULT_MNIST, threads, quick, run.check)
     print(shared_table(rows, run.fmt_time))
     for row in rows:
         print(row["benchmark"], {k: [round(v * 1e6) if v < 1 else round(v, 2) for v in r]

@@ -22,7 +22,7 @@ def test_quick_benchmarks_run_and_agree(tmp_path):
     benchmarks = {row["benchmark"] for row in results["rows"]}
     assert benchmarks >= {
         "gradient, batch 100", "accuracy", "numerical_gradient, batch 100", "the book's full run",
-        "numerical-gradient training", "scaling: gradient",
+        "numerical-gradient training", "scaling: gradient", "shared: interleaved with NumPy",
     }
     for row in results["rows"]:
         assert row["seconds"]["ours"] > 0
