@@ -79,10 +79,13 @@ def plot_accuracy(
     from matplotlib.ticker import MaxNLocator  # after _new_figure, which says how to install matplotlib
 
     ax = figure.subplots()
+    markevery = max(1, len(x) // 25)  # a marker on each of hundreds of points would hide the lines
     styles = {"train acc": ("o", "-"), "val acc": ("^", ":"), "test acc": ("s", "--")}
     for label, (marker, linestyle) in styles.items():
         if len(lines[label]):
-            ax.plot(x, lines[label], marker=marker, markersize=3, linestyle=linestyle, label=label)
+            ax.plot(
+                x, lines[label], marker=marker, markersize=3, markevery=markevery, linestyle=linestyle, label=label
+            )
     ax.set(xlabel=unit, ylabel="accuracy", ylim=(0, 1))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 0.5
     ax.legend(loc="lower right")
