@@ -35,7 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.num_threads is not None:
             set_num_threads(args.num_threads)
-        return args.run(args)
+        status: int = args.run(args)
+        return status
     except KeyboardInterrupt:  # outside the training loop, which handles its own
         print("\ntwolayer: interrupted", file=sys.stderr)
         return _EXIT_INTERRUPTED

@@ -75,8 +75,8 @@ def plot_accuracy(
     else:
         x, unit = np.asarray(iterations, dtype=float), "iterations"
 
-    figure = _new_figure(figsize=(6, 4))
-    from matplotlib.ticker import MaxNLocator  # after _new_figure, which says how to install matplotlib
+    figure = _new_figure(figsize=(6, 4))  # first: it says how to install matplotlib when it is missing
+    from matplotlib.ticker import MaxNLocator
 
     ax = figure.subplots()
     markevery = max(1, len(x) // 25)  # a marker on each of hundreds of points would hide the lines

@@ -19,10 +19,10 @@ import reprlib
 import signal
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Tuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,7 +41,7 @@ _DEFAULT_ITERS = 10000  # the book's iters_num
 # while keeping what a corrupt or hostile file can make the reader parse to a few hundred MB of Python objects.
 MAX_HISTORY_BYTES = 64 * 2**20
 
-Pair = Tuple[np.ndarray, np.ndarray]  # images and labels of one set
+Pair = tuple[np.ndarray, np.ndarray]  # images and labels of one set
 
 
 @dataclass
@@ -204,11 +204,11 @@ def train(
         number.
     """
     _check_data(x_train, t_train, x_test, t_test)
-    settings = dict(
-        iters_num=iters_num, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, gradient=gradient,
-        seed=seed, sampling=sampling, train_size=train_size, validation_size=validation_size, eval_every=eval_every,
-        eval_samples=eval_samples,
-    )  # fmt: skip
+    settings = {
+        "iters_num": iters_num, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+        "gradient": gradient, "seed": seed, "sampling": sampling, "train_size": train_size,
+        "validation_size": validation_size, "eval_every": eval_every, "eval_samples": eval_samples,
+    }  # fmt: skip
     check_settings(settings, data_sizes=(len(x_train), len(x_test)))
     seed = None if seed is None else int(seed)  # not a NumPy integer, which JSON cannot hold
     batch_rng, split_rng, eval_rng = _generators(seed)
@@ -272,7 +272,7 @@ def check_settings(settings: Mapping[str, Any], *, data_sizes: tuple[int, int] |
     rate = s["learning_rate"]
     if isinstance(rate, bool) or not isinstance(rate, numbers.Real):
         raise TypeError(f"learning_rate must be a real number, got {type(rate).__name__}")
-    if not (math.isfinite(rate) and rate > 0):
+    if not (math.isfinite(rate) and float(rate) > 0):
         raise ValueError(f"learning_rate must be finite and > 0, got {rate}")
     for name, choices in (("gradient", _GRADIENTS), ("sampling", _SAMPLINGS)):
         if not isinstance(s[name], str) or s[name] not in choices:
@@ -288,7 +288,7 @@ _INT_SETTINGS = {
 }  # fmt: skip
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _setting_defaults() -> dict[str, Any]:
     """train's settings and their defaults, from its signature: the one place they are written."""
     parameters = inspect.signature(train).parameters.values()
@@ -513,7 +513,7 @@ def _reject_constant(name: str) -> None:
 
 def _history_from_dict(data: Any) -> History:
     if not isinstance(data, dict):
-        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
     known = {f.name: f for f in fields(History)}
     unknown = sorted(set(data) - set(known))
     missing = [n for n, f in known.items() if n not in data and f.default is MISSING and f.default_factory is MISSING]
