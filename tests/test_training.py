@@ -473,3 +473,12 @@ def test_invalid_history_is_a_clear_error(tmp_path, change, message):
     path.write_text(changed if isinstance(changed, str) else json.dumps(changed))
     with pytest.raises(ValueError, match=f"{path} is not a valid training history: .*{message}"):
         History.from_json(path)
+
+
+def test_numpy_integer_settings_are_written_as_numbers(tmp_path):
+    sizes = {"train_size": np.int64(50), "validation_size": np.int32(10), "epochs": np.int64(2)}
+    history = train(RecordingNet(), *id_data(103), eval_samples=np.int64(5), progress=False, seed=0, **sizes)
+    history.to_json(tmp_path / "history.json")
+    data = json.loads((tmp_path / "history.json").read_text())
+    assert (data["train_size"], data["validation_size"], data["epochs"], data["eval_samples"]) == (50, 10, 2, 5)
+    assert History.from_json(tmp_path / "history.json") == history

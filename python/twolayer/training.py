@@ -32,7 +32,7 @@ from ._progress import progress_bar
 if TYPE_CHECKING:
     from .net import TwoLayerNet
 
-__all__ = ["MAX_HISTORY_BYTES", "DivergedError", "History", "check_settings", "sgd_step", "train"]
+__all__ = ["MAX_HISTORY_BYTES", "DivergedError", "History", "check_settings", "train"]
 
 _GRADIENTS = ("backprop", "numerical")
 _SAMPLINGS = ("replacement", "shuffle")
@@ -95,7 +95,10 @@ class History:
         data = asdict(self)
         data["train_loss_list"] = [x if math.isfinite(x) else None for x in self.train_loss_list]
         # One line per field, lists included: readable, and 10,000 losses do not make 10,000 lines.
-        lines = (f"  {json.dumps(key)}: {json.dumps(value, allow_nan=False)}" for key, value in data.items())
+        lines = (
+            f"  {json.dumps(key)}: {json.dumps(value, allow_nan=False, default=_numpy_scalar)}"
+            for key, value in data.items()
+        )
         text = "{\n" + ",\n".join(lines) + "\n}\n"
         if path is not None:
             with atomic_write(path) as f:
@@ -154,7 +157,7 @@ def train(
     """Train `net` in place with the book's mini-batch SGD and return the :class:`History` of the run.
 
     Each iteration takes a mini-batch of `batch_size` training samples, computes the gradient, updates
-    ``net.params[key] -= learning_rate * grad[key]`` and records the mini-batch loss (:func:`sgd_step`). Accuracy is
+    ``net.params[key] -= learning_rate * grad[key]`` and records the mini-batch loss. Accuracy is
     measured on the training set, the validation set if any and the test set at the first iteration of every epoch
     (as the book does at ``i % iter_per_epoch == 0``), or every `eval_every` iterations, and on the whole sets after
     the last iteration. All the randomness (split, batches, evaluation samples) comes from `seed`.
@@ -232,7 +235,7 @@ def train(
     return history
 
 
-def sgd_step(
+def _sgd_step(
     net: Any, x_train: np.ndarray, t_train: np.ndarray, batch: np.ndarray, learning_rate: float, gradient: str,
     losses: list[float],
 ) -> None:  # fmt: skip
@@ -392,7 +395,7 @@ def _run(
     next_evaluation = 0.0  # the (fractional) iteration at which the next evaluation is due
     try:
         for i in range(history.iters_num):
-            sgd_step(net, *fit, next(batches), history.learning_rate, history.gradient, history.train_loss_list)
+            _sgd_step(net, *fit, next(batches), history.learning_rate, history.gradient, history.train_loss_list)
             loss = history.train_loss_list[-1]
             if not math.isfinite(loss):
                 history.diverged = True
@@ -484,6 +487,13 @@ def _check_int(name: str, value: Any, *, minimum: int) -> None:
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+
+
+def _numpy_scalar(value: Any) -> Any:
+    """A NumPy scalar setting (``train_size=np.int64(300)``) as the Python number JSON can hold."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 # Reading a history back: the JSON type each field's annotation allows.
