@@ -322,8 +322,6 @@ void bind_net(py::module_& m, const char* name) {
 
 }  // namespace
 
-void bind_kernels(py::module_& m);  // kernels.cpp: the kernels one by one, for tests and benchmarks
-
 // Exported under a C name, unlike the rest of the extension: threadpoolctl's controller of the
 // core (python/twolayer/_threads.py) recognises this library among the loaded ones by this symbol.
 #if defined(_WIN32)
@@ -341,5 +339,4 @@ PYBIND11_MODULE(_core, m) {
         "Use up to n threads (n >= 1) in the core's parallel loops.");
   m.def("get_num_threads", &twolayer::num_threads,
         "The number of threads the core's parallel loops may use.");
-  bind_kernels(m);
 }
