@@ -140,9 +140,14 @@ t = rng.integers(0, 10, 2000)
 net = TwoLayerNet(784, 50, 10, seed=0)
 print("started", flush=True)
 history = train(net, x, t, x[:200], t[:200], iters_num=10**6, gradient="{gradient}", seed=0, progress=False)
-print("interrupted", time.monotonic(), history.interrupted, len(history.train_loss_list), flush=True)
-assert all(np.isfinite(v).all() for v in net.params.values())
-assert np.isfinite(net.loss(x[:100], t[:100]))
+done = len(history.train_loss_list)
+print("interrupted", time.monotonic(), history.interrupted, done, flush=True)
+# The net is exactly the one after the recorded iterations: no update was lost or left half done.
+replay = TwoLayerNet(784, 50, 10, seed=0)
+if done:
+    train(replay, x, t, x[:200], t[:200], iters_num=done, gradient="{gradient}", seed=0, progress=False)
+for key in net.params:
+    assert np.array_equal(net.params[key], replay.params[key]), key
 print("intact", flush=True)
 """
 
@@ -158,5 +163,7 @@ def test_ctrl_c_stops_training_within_a_second(gradient: str) -> None:
     lines = _interrupt(child)
     words = lines[0].split()
     assert words[0] == "interrupted" and words[2] == "True", lines
-    assert int(words[3]) >= 1 if gradient == "backprop" else True
-    assert lines[1] == "intact"
+    if gradient == "backprop":  # hundreds of iterations fit in the half second before the signal
+        assert int(words[3]) >= 1
+    # (a numerical gradient may still be in its first iteration, under the sanitizers)
+    assert lines[1] == "intact", lines

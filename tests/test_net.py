@@ -7,25 +7,13 @@ import pytest
 
 import twolayer
 from twolayer import TwoLayerNet
-from twolayer.reference import ReferenceNet
+from twolayer._core import PARAM_NAMES
+from twolayer.reference import ReferenceNet, mnist_like_batch
 
-from conftest import mnist_like_batch
 from isolation import run_python
 
 # (N, D, H, C): tiny, odd, the book's MNIST net, and batches that span several row chunks.
 SHAPES = [(1, 4, 3, 2), (7, 13, 5, 3), (100, 784, 50, 10), (300, 20, 8, 4), (1500, 30, 6, 5)]
-# Relative tolerance on max |difference| / max |value|, per dtype.
-RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 2e-5}
-
-
-def assert_close(actual, expected, dtype, what=""):
-    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    assert actual.shape == expected.shape, what
-    scale = max(np.abs(expected).max(), 1e-30)
-    worst = np.abs(actual - expected).max() / scale
-    assert worst <= RTOL[np.dtype(dtype)], f"{what}: max relative difference {worst:.3g}"
-
-
 def make_pair(shape, dtype, seed=0, std=0.5):
     """A C++ net with random (not tiny) weights and biases, and a reference copy of it."""
     n, d, h, c = shape
@@ -44,7 +32,7 @@ def batch(shape, dtype, seed=0):
 
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 @pytest.mark.parametrize("x_dtype", [np.float64, np.float32], ids=["x64", "x32"])
-def test_passes_match_reference(shape, dtype, x_dtype):
+def test_passes_match_reference(shape, dtype, x_dtype, assert_close):
     net, ref = make_pair(shape, dtype)
     x, t = batch(shape, x_dtype)
     assert_close(net.predict(x), ref.predict(x), dtype, "predict")
@@ -52,7 +40,7 @@ def test_passes_match_reference(shape, dtype, x_dtype):
     assert_close(net.loss(x, t), ref.loss(x, t), dtype, "loss")
     assert net.accuracy(x, t) == pytest.approx(ref.accuracy(x, t), abs=1.5 / shape[0])
     grads, expected = net.gradient(x, t), ref.gradient(x, t)
-    assert list(grads) == ["W1", "b1", "W2", "b2"]
+    assert list(grads) == list(PARAM_NAMES) == ["W1", "b1", "W2", "b2"]
     for key in grads:
         assert grads[key].dtype == dtype
         assert_close(grads[key], expected[key], dtype, f"gradient {key}")
@@ -67,7 +55,7 @@ def test_accuracy_counts_exactly():
     assert net.accuracy(x, t) == (500 - 123) / 500
 
 
-def test_target_rows_are_read_as_the_book_reads_them(dtype):
+def test_target_rows_are_read_as_the_book_reads_them(dtype, assert_close):
     """Loss and accuracy take each row's argmax; the gradient uses the rows as they are."""
     shape = (100, 784, 50, 10)
     net, ref = make_pair(shape, dtype)
@@ -83,7 +71,7 @@ def test_target_rows_are_read_as_the_book_reads_them(dtype):
         assert_close(net.gradient(x, one_hot)[key], g, dtype, f"one-hot gradient {key}")
 
 
-def test_single_sample_is_a_batch_of_one(dtype):
+def test_single_sample_is_a_batch_of_one(dtype, assert_close):
     net, ref = make_pair((1, 12, 5, 3), dtype)
     x = np.random.default_rng(0).random(12)
     y = net.predict(x)
@@ -95,7 +83,7 @@ def test_single_sample_is_a_batch_of_one(dtype):
     assert net.accuracy(x, 1) + net.accuracy(x, 0) + net.accuracy(x, 2) == 1.0
 
 
-def test_results_do_not_depend_on_the_thread_count(dtype):
+def test_results_do_not_depend_on_the_thread_count(dtype, assert_close):
     shape = (3000, 40, 16, 10)
     net, _ = make_pair(shape, dtype)
     x, t = batch(shape, dtype)
@@ -190,17 +178,15 @@ def results_on_both_kernel_sets(tmp_path, net, x, t, h=0.0):
     return results
 
 
-def test_the_net_gives_the_same_results_on_either_kernel_set(tmp_path, dtype):
+def test_the_net_gives_the_same_results_on_either_kernel_set(tmp_path, dtype, tol, assert_close):
     rng = np.random.default_rng(3)
     net = TwoLayerNet(784, 50, 10, weight_init_std=0.5, dtype=dtype, seed=0)
     net.params["b1"] = rng.normal(size=50)
     x, t = mnist_like_batch(rng, 600, 784, np.float32), rng.integers(0, 10, 600)
     fast, portable = results_on_both_kernel_sets(tmp_path, net, x, t).values()
-    tolerance = RTOL[np.dtype(dtype)] * 100
     for key in ("predict", "gradient W1", "gradient b1", "gradient W2", "gradient b2"):
-        worst = np.abs(fast[key] - portable[key]).max() / np.abs(portable[key]).max()
-        assert worst < tolerance, key
-    assert abs(fast["loss"] - portable["loss"]) < tolerance * abs(portable["loss"])
+        assert_close(fast[key], portable[key], dtype, key, scale=100)
+    assert abs(fast["loss"] - portable["loss"]) < tol.rtol * 100 * abs(portable["loss"])
     assert abs(fast["accuracy"] - portable["accuracy"]) <= 1 / 600
 
 
@@ -209,16 +195,14 @@ def test_the_net_gives_the_same_results_on_either_kernel_set(tmp_path, dtype):
 # path, large output weights or steps the second.
 @pytest.mark.parametrize("w2_scale, h", [(1.0, 1e-4), (5.0, 1e-3), (1.0, 1e-2)],
                          ids=["factored", "whole-w", "whole-h"])
-def test_the_numerical_gradient_is_the_same_on_either_kernel_set(tmp_path, w2_scale, h):
+def test_the_numerical_gradient_is_the_same_on_either_kernel_set(tmp_path, w2_scale, h, relative_error):
     rng = np.random.default_rng(4)
     net = TwoLayerNet(60, 11, 7, weight_init_std=1.0, seed=0)
     net.params["W2"] *= w2_scale
     net.params["b2"] = rng.normal(size=7)
     x, t = mnist_like_batch(rng, 13, 60), rng.integers(0, 7, 13)
     fast, portable = results_on_both_kernel_sets(tmp_path, net, x, t, h).values()
-    for key in ("W1", "b1", "W2", "b2"):
+    for key in PARAM_NAMES:
         simd = fast["numerical " + key]
-        scale = np.abs(portable["numerical " + key]).max()
-        assert np.abs(simd - portable["numerical " + key]).max() / scale < 1e-8, key
-        naive = portable["naive " + key]
-        assert np.abs(simd - naive).max() / np.abs(naive).max() < 1e-7, key
+        assert relative_error(simd, portable["numerical " + key]) < 1e-8, key
+        assert relative_error(simd, portable["naive " + key]) < 1e-7, key

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from twolayer import TwoLayerNet
-from twolayer.reference import ReferenceNet
+from twolayer.reference import ReferenceNet, train_like_the_book
 from twolayer.training import DivergedError, History, train
 
 
@@ -27,15 +27,8 @@ def small(mnist):
 def book_loop(network, x_train, t_train, *, iters_num, batch_size, learning_rate, seed):
     """ch04/train_neuralnet.py, with the sampling from np.random.default_rng(seed): the mini-batch losses."""
     rng = np.random.default_rng(seed)
-    train_loss_list = []
-    for _ in range(iters_num):
-        batch_mask = rng.choice(x_train.shape[0], batch_size)
-        x_batch, t_batch = x_train[batch_mask], t_train[batch_mask]
-        grad = network.gradient(x_batch, t_batch)
-        for key in ("W1", "b1", "W2", "b2"):
-            network.params[key] -= learning_rate * grad[key]
-        train_loss_list.append(network.loss(x_batch, t_batch))
-    return train_loss_list
+    batches = [rng.choice(x_train.shape[0], batch_size) for _ in range(iters_num)]
+    return train_like_the_book(network, x_train, t_train, batches, learning_rate)[0]
 
 
 def test_short_mnist_run_learns(mnist):
