@@ -1,9 +1,10 @@
 """Ctrl-C: SIGINT during a long numerical_gradient or a training run returns control within a
 second (as KeyboardInterrupt, or as a history marked interrupted), and leaves the net and its
-parameters whole and usable.
+parameters whole and usable. (How train and the command report an interruption is tested beside
+them, with a KeyboardInterrupt raised in the loop.)
 
-The long calls run in a separate interpreter that the test sends SIGINT to, so that neither a
-hang nor a crash can take the test run with it.
+Most long calls run in a separate interpreter that the test sends SIGINT to, so that neither a
+hang nor a crash can take the test run with it; the last test signals this process itself.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
 import pytest
 
+from twolayer import TwoLayerNet
 from twolayer.reference import ReferenceNet
 from twolayer.training import train
 
@@ -167,3 +170,21 @@ def test_ctrl_c_stops_training_within_a_second(gradient: str) -> None:
         assert int(words[3]) >= 1
     # (a numerical gradient may still be in its first iteration, under the sanitizers)
     assert lines[1] == "intact", lines
+
+
+def test_real_ctrl_c_during_a_long_numerical_gradient(mnist):
+    (x_train, t_train), (x_test, t_test) = mnist
+    net = TwoLayerNet(784, 100, 10, seed=0)
+    main = threading.main_thread().ident
+    timer = threading.Timer(0.5, signal.pthread_kill, (main, signal.SIGINT))
+    start = time.perf_counter()
+    timer.start()
+    try:
+        # Far more iterations than fit in the half second before the signal (about 100 a second here).
+        history = train(net, x_train, t_train, x_test, t_test, iters_num=10000, gradient="numerical", progress=False)
+    finally:
+        timer.cancel()
+        timer.join()
+    assert history.interrupted
+    assert time.perf_counter() - start < 5
+    assert all(np.isfinite(net.params[key]).all() for key in net.params)
