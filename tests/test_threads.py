@@ -14,9 +14,8 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from isolation import Case, expect_error, run_python
-
 import twolayer
+from isolation import Case, expect_error, run_python
 
 # fmt: off
 BAD_THREAD_COUNTS = [
