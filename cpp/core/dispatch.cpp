@@ -46,6 +46,7 @@ const Kernels<T>& portable_kernels() {
                             &affine_forward<T, T>,
                             &affine_backward_weights<T, T>,
                             &sigmoid_forward<T>,
+                            &relu_forward<T>,
                             &softmax_forward<T>,
                             [](T* y, const T* x, std::size_t n) {
                               for (std::size_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);

@@ -11,8 +11,8 @@
 namespace twolayer {
 
 template <class X>
-bool numerical_gradient_naive(double* grads, const double* theta, const Dims& d, const X* x,
-                              const std::int64_t* t, std::size_t N, double h,
+bool numerical_gradient_naive(double* grads, const double* theta, const Dims& d, Activation f,
+                              const X* x, const std::int64_t* t, std::size_t N, double h,
                               const std::atomic<bool>& cancel) {
   const int workers = num_threads();
   // Each worker perturbs its own copy of θ.
@@ -23,16 +23,16 @@ bool numerical_gradient_naive(double* grads, const double* theta, const Dims& d,
   parallel_for(d.size(), 8, workers, [&](std::size_t begin, std::size_t end, int w) {
     double* th = copies[w].data();
     const Params<const double> p(th, d);
-    auto f = [&] {
-      forward(z1[w].data(), y[w].data(), p, x, d, N);
+    auto loss = [&] {
+      forward(z1[w].data(), y[w].data(), p, x, d, f, N);
       return cross_entropy_sum(y[w].data(), t, N, d.C) / static_cast<double>(N);
     };
     for (std::size_t i = begin; i < end && !cancel.load(std::memory_order_relaxed); ++i) {
       const double saved = th[i];
       th[i] = saved + h;
-      const double f_plus = f();
+      const double f_plus = loss();
       th[i] = saved - h;
-      const double f_minus = f();
+      const double f_minus = loss();
       th[i] = saved;
       grads[i] = (f_plus - f_minus) / (2 * h);
     }
@@ -84,8 +84,10 @@ void portable_hidden_row_differences(double* diff, const UnperturbedPass& u,
       const std::size_t n = samples[k];
       const double shift = h * inputs[k], a = u.a1[n * u.Hp + j], z = u.z1[n * u.Hp + j];
       const double* a2n = u.a2 + n * u.C;
-      const double plus = shifted_sample_loss(a2n, sigmoid(a + shift) - z, u.w2t + j, u.Hp, u.t[n], u.C);
-      const double minus = shifted_sample_loss(a2n, sigmoid(a - shift) - z, u.w2t + j, u.Hp, u.t[n], u.C);
+      const double dz_plus = activate(u.activation, a + shift) - z;
+      const double dz_minus = activate(u.activation, a - shift) - z;
+      const double plus = shifted_sample_loss(a2n, dz_plus, u.w2t + j, u.Hp, u.t[n], u.C);
+      const double minus = shifted_sample_loss(a2n, dz_minus, u.w2t + j, u.Hp, u.t[n], u.C);
       sum += plus - minus;
     }
     diff[j] = sum;
@@ -113,15 +115,16 @@ const NumericalKernels& portable_numerical_kernels() {
 }
 
 template <class X>
-bool numerical_gradient_incremental(double* grads, const double* theta, const Dims& d, const X* x,
-                                    const std::int64_t* t, std::size_t N, double h,
-                                    const std::atomic<bool>& cancel) {
+bool numerical_gradient_incremental(double* grads, const double* theta, const Dims& d,
+                                    Activation f, const X* x, const std::int64_t* t,
+                                    std::size_t N, double h, const std::atomic<bool>& cancel) {
   const std::size_t D = d.D, H = d.H, C = d.C;
   const std::size_t Np = round_up(N, kPassPadding), Hp = round_up(H, kPassPadding);
   const Params<const double> p(theta, d);
 
   // The unperturbed pass, in padded rows: hidden pre-activations a1, hidden outputs z1, logits a2.
-  std::vector<double> a1(N * Hp, 0.0), z1(N * Hp, 0.5), a2(N * C), a2t(C * Np, 0.0),
+  // The padding is a unit with a1 = 0 (see UnperturbedPass).
+  std::vector<double> a1(N * Hp, 0.0), z1(N * Hp, activate(f, 0.0)), a2(N * C), a2t(C * Np, 0.0),
       w2t(C * Hp, 0.0), exp_minus_a1(N * Hp, 1.0), e2(N * C), e2t(C * Np, 1.0),
       e2_sum(Np, static_cast<double>(C)), e2_target(Np, 1.0), w2_max(Hp, 0.0);
   std::vector<std::int64_t> labels(Np, 0);
@@ -131,7 +134,7 @@ bool numerical_gradient_incremental(double* grads, const double* theta, const Di
       affine_forward(row.data(), x + n * D, p.W1, p.b1, 1, D, H);
       std::copy(row.begin(), row.end(), &a1[n * Hp]);
       for (std::size_t j = 0; j < H; ++j) exp_minus_a1[n * Hp + j] = std::exp(-row[j]);
-      sigmoid_forward(row.data(), H);
+      activation_forward(f, row.data(), H);
       std::copy(row.begin(), row.end(), &z1[n * Hp]);
       double* a2n = &a2[n * C];
       affine_forward(a2n, row.data(), p.W2, p.b2, 1, H, C);
@@ -151,7 +154,8 @@ bool numerical_gradient_incremental(double* grads, const double* theta, const Di
         w2_max[j] = std::max(w2_max[j], std::abs(p.W2[j * C + c]));
       }
   }
-  const UnperturbedPass u{N,
+  const UnperturbedPass u{f,
+                          N,
                           H,
                           C,
                           Np,
@@ -226,11 +230,12 @@ bool numerical_gradient_incremental(double* grads, const double* theta, const Di
 }
 
 #define TWOLAYER_INSTANTIATE(X)                                                                   \
-  template bool numerical_gradient_naive<X>(double*, const double*, const Dims&, const X*,       \
-                                            const std::int64_t*, std::size_t, double,            \
+  template bool numerical_gradient_naive<X>(double*, const double*, const Dims&, Activation,    \
+                                            const X*, const std::int64_t*, std::size_t, double,  \
                                             const std::atomic<bool>&);                           \
-  template bool numerical_gradient_incremental<X>(double*, const double*, const Dims&, const X*, \
-                                                  const std::int64_t*, std::size_t, double,      \
+  template bool numerical_gradient_incremental<X>(double*, const double*, const Dims&,           \
+                                                  Activation, const X*, const std::int64_t*,     \
+                                                  std::size_t, double,                           \
                                                   const std::atomic<bool>&);
 TWOLAYER_INSTANTIATE(float)
 TWOLAYER_INSTANTIATE(double)

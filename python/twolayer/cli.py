@@ -17,7 +17,7 @@ import numpy as np
 from . import __version__, set_num_threads
 from ._threads import MAX_THREADS
 from .datasets import cache_dir, load_mnist
-from .net import TwoLayerNet
+from .net import ACTIVATIONS, TwoLayerNet
 from .plotting import plot_accuracy, plot_loss
 from .training import DivergedError, History, train
 
@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--hidden", type=_positive_int, default=50, metavar="H", help="hidden layer size (default: %(default)s)"
+    )
+    common.add_argument(
+        "--activation",
+        choices=ACTIVATIONS,
+        default="sigmoid",
+        help="the hidden layer's: sigmoid (chapter 4's network) or relu (chapter 5's) (default: %(default)s)",
     )
     common.add_argument(
         "--dtype", choices=("float64", "float32"), default="float64", help="the network's dtype (default: %(default)s)"
@@ -132,7 +138,9 @@ def _train(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:  # the message says what is wrong and where
         return _error(exc)
     try:
-        net = TwoLayerNet(x_train.shape[1], args.hidden, _CLASSES, dtype=args.dtype, seed=args.seed)
+        net = TwoLayerNet(
+            x_train.shape[1], args.hidden, _CLASSES, activation=args.activation, dtype=args.dtype, seed=args.seed
+        )
     except (MemoryError, ValueError) as exc:  # a --hidden too large for this machine
         return _error(exc)
     print(
@@ -189,7 +197,9 @@ def _gradcheck(args: argparse.Namespace) -> int:
         return _error(exc)
     x_batch, t_batch = x_train[: args.batch], t_train[: args.batch]
     try:
-        net = TwoLayerNet(x_train.shape[1], args.hidden, _CLASSES, dtype=args.dtype, seed=args.seed)
+        net = TwoLayerNet(
+            x_train.shape[1], args.hidden, _CLASSES, activation=args.activation, dtype=args.dtype, seed=args.seed
+        )
     except (MemoryError, ValueError) as exc:  # a --hidden too large for this machine
         return _error(exc)
     print(f"Gradient check of {net!r}\n  on x_train[:{args.batch}]: |numerical - backprop| for each parameter")

@@ -39,6 +39,16 @@ def sigmoid(x: NDArray) -> NDArray:
     return 1 / (1 + np.exp(-x))
 
 
+def relu(x: NDArray) -> NDArray:
+    """The book's Relu layer (ch05 layers.py): entries with x <= 0 become 0."""
+    out = x.copy()
+    out[x <= 0] = 0
+    return out
+
+
+ACTIVATIONS = {"sigmoid": sigmoid, "relu": relu}
+
+
 def softmax(x: NDArray) -> NDArray:
     x = x - x.max(axis=-1, keepdims=True)  # exp never overflows
     e = np.exp(x)
@@ -79,9 +89,11 @@ class ReferenceNet:
         output_size: int,
         weight_init_std: float = 0.01,
         *,
+        activation: str = "sigmoid",
         dtype: DTypeLike = np.float64,
         seed: Optional[int] = None,
     ) -> None:
+        self.activation = activation
         self.dtype = np.dtype(dtype)
         sizes = (input_size, hidden_size, output_size)
         self.params = {
@@ -89,16 +101,17 @@ class ReferenceNet:
         }
 
     @classmethod
-    def from_params(cls, params: Mapping[str, NDArray]) -> "ReferenceNet":
+    def from_params(cls, params: Mapping[str, NDArray], activation: str = "sigmoid") -> "ReferenceNet":
         """A reference net holding copies of the given parameters (of any TwoLayerNet)."""
         net = cls.__new__(cls)
+        net.activation = activation
         net.params = {k: np.array(params[k]) for k in PARAM_KEYS}
         net.dtype = net.params["W1"].dtype
         return net
 
     def _forward(self, x: NDArray) -> tuple[NDArray, NDArray]:
         p = self.params
-        z1 = sigmoid(np.dot(x, p["W1"]) + p["b1"])
+        z1 = ACTIVATIONS[self.activation](np.dot(x, p["W1"]) + p["b1"])
         y = softmax(np.dot(z1, p["W2"]) + p["b2"])
         return z1, y
 
@@ -121,7 +134,11 @@ class ReferenceNet:
         if t.ndim == 1:
             t = np.eye(y.shape[1], dtype=y.dtype)[t]
         dy = (y - t) / x.shape[0]
-        da1 = np.dot(dy, p["W2"].T) * z1 * (1 - z1)
+        da1 = np.dot(dy, p["W2"].T)
+        if self.activation == "relu":  # the book's Relu.backward: dout[mask] = 0, mask = (x <= 0)
+            da1[z1 <= 0] = 0
+        else:
+            da1 *= z1 * (1 - z1)
         return {
             "W1": np.dot(x.T, da1),
             "b1": da1.sum(axis=0),
