@@ -1,6 +1,10 @@
-"""The C++ TwoLayerNet against the NumPy reference, in both dtypes."""
+"""The C++ TwoLayerNet against the NumPy reference, in both dtypes and with either activation."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -25,14 +29,14 @@ def assert_close(actual, expected, dtype, what=""):
     assert worst <= RTOL[np.dtype(dtype)], f"{what}: max relative difference {worst:.3g}"
 
 
-def make_pair(shape, dtype, seed=0, std=0.5):
+def make_pair(shape, dtype, seed=0, std=0.5, activation="sigmoid"):
     """A C++ net with random (not tiny) weights and biases, and a reference copy of it."""
     n, d, h, c = shape
-    net = TwoLayerNet(d, h, c, weight_init_std=std, dtype=dtype, seed=seed)
+    net = TwoLayerNet(d, h, c, weight_init_std=std, activation=activation, dtype=dtype, seed=seed)
     rng = np.random.default_rng(seed + 1)
     net.params["b1"] = rng.normal(size=h)
     net.params["b2"] = rng.normal(size=c)
-    return net, ReferenceNet.from_params(net.params)
+    return net, ReferenceNet.from_params(net.params, activation)
 
 
 def batch(shape, dtype, seed=0):
@@ -41,10 +45,12 @@ def batch(shape, dtype, seed=0):
     return mnist_like_batch(rng, n, d, dtype), rng.integers(0, c, n)
 
 
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 @pytest.mark.parametrize("x_dtype", [np.float64, np.float32], ids=["x64", "x32"])
-def test_passes_match_reference(shape, dtype, x_dtype):
-    net, ref = make_pair(shape, dtype)
+def test_passes_match_reference(shape, dtype, x_dtype, activation):
+    net, ref = make_pair(shape, dtype, activation=activation)
+    assert net.activation == activation
     x, t = batch(shape, x_dtype)
     assert_close(net.predict(x), ref.predict(x), dtype, "predict")
     assert net.predict(x).dtype == dtype
@@ -138,6 +144,48 @@ def test_sizes_and_repr():
     net = TwoLayerNet(784, 50, 10, dtype=np.float32)
     assert (net.input_size, net.hidden_size, net.output_size) == (784, 50, 10)
     assert net.dtype == np.float32
-    assert repr(net) == "TwoLayerNet(input_size=784, hidden_size=50, output_size=10, dtype=float32)"
+    assert repr(net) == (
+        "TwoLayerNet(input_size=784, hidden_size=50, output_size=10, activation=sigmoid, dtype=float32)"
+    )
     shapes = {k: v.shape for k, v in net.params.items()}
     assert shapes == {"W1": (784, 50), "b1": (50,), "W2": (50, 10), "b2": (10,)}
+
+
+def test_relu_is_chapter_5s_network(dtype):
+    """Sigmoid by default; ReLU on the same parameters gives other outputs, and cuts off every
+    unit whose pre-activation is negative: with all biases and weights negative, every hidden
+    output is 0 and the prediction is softmax(b2)."""
+    assert TwoLayerNet(4, 3, 2).activation == "sigmoid"
+    sigmoid_net, _ = make_pair((5, 6, 4, 3), dtype)
+    relu_net, _ = make_pair((5, 6, 4, 3), dtype, activation="relu")
+    x, _ = batch((5, 6, 4, 3), dtype)
+    assert not np.allclose(sigmoid_net.predict(x), relu_net.predict(x))
+    relu_net.params["W1"] = -np.abs(relu_net.params["W1"])
+    relu_net.params["b1"] = -np.abs(relu_net.params["b1"]) - 0.1
+    b2 = relu_net.params["b2"].astype(np.float64)
+    expected = np.exp(b2 - b2.max()) / np.exp(b2 - b2.max()).sum()
+    assert_close(relu_net.predict(x), np.tile(expected, (5, 1)), dtype, "predict of a dead layer")
+    assert not relu_net.gradient(x, [0, 1, 2, 0, 1])["W1"].any()  # no unit lets a gradient through
+
+
+def test_relu_passes_nan_through_as_the_book_does(dtype):
+    """The book's Relu zeroes x <= 0 only: a NaN pre-activation stays NaN (a max with 0 would hide it)."""
+    net, _ = make_pair((2, 3, 4, 2), dtype, activation="relu")
+    net.params["b1"][0] = np.nan
+    assert np.isnan(net.predict(np.ones((2, 3)))).all()
+
+
+@pytest.mark.parametrize("value, error", [("tanh", ValueError), ("ReLU", ValueError), (None, TypeError), (1, TypeError)])
+def test_unknown_activation_is_refused(value, error):
+    with pytest.raises(error, match=r"activation must be 'sigmoid' or 'relu', got " + repr(repr(value))[1:-1]):
+        TwoLayerNet(4, 3, 2, activation=value)
+
+
+def test_relu_on_the_portable_kernels():
+    """This module's ReLU tests again, in a child started with TWOLAYER_SIMD=0 (the portable kernels)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider", "-k", "relu and not portable"],
+        env={**os.environ, "TWOLAYER_SIMD": "0"}, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout and "skipped" not in result.stdout
