@@ -225,7 +225,8 @@ class TwoLayerNet:
     @property
     def activation(self) -> str:
         """The hidden layer's activation: ``"sigmoid"`` or ``"relu"``."""
-        return self._core.activation
+        activation: str = self._core.activation
+        return activation
 
     @property
     def dtype(self) -> np.dtype:

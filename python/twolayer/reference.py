@@ -39,7 +39,7 @@ def sigmoid(x: NDArray) -> NDArray:
     return 1 / (1 + np.exp(-x))
 
 
-def relu(x: NDArray) -> NDArray:
+def relu(x: NDArray[np.floating]) -> NDArray[np.floating]:
     """The book's Relu layer (ch05 layers.py): entries with x <= 0 become 0."""
     out = x.copy()
     out[x <= 0] = 0
