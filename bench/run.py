@@ -607,7 +607,7 @@ def main(argv=None):
                                   (activations, activation_table)):
         if rows_of_a_table:
             print(draw(rows_of_a_table), "\n")
-    if not args.quick:
+    if not args.quick and results["goals"]:
         print("| goal | met |\n|---|---|")
         for g in results["goals"]:
             print(f"| {g['goal']} | {'yes' if g['met'] else '**no**'} |")
