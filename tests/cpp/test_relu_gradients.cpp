@@ -1,10 +1,9 @@
-// ReLU, chapter 5's activation: its kernel in every kernel set against the book's definition, and
-// the net's gradients with it, backprop and both numerical methods, under both kernel sets.
+// The gradients of chapter 5's ReLU net, backprop and both numerical methods, at and away from
+// ReLU's kink (its kernels: test_activations.cpp).
 #include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <random>
 #include <vector>
 
@@ -15,42 +14,6 @@
 namespace {
 
 using twolayer::Activation;
-
-// The book's Relu: x <= 0 becomes 0, anything else (NaN included) passes unchanged.
-template <class T>
-void check_relu_forward(const twolayer::Kernels<T>& k) {
-  const T nan = std::numeric_limits<T>::quiet_NaN(), inf = std::numeric_limits<T>::infinity();
-  // 11 entries: a whole vector and a masked tail in either type.
-  std::vector<T> z = {T(-2), T(-0.0), T(0), T(1e-30), T(-1e-30), T(3.5), nan, -inf, inf, T(7), T(-7)};
-  const std::vector<T> in = z;
-  k.relu_forward(z.data(), z.size());
-  for (std::size_t i = 0; i < z.size(); ++i) {
-    if (std::isnan(in[i])) {
-      CHECK(std::isnan(z[i]));
-    } else if (in[i] <= T(0)) {
-      CHECK(z[i] == T(0) && !std::signbit(z[i]));  // +0, as the book's out[mask] = 0
-    } else {
-      CHECK(z[i] == in[i]);
-    }
-  }
-  // Kernels::activation_forward picks the kernel of each activation.
-  std::vector<T> s = {T(-1), T(0), T(2)};
-  k.activation_forward(Activation::relu, s.data(), s.size());
-  CHECK(s[0] == T(0) && s[1] == T(0) && s[2] == T(2));
-  k.activation_forward(Activation::sigmoid, s.data(), s.size());
-  CHECK_CLOSE(s[0], 0.5, 1e-7);
-  CHECK_CLOSE(s[2], 1 / (1 + std::exp(-2.0)), 1e-7);
-}
-
-// The backward pass lets the gradient through where the output is positive, and nowhere else.
-void check_relu_backward() {
-  const double nan = std::numeric_limits<double>::quiet_NaN();
-  const std::vector<double> z = {0.0, 2.0, 0.0, 1e-300, nan};
-  std::vector<double> da = {5.0, 6.0, -7.0, 8.0, 9.0};
-  twolayer::activation_backward(Activation::relu, da.data(), z.data(), da.size());
-  CHECK(da[0] == 0.0 && da[1] == 6.0 && da[2] == 0.0 && da[3] == 8.0);
-  CHECK(da[4] == 9.0);  // a NaN unit is not masked, as in the book (its mask is x <= 0)
-}
 
 // A small ReLU net on sparse inputs, with hidden unit 0 of sample 0 put on the kink:
 // |a1| < h, so that the central difference straddles it.
@@ -75,8 +38,8 @@ struct KinkedNet {
   }
 };
 
-void check_gradients(bool simd) {
-  twolayer::set_simd_enabled(simd);
+// On the kernels in use: CTest runs this test again with TWOLAYER_SIMD=0 (tests/cpp/CMakeLists.txt).
+void check_gradients() {
   KinkedNet k;
   const std::size_t size = k.net.dims().size();
   std::vector<double> backprop(size), naive(size), incremental(size);
@@ -105,18 +68,11 @@ void check_gradients(bool simd) {
   const double share = alone[d.b1()] / k.N, factor = (k.a_kink + k.h) / (2 * k.h);
   CHECK(std::fabs(share) > 1e-3);  // the case means something: the kink moves the result
   CHECK_CLOSE(naive[d.b1()], backprop[d.b1()] + share * (factor - 1), 1e-6);
-  twolayer::set_simd_enabled(true);
 }
 
 }  // namespace
 
 int main() {
-  check_relu_forward(twolayer::portable_kernels<double>());
-  check_relu_forward(twolayer::portable_kernels<float>());
-  if (const auto* fast = twolayer::avx2_kernels<double>()) check_relu_forward(*fast);
-  if (const auto* fast = twolayer::avx2_kernels<float>()) check_relu_forward(*fast);
-  check_relu_backward();
-  check_gradients(false);
-  check_gradients(true);
-  return twolayer_test::report("test_activation");
+  check_gradients();
+  return twolayer_test::report("test_relu_gradients");
 }
