@@ -11,9 +11,9 @@
 namespace twolayer {
 
 template <class X>
-bool numerical_gradient_naive(double* grads, const double* theta, const Dims& d, Activation f,
-                              const X* x, const std::int64_t* t, std::size_t N, double h,
-                              const std::atomic<bool>& cancel) {
+bool numerical_gradient_naive(double* grads, const double* theta, const Dims& d,
+                              Activation activation, const X* x, const std::int64_t* t,
+                              std::size_t N, double h, const std::atomic<bool>& cancel) {
   const int workers = num_threads();
   // Each worker perturbs its own copy of θ.
   std::vector<std::vector<double>> copies(workers, std::vector<double>(theta, theta + d.size()));
@@ -24,7 +24,7 @@ bool numerical_gradient_naive(double* grads, const double* theta, const Dims& d,
     double* th = copies[w].data();
     const Params<const double> p(th, d);
     auto loss = [&] {
-      forward(z1[w].data(), y[w].data(), p, x, d, f, N);
+      forward(z1[w].data(), y[w].data(), p, x, d, activation, N);
       return cross_entropy_sum(y[w].data(), t, N, d.C) / static_cast<double>(N);
     };
     for (std::size_t i = begin; i < end && !cancel.load(std::memory_order_relaxed); ++i) {
@@ -116,7 +116,7 @@ const NumericalKernels& portable_numerical_kernels() {
 
 template <class X>
 bool numerical_gradient_incremental(double* grads, const double* theta, const Dims& d,
-                                    Activation f, const X* x, const std::int64_t* t,
+                                    Activation activation, const X* x, const std::int64_t* t,
                                     std::size_t N, double h, const std::atomic<bool>& cancel) {
   const std::size_t D = d.D, H = d.H, C = d.C;
   const std::size_t Np = round_up(N, kPassPadding), Hp = round_up(H, kPassPadding);
@@ -124,8 +124,8 @@ bool numerical_gradient_incremental(double* grads, const double* theta, const Di
 
   // The unperturbed pass, in padded rows: hidden pre-activations a1, hidden outputs z1, logits a2.
   // The padding is a unit with a1 = 0 (see UnperturbedPass).
-  std::vector<double> a1(N * Hp, 0.0), z1(N * Hp, activate(f, 0.0)), a2(N * C), a2t(C * Np, 0.0),
-      w2t(C * Hp, 0.0), exp_minus_a1(N * Hp, 1.0), e2(N * C), e2t(C * Np, 1.0),
+  std::vector<double> a1(N * Hp, 0.0), z1(N * Hp, activate(activation, 0.0)), a2(N * C),
+      a2t(C * Np, 0.0), w2t(C * Hp, 0.0), exp_minus_a1(N * Hp, 1.0), e2(N * C), e2t(C * Np, 1.0),
       e2_sum(Np, static_cast<double>(C)), e2_target(Np, 1.0), w2_max(Hp, 0.0);
   std::vector<std::int64_t> labels(Np, 0);
   {
@@ -134,7 +134,7 @@ bool numerical_gradient_incremental(double* grads, const double* theta, const Di
       affine_forward(row.data(), x + n * D, p.W1, p.b1, 1, D, H);
       std::copy(row.begin(), row.end(), &a1[n * Hp]);
       for (std::size_t j = 0; j < H; ++j) exp_minus_a1[n * Hp + j] = std::exp(-row[j]);
-      activation_forward(f, row.data(), H);
+      activation_forward(activation, row.data(), H);
       std::copy(row.begin(), row.end(), &z1[n * Hp]);
       double* a2n = &a2[n * C];
       affine_forward(a2n, row.data(), p.W2, p.b2, 1, H, C);
@@ -154,7 +154,7 @@ bool numerical_gradient_incremental(double* grads, const double* theta, const Di
         w2_max[j] = std::max(w2_max[j], std::abs(p.W2[j * C + c]));
       }
   }
-  const UnperturbedPass u{f,
+  const UnperturbedPass u{activation,
                           N,
                           H,
                           C,

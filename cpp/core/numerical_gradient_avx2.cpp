@@ -76,7 +76,8 @@ template <>
 struct HiddenShift<Activation::sigmoid> {
   V exp_minus_shift, exp_plus_shift;
   explicit HiddenShift(double shift)
-      : exp_minus_shift(S::set1(__builtin_exp(-shift))), exp_plus_shift(S::set1(__builtin_exp(shift))) {}
+      : exp_minus_shift(S::set1(__builtin_exp(-shift))),
+        exp_plus_shift(S::set1(__builtin_exp(shift))) {}
   // sigmoid(a ± shift) = 1 / (1 + exp(-a)·exp(∓shift)), exp(-a) from the unperturbed pass.
   void operator()(V& dz_plus, V& dz_minus, const UnperturbedPass& u, size_t at) const {
     const V e = S::load(u.exp_minus_a1 + at), z = S::load(u.z1 + at), one = S::set1(1.0);

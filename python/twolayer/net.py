@@ -118,6 +118,7 @@ def _real(name: str, value: Any) -> float:
 
 
 def _activation(value: Any) -> str:
+    """value if it names an activation the core has, else a TypeError or ValueError saying which."""
     if not isinstance(value, str) or value not in ACTIVATIONS:
         known = " or ".join(repr(name) for name in ACTIVATIONS)
         error = ValueError if isinstance(value, str) else TypeError
@@ -140,9 +141,10 @@ def _check_seed(seed: Any) -> None:
 class TwoLayerNet:
     """A two-layer network: affine, sigmoid (or ReLU), affine, softmax, with the cross-entropy loss.
 
-    The API is the book's (``ch04/two_layer_net.py``, and ``ch05/two_layer_net.py`` with ReLU). ``params`` and ``grads`` are dicts keyed
-    ``W1 b1 W2 b2``; the arrays in ``params`` are views of the C++ buffers, so the book's update
-    ``net.params[key] -= learning_rate * grads[key]`` trains the C++ network in place.
+    The API is the book's (``ch04/two_layer_net.py``; ``ch05/two_layer_net.py`` with ReLU).
+    ``params`` and ``grads`` are dicts keyed ``W1 b1 W2 b2``; the arrays in ``params`` are views of
+    the C++ buffers, so the book's update ``net.params[key] -= learning_rate * grads[key]`` trains
+    the C++ network in place.
 
     Parameters
     ----------
@@ -240,7 +242,8 @@ class TwoLayerNet:
         )
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Save the sizes, activation, dtype and parameters to the npz file `path`, atomically (:mod:`twolayer.serialization`)."""
+        """Save the sizes, activation, dtype and parameters to the npz file `path`, atomically
+        (:mod:`twolayer.serialization`)."""
         serialization.save(self, path)
 
     @classmethod
