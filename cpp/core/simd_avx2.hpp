@@ -43,7 +43,8 @@ struct Simd<double> {
   static V is_nan(V a) { return _mm256_cmp_pd(a, a, _CMP_UNORD_Q); }
   static V greater_equal(V a, V b) { return _mm256_cmp_pd(a, b, _CMP_GE_OQ); }
   static V less_equal(V a, V b) { return _mm256_cmp_pd(a, b, _CMP_LE_OQ); }
-  static V andnot(V mask, V a) { return _mm256_andnot_pd(mask, a); }  // a where mask is 0, else 0
+  // a in the lanes where mask is clear, 0 where it is set
+  static V andnot(V mask, V a) { return _mm256_andnot_pd(mask, a); }
   static double sum(V v) {
     const __m128d pair = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
     return _mm_cvtsd_f64(_mm_add_sd(pair, _mm_unpackhi_pd(pair, pair)));
@@ -82,7 +83,8 @@ struct Simd<float> {
   static V is_nan(V a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
   static V greater_equal(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_GE_OQ); }
   static V less_equal(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_LE_OQ); }
-  static V andnot(V mask, V a) { return _mm256_andnot_ps(mask, a); }  // a where mask is 0, else 0
+  // a in the lanes where mask is clear, 0 where it is set
+  static V andnot(V mask, V a) { return _mm256_andnot_ps(mask, a); }
   static float sum(V v) {
     __m128 quad = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     quad = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
