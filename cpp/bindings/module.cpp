@@ -349,6 +349,9 @@ void bind_net(py::module_& m, const char* name) {
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "The C++ core of twolayer: float32 and float64 two-layer networks and a thread pool.";
+  py::tuple names(std::size(twolayer::kParamNames));
+  for (std::size_t i = 0; i < names.size(); ++i) names[i] = twolayer::kParamNames[i];
+  m.attr("PARAM_NAMES") = names;  // the order of `params` and of every gradient tuple
   bind_net<double>(m, "Net64");
   bind_net<float>(m, "Net32");
   py::tuple activations(std::size(kActivations));

@@ -8,6 +8,7 @@ from numpy.typing import ArrayLike, NDArray
 _Method = Literal["incremental", "naive"]
 
 ACTIVATIONS: tuple[str, ...]
+PARAM_NAMES: tuple[str, ...]
 
 class Net64:
     def __init__(
