@@ -206,7 +206,7 @@ def bench_activations(data, quick):
             full = nets["relu"].numerical_gradient(x, t)
             difference = relative_difference(
                 np.concatenate([full[key].reshape(-1)[index] for key, index in picks.items()]),
-                np.concatenate([numerical_gradient(lambda: ref.loss(x, t), ref.params[key], indices=index)
+                np.concatenate([numerical_gradient(lambda ref=ref: ref.loss(x, t), ref.params[key], indices=index)
                                 for key, index in picks.items()]))
             agreement = {"relu": check("relu numerical gradient against the book's algorithm in NumPy", difference,
                                        1e-6)}

@@ -45,7 +45,7 @@ def train_neuralnet(Net, mnist_dir, iters_num):
 
 def gradient_check(TwoLayerNet, mnist_dir):
     """ch05/gradient_check.py, whose TwoLayerNet (ch05/two_layer_net.py) is the ReLU network."""
-    (x_train, t_train), (x_test, t_test) = load_mnist(
+    (x_train, t_train), (x_test, t_test) = load_mnist(  # noqa: RUF059 (the book's line)
         normalize=True, one_hot_label=True, data_dir=mnist_dir, download=False
     )
     np.random.seed(0)
@@ -54,7 +54,7 @@ def gradient_check(TwoLayerNet, mnist_dir):
     t_batch = t_train[:3]
     grad_numerical = network.numerical_gradient(x_batch, t_batch)
     grad_backprop = network.gradient(x_batch, t_batch)
-    for key in grad_numerical.keys():
+    for key in grad_numerical.keys():  # noqa: SIM118 (the book's line)
         diff = np.average(np.abs(grad_backprop[key] - grad_numerical[key]))
         print(key + ":" + str(diff))
 

@@ -170,7 +170,7 @@ def test_gradcheck_of_chapter_5s_relu_network(mnist_dir, capsys):
     assert main(["gradcheck", "--activation", "relu", "--hidden", "8", "--seed", "0", "--data-dir", str(mnist_dir)]) == 0
     stdout = capsys.readouterr().out
     assert "activation=relu" in stdout.splitlines()[0]
-    rows = re.findall(r"^(W1|b1|W2|b2) +(naive|incremental) +(\S+) +(\S+)$", stdout, re.M)
+    rows = re.findall(r"^(W1|b1|W2|b2) +(naive|incremental) +(\S+) +(\S+)$", stdout, re.MULTILINE)
     assert len(rows) == 8 and all(float(mean) <= float(largest) < 1e-6 for _, _, mean, largest in rows)
 
 
