@@ -9,13 +9,26 @@ from __future__ import annotations
 
 import sys
 
-import atheris
+import atheris  # type: ignore[import-untyped]
 import numpy as np
 
 from twolayer import TwoLayerNet
 
-DTYPES = [np.float64, np.float32, np.float16, np.int8, np.uint8, np.int64, np.bool_, np.complex64, np.object_]
-NETS = {dtype: TwoLayerNet(5, 4, 3, weight_init_std=0.5, dtype=dtype, seed=0) for dtype in (np.float64, np.float32)}
+DTYPES = [
+    np.float64,
+    np.float32,
+    np.float16,
+    np.int8,
+    np.uint8,
+    np.int64,
+    np.bool_,
+    np.complex64,
+    np.object_,
+]
+NETS = {
+    dtype: TwoLayerNet(5, 4, 3, weight_init_std=0.5, dtype=dtype, seed=0)
+    for dtype in (np.float64, np.float32)
+}
 
 
 def array(fdp: atheris.FuzzedDataProvider, values: str) -> np.ndarray:
@@ -25,7 +38,12 @@ def array(fdp: atheris.FuzzedDataProvider, values: str) -> np.ndarray:
     if values == "labels":
         flat = np.array([fdp.ConsumeIntInRange(-2, 4) for _ in range(count)])
     else:
-        flat = np.array([fdp.ConsumeRegularFloat() if fdp.ConsumeBool() else fdp.ConsumeProbability() for _ in range(count)])
+        flat = np.array(
+            [
+                fdp.ConsumeRegularFloat() if fdp.ConsumeBool() else fdp.ConsumeProbability()
+                for _ in range(count)
+            ]
+        )
     dtype = DTYPES[fdp.ConsumeIntInRange(0, len(DTYPES) - 1)]
     with np.errstate(all="ignore"):
         result = flat.reshape(shape).astype(dtype)

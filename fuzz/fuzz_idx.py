@@ -9,7 +9,7 @@ import os
 import sys
 import tempfile
 
-import atheris
+import atheris  # type: ignore[import-untyped]
 
 from twolayer.datasets import read_idx
 

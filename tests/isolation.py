@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import pytest
 
+
 def _describe(exitcode: int | None) -> str:
     if exitcode is None:
         return "still running"

@@ -23,13 +23,22 @@ from isolation import measured, sanitized
 from twolayer import datasets
 from twolayer.datasets import cache_dir, load_mnist, read_idx
 
-NAMES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+NAMES = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+]
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
     """An IDX file holding `array` (uint8, big-endian int32 or big-endian float64)."""
     code = {np.dtype("u1"): 0x08, np.dtype(">i4"): 0x0C, np.dtype(">f8"): 0x0E}[array.dtype]
-    return bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+    return (
+        bytes([0, 0, code, array.ndim])
+        + struct.pack(f">{array.ndim}I", *array.shape)
+        + array.tobytes()
+    )
 
 
 def write_files(directory: Path, files: dict[str, bytes]) -> Path:
@@ -52,7 +61,9 @@ def cache(tmp_path, monkeypatch):
     return path
 
 
-def fake_mnist(monkeypatch, train: int, test: int, side: int) -> tuple[dict[str, np.ndarray], dict[str, bytes]]:
+def fake_mnist(
+    monkeypatch, train: int, test: int, side: int
+) -> tuple[dict[str, np.ndarray], dict[str, bytes]]:
     """Random stand-ins for the four MNIST arrays and their IDX payloads (keyed by file name, without .gz); the
     loader is told their shapes and digests."""
     rng = np.random.default_rng(0)
@@ -65,7 +76,9 @@ def fake_mnist(monkeypatch, train: int, test: int, side: int) -> tuple[dict[str,
     specs, payloads = {}, {}
     for key, spec in datasets._MNIST.items():
         payload = idx_bytes(arrays[key])
-        specs[key] = dataclasses.replace(spec, shape=arrays[key].shape, sha256=hashlib.sha256(payload).hexdigest())
+        specs[key] = dataclasses.replace(
+            spec, shape=arrays[key].shape, sha256=hashlib.sha256(payload).hexdigest()
+        )
         payloads[spec.name] = payload
     monkeypatch.setattr(datasets, "_MNIST", specs)
     return arrays, payloads
@@ -180,8 +193,14 @@ _GOOD = idx_bytes(np.zeros((2, 3), dtype=np.uint8))
         (b"\x01\x00" + _GOOD[2:], "not an IDX file"),
         (b"\x00\x00\x07" + _GOOD[3:], "not an IDX file"),  # no such type code
         (_GOOD[:9], "truncated IDX header"),
-        (_GOOD[:-1], r"shape \(2, 3\) of uint8, 18 bytes in all, more than the 17 this file can hold"),
-        (_GOOD + b"\x00", r"shape \(2, 3\) of uint8, 18 bytes in all, but the data goes on past them"),
+        (
+            _GOOD[:-1],
+            r"shape \(2, 3\) of uint8, 18 bytes in all, more than the 17 this file can hold",
+        ),
+        (
+            _GOOD + b"\x00",
+            r"shape \(2, 3\) of uint8, 18 bytes in all, but the data goes on past them",
+        ),
     ],
     ids=["empty", "magic", "type-code", "header", "short", "long"],
 )
@@ -195,7 +214,9 @@ def test_read_idx_rejects_malformed(tmp_path, payload, message):
 
 @pytest.mark.parametrize("damage", ["truncated", "flipped"])
 def test_read_idx_rejects_damaged_gzip(tmp_path, damage):
-    data = gzip.compress(idx_bytes(np.random.default_rng(1).integers(0, 256, (50, 50), dtype=np.uint8)))
+    data = gzip.compress(
+        idx_bytes(np.random.default_rng(1).integers(0, 256, (50, 50), dtype=np.uint8))
+    )
     if damage == "truncated":
         data = data[: len(data) // 2]
     else:
@@ -211,12 +232,18 @@ def test_read_idx_rejects_damaged_gzip(tmp_path, damage):
 
 
 @pytest.mark.parametrize(
-    ("normalize", "flatten", "one_hot"), [(True, True, False), (False, False, True), (True, False, True)]
+    ("normalize", "flatten", "one_hot"),
+    [(True, True, False), (False, False, True), (True, False, True)],
 )
 def test_load_mnist_formats(tmp_path, tiny, normalize, flatten, one_hot):
     data_dir = write_files(tmp_path / "data", tiny.files)
-    (x_train, t_train), (x_test, t_test) = load_mnist(normalize, flatten, one_hot, data_dir=data_dir, download=False)
-    for x, t, img, lab in [(x_train, t_train, "train_img", "train_label"), (x_test, t_test, "test_img", "test_label")]:
+    (x_train, t_train), (x_test, t_test) = load_mnist(
+        normalize, flatten, one_hot, data_dir=data_dir, download=False
+    )
+    for x, t, img, lab in [
+        (x_train, t_train, "train_img", "train_label"),
+        (x_test, t_test, "test_img", "test_label"),
+    ]:
         images, labels = tiny.arrays[img], tiny.arrays[lab]
         n = len(images)
         assert x.shape == ((n, 16) if flatten else (n, 1, 4, 4))
@@ -235,7 +262,9 @@ def test_load_mnist_formats(tmp_path, tiny, normalize, flatten, one_hot):
 
 
 def test_load_mnist_reads_uncompressed_files(tmp_path, tiny):
-    data_dir = write_files(tmp_path / "data", {n[:-3]: gzip.decompress(d) for n, d in tiny.files.items()})
+    data_dir = write_files(
+        tmp_path / "data", {n[:-3]: gzip.decompress(d) for n, d in tiny.files.items()}
+    )
     (_, t_train), _ = load_mnist(data_dir=data_dir, download=False)
     np.testing.assert_array_equal(t_train, tiny.arrays["train_label"])
 
@@ -244,9 +273,12 @@ def test_load_mnist_rejects_a_file_with_the_wrong_checksum(tmp_path, tiny):
     altered = tiny.arrays["test_img"].copy()
     altered[0, 0, 0] ^= 1  # same size and header, one bit off
     data_dir = write_files(
-        tmp_path / "data", {**tiny.files, "t10k-images-idx3-ubyte.gz": gzip.compress(idx_bytes(altered))}
+        tmp_path / "data",
+        {**tiny.files, "t10k-images-idx3-ubyte.gz": gzip.compress(idx_bytes(altered))},
     )
-    with pytest.raises(ValueError, match="SHA-256 of the uncompressed data is [0-9a-f]{64}, expected") as info:
+    with pytest.raises(
+        ValueError, match="SHA-256 of the uncompressed data is [0-9a-f]{64}, expected"
+    ) as info:
         load_mnist(data_dir=data_dir, download=False)
     message = str(info.value)
     assert str(data_dir / "t10k-images-idx3-ubyte.gz") in message and "download=True" in message
@@ -293,7 +325,9 @@ def test_parsed_copies_are_kept_in_the_cache_and_verified(tiny, cache):
     (x_train, _), (_, t_test) = load_mnist(normalize=False, flatten=False, download=False)
     np.testing.assert_array_equal(x_train[:, 0], tiny.arrays["train_img"])
     np.testing.assert_array_equal(t_test, tiny.arrays["test_label"])
-    np.testing.assert_array_equal(np.load(cache / "train-images-idx3-ubyte.npy"), tiny.arrays["train_img"])
+    np.testing.assert_array_equal(
+        np.load(cache / "train-images-idx3-ubyte.npy"), tiny.arrays["train_img"]
+    )
 
 
 def test_nothing_is_written_into_a_data_dir(tmp_path, tiny, cache):
@@ -331,7 +365,9 @@ def test_download_verifies_then_works_offline(mnist_dir, cache, serve):
     server = serve({p.name: p.read_bytes() for p in Path(mnist_dir).glob("*.gz")})
     first = load_mnist(normalize=False)
     assert sorted(server.requests) == sorted(f"{name}.gz" for name in NAMES)
-    assert listing(cache) == sorted([f"{name}.gz" for name in NAMES] + [f"{name}.npy" for name in NAMES])
+    assert listing(cache) == sorted(
+        [f"{name}.gz" for name in NAMES] + [f"{name}.npy" for name in NAMES]
+    )
 
     server.stop()
     for npy in cache.glob("*.npy"):
@@ -343,7 +379,9 @@ def test_download_verifies_then_works_offline(mnist_dir, cache, serve):
 
 def test_corrupt_cached_file_is_reported_then_replaced(tiny, cache, serve):
     name = "train-labels-idx1-ubyte.gz"
-    write_files(cache, {**tiny.files, name: tiny.files[name][:-5]})  # truncated, as by an interrupted copy
+    write_files(
+        cache, {**tiny.files, name: tiny.files[name][:-5]}
+    )  # truncated, as by an interrupted copy
     with pytest.raises(ValueError, match="damaged or truncated gzip data") as info:
         load_mnist(download=False)
     assert str(cache / name) in str(info.value)
@@ -374,7 +412,11 @@ def test_failed_download_is_clear_and_leaves_nothing(tiny, cache, serve, failure
     with pytest.raises(FileNotFoundError, match=reason) as info:
         load_mnist()
     message = str(info.value)
-    assert f"{server.url}/{name}" in message and str(cache) in message and all(n in message for n in NAMES)
+    assert (
+        f"{server.url}/{name}" in message
+        and str(cache) in message
+        and all(n in message for n in NAMES)
+    )
     assert listing(cache) == []
 
 
@@ -386,11 +428,15 @@ MNIST_TRAIN_IMAGES = datasets._MNIST["train_img"]
 def gzip_bomb(shape: tuple[int, ...], zeros: int) -> bytes:
     """A valid gzip file of a uint8 IDX header for `shape` followed by `zeros` zero bytes, about zeros / 1000 bytes
     long: the same fully flushed deflate block repeated, so that it takes no time to make beyond the CRC."""
-    header = idx_bytes(np.zeros((0,) * len(shape), np.uint8))[:4] + struct.pack(f">{len(shape)}I", *shape)
+    header = idx_bytes(np.zeros((0,) * len(shape), np.uint8))[:4] + struct.pack(
+        f">{len(shape)}I", *shape
+    )
     block = bytes(1 << 20)
     deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
     start = deflate.compress(header) + deflate.flush(zlib.Z_FULL_FLUSH)
-    repeated = deflate.compress(block) + deflate.flush(zlib.Z_FULL_FLUSH)  # the same bytes each time, once flushed
+    repeated = deflate.compress(block) + deflate.flush(
+        zlib.Z_FULL_FLUSH
+    )  # the same bytes each time, once flushed
     crc = zlib.crc32(header)
     for _ in range(zeros // len(block)):
         crc = zlib.crc32(block, crc)
@@ -424,13 +470,17 @@ def assert_bounded(outcome: dict, error: str, max_mb: float = 200) -> None:
 def test_a_downloaded_gzip_bomb_is_refused_at_the_expected_size(bomb, tmp_path, serve):
     server = serve({bomb.name: bomb.read_bytes()})
     outcome = measured(
-        f"load_mnist(data_dir={str(tmp_path)!r})", env={"TWOLAYER_MNIST_URL": server.url, "TWOLAYER_DATA": ""}
+        f"load_mnist(data_dir={str(tmp_path)!r})",
+        env={"TWOLAYER_MNIST_URL": server.url, "TWOLAYER_DATA": ""},
     )
     size = MNIST_TRAIN_IMAGES.payload_size
     assert_bounded(
-        outcome, f"FileNotFoundError: .*{server.url}/{bomb.name}: .*{size} bytes in all, but the data goes on"
+        outcome,
+        f"FileNotFoundError: .*{server.url}/{bomb.name}: .*{size} bytes in all, but the data goes on",
     )
-    print(f"gzip bomb download refused in {outcome['seconds']:.2f} s, memory +{outcome['growth_mb']:.0f} MB")
+    print(
+        f"gzip bomb download refused in {outcome['seconds']:.2f} s, memory +{outcome['growth_mb']:.0f} MB"
+    )
     assert listing(tmp_path) == []  # nothing left behind
 
 
@@ -438,12 +488,20 @@ def test_a_downloaded_gzip_bomb_is_refused_at_the_expected_size(bomb, tmp_path, 
 def test_a_local_gzip_bomb_is_refused_at_the_expected_size(bomb, reader):
     size = MNIST_TRAIN_IMAGES.payload_size
     if reader == "load_mnist":
-        code, error = f"load_mnist(data_dir={str(bomb.parent)!r}, download=False)", f"ValueError: .*{bomb}: .*{size}"
+        code, error = (
+            f"load_mnist(data_dir={str(bomb.parent)!r}, download=False)",
+            f"ValueError: .*{bomb}: .*{size}",
+        )
     else:
-        code, error = f"read_idx({str(bomb)!r})", f"ValueError: {bomb}: .*{size} bytes in all, but the data goes on"
+        code, error = (
+            f"read_idx({str(bomb)!r})",
+            f"ValueError: {bomb}: .*{size} bytes in all, but the data goes on",
+        )
     outcome = measured(code)
     assert_bounded(outcome, error)
-    print(f"{reader}: local gzip bomb refused in {outcome['seconds']:.2f} s, memory +{outcome['growth_mb']:.0f} MB")
+    print(
+        f"{reader}: local gzip bomb refused in {outcome['seconds']:.2f} s, memory +{outcome['growth_mb']:.0f} MB"
+    )
 
 
 @pytest.mark.parametrize("name", [f"{MNIST_TRAIN_IMAGES.name}.gz", MNIST_TRAIN_IMAGES.name])
@@ -453,15 +511,25 @@ def test_a_huge_file_is_refused_without_reading_it(tmp_path, name):
         f.truncate(10 << 30)  # 10 GiB, sparse: nothing to read but zeros, for ever
     outcome = measured(f"load_mnist(data_dir={str(tmp_path)!r}, download=False)")
     bound = MNIST_TRAIN_IMAGES.max_file_size
-    assert_bounded(outcome, f"ValueError: .*{path} is {10 << 30} bytes, more than any copy of .* \\({bound} bytes", 50)
+    assert_bounded(
+        outcome,
+        f"ValueError: .*{path} is {10 << 30} bytes, more than any copy of .* \\({bound} bytes",
+        50,
+    )
 
 
 def test_read_idx_refuses_a_header_larger_than_the_file_can_hold(tmp_path):
-    huge = idx_bytes(np.zeros((0, 0, 0), np.uint8))[:4] + struct.pack(">3I", 2**32 - 1, 2**32 - 1, 2**32 - 1)
-    for path, data in [(tmp_path / "a.idx", huge + bytes(100)), (tmp_path / "a.idx.gz", gzip.compress(huge))]:
+    huge = idx_bytes(np.zeros((0, 0, 0), np.uint8))[:4] + struct.pack(
+        ">3I", 2**32 - 1, 2**32 - 1, 2**32 - 1
+    )
+    for path, data in [
+        (tmp_path / "a.idx", huge + bytes(100)),
+        (tmp_path / "a.idx.gz", gzip.compress(huge)),
+    ]:
         path.write_bytes(data)
         with pytest.raises(
-            ValueError, match=f"{path}: .* more than the {len(data) * (1032 if path.suffix == '.gz' else 1)} "
+            ValueError,
+            match=f"{path}: .* more than the {len(data) * (1032 if path.suffix == '.gz' else 1)} ",
         ):
             read_idx(path)
 
@@ -482,7 +550,10 @@ def test_an_endless_body_is_refused_at_the_cap(tiny, cache, serve, kind):
     spec = datasets._MNIST["train_img"]
     name = f"{spec.name}.gz"
     if kind == "gzip":  # a gzip header whose file name never ends: bytes that never make data
-        body, reason = endless(b"\x1f\x8b\x08\x08" + bytes(6), b"x" * 4096), f"goes on past {spec.max_file_size} bytes"
+        body, reason = (
+            endless(b"\x1f\x8b\x08\x08" + bytes(6), b"x" * 4096),
+            f"goes on past {spec.max_file_size} bytes",
+        )
     else:  # the right IDX header, then data that never ends
         body, reason = endless(gzip.decompress(tiny.files[name])[:16], bytes(4096)), "goes on past"
     server = serve({**tiny.files, name: body})
@@ -496,7 +567,9 @@ def test_an_announced_body_larger_than_the_cap_is_refused_before_reading(tiny, c
     spec = datasets._MNIST["train_img"]
     name = f"{spec.name}.gz"
     serve(tiny.files, declared={name: spec.max_file_size + 1})
-    with pytest.raises(FileNotFoundError, match=f"announces {spec.max_file_size + 1} bytes, more than any copy"):
+    with pytest.raises(
+        FileNotFoundError, match=f"announces {spec.max_file_size + 1} bytes, more than any copy"
+    ):
         load_mnist()
     assert listing(cache) == []
 
@@ -520,28 +593,41 @@ def dripping(data: bytes, every: float) -> Callable:
 
 
 @pytest.mark.parametrize("how", ["argument", "environment"])
-def test_a_stalled_download_is_given_up_after_the_stall_timeout(tiny, cache, serve, monkeypatch, how):
+def test_a_stalled_download_is_given_up_after_the_stall_timeout(
+    tiny, cache, serve, monkeypatch, how
+):
     name = "train-images-idx3-ubyte.gz"
     serve({**tiny.files, name: stalling(tiny.files[name][:10], seconds=30)})
     if how == "environment":
         monkeypatch.setenv("TWOLAYER_DOWNLOAD_TIMEOUT", "0.3")
-    with pytest.raises(FileNotFoundError, match=r"no data for 0.3 s \(the stall timeout\), 10 bytes in"):
+    with pytest.raises(
+        FileNotFoundError, match=r"no data for 0.3 s \(the stall timeout\), 10 bytes in"
+    ):
         load_mnist(download_timeout=0.3 if how == "argument" else None)
     assert listing(cache) == []
 
 
 def test_a_dripping_download_is_given_up_at_the_deadline(tiny, cache, serve, monkeypatch):
     name = "train-images-idx3-ubyte.gz"
-    serve({**tiny.files, name: dripping(tiny.files[name], every=0.05)})  # a byte every 50 ms: never a stall
+    serve(
+        {**tiny.files, name: dripping(tiny.files[name], every=0.05)}
+    )  # a byte every 50 ms: never a stall
     monkeypatch.setenv("TWOLAYER_DOWNLOAD_TIMEOUT", "0.3,0.5")
-    with pytest.raises(FileNotFoundError, match=r"not complete after 0.5 s \(the deadline\), \d+ bytes in"):
+    with pytest.raises(
+        FileNotFoundError, match=r"not complete after 0.5 s \(the deadline\), \d+ bytes in"
+    ):
         load_mnist()
     assert listing(cache) == []
 
 
-@pytest.mark.parametrize("value", [0, -1, float("nan"), float("inf"), (1, 2, 3), "5", True, (1, None)])
+@pytest.mark.parametrize(
+    "value", [0, -1, float("nan"), float("inf"), (1, 2, 3), "5", True, (1, None)]
+)
 def test_bad_download_timeouts_are_refused(value):
-    with pytest.raises(ValueError, match=f"download_timeout must be a positive number .*got {re.escape(repr(value))}"):
+    with pytest.raises(
+        ValueError,
+        match=f"download_timeout must be a positive number .*got {re.escape(repr(value))}",
+    ):
         load_mnist(download_timeout=value)
 
 
@@ -597,18 +683,43 @@ def test_bytes_after_the_gzip_data_are_refused(tmp_path):
 
 def test_real_mnist(mnist_dir, cache):
     before = listing(Path(mnist_dir))
-    (x_train, t_train), (x_test, t_test) = load_mnist(normalize=False, data_dir=mnist_dir, download=False)
+    (x_train, t_train), (x_test, t_test) = load_mnist(
+        normalize=False, data_dir=mnist_dir, download=False
+    )
     assert listing(Path(mnist_dir)) == before  # the shared copy is read, never written
     assert x_train.shape == (60000, 784) and x_test.shape == (10000, 784)
     assert x_train.dtype == x_test.dtype == t_train.dtype == t_test.dtype == np.uint8
     assert x_train.max() == 255 and x_train.min() == 0
     # The well-known class counts of MNIST.
-    assert np.bincount(t_train).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert np.bincount(t_train).tolist() == [
+        5923,
+        6742,
+        5958,
+        6131,
+        5842,
+        5421,
+        5918,
+        6265,
+        5851,
+        5949,
+    ]
     assert np.bincount(t_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
     # The book's other formats.
-    (x2, t2), (x2_test, _) = load_mnist(flatten=False, one_hot_label=True, data_dir=mnist_dir, download=False)
-    assert x2.shape == (60000, 1, 28, 28) and x2.dtype == np.float32 and x2_test.shape == (10000, 1, 28, 28)
+    (x2, t2), (x2_test, _) = load_mnist(
+        flatten=False, one_hot_label=True, data_dir=mnist_dir, download=False
+    )
+    assert (
+        x2.shape == (60000, 1, 28, 28)
+        and x2.dtype == np.float32
+        and x2_test.shape == (10000, 1, 28, 28)
+    )
     assert x2.min() >= 0 and x2.max() == 1
-    assert np.array_equal(x2.reshape(60000, 784), x_train / np.float32(255))  # the book's x.astype(float32) / 255
-    assert t2.shape == (60000, 10) and (t2.sum(axis=1) == 1).all() and (t2.argmax(axis=1) == t_train).all()
+    assert np.array_equal(
+        x2.reshape(60000, 784), x_train / np.float32(255)
+    )  # the book's x.astype(float32) / 255
+    assert (
+        t2.shape == (60000, 10)
+        and (t2.sum(axis=1) == 1).all()
+        and (t2.argmax(axis=1) == t_train).all()
+    )

@@ -36,7 +36,12 @@ def test_round_trip(tmp_path, dtype):
     assert [p.name for p in tmp_path.iterdir()] == ["model"]
 
     loaded = TwoLayerNet.load(path)
-    assert (loaded.input_size, loaded.hidden_size, loaded.output_size, loaded.dtype) == (7, 5, 3, dtype)
+    assert (loaded.input_size, loaded.hidden_size, loaded.output_size, loaded.dtype) == (
+        7,
+        5,
+        3,
+        dtype,
+    )
     for key in net.params:
         np.testing.assert_array_equal(loaded.params[key], net.params[key])
     x = np.random.default_rng(2).random((4, 7))
@@ -74,7 +79,9 @@ def test_save_replaces_whole_or_not_at_all(tmp_path, monkeypatch):
 
 
 def test_save_into_a_missing_directory(tmp_path):
-    with pytest.raises(FileNotFoundError, match=f"the directory {tmp_path / 'nowhere'} does not exist"):
+    with pytest.raises(
+        FileNotFoundError, match=f"the directory {tmp_path / 'nowhere'} does not exist"
+    ):
         TwoLayerNet(4, 3, 2).save(tmp_path / "nowhere" / "net.npz")
 
 
@@ -94,9 +101,18 @@ def to_bytes(save, *args, **kwargs) -> bytes:
     ("contents", "message"),
     [
         (lambda: b"hello", "is not a readable npz file"),
-        (lambda: to_bytes(np.save, np.zeros(3)), "is not a readable npz file: it is a single .npy array"),
-        (lambda: to_bytes(np.savez, weights=np.zeros(3)), "is not a TwoLayerNet saved by twolayer: its format is None"),
-        (lambda: to_bytes(np.savez, **saved_contents(TwoLayerNet(4, 3, 2)))[:-40], "is not a readable npz file"),
+        (
+            lambda: to_bytes(np.save, np.zeros(3)),
+            "is not a readable npz file: it is a single .npy array",
+        ),
+        (
+            lambda: to_bytes(np.savez, weights=np.zeros(3)),
+            "is not a TwoLayerNet saved by twolayer: its format is None",
+        ),
+        (
+            lambda: to_bytes(np.savez, **saved_contents(TwoLayerNet(4, 3, 2)))[:-40],
+            "is not a readable npz file",
+        ),
     ],
     ids=["text", "npy", "other-npz", "truncated"],
 )
@@ -116,7 +132,10 @@ def test_load_rejects_other_files(tmp_path, contents, message):
         ({"sizes": np.array([4, 0, 2])}, r"damaged header: sizes \[4, 0, 2\]"),
         ({"dtype": np.str_("int8")}, "damaged header: .* dtype 'int8'"),
         ({"b2": None}, "the parameter b2 is missing"),
-        ({"W1": np.zeros((3, 4))}, r"W1 is float64\[3, 4\], expected float64\[4, 3\] for sizes \[4, 3, 2\]"),
+        (
+            {"W1": np.zeros((3, 4))},
+            r"W1 is float64\[3, 4\], expected float64\[4, 3\] for sizes \[4, 3, 2\]",
+        ),
         ({"W2": np.zeros((3, 2), np.float32)}, r"W2 is float32\[3, 2\], expected float64\[3, 2\]"),
     ],
     ids=["version", "sizes", "zero-size", "dtype", "missing", "shape", "param-dtype"],
@@ -135,7 +154,9 @@ def test_saved_file_gets_the_usual_permissions(tmp_path):
     os.umask(umask)
     path = tmp_path / "net.npz"
     TwoLayerNet(4, 3, 2).save(path)
-    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() would give, not mkstemp's private 0o600
+    assert (
+        path.stat().st_mode & 0o777 == 0o666 & ~umask
+    )  # as open() would give, not mkstemp's private 0o600
 
 
 # --- bounds: nothing is read or allocated before the header and the zip directory agree ----------------------------
@@ -143,7 +164,9 @@ def test_saved_file_gets_the_usual_permissions(tmp_path):
 
 def npy_header(shape: tuple[int, ...], dtype=np.float64) -> bytes:
     buffer = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buffer, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape})
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape}
+    )
     return buffer.getvalue()
 
 
@@ -154,16 +177,26 @@ def zip_bytes(entries: list[tuple[str, bytes, int, int]]) -> bytes:
     for name, data, method, size in entries:
         crc = zlib.crc32(data) if method == zipfile.ZIP_STORED else 0
         fields = (method, 0, 0, crc, len(data), size, len(name.encode()), 0)
-        central += struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, *fields, 0, 0, 0, 0, len(local)) + name.encode()
+        central += (
+            struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, *fields, 0, 0, 0, 0, len(local))
+            + name.encode()
+        )
         local += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, *fields) + name.encode() + data
-    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(entries), len(entries), len(central), len(local), 0)
+    end = struct.pack(
+        "<4s4H2LH", b"PK\x05\x06", 0, 0, len(entries), len(entries), len(central), len(local), 0
+    )
     return local + central + end
 
 
 def header_entries(sizes=(4, 3, 2)) -> list[tuple[str, bytes, int, int]]:
-    arrays = {"format": np.str_(serialization.FORMAT), "sizes": np.array(sizes), "dtype": np.str_("float64")}
+    arrays = {
+        "format": np.str_(serialization.FORMAT),
+        "sizes": np.array(sizes),
+        "dtype": np.str_("float64"),
+    }
     return [
-        (f"{k}.npy", to_bytes(np.save, v), zipfile.ZIP_STORED, len(to_bytes(np.save, v))) for k, v in arrays.items()
+        (f"{k}.npy", to_bytes(np.save, v), zipfile.ZIP_STORED, len(to_bytes(np.save, v)))
+        for k, v in arrays.items()
     ]
 
 
@@ -182,23 +215,44 @@ def hostile_npz(kind: str) -> bytes:
               for k, s in [("b1", (3,)), ("W2", (3, 2)), ("b2", (2,))]]  # fmt: skip
     if kind == "member-expands-to-4GB":
         bomb = deflated_zeros(w1, 4_000_000_000)
-        return zip_bytes([*header_entries(), ("W1.npy", bomb, zipfile.ZIP_DEFLATED, 4_000_000_000), *params])
+        return zip_bytes(
+            [*header_entries(), ("W1.npy", bomb, zipfile.ZIP_DEFLATED, 4_000_000_000), *params]
+        )
     if kind == "directory-declares-4GB":
-        return zip_bytes([*header_entries(), ("W1.npy", w1 + bytes(96), zipfile.ZIP_STORED, 4_000_000_000), *params])
+        return zip_bytes(
+            [
+                *header_entries(),
+                ("W1.npy", w1 + bytes(96), zipfile.ZIP_STORED, 4_000_000_000),
+                *params,
+            ]
+        )
     if kind == "header-claims-1e9-inputs":
         w1 = npy_header((10**9, 3))
-        return zip_bytes([*header_entries((10**9, 3, 2)), ("W1.npy", w1 + bytes(96), 0, len(w1) + 96), *params])
+        return zip_bytes(
+            [*header_entries((10**9, 3, 2)), ("W1.npy", w1 + bytes(96), 0, len(w1) + 96), *params]
+        )
     assert kind == "huge-header-member"
     sizes = npy_header((10**8,), np.int64)
-    return zip_bytes([*header_entries()[::2], ("sizes.npy", sizes, zipfile.ZIP_STORED, 8 * 10**8 + len(sizes))])
+    return zip_bytes(
+        [*header_entries()[::2], ("sizes.npy", sizes, zipfile.ZIP_STORED, 8 * 10**8 + len(sizes))]
+    )
 
 
 @pytest.mark.parametrize(
     ("kind", "message"),
     [
-        ("member-expands-to-4GB", "W1.npy is compressed; a TwoLayerNet file stores its arrays as they are"),
-        ("directory-declares-4GB", r"W1.npy is 4000000000 bytes in the zip directory, more than float64\[4, 3\] needs"),
-        ("header-claims-1e9-inputs", "W1.npy is 224 bytes in the zip directory, expected 24000000128"),
+        (
+            "member-expands-to-4GB",
+            "W1.npy is compressed; a TwoLayerNet file stores its arrays as they are",
+        ),
+        (
+            "directory-declares-4GB",
+            r"W1.npy is 4000000000 bytes in the zip directory, more than float64\[4, 3\] needs",
+        ),
+        (
+            "header-claims-1e9-inputs",
+            "W1.npy is 224 bytes in the zip directory, expected 24000000128",
+        ),
         ("huge-header-member", "damaged header: sizes is 800000128 bytes, more than 4096"),
     ],
 )
@@ -214,9 +268,13 @@ def test_load_refuses_what_the_header_does_not_imply_before_reading_it(tmp_path,
 
 def test_load_refuses_a_zip_directory_larger_than_any_net_file_has(tmp_path):
     path = tmp_path / "net.npz"
-    entries = header_entries() + [(f"x{i:07}.npy", b"", zipfile.ZIP_STORED, 0) for i in range(30000)]
+    entries = header_entries() + [
+        (f"x{i:07}.npy", b"", zipfile.ZIP_STORED, 0) for i in range(30000)
+    ]
     path.write_bytes(zip_bytes(entries))
-    with pytest.raises(ValueError, match=f"{path} is not a readable npz file: its zip directory .* larger than"):
+    with pytest.raises(
+        ValueError, match=f"{path} is not a readable npz file: its zip directory .* larger than"
+    ):
         TwoLayerNet.load(path)
 
 
@@ -245,5 +303,7 @@ def test_load_refuses_unknown_contents(tmp_path, changes, message):
 def test_load_refuses_compressed_files(tmp_path):
     path = tmp_path / "net.npz"
     np.savez_compressed(path, **saved_contents(TwoLayerNet(4, 3, 2)))
-    with pytest.raises(ValueError, match="is compressed; a TwoLayerNet file stores its arrays as they are"):
+    with pytest.raises(
+        ValueError, match="is compressed; a TwoLayerNet file stores its arrays as they are"
+    ):
         TwoLayerNet.load(path)

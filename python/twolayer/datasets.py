@@ -74,16 +74,24 @@ class _IdxSpec:
 # Keyed as in the book's dataset/mnist.py.
 _MNIST = {
     "train_img": _IdxSpec(
-        "train-images-idx3-ubyte", (60000, 28, 28), "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"
+        "train-images-idx3-ubyte",
+        (60000, 28, 28),
+        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
     ),
     "train_label": _IdxSpec(
-        "train-labels-idx1-ubyte", (60000,), "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"
+        "train-labels-idx1-ubyte",
+        (60000,),
+        "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
     ),
     "test_img": _IdxSpec(
-        "t10k-images-idx3-ubyte", (10000, 28, 28), "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"
+        "t10k-images-idx3-ubyte",
+        (10000, 28, 28),
+        "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     ),
     "test_label": _IdxSpec(
-        "t10k-labels-idx1-ubyte", (10000,), "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"
+        "t10k-labels-idx1-ubyte",
+        (10000,),
+        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
     ),
 }
 _NUM_CLASSES = 10
@@ -139,14 +147,21 @@ def load_mnist(
     if directory.exists() and not directory.is_dir():
         raise NotADirectoryError(f"{directory} is a file, not a directory for the MNIST files")
     keep_parsed = data_dir is None
-    data = {key: _load_array(directory, spec, download, keep_parsed, timeouts) for key, spec in _MNIST.items()}
+    data = {
+        key: _load_array(directory, spec, download, keep_parsed, timeouts)
+        for key, spec in _MNIST.items()
+    }
 
     for key in ("train_img", "test_img"):
         images = data[key]
         if normalize:
             images = images.astype(np.float32)
             images /= 255
-        data[key] = images.reshape(len(images), -1) if flatten else images.reshape(len(images), 1, *images.shape[1:])
+        data[key] = (
+            images.reshape(len(images), -1)
+            if flatten
+            else images.reshape(len(images), 1, *images.shape[1:])
+        )
     if one_hot_label:
         for key in ("train_label", "test_label"):
             data[key] = np.eye(_NUM_CLASSES, dtype=np.float32)[data[key]]
@@ -155,6 +170,7 @@ def load_mnist(
 
 def _download_timeouts(download_timeout: float | tuple[float, float] | None) -> tuple[float, float]:
     """(stall, deadline) from the argument, else from $TWOLAYER_DOWNLOAD_TIMEOUT, else the defaults."""
+    value: object
     if download_timeout is None and (setting := os.environ.get("TWOLAYER_DOWNLOAD_TIMEOUT")):
         name, value = "$TWOLAYER_DOWNLOAD_TIMEOUT", setting
         try:
@@ -185,7 +201,11 @@ def cache_dir() -> Path:
     if os.environ.get("TWOLAYER_DATA"):
         return Path(os.environ["TWOLAYER_DATA"]).expanduser()
     if sys.platform == "win32":
-        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "twolayer" / "Cache"
+        return (
+            Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+            / "twolayer"
+            / "Cache"
+        )
     if sys.platform == "darwin":
         return Path.home() / "Library" / "Caches" / "twolayer"
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "twolayer"
@@ -219,7 +239,9 @@ class _IdxStream:
         self.source, self.max_payload, self.shape = source, max_payload, shape
         self.sha256 = hashlib.sha256()  # of the uncompressed IDX file
         self._start = b""  # the first bytes, until there are enough to tell gzip from plain
-        self._inflate: Any = None  # a zlib decompressor for gzip; False for a plain file; None until known
+        self._inflate: Any = (
+            None  # a zlib decompressor for gzip; False for a plain file; None until known
+        )
         self._head = b""  # the start of the IDX file, until it holds the whole header
         self._array: np.ndarray | None = None  # allocated once the header is known
         self._data = memoryview(b"")  # the bytes of _array
@@ -273,7 +295,9 @@ class _IdxStream:
     def _allocate(self, dtype: np.dtype, shape: tuple[int, ...], offset: int) -> int:
         """Allocate the array the header gives, once checked; return where its data starts."""
         if self.shape is not None and (shape != self.shape or dtype != np.uint8):
-            raise ValueError(f"{self.source}: expected an IDX array of shape {self.shape}, got {shape} of {dtype}")
+            raise ValueError(
+                f"{self.source}: expected an IDX array of shape {self.shape}, got {shape} of {dtype}"
+            )
         size = offset + math.prod(shape) * dtype.itemsize
         if size > self.max_payload:
             raise ValueError(
@@ -281,7 +305,7 @@ class _IdxStream:
                 f"the {self.max_payload} this file can hold"
             )
         self._array = np.empty(shape, dtype)
-        self._data = memoryview(self._array.reshape(-1).view(np.uint8))
+        self._data = self._array.reshape(-1).view(np.uint8).data
         return offset
 
     def _sizes(self) -> str:
@@ -292,9 +316,13 @@ class _IdxStream:
     def finish(self) -> np.ndarray:
         """The array, once the file has ended; ValueError if it ended early."""
         if self._inflate and not self._inflate.eof:
-            raise ValueError(f"{self.source}: damaged or truncated gzip data (it ends before its end-of-stream mark)")
+            raise ValueError(
+                f"{self.source}: damaged or truncated gzip data (it ends before its end-of-stream mark)"
+            )
         if self._array is None:
-            _idx_header(self._start + self._head, self.source, complete=True)  # raises: there is no whole header
+            _idx_header(
+                self._start + self._head, self.source, complete=True
+            )  # raises: there is no whole header
         assert self._array is not None
         if self._filled != len(self._data):
             got = 4 + 4 * self._array.ndim + self._filled
@@ -302,7 +330,9 @@ class _IdxStream:
         return self._array.astype(self._array.dtype.newbyteorder("="), copy=False)
 
 
-def _idx_header(head: bytes, source: str, complete: bool) -> tuple[np.dtype, tuple[int, ...], int] | None:
+def _idx_header(
+    head: bytes, source: str, complete: bool
+) -> tuple[np.dtype, tuple[int, ...], int] | None:
     """The dtype, shape and data offset that the IDX header at the start of `head` gives: 00 00, a type code, ndim,
     then ndim big-endian uint32 sizes. None if `head` is too short to tell, unless it is `complete` (then an error)."""
     if len(head) < 4 and not complete:
@@ -317,7 +347,9 @@ def _idx_header(head: bytes, source: str, complete: bool) -> tuple[np.dtype, tup
     if len(head) >= offset:
         return np.dtype(_IDX_DTYPES[head[2]]), struct.unpack(f">{ndim}I", head[4:offset]), offset
     if complete:
-        raise ValueError(f"{source}: truncated IDX header ({ndim} dimensions need {offset} bytes, got {len(head)})")
+        raise ValueError(
+            f"{source}: truncated IDX header ({ndim} dimensions need {offset} bytes, got {len(head)})"
+        )
     return None
 
 
@@ -326,12 +358,18 @@ def _verified(stream: _IdxStream, spec: _IdxSpec) -> np.ndarray:
     array = stream.finish()
     digest = stream.sha256.hexdigest()
     if digest != spec.sha256:
-        raise ValueError(f"{stream.source}: SHA-256 of the uncompressed data is {digest}, expected {spec.sha256}")
+        raise ValueError(
+            f"{stream.source}: SHA-256 of the uncompressed data is {digest}, expected {spec.sha256}"
+        )
     return array
 
 
 def _load_array(
-    directory: Path, spec: _IdxSpec, download: bool, keep_parsed: bool, timeouts: tuple[float, float]
+    directory: Path,
+    spec: _IdxSpec,
+    download: bool,
+    keep_parsed: bool,
+    timeouts: tuple[float, float],
 ) -> np.ndarray:
     """The array of `spec` from its IDX file in `directory`, else a download; with `keep_parsed`, through a .npy."""
     if keep_parsed and (array := _read_parsed(directory, spec)) is not None:
@@ -340,7 +378,9 @@ def _load_array(
     if array is None:
         if not download:
             error = ValueError if problems else FileNotFoundError
-            raise error(_unavailable_message(directory, spec, problems, "pass download=True to fetch it"))
+            raise error(
+                _unavailable_message(directory, spec, problems, "pass download=True to fetch it")
+            )
         array = _download(directory, spec, problems, timeouts)
     if keep_parsed:
         _write_parsed(directory, spec, array)
@@ -349,7 +389,7 @@ def _load_array(
 
 def _read_local(directory: Path, spec: _IdxSpec) -> tuple[np.ndarray | None, list[str]]:
     """The verified array in the .gz or plain IDX file of `spec`, or None; and why each file present was rejected."""
-    problems = []
+    problems: list[str] = []
     for path in (directory / f"{spec.name}.gz", directory / spec.name):
         if path.is_file():
             try:
@@ -372,7 +412,9 @@ def _read_verified(path: Path, spec: _IdxSpec) -> np.ndarray:
     return _verified(stream, spec)
 
 
-def _download(directory: Path, spec: _IdxSpec, problems: list[str], timeouts: tuple[float, float]) -> np.ndarray:
+def _download(
+    directory: Path, spec: _IdxSpec, problems: list[str], timeouts: tuple[float, float]
+) -> np.ndarray:
     """Fetch, verify and save the file of `spec` into `directory`, trying each mirror in turn."""
     directory.mkdir(parents=True, exist_ok=True)
     override = os.environ.get("TWOLAYER_MNIST_URL")
@@ -383,8 +425,12 @@ def _download(directory: Path, spec: _IdxSpec, problems: list[str], timeouts: tu
         # URLError, HTTPError, socket errors and timeouts are OSErrors; IncompleteRead is an HTTPException; a bad URL
         # or a refused body is a ValueError.
         except (OSError, http.client.HTTPException, ValueError) as exc:
-            problems.append(message if (message := str(exc)).startswith(url) else f"{url}: {message}")
-    raise FileNotFoundError(_unavailable_message(directory, spec, problems, "check the network or $TWOLAYER_MNIST_URL"))
+            problems.append(
+                message if (message := str(exc)).startswith(url) else f"{url}: {message}"
+            )
+    raise FileNotFoundError(
+        _unavailable_message(directory, spec, problems, "check the network or $TWOLAYER_MNIST_URL")
+    )
 
 
 def _fetch(url: str, directory: Path, spec: _IdxSpec, timeouts: tuple[float, float]) -> np.ndarray:
@@ -404,34 +450,56 @@ def _fetch(url: str, directory: Path, spec: _IdxSpec, timeouts: tuple[float, flo
             start += chunk
             if len(start) >= len(_GZIP_MAGIC):
                 break
-        with atomic_write(directory / (f"{spec.name}.gz" if start.startswith(_GZIP_MAGIC) else spec.name)) as file:
+        with atomic_write(
+            directory / (f"{spec.name}.gz" if start.startswith(_GZIP_MAGIC) else spec.name)
+        ) as file:
             for chunk in itertools.chain([start], chunks):
                 file.write(chunk)
                 stream.feed(chunk)
-            return _verified(stream, spec)  # within the block: a refused file is never renamed into place
+            return _verified(
+                stream, spec
+            )  # within the block: a refused file is never renamed into place
 
 
-def _body(response: Any, max_size: int, stall: float, deadline: tuple[float, float]) -> Iterator[bytes]:
+def _body(
+    response: Any, max_size: int, stall: float, deadline: tuple[float, float]
+) -> Iterator[bytes]:
     """The body of `response` as it arrives, with a progress bar on a terminal; stopped past `max_size` bytes, after
     `stall` seconds without data, or at the monotonic time ``deadline[1]`` (``deadline[0]`` seconds from the start)."""
     total = int(response.headers.get("Content-Length") or 0) or None
     if total is not None and total > max_size:
-        raise ValueError(f"the server announces {total} bytes, more than any copy can be ({max_size} bytes)")
-    bar = progress_bar(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=response.url.rsplit("/", 1)[-1])
+        raise ValueError(
+            f"the server announces {total} bytes, more than any copy can be ({max_size} bytes)"
+        )
+    bar = progress_bar(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=response.url.rsplit("/", 1)[-1],
+    )
     received = 0
     try:
         while True:
             if time.monotonic() > deadline[1]:
-                raise TimeoutError(f"not complete after {deadline[0]:g} s (the deadline), {received} bytes in")
+                raise TimeoutError(
+                    f"not complete after {deadline[0]:g} s (the deadline), {received} bytes in"
+                )
             try:
-                chunk = response.read1(_CHUNK)  # read1: whatever has arrived, so that the deadline is checked
+                chunk = response.read1(
+                    _CHUNK
+                )  # read1: whatever has arrived, so that the deadline is checked
             except socket.timeout:  # noqa: UP041 (see above)
-                raise TimeoutError(f"no data for {stall:g} s (the stall timeout), {received} bytes in") from None
+                raise TimeoutError(
+                    f"no data for {stall:g} s (the stall timeout), {received} bytes in"
+                ) from None
             if not chunk:
                 break
             received += len(chunk)
             if received > max_size:
-                raise ValueError(f"the body goes on past {max_size} bytes, more than any copy can be")
+                raise ValueError(
+                    f"the body goes on past {max_size} bytes, more than any copy can be"
+                )
             if bar is not None:
                 bar.update(len(chunk))
             yield chunk
@@ -446,7 +514,9 @@ def _body(response: Any, max_size: int, stall: float, deadline: tuple[float, flo
 def _unavailable_message(directory: Path, spec: _IdxSpec, problems: list[str], remedy: str) -> str:
     files = ", ".join(s.name for s in _MNIST.values())
     lines = [f"no valid copy of the MNIST file {spec.name} in {directory}"]
-    lines += [f"  {problem}" for problem in problems] or [f"  neither {spec.name}.gz nor {spec.name} is there"]
+    lines += [f"  {problem}" for problem in problems] or [
+        f"  neither {spec.name}.gz nor {spec.name} is there"
+    ]
     lines.append(
         f"Put the four MNIST files ({files}; gzipped with a .gz suffix or not) in {directory}, "
         f"or pass data_dir= (CLI: --data-dir) or set $TWOLAYER_DATA to where they are, or {remedy}."
@@ -468,7 +538,10 @@ def _read_parsed(directory: Path, spec: _IdxSpec) -> np.ndarray | None:
             # A damaged header can make NumPy warn and go on guessing: that is damage too.
             warnings.simplefilter("error")
             version = np.lib.format.read_magic(file)
-            read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+            read_header = {
+                (1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0,
+            }
             shape, fortran_order, dtype = read_header[version](file)
             if (
                 shape != spec.shape
@@ -477,7 +550,7 @@ def _read_parsed(directory: Path, spec: _IdxSpec) -> np.ndarray | None:
             ):
                 return None
             array = np.empty(shape, np.uint8)
-            file.readinto(memoryview(array.reshape(-1)))
+            file.readinto(array.reshape(-1).data)
     # Absent, or damaged in any of the ways that make NumPy's header parser raise (ValueError, KeyError, TokenError,
     # SyntaxError, TypeError...): it is rebuilt from the IDX file.
     except Exception:
@@ -486,7 +559,7 @@ def _read_parsed(directory: Path, spec: _IdxSpec) -> np.ndarray | None:
         array = array.reshape(shape[::-1]).T
     # A uint8 IDX header is determined by the shape, so the cached array can be checked against the file's digest.
     digest = hashlib.sha256(struct.pack(f">2xBB{array.ndim}I", 0x08, array.ndim, *array.shape))
-    digest.update(np.ascontiguousarray(array))
+    digest.update(np.ascontiguousarray(array).data)
     return array if digest.hexdigest() == spec.sha256 else None
 
 

@@ -13,7 +13,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, TypeVar
+from typing import IO, TYPE_CHECKING, BinaryIO, TypeVar
 
 import numpy as np
 
@@ -39,7 +39,9 @@ def save(net: TwoLayerNet, path: str | os.PathLike[str]) -> None:
     """
     sizes = np.array([net.input_size, net.hidden_size, net.output_size], dtype=np.int64)
     with atomic_write(path) as f:
-        np.savez(f, format=np.str_(FORMAT), sizes=sizes, dtype=np.str_(net.dtype.name), **net.params)
+        np.savez(
+            f, format=np.str_(FORMAT), sizes=sizes, dtype=np.str_(net.dtype.name), **net.params
+        )
 
 
 _NPY_MAGIC = b"\x93NUMPY"
@@ -47,7 +49,9 @@ _HEADER_KEYS = ("format", "sizes", "dtype", "activation")
 _PARAM_KEYS = ("W1", "b1", "W2", "b2")
 _DTYPES = ("float32", "float64")
 _ACTIVATIONS = ("sigmoid",)
-_MAX_HEADER_MEMBER = 4096  # bytes: format, sizes, dtype and the like are .npy files of about 150 bytes
+_MAX_HEADER_MEMBER = (
+    4096  # bytes: format, sizes, dtype and the like are .npy files of about 150 bytes
+)
 _MAX_READ = 1 << 20  # bytes read at a time; a TwoLayerNet file's zip directory is under 1 KiB
 
 
@@ -71,7 +75,10 @@ def load(path: str | os.PathLike[str], cls: type[Net]) -> Net:
                 raise ValueError("it is a single .npy array")
             archive = zipfile.ZipFile(_BoundedReads(file))  # reads the zip directory only
             header = _read_header(archive, path)
-            params = {key: _param_layout(archive, key, shape, header, path) for key, shape in header.shapes()}
+            params = {
+                key: _param_layout(archive, key, shape, header, path)
+                for key, shape in header.shapes()
+            }
         # A fixed seed, so that loading never draws from NumPy's global generator; the weights are overwritten below.
         net = cls(*header.sizes, dtype=header.dtype, seed=0)
         with _reading(path):
@@ -116,7 +123,9 @@ class _BoundedReads:
             return self._file.read(size)
         data = self._file.read(_MAX_READ + 1)
         if len(data) > _MAX_READ:
-            raise ValueError(f"its zip directory or a header in it is larger than {_MAX_READ} bytes")
+            raise ValueError(
+                f"its zip directory or a header in it is larger than {_MAX_READ} bytes"
+            )
         return data
 
 
@@ -144,29 +153,47 @@ def _read_header(archive: zipfile.ZipFile, path: Path) -> _Header:
             values[key] = _read_small(archive, info)
     found = str(values["format"]) if "format" in values else None
     if found != FORMAT:
-        raise _Refusal(f"{path} is not a TwoLayerNet saved by twolayer: its format is {found!r}, expected {FORMAT!r}")
+        raise _Refusal(
+            f"{path} is not a TwoLayerNet saved by twolayer: its format is {found!r}, expected {FORMAT!r}"
+        )
     unknown = sorted(set(members) - {f"{key}.npy" for key in (*_HEADER_KEYS, *_PARAM_KEYS)})
     if unknown:
         raise _Refusal(f"{path}: damaged: it also holds {', '.join(unknown)}")
     for info in members.values():
-        if info.compress_type != zipfile.ZIP_STORED:  # as save writes them: the file is as large as the network
-            raise _Refusal(f"{path}: {info.filename} is compressed; a TwoLayerNet file stores its arrays as they are")
+        if (
+            info.compress_type != zipfile.ZIP_STORED
+        ):  # as save writes them: the file is as large as the network
+            raise _Refusal(
+                f"{path}: {info.filename} is compressed; a TwoLayerNet file stores its arrays as they are"
+            )
     sizes, dtype = values.get("sizes", np.empty(0)), str(values.get("dtype", ""))
-    if sizes.shape != (3,) or sizes.dtype.kind not in "iu" or (sizes < 1).any() or dtype not in _DTYPES:
+    if (
+        sizes.shape != (3,)
+        or sizes.dtype.kind not in "iu"
+        or (sizes < 1).any()
+        or dtype not in _DTYPES
+    ):
         raise _Refusal(f"{path}: damaged header: sizes {sizes.tolist()}, dtype {dtype!r}")
-    activation = str(values.get("activation", "sigmoid"))  # files from before the activation was saved: sigmoid
+    activation = str(
+        values.get("activation", "sigmoid")
+    )  # files from before the activation was saved: sigmoid
     if activation not in _ACTIVATIONS:
-        raise _Refusal(f"{path}: unknown activation {activation!r}; known: {', '.join(_ACTIVATIONS)}")
+        raise _Refusal(
+            f"{path}: unknown activation {activation!r}; known: {', '.join(_ACTIVATIONS)}"
+        )
     return _Header((int(sizes[0]), int(sizes[1]), int(sizes[2])), dtype, activation)
 
 
-def _npy_header(member: BinaryIO) -> tuple[tuple[int, ...], bool, np.dtype]:
+def _npy_header(member: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
     """The shape, order and dtype in the header of the .npy file `member`, read up to the start of its data."""
     version = np.lib.format.read_magic(member)
-    read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    read_header = {
+        (1, 0): np.lib.format.read_array_header_1_0,
+        (2, 0): np.lib.format.read_array_header_2_0,
+    }
     if version not in read_header:
         raise ValueError(f"a .npy file of version {version}, not 1.0 or 2.0")
-    return read_header[version](member)  # type: ignore[no-any-return]
+    return read_header[version](member)
 
 
 def _read_small(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
@@ -175,8 +202,12 @@ def _read_small(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
         shape, fortran_order, dtype = _npy_header(member)
         nbytes = math.prod(shape) * dtype.itemsize
         if nbytes > info.file_size:
-            raise ValueError(f"{info.filename} claims {nbytes} bytes of data in a {info.file_size}-byte entry")
-        array = np.frombuffer(member.read(nbytes), dtype).reshape(shape, order="F" if fortran_order else "C")
+            raise ValueError(
+                f"{info.filename} claims {nbytes} bytes of data in a {info.file_size}-byte entry"
+            )
+        array = np.frombuffer(member.read(nbytes), dtype).reshape(
+            shape, order="F" if fortran_order else "C"
+        )
         member.read()  # to the end, where zipfile checks the CRC-32
     return array
 
@@ -207,16 +238,22 @@ def _param_layout(
         )
     size = data_offset + nbytes
     if info.file_size != size:
-        raise _Refusal(f"{path}: {key}.npy is {info.file_size} bytes in the zip directory, expected {size}")
+        raise _Refusal(
+            f"{path}: {key}.npy is {info.file_size} bytes in the zip directory, expected {size}"
+        )
     return info, fortran_order
 
 
-def _read_data(archive: zipfile.ZipFile, info: zipfile.ZipInfo, like: np.ndarray, fortran_order: bool) -> np.ndarray:
+def _read_data(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, like: np.ndarray, fortran_order: bool
+) -> np.ndarray:
     """The array in the .npy entry `info`, of the shape and dtype of `like` (already checked), read in chunks."""
     array = np.empty(like.shape, like.dtype, order="F" if fortran_order else "C")
-    data = memoryview(array.T if fortran_order else array).cast("B")
+    data = (array.T if fortran_order else array).data.cast("B")
     with archive.open(info) as member:
-        member.read(info.file_size - len(data))  # the .npy header, checked already (a seek would skip the CRC-32)
+        member.read(
+            info.file_size - len(data)
+        )  # the .npy header, checked already (a seek would skip the CRC-32)
         for start in range(0, len(data), _MAX_READ):
             chunk = member.read(min(_MAX_READ, len(data) - start))
             data[start : start + len(chunk)] = chunk
