@@ -1,6 +1,7 @@
-"""Fuzz target: the array entry points of TwoLayerNet (predict, loss, accuracy, gradient, params) with inputs of
-random shapes, dtypes, strides and labels. A TypeError or ValueError is a refusal; anything else (a crash in the C++
-core included, which ends the process) is a bug, and so is a result that is not finite for finite inputs.
+"""Fuzz target: the array entry points of TwoLayerNet (predict, loss, accuracy, gradient, params)
+with inputs of random shapes, dtypes, strides and labels. A TypeError or ValueError is a refusal;
+anything else (a crash in the C++ core included, which ends the process) is a bug, and so is a
+result that is not finite for finite inputs.
 
 Run: python fuzz/fuzz_arrays.py CORPUS_DIR [libFuzzer options]   (see fuzz/run.sh)
 """
@@ -32,7 +33,8 @@ NETS = {
 
 
 def array(fdp: atheris.FuzzedDataProvider, values: str) -> np.ndarray:
-    """An array of a random shape (up to 3-D, sizes 0..6), dtype and layout (sliced, transposed, or not)."""
+    """An array of a random shape (up to 3-D, sizes 0..6), dtype and layout (sliced, transposed, or
+    not)."""
     shape = [fdp.ConsumeIntInRange(0, 6) for _ in range(fdp.ConsumeIntInRange(0, 3))]
     count = int(np.prod(shape)) if shape else 1
     if values == "labels":
@@ -76,7 +78,8 @@ def test_one_input(data: bytes) -> None:
 
 
 if __name__ == "__main__":
-    # Coverage of every Python function loaded (instrument_imports misses the editable install's import hook).
+    # Coverage of every Python function loaded (instrument_imports misses the editable install's
+    # import hook).
     atheris.instrument_all()
     atheris.Setup(sys.argv, test_one_input)
     atheris.Fuzz()

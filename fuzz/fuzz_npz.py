@@ -1,4 +1,5 @@
-"""Fuzz target: TwoLayerNet.load on arbitrary bytes. Anything but a ValueError naming the file is a bug.
+"""Fuzz target: TwoLayerNet.load on arbitrary bytes. Anything but a ValueError naming the file is a
+bug.
 
 Run: python fuzz/fuzz_npz.py CORPUS_DIR [libFuzzer options]   (see fuzz/run.sh)
 """
@@ -27,7 +28,8 @@ def test_one_input(data: bytes) -> None:
 
 
 if __name__ == "__main__":
-    # Coverage of every Python function loaded (instrument_imports misses the editable install's import hook).
+    # Coverage of every Python function loaded (instrument_imports misses the editable install's
+    # import hook).
     atheris.instrument_all()
     atheris.Setup(sys.argv, test_one_input)
     atheris.Fuzz()

@@ -1,4 +1,5 @@
-"""twolayer.datasets: IDX parsing, verification, the parsed cache, downloads from a local HTTP server, real MNIST."""
+"""twolayer.datasets: IDX parsing, verification, the parsed cache, downloads from a local HTTP
+server, real MNIST."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ import struct
 import sys
 import threading
 import zlib
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -54,7 +55,8 @@ def listing(directory: Path) -> list[str]:
 
 @pytest.fixture(autouse=True)
 def cache(tmp_path, monkeypatch):
-    """A fresh cache directory per test, and a mirror that refuses connections: no test reaches ~/.cache or the net."""
+    """A fresh cache directory per test, and a mirror that refuses connections: no test reaches
+    ~/.cache or the net."""
     path = tmp_path / "cache"
     monkeypatch.setenv("TWOLAYER_DATA", str(path))
     monkeypatch.setenv("TWOLAYER_MNIST_URL", "http://127.0.0.1:9/closed/")
@@ -64,8 +66,8 @@ def cache(tmp_path, monkeypatch):
 def fake_mnist(
     monkeypatch, train: int, test: int, side: int
 ) -> tuple[dict[str, np.ndarray], dict[str, bytes]]:
-    """Random stand-ins for the four MNIST arrays and their IDX payloads (keyed by file name, without .gz); the
-    loader is told their shapes and digests."""
+    """Random stand-ins for the four MNIST arrays and their IDX payloads (keyed by file name,
+    without .gz); the loader is told their shapes and digests."""
     rng = np.random.default_rng(0)
     arrays = {
         "train_img": rng.integers(0, 256, (train, side, side), dtype=np.uint8),
@@ -93,12 +95,14 @@ def tiny(monkeypatch):
 
 
 class Server:
-    """A real HTTP server on 127.0.0.1 (port 0), in a thread, serving `files` by name; other names get 404.
+    """A real HTTP server on 127.0.0.1 (port 0), in a thread, serving `files` by name; other names
+    get 404.
 
-    A body is bytes, or a function ``body(write, stopped)`` that writes it piece by piece (sent without a
-    Content-Length, as the connection closing ends it) and must return once the `stopped` event is set: bodies that
-    stall or never end stop by themselves when the server does, or when the client hangs up. `declared` overrides
-    the Content-Length sent for a name, to cut a transfer short or announce a huge one.
+    A body is bytes, or a function ``body(write, stopped)`` that writes it piece by piece (sent
+    without a Content-Length, as the connection closing ends it) and must return once the `stopped`
+    event is set: bodies that stall or never end stop by themselves when the server does, or when
+    the client hangs up. `declared` overrides the Content-Length sent for a name, to cut a transfer
+    short or announce a huge one.
     """
 
     def __init__(self, files: dict, declared: dict[str, int] | None = None):
@@ -160,7 +164,7 @@ def serve(monkeypatch):
         server.stop()
 
 
-# --- IDX parsing ---------------------------------------------------------------------------------------------------
+# --- IDX parsing ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
@@ -194,6 +198,10 @@ _GOOD = idx_bytes(np.zeros((2, 3), dtype=np.uint8))
         (b"\x00\x00\x07" + _GOOD[3:], "not an IDX file"),  # no such type code
         (_GOOD[:9], "truncated IDX header"),
         (
+            b"\x00\x00\x08\x03" + struct.pack(">3I", 0, 2**32 - 1, 2**32 - 1),
+            r"gives shape \(0, 4294967295, 4294967295\), too large",
+        ),
+        (
             _GOOD[:-1],
             r"shape \(2, 3\) of uint8, 18 bytes in all, more than the 17 this file can hold",
         ),
@@ -202,7 +210,7 @@ _GOOD = idx_bytes(np.zeros((2, 3), dtype=np.uint8))
             r"shape \(2, 3\) of uint8, 18 bytes in all, but the data goes on past them",
         ),
     ],
-    ids=["empty", "magic", "type-code", "header", "short", "long"],
+    ids=["empty", "magic", "type-code", "header", "zero-and-huge", "short", "long"],
 )
 def test_read_idx_rejects_malformed(tmp_path, payload, message):
     path = tmp_path / "bad.idx"
@@ -228,7 +236,7 @@ def test_read_idx_rejects_damaged_gzip(tmp_path, damage):
     assert str(path) in str(info.value)
 
 
-# --- load_mnist on small files -------------------------------------------------------------------------------------
+# --- load_mnist on small files --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -358,7 +366,7 @@ def test_cache_dir(monkeypatch, tmp_path):
         assert cache_dir() == tmp_path / "xdg" / "twolayer"
 
 
-# --- downloads -----------------------------------------------------------------------------------------------------
+# --- downloads ------------------------------------------------------------------------------------
 
 
 def test_download_verifies_then_works_offline(mnist_dir, cache, serve):
@@ -420,14 +428,15 @@ def test_failed_download_is_clear_and_leaves_nothing(tiny, cache, serve, failure
     assert listing(cache) == []
 
 
-# --- bounds on hostile files and servers ---------------------------------------------------------------------------
+# --- bounds on hostile files and servers ----------------------------------------------------------
 
 MNIST_TRAIN_IMAGES = datasets._MNIST["train_img"]
 
 
 def gzip_bomb(shape: tuple[int, ...], zeros: int) -> bytes:
-    """A valid gzip file of a uint8 IDX header for `shape` followed by `zeros` zero bytes, about zeros / 1000 bytes
-    long: the same fully flushed deflate block repeated, so that it takes no time to make beyond the CRC."""
+    """A valid gzip file of a uint8 IDX header for `shape` followed by `zeros` zero bytes, about
+    zeros / 1000 bytes long: the same fully flushed deflate block repeated, so that it takes no time
+    to make beyond the CRC."""
     header = idx_bytes(np.zeros((0,) * len(shape), np.uint8))[:4] + struct.pack(
         f">{len(shape)}I", *shape
     )
@@ -535,7 +544,8 @@ def test_read_idx_refuses_a_header_larger_than_the_file_can_hold(tmp_path):
 
 
 def endless(start: bytes, then: bytes) -> Callable:
-    """A body that is `start`, then `then` over and over until the client hangs up (or the server stops)."""
+    """A body that is `start`, then `then` over and over until the client hangs up (or the server
+    stops)."""
 
     def body(write, stopped):
         write(start)
@@ -649,8 +659,8 @@ def test_download_timeouts_default_and_pairs(monkeypatch):
 
 @pytest.mark.parametrize("failure", ["bomb", "endless", "garbage"])
 def test_a_good_cached_file_is_never_replaced_by_a_bad_download(tiny, cache, serve, failure):
-    """A plain copy that is good, a .gz copy that is damaged: the download that would replace the .gz is refused,
-    and both files stay as they were."""
+    """A plain copy that is good, a .gz copy that is damaged: the download that would replace the
+    .gz is refused, and both files stay as they were."""
     spec = datasets._MNIST["train_label"]
     damaged = tiny.files[f"{spec.name}.gz"][:-3]
     good = gzip.decompress(tiny.files[f"{spec.name}.gz"])
@@ -678,7 +688,7 @@ def test_bytes_after_the_gzip_data_are_refused(tmp_path):
         read_idx(path)
 
 
-# --- real MNIST ----------------------------------------------------------------------------------------------------
+# --- real MNIST -----------------------------------------------------------------------------------
 
 
 def test_real_mnist(mnist_dir, cache):

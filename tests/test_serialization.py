@@ -1,11 +1,12 @@
-"""TwoLayerNet.save / TwoLayerNet.load: round trips, atomic writes, and clear errors for wrong or damaged files."""
+"""TwoLayerNet.save / TwoLayerNet.load: round trips, atomic writes, and clear errors for wrong or
+damaged files."""
 
 from __future__ import annotations
 
 import io
 import math
-import re
 import os
+import re
 import struct
 import zipfile
 import zlib
@@ -18,7 +19,8 @@ from twolayer import TwoLayerNet, serialization
 
 
 def saved_contents(net: TwoLayerNet, **changes) -> dict:
-    """What save writes for `net`, with entries replaced (or removed, for the value None) by `changes`."""
+    """What save writes for `net`, with entries replaced (or removed, for the value None) by
+    `changes`."""
     contents = {
         "format": np.str_(serialization.FORMAT),
         "sizes": np.array([net.input_size, net.hidden_size, net.output_size]),
@@ -159,7 +161,7 @@ def test_saved_file_gets_the_usual_permissions(tmp_path):
     )  # as open() would give, not mkstemp's private 0o600
 
 
-# --- bounds: nothing is read or allocated before the header and the zip directory agree ----------------------------
+# --- bounds: nothing is read or allocated before the header and the zip directory agree -----------
 
 
 def npy_header(shape: tuple[int, ...], dtype=np.float64) -> bytes:
@@ -171,8 +173,9 @@ def npy_header(shape: tuple[int, ...], dtype=np.float64) -> bytes:
 
 
 def zip_bytes(entries: list[tuple[str, bytes, int, int]]) -> bytes:
-    """A zip file of (name, data, method, declared uncompressed size) entries, its directory saying what it is told.
-    Stored entries get the CRC-32 of their data; deflated ones 0, as they are refused before it is checked."""
+    """A zip file of (name, data, method, declared uncompressed size) entries, its directory saying
+    what it is told. Stored entries get the CRC-32 of their data; deflated ones 0, as they are
+    refused before it is checked."""
     local, central = b"", b""
     for name, data, method, size in entries:
         crc = zlib.crc32(data) if method == zipfile.ZIP_STORED else 0
@@ -201,7 +204,8 @@ def header_entries(sizes=(4, 3, 2)) -> list[tuple[str, bytes, int, int]]:
 
 
 def deflated_zeros(prefix: bytes, zeros: int) -> bytes:
-    """Raw deflate data of `prefix` then `zeros` zero bytes, about zeros / 1000 bytes: one flushed block, repeated."""
+    """Raw deflate data of `prefix` then `zeros` zero bytes, about zeros / 1000 bytes: one flushed
+    block, repeated."""
     deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
     block = bytes(1 << 20)
     start = deflate.compress(prefix) + deflate.flush(zlib.Z_FULL_FLUSH)

@@ -1,12 +1,14 @@
-"""MNIST as the book's ``load_mnist`` returns it, read from the four standard IDX files and verified.
+"""MNIST as the book's ``load_mnist`` returns it, read from the four standard IDX files and
+verified.
 
-Every file is checked against the SHA-256 of its uncompressed IDX payload, so the gzip layer (which differs between
-mirrors) does not matter, and a truncated, corrupt or wrong file is never used. In the cache directory, the parsed
-arrays are also kept as ``.npy`` files, re-checked against the same digests when read back.
+Every file is checked against the SHA-256 of its uncompressed IDX payload, so the gzip layer (which
+differs between mirrors) does not matter, and a truncated, corrupt or wrong file is never used. In
+the cache directory, the parsed arrays are also kept as ``.npy`` files, re-checked against the same
+digests when read back.
 
-Nothing is read whole before it is checked: files and downloads are read in chunks, decompressed into an array of
-the size the IDX header gives (which must be MNIST's), hashed as they come, and refused as soon as they go past the
-size any genuine copy can have (docs/reliability.md).
+Nothing is read whole before it is checked: files and downloads are read in chunks, decompressed
+into an array of the size the IDX header gives (which must be MNIST's), hashed as they come, and
+refused as soon as they go past the size any genuine copy can have (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -39,13 +41,14 @@ MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
-"""Base URLs tried in turn for a missing file; ``$TWOLAYER_MNIST_URL`` replaces them with a single one."""
+"""Base URLs tried in turn for a missing file; ``$TWOLAYER_MNIST_URL`` replaces them with one."""
 
 DOWNLOAD_TIMEOUT = (60.0, 900.0)
-"""Seconds a download may go without receiving data (stall), and the most one file's download may take (deadline).
+"""Seconds a download may go without receiving data (stall), and the most one file's download may
+take (deadline).
 
-The deadline lets a 10 MB file arrive at 11 kB/s. ``$TWOLAYER_DOWNLOAD_TIMEOUT`` (``STALL`` or ``STALL,DEADLINE``)
-and :func:`load_mnist`'s `download_timeout` override them.
+The deadline lets a 10 MB file arrive at 11 kB/s. ``$TWOLAYER_DOWNLOAD_TIMEOUT`` (``STALL`` or
+``STALL,DEADLINE``) and :func:`load_mnist`'s `download_timeout` override them.
 """
 
 
@@ -62,10 +65,11 @@ class _IdxSpec:
 
     @property
     def max_file_size(self) -> int:
-        """The most bytes a copy can have: gzip's worst case for the payload, which is more than the payload itself.
+        """The most bytes a copy can have: gzip's worst case for the payload, which is more than the
+        payload itself.
 
-        zlib's deflateBound() (stored blocks when nothing compresses), the 18 bytes of the gzip wrapper, and 1 KiB for
-        its optional header fields (a file name, a comment).
+        zlib's deflateBound() (stored blocks when nothing compresses), the 18 bytes of the gzip
+        wrapper, and 1 KiB for its optional header fields (a file name, a comment).
         """
         n = self.payload_size
         return n + (n >> 12) + (n >> 14) + (n >> 25) + 7 + 18 + 1024
@@ -112,7 +116,8 @@ def load_mnist(
     download: bool = True,
     download_timeout: float | tuple[float, float] | None = None,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Load MNIST as ``((x_train, t_train), (x_test, t_test))``, 60,000 training and 10,000 test samples.
+    """Load MNIST as ``((x_train, t_train), (x_test, t_test))``, 60,000 training and 10,000 test
+    samples.
 
     Parameters
     ----------
@@ -123,24 +128,26 @@ def load_mnist(
     one_hot_label
         True: labels as float32 one-hot rows of shape (N, 10). False: uint8 labels of shape (N,).
     data_dir
-        Directory holding the four IDX files (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
-        ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, each gzipped with a ``.gz`` suffix or not).
-        Default: :func:`cache_dir`, where parsed ``.npy`` copies are also kept so that the next load is quick. In a
-        `data_dir` of yours, nothing is written but downloads, and the IDX files are read and verified every time.
+        Directory holding the four IDX files (``train-images-idx3-ubyte``,
+        ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, each
+        gzipped with a ``.gz`` suffix or not). Default: :func:`cache_dir`, where parsed ``.npy``
+        copies are also kept so that the next load is quick. In a `data_dir` of yours, nothing is
+        written but downloads, and the IDX files are read and verified every time.
     download
-        Download missing or corrupt files into `data_dir` from :data:`MIRRORS` (or ``$TWOLAYER_MNIST_URL``).
+        Download missing or corrupt files into `data_dir` from :data:`MIRRORS` (or
+        ``$TWOLAYER_MNIST_URL``).
     download_timeout
-        Seconds a download may go without data, or a pair (that, the most seconds one file may take). Default:
-        ``$TWOLAYER_DOWNLOAD_TIMEOUT`` if set, else :data:`DOWNLOAD_TIMEOUT`.
+        Seconds a download may go without data, or a pair (that, the most seconds one file may
+        take). Default: ``$TWOLAYER_DOWNLOAD_TIMEOUT`` if set, else :data:`DOWNLOAD_TIMEOUT`.
 
     Raises
     ------
     FileNotFoundError
-        A file is missing (and `download` is False), or no mirror gave a valid copy. The message names the directory,
-        the files to put there and, for each attempt, why it failed.
+        A file is missing (and `download` is False), or no mirror gave a valid copy. The message
+        names the directory, the files to put there and, for each attempt, why it failed.
     ValueError
-        A file is present but damaged or not the genuine MNIST file, and `download` is False; or a bad
-        `download_timeout`.
+        A file is present but damaged or not the genuine MNIST file, and `download` is False; or a
+        bad `download_timeout`.
     """
     timeouts = _download_timeouts(download_timeout)
     directory = cache_dir() if data_dir is None else Path(data_dir)
@@ -169,7 +176,8 @@ def load_mnist(
 
 
 def _download_timeouts(download_timeout: float | tuple[float, float] | None) -> tuple[float, float]:
-    """(stall, deadline) from the argument, else from $TWOLAYER_DOWNLOAD_TIMEOUT, else the defaults."""
+    """(stall, deadline) from the argument, else from $TWOLAYER_DOWNLOAD_TIMEOUT, else the
+    defaults."""
     value: object
     if download_timeout is None and (setting := os.environ.get("TWOLAYER_DOWNLOAD_TIMEOUT")):
         name, value = "$TWOLAYER_DOWNLOAD_TIMEOUT", setting
@@ -185,7 +193,8 @@ def _download_timeouts(download_timeout: float | tuple[float, float] | None) -> 
         numbers = numbers if len(numbers) == len(items) else []
     if not 1 <= len(numbers) <= 2 or not all(0 < n < math.inf for n in numbers):
         raise ValueError(
-            f"{name} must be a positive number of seconds without data (the stall timeout), or two: that and the "
+            f"{name} must be a positive number of seconds without data (the stall timeout), "
+            "or two: that and the "
             f"most seconds one file may take; got {value!r}"
         )
     return numbers[0], numbers[1] if len(numbers) == 2 else DOWNLOAD_TIMEOUT[1]
@@ -194,9 +203,9 @@ def _download_timeouts(download_timeout: float | tuple[float, float] | None) -> 
 def cache_dir() -> Path:
     """The directory :func:`load_mnist` uses when `data_dir` is not given.
 
-    ``$TWOLAYER_DATA`` if set; otherwise the platform's user cache directory: ``$XDG_CACHE_HOME/twolayer`` (default
-    ``~/.cache/twolayer``) on Linux, ``~/Library/Caches/twolayer`` on macOS, ``%LOCALAPPDATA%\\twolayer\\Cache`` on
-    Windows.
+    ``$TWOLAYER_DATA`` if set; otherwise the platform's user cache directory:
+    ``$XDG_CACHE_HOME/twolayer`` (default ``~/.cache/twolayer``) on Linux,
+    ``~/Library/Caches/twolayer`` on macOS, ``%LOCALAPPDATA%\\twolayer\\Cache`` on Windows.
     """
     if os.environ.get("TWOLAYER_DATA"):
         return Path(os.environ["TWOLAYER_DATA"]).expanduser()
@@ -212,11 +221,13 @@ def cache_dir() -> Path:
 
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an IDX file, gzipped or not, into an array of the shape and type its header gives (native byte order).
+    """Read an IDX file, gzipped or not, into an array of the shape and type its header gives
+    (native byte order).
 
-    The file is read in chunks, never past the size its header gives, and that size must fit the file: its size when
-    uncompressed, at most what gzip can expand it to (1032 times) when gzipped. Raises ValueError naming the file when
-    it is not IDX, its size disagrees with its header, or its gzip stream is damaged or truncated.
+    The file is read in chunks, never past the size its header gives, and that size must fit the
+    file: its size when uncompressed, at most what gzip can expand it to (1032 times) when gzipped.
+    Raises ValueError naming the file when it is not IDX, its size disagrees with its header, or its
+    gzip stream is damaged or truncated.
     """
     with open(path, "rb") as file:
         size = os.fstat(file.fileno()).st_size
@@ -228,11 +239,13 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
 
 
 class _IdxStream:
-    """An IDX array assembled from the bytes of its file as they come (gzipped or not), bounded and hashed as it goes.
+    """An IDX array assembled from the bytes of its file as they come (gzipped or not), bounded and
+    hashed as it goes.
 
-    At most `max_payload` uncompressed bytes are accepted: a header that gives more, or data that goes on past what
-    the header gives, is refused at once, before any more is decompressed or stored. With `shape`, the header must
-    give exactly that shape of uint8. Every refusal is a ValueError naming `source`.
+    At most `max_payload` uncompressed bytes are accepted: a header that gives more, or data that
+    goes on past what the header gives, is refused at once, before any more is decompressed or
+    stored. With `shape`, the header must give exactly that shape of uint8. Every refusal is a
+    ValueError naming `source`.
     """
 
     def __init__(self, source: str, max_payload: int, shape: tuple[int, ...] | None = None) -> None:
@@ -262,7 +275,8 @@ class _IdxStream:
         if self._inflate is False:
             self._take(raw)
             return
-        # Decompressed a chunk at a time, so that a bomb is caught within a chunk of the end the header gives.
+        # Decompressed a chunk at a time, so that a bomb is caught within a chunk of the end the
+        # header gives.
         while True:
             if self._inflate.eof and raw:
                 raise ValueError(f"{self.source}: unexpected bytes after the end of the gzip data")
@@ -276,7 +290,8 @@ class _IdxStream:
                 return
 
     def _take(self, payload: bytes) -> None:
-        """Store the next uncompressed bytes, refusing any past the end of the data the header gives."""
+        """Store the next uncompressed bytes, refusing any past the end of the data the header
+        gives."""
         if self._array is None:
             self._head += payload
             header = _idx_header(self._head, self.source, complete=False)
@@ -296,28 +311,39 @@ class _IdxStream:
         """Allocate the array the header gives, once checked; return where its data starts."""
         if self.shape is not None and (shape != self.shape or dtype != np.uint8):
             raise ValueError(
-                f"{self.source}: expected an IDX array of shape {self.shape}, got {shape} of {dtype}"
+                f"{self.source}: expected an IDX array of shape {self.shape}, "
+                f"got {shape} of {dtype}"
             )
         size = offset + math.prod(shape) * dtype.itemsize
         if size > self.max_payload:
             raise ValueError(
-                f"{self.source}: the IDX header gives shape {shape} of {dtype.name}, {size} bytes in all, more than "
+                f"{self.source}: the IDX header gives shape {shape} of {dtype.name}, "
+                f"{size} bytes in all, more than "
                 f"the {self.max_payload} this file can hold"
             )
-        self._array = np.empty(shape, dtype)
+        try:
+            self._array = np.empty(shape, dtype)
+        except (
+            ValueError
+        ):  # found by fuzzing: a 0 among sizes whose product overflows (NumPy refuses it)
+            raise ValueError(
+                f"{self.source}: the IDX header gives shape {shape}, too large"
+            ) from None
         self._data = self._array.reshape(-1).view(np.uint8).data
         return offset
 
     def _sizes(self) -> str:
         assert self._array is not None
         size = 4 + 4 * self._array.ndim + len(self._data)
-        return f"the IDX header gives shape {self._array.shape} of {self._array.dtype.name}, {size} bytes in all"
+        shape, dtype = self._array.shape, self._array.dtype.name
+        return f"the IDX header gives shape {shape} of {dtype}, {size} bytes in all"
 
     def finish(self) -> np.ndarray:
         """The array, once the file has ended; ValueError if it ended early."""
         if self._inflate and not self._inflate.eof:
             raise ValueError(
-                f"{self.source}: damaged or truncated gzip data (it ends before its end-of-stream mark)"
+                f"{self.source}: damaged or truncated gzip data "
+                "(it ends before its end-of-stream mark)"
             )
         if self._array is None:
             _idx_header(
@@ -333,8 +359,9 @@ class _IdxStream:
 def _idx_header(
     head: bytes, source: str, complete: bool
 ) -> tuple[np.dtype, tuple[int, ...], int] | None:
-    """The dtype, shape and data offset that the IDX header at the start of `head` gives: 00 00, a type code, ndim,
-    then ndim big-endian uint32 sizes. None if `head` is too short to tell, unless it is `complete` (then an error)."""
+    """The dtype, shape and data offset that the IDX header at the start of `head` gives: 00 00, a
+    type code, ndim, then ndim big-endian uint32 sizes. None if `head` is too short to tell, unless
+    it is `complete` (then an error)."""
     if len(head) < 4 and not complete:
         return None
     if len(head) < 4 or head[:2] != b"\0\0" or head[2] not in _IDX_DTYPES:
@@ -348,7 +375,8 @@ def _idx_header(
         return np.dtype(_IDX_DTYPES[head[2]]), struct.unpack(f">{ndim}I", head[4:offset]), offset
     if complete:
         raise ValueError(
-            f"{source}: truncated IDX header ({ndim} dimensions need {offset} bytes, got {len(head)})"
+            f"{source}: truncated IDX header "
+            f"({ndim} dimensions need {offset} bytes, got {len(head)})"
         )
     return None
 
@@ -371,7 +399,8 @@ def _load_array(
     keep_parsed: bool,
     timeouts: tuple[float, float],
 ) -> np.ndarray:
-    """The array of `spec` from its IDX file in `directory`, else a download; with `keep_parsed`, through a .npy."""
+    """The array of `spec` from its IDX file in `directory`, else a download; with `keep_parsed`,
+    through a .npy."""
     if keep_parsed and (array := _read_parsed(directory, spec)) is not None:
         return array
     array, problems = _read_local(directory, spec)
@@ -388,7 +417,8 @@ def _load_array(
 
 
 def _read_local(directory: Path, spec: _IdxSpec) -> tuple[np.ndarray | None, list[str]]:
-    """The verified array in the .gz or plain IDX file of `spec`, or None; and why each file present was rejected."""
+    """The verified array in the .gz or plain IDX file of `spec`, or None; and why each file present
+    was rejected."""
     problems: list[str] = []
     for path in (directory / f"{spec.name}.gz", directory / spec.name):
         if path.is_file():
@@ -404,7 +434,8 @@ def _read_verified(path: Path, spec: _IdxSpec) -> np.ndarray:
         size = os.fstat(file.fileno()).st_size
         if size > spec.max_file_size:  # checked before reading anything
             raise ValueError(
-                f"{path} is {size} bytes, more than any copy of {spec.name} can be ({spec.max_file_size} bytes: "
+                f"{path} is {size} bytes, more than any copy of {spec.name} can be "
+                f"({spec.max_file_size} bytes: "
                 f"{spec.payload_size} uncompressed, plus gzip's worst-case overhead)"
             )
         stream = _IdxStream(str(path), spec.payload_size, spec.shape)
@@ -422,8 +453,8 @@ def _download(
         url = f"{base.rstrip('/')}/{spec.name}.gz"
         try:
             return _fetch(url, directory, spec, timeouts)
-        # URLError, HTTPError, socket errors and timeouts are OSErrors; IncompleteRead is an HTTPException; a bad URL
-        # or a refused body is a ValueError.
+        # URLError, HTTPError, socket errors and timeouts are OSErrors; IncompleteRead is an
+        # HTTPException; a bad URL or a refused body is a ValueError.
         except (OSError, http.client.HTTPException, ValueError) as exc:
             problems.append(
                 message if (message := str(exc)).startswith(url) else f"{url}: {message}"
@@ -434,8 +465,8 @@ def _download(
 
 
 def _fetch(url: str, directory: Path, spec: _IdxSpec, timeouts: tuple[float, float]) -> np.ndarray:
-    """Download `url` into `directory` as the file of `spec`, verified as it comes: only a verified copy ever gets
-    its real name, and a refused one leaves nothing behind."""
+    """Download `url` into `directory` as the file of `spec`, verified as it comes: only a verified
+    copy ever gets its real name, and a refused one leaves nothing behind."""
     stall, deadline = timeouts
     give_up_at = time.monotonic() + deadline
     stream = _IdxStream(url, spec.payload_size, spec.shape)
@@ -464,8 +495,9 @@ def _fetch(url: str, directory: Path, spec: _IdxSpec, timeouts: tuple[float, flo
 def _body(
     response: Any, max_size: int, stall: float, deadline: tuple[float, float]
 ) -> Iterator[bytes]:
-    """The body of `response` as it arrives, with a progress bar on a terminal; stopped past `max_size` bytes, after
-    `stall` seconds without data, or at the monotonic time ``deadline[1]`` (``deadline[0]`` seconds from the start)."""
+    """The body of `response` as it arrives, with a progress bar on a terminal; stopped past
+    `max_size` bytes, after `stall` seconds without data, or at the monotonic time ``deadline[1]``
+    (``deadline[0]`` seconds from the start)."""
     total = int(response.headers.get("Content-Length") or 0) or None
     if total is not None and total > max_size:
         raise ValueError(
@@ -529,7 +561,8 @@ def _parsed_path(directory: Path, spec: _IdxSpec) -> Path:
 
 
 def _read_parsed(directory: Path, spec: _IdxSpec) -> np.ndarray | None:
-    """The array a previous load kept, or None if there is none or it is not exactly the array of `spec`.
+    """The array a previous load kept, or None if there is none or it is not exactly the array of
+    `spec`.
 
     Its .npy header is checked before its data is read, and the data against the digest of `spec`.
     """
@@ -551,13 +584,14 @@ def _read_parsed(directory: Path, spec: _IdxSpec) -> np.ndarray | None:
                 return None
             array = np.empty(shape, np.uint8)
             file.readinto(array.reshape(-1).data)
-    # Absent, or damaged in any of the ways that make NumPy's header parser raise (ValueError, KeyError, TokenError,
-    # SyntaxError, TypeError...): it is rebuilt from the IDX file.
+    # Absent, or damaged in any of the ways that make NumPy's header parser raise (ValueError,
+    # KeyError, TokenError, SyntaxError, TypeError...): it is rebuilt from the IDX file.
     except Exception:
         return None
     if fortran_order:
         array = array.reshape(shape[::-1]).T
-    # A uint8 IDX header is determined by the shape, so the cached array can be checked against the file's digest.
+    # A uint8 IDX header is determined by the shape, so the cached array can be checked against the
+    # file's digest.
     digest = hashlib.sha256(struct.pack(f">2xBB{array.ndim}I", 0x08, array.ndim, *array.shape))
     digest.update(np.ascontiguousarray(array).data)
     return array if digest.hexdigest() == spec.sha256 else None

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 __all__ = ["FORMAT", "load", "save"]
 
 FORMAT = "twolayer.TwoLayerNet/1"
-"""Stored under the key ``format``: it marks the file as ours, and its version will tell old layouts from new."""
+"""Stored under the key ``format``: it marks the file as ours, and its version will tell old layouts
+from new."""
 
 Net = TypeVar("Net", bound="TwoLayerNet")
 
@@ -33,9 +34,9 @@ Net = TypeVar("Net", bound="TwoLayerNet")
 def save(net: TwoLayerNet, path: str | os.PathLike[str]) -> None:
     """Write `net` to the npz file `path` (exactly that name: no suffix is added), atomically.
 
-    The file holds ``format``, ``sizes`` (input, hidden, output), ``dtype`` and the arrays ``W1 b1 W2 b2``. It is
-    written to a temporary file beside `path` and renamed over it once complete, so an existing file at `path` is
-    replaced whole or not at all.
+    The file holds ``format``, ``sizes`` (input, hidden, output), ``dtype`` and the arrays ``W1 b1
+    W2 b2``. It is written to a temporary file beside `path` and renamed over it once complete, so
+    an existing file at `path` is replaced whole or not at all.
     """
     sizes = np.array([net.input_size, net.hidden_size, net.output_size], dtype=np.int64)
     with atomic_write(path) as f:
@@ -56,16 +57,18 @@ _MAX_READ = 1 << 20  # bytes read at a time; a TwoLayerNet file's zip directory 
 
 
 def load(path: str | os.PathLike[str], cls: type[Net]) -> Net:
-    """A new `cls` (a TwoLayerNet class) with the sizes, dtype and parameters saved in `path` by :func:`save`.
+    """A new `cls` (a TwoLayerNet class) with the sizes, dtype and parameters saved in `path` by
+    :func:`save`.
 
-    Nothing is read before it is checked: first the zip directory (every member one of ours, stored uncompressed, of
-    a size that the header implies), then the header (``format``, ``sizes``, ``dtype``, ``activation``), then the
-    header of each parameter's .npy; only then is the network allocated and its parameters read into it. So the
-    network a file describes is never larger than the file.
+    Nothing is read before it is checked: first the zip directory (every member one of ours, stored
+    uncompressed, of a size that the header implies), then the header (``format``, ``sizes``,
+    ``dtype``, ``activation``), then the header of each parameter's .npy; only then is the network
+    allocated and its parameters read into it. So the network a file describes is never larger than
+    the file.
 
-    Raises FileNotFoundError if `path` does not exist, ValueError naming `path` if it is not such a file, is damaged,
-    or holds parameters whose shapes or dtypes disagree with its sizes and dtype, and MemoryError naming the size of a
-    network too large to allocate.
+    Raises FileNotFoundError if `path` does not exist, ValueError naming `path` if it is not such a
+    file, is damaged, or holds parameters whose shapes or dtypes disagree with its sizes and dtype,
+    and MemoryError naming the size of a network too large to allocate.
     """
     path = Path(path)
     # Opened here rather than by zipfile, so that it is closed whatever goes wrong.
@@ -79,7 +82,8 @@ def load(path: str | os.PathLike[str], cls: type[Net]) -> Net:
                 key: _param_layout(archive, key, shape, header, path)
                 for key, shape in header.shapes()
             }
-        # A fixed seed, so that loading never draws from NumPy's global generator; the weights are overwritten below.
+        # A fixed seed, so that loading never draws from NumPy's global generator; the weights are
+        # overwritten below.
         net = cls(*header.sizes, dtype=header.dtype, seed=0)
         with _reading(path):
             for key, (info, fortran_order) in params.items():
@@ -103,16 +107,17 @@ def _reading(path: Path) -> Iterator[None]:
         raise ValueError(str(exc)) from None
     except MemoryError:
         raise
-    # Besides ValueError, EOFError and BadZipFile, damaged bytes make zipfile raise NotImplementedError (a compression
-    # method or version it lacks), RuntimeError (an encryption flag) or OSError (an impossible offset), and NumPy's
-    # .npy header parser tokenize.TokenError, SyntaxError or TypeError: whatever it is, the file is not readable.
+    # Besides ValueError, EOFError and BadZipFile, damaged bytes make zipfile raise
+    # NotImplementedError (a compression method or version it lacks), RuntimeError (an encryption
+    # flag) or OSError (an impossible offset), and NumPy's .npy header parser tokenize.TokenError,
+    # SyntaxError or TypeError: whatever it is, the file is not readable.
     except Exception as exc:
         raise ValueError(f"{path} is not a readable npz file: {exc}") from None
 
 
 class _BoundedReads:
-    """A binary file whose reads return at most _MAX_READ bytes, and refuse to go further: a zip directory that
-    claims more is refused before it is read (zipfile reads it whole)."""
+    """A binary file whose reads return at most _MAX_READ bytes, and refuse to go further: a zip
+    directory that claims more is refused before it is read (zipfile reads it whole)."""
 
     def __init__(self, file: BinaryIO) -> None:
         self._file = file
@@ -137,24 +142,27 @@ class _Header:
 
     def shapes(self) -> list[tuple[str, tuple[int, ...]]]:
         d, h, c = self.sizes
-        return list(zip(_PARAM_KEYS, [(d, h), (h,), (h, c), (c,)]))
+        return list(zip(_PARAM_KEYS, [(d, h), (h,), (h, c), (c,)]))  # noqa: B905 (strict= is Python 3.10+)
 
 
 def _read_header(archive: zipfile.ZipFile, path: Path) -> _Header:
-    """The checked header of a TwoLayerNet file, once its zip directory is checked; nothing else is read."""
+    """The checked header of a TwoLayerNet file, once its zip directory is checked; nothing else is
+    read."""
     members = {info.filename: info for info in archive.infolist()}
     values = {}
     for key in _HEADER_KEYS:
         if (info := members.get(f"{key}.npy")) is not None:
             if info.file_size > _MAX_HEADER_MEMBER:
                 raise _Refusal(
-                    f"{path}: damaged header: {key} is {info.file_size} bytes, more than {_MAX_HEADER_MEMBER}"
+                    f"{path}: damaged header: {key} is {info.file_size} bytes, "
+                    f"more than {_MAX_HEADER_MEMBER}"
                 )
             values[key] = _read_small(archive, info)
     found = str(values["format"]) if "format" in values else None
     if found != FORMAT:
         raise _Refusal(
-            f"{path} is not a TwoLayerNet saved by twolayer: its format is {found!r}, expected {FORMAT!r}"
+            f"{path} is not a TwoLayerNet saved by twolayer: "
+            f"its format is {found!r}, expected {FORMAT!r}"
         )
     unknown = sorted(set(members) - {f"{key}.npy" for key in (*_HEADER_KEYS, *_PARAM_KEYS)})
     if unknown:
@@ -164,7 +172,8 @@ def _read_header(archive: zipfile.ZipFile, path: Path) -> _Header:
             info.compress_type != zipfile.ZIP_STORED
         ):  # as save writes them: the file is as large as the network
             raise _Refusal(
-                f"{path}: {info.filename} is compressed; a TwoLayerNet file stores its arrays as they are"
+                f"{path}: {info.filename} is compressed; "
+                "a TwoLayerNet file stores its arrays as they are"
             )
     sizes, dtype = values.get("sizes", np.empty(0)), str(values.get("dtype", ""))
     if (
@@ -185,7 +194,8 @@ def _read_header(archive: zipfile.ZipFile, path: Path) -> _Header:
 
 
 def _npy_header(member: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
-    """The shape, order and dtype in the header of the .npy file `member`, read up to the start of its data."""
+    """The shape, order and dtype in the header of the .npy file `member`, read up to the start of
+    its data."""
     version = np.lib.format.read_magic(member)
     read_header = {
         (1, 0): np.lib.format.read_array_header_1_0,
@@ -197,7 +207,8 @@ def _npy_header(member: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
 
 
 def _read_small(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
-    """The array in the .npy entry `info`, already known to be small, once its header agrees with its size."""
+    """The array in the .npy entry `info`, already known to be small, once its header agrees with
+    its size."""
     with archive.open(info) as member:
         shape, fortran_order, dtype = _npy_header(member)
         nbytes = math.prod(shape) * dtype.itemsize
@@ -215,8 +226,9 @@ def _read_small(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
 def _param_layout(
     archive: zipfile.ZipFile, key: str, shape: tuple[int, ...], header: _Header, path: Path
 ) -> tuple[zipfile.ZipInfo, bool]:
-    """The zip entry of parameter `key` and whether it is in Fortran order, once its .npy header and its size agree
-    with the `shape` and dtype that the file's header implies; only that .npy header is read."""
+    """The zip entry of parameter `key` and whether it is in Fortran order, once its .npy header and
+    its size agree with the `shape` and dtype that the file's header implies; only that .npy header
+    is read."""
     try:
         info = archive.getinfo(f"{key}.npy")
     except KeyError:
@@ -225,7 +237,8 @@ def _param_layout(
     nbytes = math.prod(shape) * dtype.itemsize
     if info.file_size > nbytes + _MAX_HEADER_MEMBER:  # before reading any of it
         raise _Refusal(
-            f"{path}: {key}.npy is {info.file_size} bytes in the zip directory, more than {dtype}{list(shape)} needs "
+            f"{path}: {key}.npy is {info.file_size} bytes in the zip directory, "
+            f"more than {dtype}{list(shape)} needs "
             f"({nbytes} bytes and a .npy header of at most {_MAX_HEADER_MEMBER})"
         )
     with archive.open(info) as member:
@@ -247,7 +260,8 @@ def _param_layout(
 def _read_data(
     archive: zipfile.ZipFile, info: zipfile.ZipInfo, like: np.ndarray, fortran_order: bool
 ) -> np.ndarray:
-    """The array in the .npy entry `info`, of the shape and dtype of `like` (already checked), read in chunks."""
+    """The array in the .npy entry `info`, of the shape and dtype of `like` (already checked), read
+    in chunks."""
     array = np.empty(like.shape, like.dtype, order="F" if fortran_order else "C")
     data = (array.T if fortran_order else array).data.cast("B")
     with archive.open(info) as member:
