@@ -252,9 +252,8 @@ class _IdxStream:
         self.source, self.max_payload, self.shape = source, max_payload, shape
         self.sha256 = hashlib.sha256()  # of the uncompressed IDX file
         self._start = b""  # the first bytes, until there are enough to tell gzip from plain
-        self._inflate: Any = (
-            None  # a zlib decompressor for gzip; False for a plain file; None until known
-        )
+        # A zlib decompressor for gzip; False for a plain file; None until known.
+        self._inflate: Any = None
         self._head = b""  # the start of the IDX file, until it holds the whole header
         self._array: np.ndarray | None = None  # allocated once the header is known
         self._data = memoryview(b"")  # the bytes of _array
@@ -318,14 +317,12 @@ class _IdxStream:
         if size > self.max_payload:
             raise ValueError(
                 f"{self.source}: the IDX header gives shape {shape} of {dtype.name}, "
-                f"{size} bytes in all, more than "
-                f"the {self.max_payload} this file can hold"
+                f"{size} bytes in all, more than the {self.max_payload} this file can hold"
             )
         try:
             self._array = np.empty(shape, dtype)
-        except (
-            ValueError
-        ):  # found by fuzzing: a 0 among sizes whose product overflows (NumPy refuses it)
+        # Found by fuzzing: sizes with a 0 among them, whose product without it overflows.
+        except ValueError:
             raise ValueError(
                 f"{self.source}: the IDX header gives shape {shape}, too large"
             ) from None
@@ -472,7 +469,8 @@ def _fetch(url: str, directory: Path, spec: _IdxSpec, timeouts: tuple[float, flo
     stream = _IdxStream(url, spec.payload_size, spec.shape)
     try:
         response = urllib.request.urlopen(url, timeout=stall)
-    except socket.timeout:  # noqa: UP041 (Python 3.9's is no TimeoutError) while waiting for the headers
+    # While waiting for the headers. (socket.timeout: Python 3.9's is no TimeoutError.)
+    except socket.timeout:  # noqa: UP041
         raise TimeoutError(f"no response for {stall:g} s (the stall timeout)") from None
     with response:
         chunks = _body(response, spec.max_file_size, stall, (deadline, give_up_at))
@@ -481,15 +479,13 @@ def _fetch(url: str, directory: Path, spec: _IdxSpec, timeouts: tuple[float, flo
             start += chunk
             if len(start) >= len(_GZIP_MAGIC):
                 break
-        with atomic_write(
-            directory / (f"{spec.name}.gz" if start.startswith(_GZIP_MAGIC) else spec.name)
-        ) as file:
+        name = f"{spec.name}.gz" if start.startswith(_GZIP_MAGIC) else spec.name
+        with atomic_write(directory / name) as file:
             for chunk in itertools.chain([start], chunks):
                 file.write(chunk)
                 stream.feed(chunk)
-            return _verified(
-                stream, spec
-            )  # within the block: a refused file is never renamed into place
+            # Within the block: a refused file is never renamed into place.
+            return _verified(stream, spec)
 
 
 def _body(
@@ -518,9 +514,8 @@ def _body(
                     f"not complete after {deadline[0]:g} s (the deadline), {received} bytes in"
                 )
             try:
-                chunk = response.read1(
-                    _CHUNK
-                )  # read1: whatever has arrived, so that the deadline is checked
+                # read1: whatever has arrived, so that the deadline is checked between arrivals.
+                chunk = response.read1(_CHUNK)
             except socket.timeout:  # noqa: UP041 (see above)
                 raise TimeoutError(
                     f"no data for {stall:g} s (the stall timeout), {received} bytes in"

@@ -183,9 +183,8 @@ def _read_header(archive: zipfile.ZipFile, path: Path) -> _Header:
         or dtype not in _DTYPES
     ):
         raise _Refusal(f"{path}: damaged header: sizes {sizes.tolist()}, dtype {dtype!r}")
-    activation = str(
-        values.get("activation", "sigmoid")
-    )  # files from before the activation was saved: sigmoid
+    # Files from before the activation was saved hold sigmoid networks.
+    activation = str(values.get("activation", "sigmoid"))
     if activation not in _ACTIVATIONS:
         raise _Refusal(
             f"{path}: unknown activation {activation!r}; known: {', '.join(_ACTIVATIONS)}"
@@ -265,9 +264,8 @@ def _read_data(
     array = np.empty(like.shape, like.dtype, order="F" if fortran_order else "C")
     data = (array.T if fortran_order else array).data.cast("B")
     with archive.open(info) as member:
-        member.read(
-            info.file_size - len(data)
-        )  # the .npy header, checked already (a seek would skip the CRC-32)
+        # Past the .npy header, checked already (a seek would skip the CRC-32 check).
+        member.read(info.file_size - len(data))
         for start in range(0, len(data), _MAX_READ):
             chunk = member.read(min(_MAX_READ, len(data) - start))
             data[start : start + len(chunk)] = chunk
