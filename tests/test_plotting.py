@@ -118,3 +118,12 @@ def test_missing_matplotlib_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # makes the import fail
     with pytest.raises(ImportError, match=r"pip install 'twolayer\[plot\]'"):
         plot_loss([1.0, 0.5])
+
+
+def test_a_run_interrupted_before_its_first_evaluation_still_plots(tmp_path, recwarn):
+    empty = history(
+        train_loss_list=[], train_acc_list=[], test_acc_list=[], epoch_iters=[], epoch_times=[],
+        final_train_acc=None, final_test_acc=None, interrupted=True,
+    )  # fmt: skip
+    assert all(path.read_bytes().startswith(PNG_SIGNATURE) for path in plot_history(empty, tmp_path))
+    assert not recwarn.list  # no "no artists with labels" warning

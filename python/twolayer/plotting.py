@@ -88,7 +88,8 @@ def plot_accuracy(
             )
     ax.set(xlabel=unit, ylabel="accuracy", ylim=(0, 1))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 0.5
-    ax.legend(loc="lower right")
+    if ax.lines:  # none for a run interrupted before its first evaluation
+        ax.legend(loc="lower right")
     return _save(figure, path)
 
 

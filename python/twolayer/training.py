@@ -135,97 +135,52 @@ class DivergedError(FloatingPointError):
 
 
 def train(
-    net: TwoLayerNet,
-    x_train: np.ndarray,
-    t_train: np.ndarray,
-    x_test: np.ndarray,
-    t_test: np.ndarray,
-    *,
-    iters_num: int | None = None,
-    epochs: int | None = None,
-    batch_size: int = 100,
-    learning_rate: float = 0.1,
-    gradient: str = "backprop",
-    seed: int | None = None,
-    sampling: str = "replacement",
-    train_size: int | None = None,
-    validation_size: int = 0,
-    eval_every: int | None = None,
-    eval_samples: int | None = None,
-    progress: bool = True,
-) -> History:
+    net: TwoLayerNet, x_train: np.ndarray, t_train: np.ndarray, x_test: np.ndarray, t_test: np.ndarray, *,
+    iters_num: int | None = None, epochs: int | None = None, batch_size: int = 100, learning_rate: float = 0.1,
+    gradient: str = "backprop", seed: int | None = None, sampling: str = "replacement", train_size: int | None = None,
+    validation_size: int = 0, eval_every: int | None = None, eval_samples: int | None = None, progress: bool = True,
+) -> History:  # fmt: skip
     """Train `net` in place with the book's mini-batch SGD and return the :class:`History` of the run.
 
-    Each iteration takes a mini-batch of `batch_size` training samples, computes the gradient, updates
-    ``net.params[key] -= learning_rate * grad[key]`` and records the mini-batch loss. Accuracy is
-    measured on the training set, the validation set if any and the test set at the first iteration of every epoch
-    (as the book does at ``i % iter_per_epoch == 0``), or every `eval_every` iterations, and on the whole sets after
-    the last iteration. All the randomness (split, batches, evaluation samples) comes from `seed`.
+    Each iteration takes a mini-batch of `batch_size` samples (`sampling`: "replacement", the book's
+    ``rng.choice(train_size, batch_size)``, or "shuffle", the training set permuted every epoch and walked through
+    in consecutive batches, the last one short when `batch_size` does not divide it), computes the gradient
+    (`gradient`: "backprop" or "numerical"), updates ``net.params[key] -= learning_rate * grad[key]`` and records the
+    mini-batch loss. The run lasts `iters_num` iterations or `epochs` epochs (not both; default 10,000 iterations).
+    `validation_size` samples of the training set are held out, never trained on, and `train_size` of the rest are
+    trained on (default: all). Accuracy on the training, validation and test sets is measured at the first iteration
+    of every epoch as in the book, or every `eval_every` iterations, on `eval_samples` samples of each set drawn once
+    (default: all), and on the whole sets after the last iteration. All the sampling comes from `seed` (None: a fresh
+    one); the network's initial weights are its own. docs/training.md tells the details.
 
-    Parameters
-    ----------
-    net
-        A :class:`~twolayer.TwoLayerNet`, or any network with the book's interface (``params``, ``gradient``,
-        ``numerical_gradient``, ``loss``, ``accuracy``).
-    x_train, t_train, x_test, t_test
-        Images (N, D) and labels (N,) or one-hot rows (N, C), as :func:`~twolayer.datasets.load_mnist` returns them.
-    iters_num, epochs
-        How long to train: `iters_num` iterations, or `epochs` epochs (``ceil(epochs * iter_per_epoch)``
-        iterations), not both. Default: the book's 10,000 iterations.
-    batch_size, learning_rate
-        The book's 100 samples and 0.1.
-    gradient
-        "backprop", or "numerical" for the network's numerical gradient (much slower).
-    seed
-        Seed of all the sampling; None for a fresh random one. The network's initial weights are its own.
-    sampling
-        "replacement" (the book's): each batch is ``rng.choice(train_size, batch_size)``, an epoch
-        ``max(train_size / batch_size, 1)`` iterations. "shuffle": the training set is permuted at the start of each
-        epoch and walked through in consecutive batches, so each sample is used once per epoch; the last batch of an
-        epoch is short when `batch_size` does not divide `train_size`, and is used as it is. An epoch is then
-        ``ceil(train_size / batch_size)`` iterations.
-    train_size, validation_size
-        Hold `validation_size` samples of the training set out (never trained on) and measure their accuracy at
-        every evaluation; train on `train_size` of the rest (default: all of it). Both drawn with the seed.
-    eval_every, eval_samples
-        Evaluate every `eval_every` iterations (default: once per epoch), on `eval_samples` samples of each set,
-        drawn once per run (default: all).
-    progress
-        True: a line per evaluation on stdout (``train acc, test acc | 0.9436, 0.9421``, saying what was measured),
-        and a tqdm bar on stderr when it is a terminal and tqdm is installed. False: silent.
+    `net` may be any network with the book's interface (``params``, ``gradient``, ``numerical_gradient``, ``loss``,
+    ``accuracy``). Images are (N, D), labels (N,) or one-hot (N, C), as :func:`~twolayer.datasets.load_mnist` gives.
+    `progress`: a line per evaluation on stdout saying what was measured (``train acc, test acc | 0.9436, 0.9421``)
+    and a tqdm bar on a terminal; False is silent. Ctrl-C, even within a long numerical gradient, returns the history
+    so far with ``interrupted`` set, `net` as it was after the last iteration recorded.
 
-    Ctrl-C stops the run cleanly, even within a long numerical gradient: the history recorded so far is returned with
-    ``interrupted`` set, and `net` keeps its parameters as they were after the last iteration the history recorded.
-
-    Raises
-    ------
-    DivergedError
-        The loss became NaN or infinite (a learning rate too large, or NaN in the data). Its ``history`` attribute
-        holds the run, with ``diverged`` set.
-    ValueError, TypeError
-        A setting is out of range or of the wrong type (see :func:`check_settings`), or images and labels differ in
-        number.
+    Raises :class:`DivergedError` (its ``history`` holds the run) when the loss becomes NaN or infinite; ValueError or
+    TypeError, naming the setting, for a bad setting (see :func:`check_settings`) or images and labels that differ in
+    number.
     """
     _check_data(x_train, t_train, x_test, t_test)
-    settings = {
+    settings: dict[str, Any] = {
         "iters_num": iters_num, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
         "gradient": gradient, "seed": seed, "sampling": sampling, "train_size": train_size,
         "validation_size": validation_size, "eval_every": eval_every, "eval_samples": eval_samples,
     }  # fmt: skip
     check_settings(settings, data_sizes=(len(x_train), len(x_test)))
-    seed = None if seed is None else int(seed)  # not a NumPy integer, which JSON cannot hold
-    batch_rng, split_rng, eval_rng = _generators(seed)
+    settings["seed"] = None if seed is None else int(seed)  # not a NumPy integer, which JSON cannot hold
+    batch_rng, split_rng, eval_rng = _generators(settings["seed"])
     fit, validation = _hold_out(x_train, t_train, split_rng, train_size, validation_size)
     iter_per_epoch = _iter_per_epoch(sampling, len(fit[0]), batch_size)
     if iters_num is None:
-        iters_num = _DEFAULT_ITERS if epochs is None else math.ceil(epochs * iter_per_epoch)
+        settings["iters_num"] = _DEFAULT_ITERS if epochs is None else math.ceil(epochs * iter_per_epoch)
+    settings.update(learning_rate=float(learning_rate), train_size=len(fit[0]))  # the samples trained on
     input_size, hidden_size = net.params["W1"].shape  # from params, so the book's own network class works too
     history = History(
-        iters_num=iters_num, batch_size=batch_size, learning_rate=float(learning_rate), gradient=gradient, seed=seed,
-        input_size=input_size, hidden_size=hidden_size, output_size=net.params["W2"].shape[1],
-        dtype=net.params["W1"].dtype.name, train_size=len(fit[0]), test_size=len(x_test),
-        iter_per_epoch=iter_per_epoch, epochs=epochs, sampling=sampling, validation_size=validation_size,
-        eval_every=eval_every, eval_samples=eval_samples,
+        **settings, input_size=input_size, hidden_size=hidden_size, output_size=net.params["W2"].shape[1],
+        dtype=net.params["W1"].dtype.name, test_size=len(x_test), iter_per_epoch=iter_per_epoch,
     )  # fmt: skip
     # Evaluated in this order: train, val, test.
     whole_sets = {"train": fit, **({"val": validation} if validation else {}), "test": (x_test, t_test)}
