@@ -15,8 +15,7 @@ import signal
 import subprocess
 import sys
 import warnings
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 import pytest
 
@@ -128,3 +127,18 @@ print(json.dumps({{"error": error, "growth_mb": growth / 1024, "seconds": second
     result = run_python(script, code, timeout=timeout, env=env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.splitlines()[-1])
+
+
+def expect_error(call: Callable[[], Any], exc: type[BaseException], message: str) -> None:
+    """call() raises exc (in a child process) with a message matching the regex `message`."""
+    with pytest.raises(exc, match=message):
+        in_child(call)
+
+
+class Case(NamedTuple):
+    """A bad-input case: what it is, how to build the bad argument (in the child), what it raises."""
+
+    id: str
+    value: Callable[[], Any]
+    exc: type[BaseException]
+    message: str  # a regex the message must match
