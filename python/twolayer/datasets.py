@@ -158,7 +158,13 @@ def load_mnist(
         key: _load_array(directory, spec, download, keep_parsed, timeouts)
         for key, spec in _MNIST.items()
     }
+    return _as_the_book_does(data, normalize, flatten, one_hot_label)
 
+
+def _as_the_book_does(
+    data: dict[str, np.ndarray], normalize: bool, flatten: bool, one_hot_label: bool
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """The four arrays in the formats that load_mnist's flags ask for."""
     for key in ("train_img", "test_img"):
         images = data[key]
         if normalize:
