@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, BinaryIO, TypeVar
 
 import numpy as np
 
+from . import _core
 from ._files import atomic_write
 
 if TYPE_CHECKING:
@@ -24,9 +25,12 @@ if TYPE_CHECKING:
 
 __all__ = ["FORMAT", "load", "save"]
 
-FORMAT = "twolayer.TwoLayerNet/1"
-"""Stored under the key ``format``: it marks the file as ours, and its version will tell old layouts
-from new."""
+FORMAT = "twolayer.TwoLayerNet/2"
+"""Stored under the key ``format``: it marks the file as ours, and its version tells old layouts from
+new. Version 2 added ``activation``: a version 1 reader refuses such files rather than load a ReLU
+network as a sigmoid one."""
+_FORMAT_BEFORE_ACTIVATION = "twolayer.TwoLayerNet/1"
+"""Files of version 1 hold sigmoid networks, the only kind there was."""
 
 Net = TypeVar("Net", bound="TwoLayerNet")
 
@@ -34,14 +38,19 @@ Net = TypeVar("Net", bound="TwoLayerNet")
 def save(net: TwoLayerNet, path: str | os.PathLike[str]) -> None:
     """Write `net` to the npz file `path` (exactly that name: no suffix is added), atomically.
 
-    The file holds ``format``, ``sizes`` (input, hidden, output), ``dtype`` and the arrays ``W1 b1
-    W2 b2``. It is written to a temporary file beside `path` and renamed over it once complete, so
+    The file holds ``format``, ``sizes`` (input, hidden, output), ``activation``, ``dtype`` and the
+    arrays ``W1 b1 W2 b2``. It is written to a temporary file beside `path` and renamed over it once complete, so
     an existing file at `path` is replaced whole or not at all.
     """
     sizes = np.array([net.input_size, net.hidden_size, net.output_size], dtype=np.int64)
     with atomic_write(path) as f:
         np.savez(
-            f, format=np.str_(FORMAT), sizes=sizes, dtype=np.str_(net.dtype.name), **net.params
+            f,
+            format=np.str_(FORMAT),
+            sizes=sizes,
+            activation=np.str_(net.activation),
+            dtype=np.str_(net.dtype.name),
+            **net.params,
         )
 
 
@@ -49,7 +58,6 @@ _NPY_MAGIC = b"\x93NUMPY"
 _HEADER_KEYS = ("format", "sizes", "dtype", "activation")
 _PARAM_KEYS = ("W1", "b1", "W2", "b2")
 _DTYPES = ("float32", "float64")
-_ACTIVATIONS = ("sigmoid",)
 _MAX_HEADER_MEMBER = (
     4096  # bytes: format, sizes, dtype and the like are .npy files of about 150 bytes
 )
@@ -84,7 +92,7 @@ def load(path: str | os.PathLike[str], cls: type[Net]) -> Net:
             }
         # A fixed seed, so that loading never draws from NumPy's global generator; the weights are
         # overwritten below.
-        net = cls(*header.sizes, dtype=header.dtype, seed=0)
+        net = cls(*header.sizes, activation=header.activation, dtype=header.dtype, seed=0)
         with _reading(path):
             for key, (info, fortran_order) in params.items():
                 net.params[key] = _read_data(archive, info, net.params[key], fortran_order)
@@ -159,7 +167,7 @@ def _read_header(archive: zipfile.ZipFile, path: Path) -> _Header:
                 )
             values[key] = _read_small(archive, info)
     found = str(values["format"]) if "format" in values else None
-    if found != FORMAT:
+    if found not in (FORMAT, _FORMAT_BEFORE_ACTIVATION):
         raise _Refusal(
             f"{path} is not a TwoLayerNet saved by twolayer: "
             f"its format is {found!r}, expected {FORMAT!r}"
@@ -183,11 +191,14 @@ def _read_header(archive: zipfile.ZipFile, path: Path) -> _Header:
         or dtype not in _DTYPES
     ):
         raise _Refusal(f"{path}: damaged header: sizes {sizes.tolist()}, dtype {dtype!r}")
+    if found == FORMAT and "activation" not in values:
+        raise _Refusal(f"{path}: damaged header: the activation is missing")
     # Files from before the activation was saved hold sigmoid networks.
-    activation = str(values.get("activation", "sigmoid"))
-    if activation not in _ACTIVATIONS:
+    activation = str(values["activation"]) if found == FORMAT else "sigmoid"
+    if activation not in _core.ACTIVATIONS:
         raise _Refusal(
-            f"{path}: unknown activation {activation!r}; known: {', '.join(_ACTIVATIONS)}"
+            f"{path}: the network's activation is {activation!r}, which this version of twolayer "
+            f"does not know (it knows {', '.join(map(repr, _core.ACTIVATIONS))})"
         )
     return _Header((int(sizes[0]), int(sizes[1]), int(sizes[2])), dtype, activation)
 
