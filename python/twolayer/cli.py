@@ -1,4 +1,5 @@
-"""The ``twolayer`` command: ``twolayer train`` (ch04 train_neuralnet.py) and ``twolayer gradcheck`` (ch05).
+"""The ``twolayer`` command: ``twolayer train`` (ch04 train_neuralnet.py), ``twolayer gradcheck`` (ch05) and
+``twolayer sweep`` (many runs: a grid, or ch. 6's random search).
 
 Exit status: 0 on success, 1 on an error (data not found, a diverged run), 2 on a usage error, 130 on Ctrl-C.
 """
@@ -6,24 +7,37 @@ Exit status: 0 on success, 1 on an error (data not found, a diverged run), 2 on 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures as cf
+import contextlib
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any, Optional
 
 import numpy as np
 
 from . import __version__, set_num_threads
-from ._threads import MAX_THREADS
+from ._threads import MAX_THREADS, _cpu_count
 from .datasets import cache_dir, load_mnist
 from .net import TwoLayerNet
 from .plotting import plot_accuracy, plot_loss
+from .sweep import (
+    FAILED,
+    SUMMARY_MD,
+    LogRange,
+    dask_executor,
+    local_executor,
+    plan_runs,
+    run_sweep,
+    setting_names,
+)
 from .training import DivergedError, History, train
 
 __all__ = ["main"]
 
-_EXIT_ERROR, _EXIT_INTERRUPTED = 1, 130
+_EXIT_ERROR, _EXIT_USAGE, _EXIT_INTERRUPTED = 1, 2, 130
 _CLASSES = 10
 
 
@@ -61,14 +75,15 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="seed of the initial weights and of the mini-batches (default: random)",
     )
-    common.add_argument(
+    machine = argparse.ArgumentParser(add_help=False)  # where data and threads come from
+    machine.add_argument(
         "--data-dir",
         type=Path,
         default=None,
         metavar="DIR",
         help=f"directory with the MNIST IDX files (default: the cache, {cache_dir()}, downloading what is missing)",
     )
-    common.add_argument(
+    machine.add_argument(
         "--num-threads",
         type=_thread_count,
         default=None,
@@ -78,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
 
     train_parser = commands.add_parser(
         "train",
-        parents=[common],
+        parents=[common, machine],
         help="train on MNIST, draw figures 4-11 and 4-12, save history and parameters",
         description=(
             "Train the network on MNIST with mini-batch SGD as in ch04/train_neuralnet.py: print the train and test "
@@ -110,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
 
     check_parser = commands.add_parser(
         "gradcheck",
-        parents=[common],
+        parents=[common, machine],
         help="compare the numerical gradient with backpropagation (ch05/gradient_check.py)",
         description=(
             "The book's gradient check: on the first --batch training images, compute the gradient by "
@@ -122,6 +137,7 @@ def _parser() -> argparse.ArgumentParser:
         "--batch", type=_positive_int, default=3, metavar="N", help="number of samples (default: %(default)s)"
     )
     check_parser.set_defaults(run=_gradcheck)
+    _add_sweep_command(commands, machine)
     return parser
 
 
@@ -206,6 +222,128 @@ def _gradcheck(args: argparse.Namespace) -> int:
             print(f"{key:<6} {method:<12} {diff.mean():9.2e} {diff.max():9.2e}")
     print("Numerical gradient time: " + ", ".join(f"{method} {s:.3f} s" for method, s in seconds.items()))
     return 0
+
+
+# Flags of `twolayer train` for its settings; any other setting of train() or of the network is
+# --its-name. The settings' dests carry a prefix that keeps them apart from the sweep's own options.
+_SETTING_FLAGS = {"learning_rate": "--lr", "iters_num": "--iters", "hidden_size": "--hidden"}
+_SETTING = "setting:"
+Slots = Optional[int]
+
+
+def _add_sweep_command(commands: Any, machine: argparse.ArgumentParser) -> None:
+    parser = commands.add_parser(
+        "sweep",
+        parents=[machine],
+        help="many training runs: a grid, or a random search; summary, figures, resumable",
+        description=(
+            "Train once per setting and seed, on local worker processes or a Dask cluster. Give "
+            "a setting several values for a grid (--lr 0.01 0.1 1 --hidden 20 50), or LOW:HIGH "
+            "ranges with --trials for a random search drawing them log-uniformly (--trials 20 "
+            "--lr 1e-4:1 --hidden 10:200). Writes runs.jsonl (a line per finished run), "
+            "summary.md and summary.csv (a row per setting, best first) and figures into --out. "
+            "Running the same command again skips the runs already finished there; Ctrl-C keeps "
+            "them."
+        ),
+        epilog="--num-threads sets the core's threads per run (default: the CPUs shared among the "
+        "workers, or 1 per run on a Dask cluster).",
+    )
+    settings = parser.add_argument_group("settings (one or more values each, or LOW:HIGH)")
+    for name, default in setting_names().items():
+        flag = _SETTING_FLAGS.get(name, "--" + name.replace("_", "-"))
+        settings.add_argument(
+            flag, dest=_SETTING + name, nargs="+", type=_sweep_value, metavar="V",
+            help=f"{name} (default: {getattr(default, '__name__', default)})",
+        )  # fmt: skip
+    _add_sweep_options(parser)
+    parser.set_defaults(run=_sweep)
+
+
+def _add_sweep_options(parser: argparse.ArgumentParser) -> None:
+    runs = parser.add_argument_group("runs")
+    runs.add_argument("--seeds", type=_positive_int, default=1, metavar="N",
+                      help="seeds 0 to N-1 for every setting (default: %(default)s)")  # fmt: skip
+    runs.add_argument("--trials", type=_positive_int, default=None, metavar="N",
+                      help="random search: N settings drawn from values and ranges")  # fmt: skip
+    runs.add_argument("--search-seed", type=_nonnegative_int, default=0, metavar="N",
+                      help="seed of the random search (default: %(default)s)")  # fmt: skip
+    runs.add_argument("--out", type=Path, default=Path("twolayer-sweep"), metavar="DIR",
+                      help="output directory (default: %(default)s)")  # fmt: skip
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                       help="local worker processes (default: 1, this one)")  # fmt: skip
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run on the Dask cluster of this scheduler (tcp://host:8786); needs "
+                       "pip install 'twolayer[dask]'")  # fmt: skip
+    parser.add_argument("--connect-timeout", type=_positive_float, default=10.0, metavar="S",
+                        help="seconds to wait for the scheduler and a worker "
+                        "(default: %(default)s)")  # fmt: skip
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    space = {
+        key[len(_SETTING) :]: values
+        for key, values in vars(args).items()
+        if key.startswith(_SETTING) and values is not None
+    }
+    try:  # every setting checked before any run starts (or any cluster is contacted)
+        runs = plan_runs(space, seeds=args.seeds, trials=args.trials, search_seed=args.search_seed)
+    except (TypeError, ValueError) as exc:
+        return _usage_error(exc)
+    try:
+        with _sweep_executor(args) as (executor, slots, threads):
+            result = run_sweep(
+                runs,
+                out=args.out,
+                executor=executor,
+                slots=slots,
+                threads=threads,
+                data_dir=args.data_dir,
+            )
+    except (ImportError, ConnectionError) as exc:  # no Dask, or no cluster there
+        return _usage_error(exc)
+    except cf.BrokenExecutor:
+        died = f"a worker process died; the runs finished so far are kept in {args.out}"
+        return _error(RuntimeError(died + ", and the same command again does the others"))
+    except (OSError, ValueError) as exc:  # an --out one cannot write, a damaged runs.jsonl
+        return _error(exc)
+    print(f"Wrote {', '.join(str(path) for path in result.files)}")
+    print((args.out / SUMMARY_MD).read_text(encoding="utf-8"), end="")
+    if result.interrupted:
+        return _EXIT_INTERRUPTED
+    return _EXIT_ERROR if any(r["status"] == FAILED for r in result.records) else 0
+
+
+@contextlib.contextmanager
+def _sweep_executor(args: argparse.Namespace) -> Iterator[tuple[cf.Executor | None, Slots, Slots]]:
+    """(executor, runs at once, threads per run) for --scheduler or --workers."""
+    if args.scheduler is not None:
+        with dask_executor(args.scheduler, timeout=args.connect_timeout) as (executor, slots):
+            yield executor, slots, args.num_threads or 1
+    elif args.workers == 1:
+        yield None, None, args.num_threads  # in this process, with main()'s --num-threads
+    else:
+        threads = args.num_threads or max(1, _cpu_count() // args.workers)
+        with local_executor(args.workers, threads) as executor:
+            yield executor, args.workers, threads
+
+
+def _sweep_value(text: str) -> Any:
+    """A setting's value as written: LOW:HIGH (a range), an integer, a number, or a word."""
+    if ":" in text:
+        try:
+            return LogRange.parse(text)
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    for kind in (int, float):
+        with contextlib.suppress(ValueError):
+            return kind(text)
+    return text
+
+
+def _usage_error(exc: Exception) -> int:
+    print(f"twolayer sweep: error: {exc}", file=sys.stderr)
+    return _EXIT_USAGE
 
 
 def _error(exc: Exception) -> int:
