@@ -196,6 +196,10 @@ def _values(
         raise ValueError(
             f"unknown setting {name!r}; the settings are {', '.join(sorted(defaults))}"
         )
+    if isinstance(choices, (list, tuple)) and any(isinstance(c, LogRange) for c in choices):
+        if len(choices) > 1:
+            raise ValueError(f"{name}: give one range or a list of values, not both")
+        choices = choices[0]  # a range as the command line gives it: in a list of one
     if isinstance(choices, LogRange):
         if trials is None:
             raise ValueError(
