@@ -36,8 +36,9 @@ def sequential(runs, out, data_dir):
 
 def workers(runs, out, data_dir):
     with local_executor(2, 1) as executor:
-        return run_sweep(runs, out=out, executor=executor, slots=2, threads=1, data_dir=data_dir,
-                         progress=False)
+        return run_sweep(
+            runs, out=out, executor=executor, slots=2, threads=1, data_dir=data_dir, progress=False
+        )
 
 
 def dask(runs, out, data_dir):
@@ -45,23 +46,33 @@ def dask(runs, out, data_dir):
 
     # Started outside the timing below would be fairer to Dask, but the local pool's start is
     # inside --workers' time too: both include starting their processes.
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        with dask_executor(cluster.scheduler_address) as (executor, slots):
-            return run_sweep(runs, out=out, executor=executor, slots=slots, threads=1,
-                             data_dir=data_dir, progress=False)
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    with cluster, dask_executor(cluster.scheduler_address) as (executor, slots):
+        return run_sweep(
+            runs, out=out, executor=executor, slots=slots, threads=1, data_dir=data_dir,
+            progress=False,
+        )  # fmt: skip
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="4 runs of 100 iterations, once")
     parser.add_argument("--mnist", type=Path, default=DEFAULT_MNIST, help="the MNIST folder")
     parser.add_argument("--repeats", type=int, default=3, help="times each way runs (default: 3)")
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the results")
+    parser.add_argument(
+        "--json", type=Path, default=DEFAULT_JSON, help="where to write the results"
+    )
     args = parser.parse_args(argv)
     count, iters = (4, 100) if args.quick else (8, 3000)
     repeats = 1 if args.quick else args.repeats
-    runs = plan_runs({"iters_num": [iters], "learning_rate": [0.1], "hidden_size": [50],
-                      "batch_size": [100]}, seeds=count)
+    runs = plan_runs(
+        {"iters_num": [iters], "learning_rate": [0.1], "hidden_size": [50], "batch_size": [100]},
+        seeds=count,
+    )
     ways = {"sequential, default threads": sequential, "--workers 2": workers}
     try:
         import distributed  # noqa: F401
@@ -71,18 +82,24 @@ def main(argv=None):
         print("Dask is not installed (pip install 'twolayer[dask]'): its row is left out.\n")
 
     print(f"# Sweep throughput: {count} runs of {iters:,} iterations (hidden 50, batch 100)\n")
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; {get_num_threads()} threads "
-          f"by default; Python {platform.python_version()}.\n", flush=True)
+    print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
+        f"{get_num_threads()} threads by default; Python {platform.python_version()}.\n",
+        flush=True,
+    )
     seconds = {way: [] for way in ways}
     finals = {}
     with tempfile.TemporaryDirectory() as scratch:
         for repeat in range(repeats):
             for way, sweep in ways.items():  # taking turns: a busy moment of the machine hits all
                 start = time.perf_counter()
-                result = sweep(runs, Path(scratch) / f"{repeat}-{len(finals)}-{way[:4]}", args.mnist)
+                result = sweep(
+                    runs, Path(scratch) / f"{repeat}-{len(finals)}-{way[:4]}", args.mnist
+                )
                 seconds[way].append(time.perf_counter() - start)
-                finals[(repeat, way)] = {Run(r["settings"], r["seed"]).key: r["final_test_acc"]
-                                         for r in result.records}
+                finals[(repeat, way)] = {
+                    Run(r["settings"], r["seed"]).key: r["final_test_acc"] for r in result.records
+                }
                 print(f"... {way}: {seconds[way][-1]:.1f} s", file=sys.stderr, flush=True)
     return report(seconds, finals, count, args)
 
@@ -95,14 +112,25 @@ def report(seconds, finals, count, args):
     print("| way | seconds (median) | runs per minute | throughput against sequential |")
     print("|---|---:|---:|---:|")
     for way, s in median.items():
-        print(f"| {way} | {s:.1f} | {60 * count / s:.1f} | {base / s:.2f}× |")
-    print(f"\nSame final accuracies, run for run, in every way and repeat: {'yes' if agree else 'NO'}.")
+        print(f"| {way} | {s:.1f} | {60 * count / s:.1f} | {base / s:.2f}x |")
+    same = "yes" if agree else "NO"
+    print(f"\nSame final accuracies, run for run, in every way and repeat: {same}.")
     dask = median.get("Dask, 2 single-threaded workers")
     if dask is not None:
         print(f"Dask's overhead against --workers 2: {dask / median['--workers 2'] - 1:+.1%}.")
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"seconds": seconds, "median": median, "runs": count,
-                                     "quick": args.quick, "agree": agree}, indent=1))
+    args.json.write_text(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "median": median,
+                "runs": count,
+                "quick": args.quick,
+                "agree": agree,
+            },
+            indent=1,
+        )
+    )
     return 0 if agree else 1
 
 

@@ -322,13 +322,11 @@ def run_one(
     record["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     start = time.perf_counter()
     try:
-        if threads is not None:
-            set_num_threads(threads)
-        record["threads"] = get_num_threads()
         (x_train, t_train), (x_test, t_test) = _mnist(data_dir)
         net_settings, train_settings = _split(settings)
         net = TwoLayerNet(x_train.shape[1], output_size=_CLASSES, seed=seed, **net_settings)
-        with _interruptible():
+        with _interruptible(), _thread_count(threads):
+            record["threads"] = get_num_threads()
             history = train(
                 net, x_train, t_train, x_test, t_test, **train_settings, seed=seed, progress=False
             )
@@ -349,7 +347,9 @@ def run_one(
         {
             k: v
             for k, v in results.items()
-            if k.endswith("_acc_list") or k.startswith("final_") or k in ("epoch_iters", "wall_time")
+            if k.endswith("_acc_list")
+            or k.startswith("final_")
+            or k in ("epoch_iters", "wall_time")
         }
     )
     return record
@@ -363,6 +363,19 @@ def _mnist(
     from .datasets import load_mnist
 
     return load_mnist(data_dir=data_dir)
+
+
+@contextlib.contextmanager
+def _thread_count(threads: int | None) -> Iterator[None]:
+    """The core on `threads` threads (None: as it is) for the block; as it was afterwards, so that
+    an in-process run leaves the caller's setting alone."""
+    before = get_num_threads()
+    if threads is not None:
+        set_num_threads(threads)
+    try:
+        yield
+    finally:
+        set_num_threads(before)
 
 
 _ignoring_ctrl_c_when_idle = False  # set in local worker processes by _init_worker
