@@ -256,21 +256,16 @@ def _check_count(name: str, value: Any) -> None:
 
 
 def check_settings(settings: Mapping[str, Any]) -> None:
-    """Raise what the network or ``train`` would raise for `settings`, without loading data or
-    training.
-
-    A zero-iteration ``train`` on a one-pixel network runs every check that ``train`` makes, and
-    only those."""
+    """Raise what the network or ``train`` would raise for `settings` on MNIST, without the data."""
+    from .datasets import _MNIST
     from .net import TwoLayerNet
-    from .training import _check_int, train
+    from .training import check_settings as check_training
 
     net_settings, train_settings = _split(settings)
+    mnist_sizes = (_MNIST["train_label"].shape[0], _MNIST["test_label"].shape[0])
     try:
-        net = TwoLayerNet(input_size=1, output_size=1, **net_settings)
-        if "iters_num" in train_settings:
-            _check_int("iters_num", train_settings["iters_num"], minimum=0)
-        x, t = np.zeros((1, 1)), np.zeros(1, dtype=np.intp)
-        train(net, x, t, x, t, **{**train_settings, "iters_num": 0}, progress=False)
+        TwoLayerNet(input_size=1, output_size=1, **net_settings)
+        check_training(train_settings, data_sizes=mnist_sizes)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"settings {_label(settings)}: {exc}") from None
 
@@ -707,18 +702,16 @@ def _outcome(record: Mapping[str, Any]) -> str:
         return f"failed: {record['error']}"
     if record["status"] == DIVERGED:
         return "diverged"
-    finals = ", ".join(
-        f"{name} {value:.4f}" for name, value in _finals(record).items() if value is not None
-    )
+    finals = ", ".join(f"{name} {value:.4f}" for name, value in _finals(record).items())
     return f"{finals} in {record['wall_time']:.1f} s"
 
 
-def _finals(record: Mapping[str, Any]) -> dict[str, float | None]:
+def _finals(record: Mapping[str, Any]) -> dict[str, float]:
     """``{"train acc": 0.95, "test acc": 0.94}``: the final accuracies a record holds, by name."""
     return {
         _metric_name(k): v
         for k, v in record.items()
-        if k.startswith("final_") and k.endswith("_acc")
+        if k.startswith("final_") and k.endswith("_acc") and v is not None
     }
 
 
