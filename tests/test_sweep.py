@@ -80,7 +80,9 @@ def test_grid_end_to_end(mnist_dir, tmp_path):
 
 
 def test_random_search_end_to_end_and_rerun(mnist_dir, tmp_path, capsys):
+    # As in ch. 6: a validation set held out of the training data chooses the settings.
     argv = ["sweep", "--trials", "5", "--lr", "1e-3:1", "--hidden", "8:32", "--iters", "40"]
+    argv += ["--validation-size", "2000"]
     argv += ["--seeds", "1", "--out", str(tmp_path), "--data-dir", str(mnist_dir)]
     assert main(argv) == 0
     printed = capsys.readouterr().out
@@ -94,7 +96,16 @@ def test_random_search_end_to_end_and_rerun(mnist_dir, tmp_path, capsys):
         assert 1e-3 <= lr <= 1 and isinstance(lr, float)
         assert 8 <= hidden <= 32 and isinstance(hidden, int)
     assert len({json.dumps(r["settings"]) for r in records}) == 5  # five different draws
-    assert len(_summary_rows(tmp_path)) == 5
+    assert all(len(r["val_acc_list"]) == 1 and r["final_val_acc"] is not None for r in records)
+    rows = _summary_rows(tmp_path)
+    assert len(rows) == 5
+    val = [float(row["val_acc_mean"]) for row in rows]
+    assert val == sorted(val, reverse=True)
+    best = max(records, key=lambda r: r["final_val_acc"])
+    assert float(rows[0]["learning_rate"]) == best["settings"]["learning_rate"]
+    summary = (tmp_path / "summary.md").read_text()
+    assert "Ranked by the mean final val acc over seeds" in summary
+    assert "test data ranks" not in summary
 
     # The same command plans the same trials: nothing is left to run.
     assert main(argv) == 0

@@ -791,7 +791,8 @@ def _final_key(name: str) -> str:
 
 
 _TEST_CHOOSES = (
-    "; no validation set was held out, so test data ranks the settings, which ch. 6 warns against."
+    "; no validation set was held out (--validation-size), so test data ranks the settings, which "
+    "ch. 6 warns against."
 )
 
 
