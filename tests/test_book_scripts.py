@@ -35,7 +35,7 @@ def train_neuralnet(Net, mnist_dir, iters_num):
     network = Net(input_size=784, hidden_size=50, output_size=10)
     train_size, batch_size, learning_rate = x_train.shape[0], 100, 0.1
     train_loss_list = []
-    for i in range(iters_num):
+    for i in range(iters_num):  # noqa: B007 - the book's loop, as written
         batch_mask = np.random.choice(train_size, batch_size)
         x_batch = x_train[batch_mask]
         t_batch = t_train[batch_mask]

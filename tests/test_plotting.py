@@ -1,15 +1,11 @@
-"""twolayer.plotting: figures 4-11 and 4-12, and the message when matplotlib is missing."""
+"""twolayer.plotting: figures 4-11 and 4-12."""
 
 from __future__ import annotations
-
-import sys
 
 import numpy as np
 import pytest
 
 from twolayer.plotting import plot_accuracy, plot_loss
-
-pytest.importorskip("matplotlib")
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -37,8 +33,3 @@ def test_accuracy_lists_must_match():
     with pytest.raises(ValueError, match="same length, got 3 and 2"):
         plot_accuracy([0.1, 0.2, 0.3], [0.1, 0.2])
 
-
-def test_missing_matplotlib_says_how_to_install_it(monkeypatch):
-    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # makes the import fail
-    with pytest.raises(ImportError, match=r"pip install 'twolayer\[plot\]'"):
-        plot_loss([1.0, 0.5])

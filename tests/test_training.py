@@ -133,7 +133,6 @@ class Terminal(io.StringIO):
 
 
 def test_progress_bar_on_a_terminal(small, monkeypatch, capsys):
-    pytest.importorskip("tqdm")
     terminal = Terminal()
     monkeypatch.setattr("sys.stderr", terminal)
     train(TwoLayerNet(784, 5, 10, seed=0), *small, iters_num=25, seed=0)

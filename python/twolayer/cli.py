@@ -33,7 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.num_threads is not None:
             set_num_threads(args.num_threads)
-        return args.run(args)
+        status: int = args.run(args)
+        return status
     except KeyboardInterrupt:  # outside the training loop, which handles its own
         print("\ntwolayer: interrupted", file=sys.stderr)
         return _EXIT_INTERRUPTED
@@ -166,15 +167,11 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _write_results(out: Path, net: TwoLayerNet, history: History) -> list[Path]:
-    """Write history.json, the two figures (when matplotlib is there) and params.npz (unless diverged) into `out`."""
-    written = [out / "history.json"]
+    """Write history.json, the two figures and params.npz (unless diverged) into `out`."""
+    written = [out / "history.json", out / "loss.png", out / "accuracy.png"]
     history.to_json(written[0])
-    try:
-        plot_loss(history.train_loss_list, out / "loss.png")
-        plot_accuracy(history.train_acc_list, history.test_acc_list, out / "accuracy.png")
-        written += [out / "loss.png", out / "accuracy.png"]
-    except ImportError as exc:  # matplotlib is an optional extra; the message says how to install it
-        print(f"twolayer: figures skipped: {exc}", file=sys.stderr)
+    plot_loss(history.train_loss_list, written[1])
+    plot_accuracy(history.train_acc_list, history.test_acc_list, written[2])
     if not history.diverged:  # parameters full of NaN are worth nothing
         net.save(out / "params.npz")
         written.append(out / "params.npz")

@@ -201,7 +201,7 @@ def _load_array(directory: Path, spec: _IdxSpec, download: bool, keep_parsed: bo
 
 def _read_local(directory: Path, spec: _IdxSpec) -> tuple[np.ndarray | None, list[str]]:
     """The verified array in the .gz or plain IDX file of `spec`, or None; and why each file present was rejected."""
-    problems = []
+    problems: list[str] = []
     for path in (directory / f"{spec.name}.gz", directory / spec.name):
         if path.is_file():
             try:
@@ -275,7 +275,7 @@ def _read_parsed(directory: Path, spec: _IdxSpec) -> np.ndarray | None:
         # TypeError), or warn and guess: whatever goes wrong, the copy is rebuilt from the IDX file.
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            array = np.load(_parsed_path(directory, spec), allow_pickle=False)
+            array: np.ndarray = np.load(_parsed_path(directory, spec), allow_pickle=False)
     except Exception:  # absent or damaged: rebuild it from the IDX file
         return None
     if array.dtype != np.uint8 or array.shape != spec.shape:

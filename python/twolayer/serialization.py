@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -33,8 +33,9 @@ def save(net: TwoLayerNet, path: str | os.PathLike[str]) -> None:
     replaced whole or not at all.
     """
     sizes = np.array([net.input_size, net.hidden_size, net.output_size], dtype=np.int64)
+    arrays: dict[str, Any] = dict(net.params)  # Any: NumPy's stub would match a key with allow_pickle
     with atomic_write(path) as f:
-        np.savez(f, format=np.str_(FORMAT), sizes=sizes, dtype=np.str_(net.dtype.name), **net.params)
+        np.savez(f, format=np.str_(FORMAT), sizes=sizes, dtype=np.str_(net.dtype.name), **arrays)
 
 
 def load(path: str | os.PathLike[str], cls: type[Net]) -> Net:

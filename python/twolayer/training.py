@@ -13,8 +13,8 @@ import os
 import signal
 import threading
 import time
-from dataclasses import asdict, dataclass, field
 from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -245,7 +245,8 @@ def _reporter(progress: bool, bar: Any | None) -> Callable[[str], None]:
     """Where per-epoch lines go: to stdout, through tqdm while a bar is drawn (so it redraws below them), flushed for
     logs and pipes otherwise; or nowhere."""
     if bar is not None:
-        return bar.write
+        write: Callable[[str], None] = bar.write
+        return write
     if progress:
         return lambda line: print(line, flush=True)
     return lambda line: None
