@@ -14,6 +14,7 @@
 // -log(numerator_t/denominator + 1e-7) as before: a real evaluation of the loss at the perturbed
 // parameters, not a derivative. Where some |δ| is 2^-10 or more (huge weights or step sizes),
 // the lanes take the general path, every exp computed whole.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -75,7 +76,7 @@ void hidden_row_differences(double* diff, const UnperturbedPass& u, const std::u
     const size_t n = samples[k], t = static_cast<size_t>(u.t[n]);
     const double shift = h * inputs[k];
     // sigmoid(a ± shift) = 1 / (1 + exp(-a)·exp(∓shift))
-    const V exp_minus_shift = S::set1(__builtin_exp(-shift)), exp_plus_shift = S::set1(__builtin_exp(shift));
+    const V exp_minus_shift = S::set1(std::exp(-shift)), exp_plus_shift = S::set1(std::exp(shift));
     const double* e2n = u.e2 + n * C;
     const V e2_sum = S::set1(u.e2_sum[n]), e2_target = S::set1(u.e2_target[n]);
     for (size_t j = 0; j < Hp; j += S::lanes) {
