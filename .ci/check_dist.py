@@ -53,11 +53,14 @@ def check_wheel(path: str) -> list[str]:
         problems.append("wheel lacks .dist-info/licenses/LICENSE")
     if metadata["License-Expression"] != "MIT" or metadata.get_all("License-File") != ["LICENSE"]:
         problems.append("wheel metadata lacks License-Expression: MIT and License-File: LICENSE")
-    extension = re.compile(r"twolayer/_core\.[^/]+\.so$|\.libs/")  # auditwheel puts libraries in .libs
+    extension = re.compile(
+        r"twolayer/_core\.[^/]+\.so$|\.libs/"
+    )  # auditwheel puts libraries in .libs
     return problems + [
         f"wheel holds {name}"
         for name in names
-        if LEFTOVER.search(name) and not extension.search(name)
+        if LEFTOVER.search(name)
+        and not extension.search(name)
         or not name.startswith(("twolayer/", "twolayer-", "twolayer.libs/"))
     ]
 

@@ -22,9 +22,9 @@ def test_license_metadata():
 
 def test_long_description_has_no_repository_relative_links():
     # PyPI shows the long description without the repository, so a relative image or link breaks.
-    description = metadata.metadata("twolayer")["Description"] or metadata.metadata(
-        "twolayer"
-    ).get_payload()
+    description = (
+        metadata.metadata("twolayer")["Description"] or metadata.metadata("twolayer").get_payload()
+    )
     targets = re.findall(r"\]\(([^)]*)\)", description)
     assert all(re.match(r"https?://", target) for target in targets), targets
     assert "twolayer train" in description
