@@ -1,7 +1,5 @@
 """Type stubs for twolayer's C++ extension. Use twolayer.TwoLayerNet rather than these classes."""
 
-from typing import Any
-
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -37,7 +35,3 @@ class Net32:
 
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
-
-# The kernels one by one (available, active, use, exp, log, sigmoid, softmax, gather_nonzeros_by_rows,
-# sparse_affine_forward, ...), for the tests and the benchmarks; not a public API.
-kernels: Any
