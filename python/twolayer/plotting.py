@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,47 +18,101 @@ from ._files import atomic_write
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["plot_accuracy", "plot_loss"]
+    from .training import History
+
+__all__ = ["plot_accuracy", "plot_history", "plot_loss"]
 
 
 def plot_loss(
     train_loss_list: Sequence[float], path: str | os.PathLike[str] | None = None, *, first: int = 1000
 ) -> Figure:
-    """Figure 4-11: the mini-batch loss over all iterations (left) and over the first `first` (right).
+    """Figure 4-11: the mini-batch loss over all iterations, and beside it over the first `first` when there are more.
 
     Saved as PNG to `path` when given. Returns the figure.
     """
     loss = np.asarray(train_loss_list, dtype=float)
-    figure = _new_figure(figsize=(10, 4))
-    for ax, n, title in zip(
-        figure.subplots(1, 2), (len(loss), first), ("all iterations", f"first {first:,} iterations")
-    ):
-        ax.plot(np.arange(min(n, len(loss))), loss[:n], linewidth=0.6)
+    panels = [(len(loss), "all iterations")]
+    if len(loss) > first:
+        panels.append((first, f"first {first:,} iterations"))
+    figure = _new_figure(figsize=(5 * len(panels), 4))
+    for ax, (n, title) in zip(figure.subplots(1, len(panels), squeeze=False)[0], panels):
+        ax.plot(np.arange(n), loss[:n], linewidth=0.6)
         ax.set(title=title, xlabel="iteration", ylabel="loss")
         ax.set_ylim(bottom=0)
     return _save(figure, path)
 
 
 def plot_accuracy(
-    train_acc_list: Sequence[float], test_acc_list: Sequence[float], path: str | os.PathLike[str] | None = None
+    train_acc_list: Sequence[float],
+    test_acc_list: Sequence[float],
+    path: str | os.PathLike[str] | None = None,
+    *,
+    val_acc_list: Sequence[float] | None = None,
+    iterations: Sequence[int] | None = None,
+    iter_per_epoch: float | None = None,
 ) -> Figure:
-    """Figure 4-12: train (solid) and test (dashed) accuracy per epoch, y from 0 to 1.
+    """Figure 4-12: train (solid), validation (dotted, when given) and test (dashed) accuracy, y from 0 to 1.
+
+    Without `iterations`, measurement k is drawn at epoch k, as the book draws it. With `iterations`, the number of
+    updates made before each measurement, and `iter_per_epoch`, the x axis is in epochs; in iterations when the run
+    is shorter than an epoch (or `iter_per_epoch` is not given). The epoch ticks are whole numbers.
 
     Saved as PNG to `path` when given. Returns the figure.
     """
-    if len(train_acc_list) != len(test_acc_list):
-        raise ValueError(
-            f"train_acc_list and test_acc_list must have the same length, got {len(train_acc_list)} "
-            f"and {len(test_acc_list)}"
-        )
+    val_acc_list = [] if val_acc_list is None else val_acc_list
+    lines = {"train acc": train_acc_list, "val acc": val_acc_list, "test acc": test_acc_list}
+    lengths = {"train_acc_list": len(train_acc_list), "test_acc_list": len(test_acc_list)}
+    if len(val_acc_list):
+        lengths["val_acc_list"] = len(val_acc_list)
+    if iterations is not None:
+        lengths["iterations"] = len(iterations)
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"the accuracy lists and iterations must have the same length, got {lengths}")
+    if iterations is None:
+        x, unit = np.arange(len(train_acc_list), dtype=float), "epochs"
+    elif iter_per_epoch is not None and len(iterations) and iterations[-1] >= iter_per_epoch:
+        x, unit = np.asarray(iterations, dtype=float) / iter_per_epoch, "epochs"
+    else:
+        x, unit = np.asarray(iterations, dtype=float), "iterations"
+
     figure = _new_figure(figsize=(6, 4))
+    from matplotlib.ticker import MaxNLocator
+
     ax = figure.subplots()
-    epochs = np.arange(len(train_acc_list))
-    ax.plot(epochs, train_acc_list, marker="o", markersize=3, label="train acc")
-    ax.plot(epochs, test_acc_list, marker="s", markersize=3, linestyle="--", label="test acc")
-    ax.set(xlabel="epochs", ylabel="accuracy", ylim=(0, 1))
-    ax.legend(loc="lower right")
+    markevery = max(1, len(x) // 25)  # a marker on each of hundreds of points would hide the lines
+    styles = {"train acc": ("o", "-"), "val acc": ("^", ":"), "test acc": ("s", "--")}
+    for label, (marker, linestyle) in styles.items():
+        if len(lines[label]):
+            ax.plot(
+                x, lines[label], marker=marker, markersize=3, markevery=markevery, linestyle=linestyle, label=label
+            )
+    ax.set(xlabel=unit, ylabel="accuracy", ylim=(0, 1))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 0.5
+    if ax.lines:  # none for a run interrupted before its first evaluation
+        ax.legend(loc="lower right")
     return _save(figure, path)
+
+
+def plot_history(history: History, out_dir: str | os.PathLike[str]) -> list[Path]:
+    """Draw a run's loss.png (figure 4-11) and accuracy.png (figure 4-12) into `out_dir` and return their paths.
+
+    The accuracy figure has every measurement the run made, the final one included, and validation when the run held
+    a validation set out.
+    """
+    out_dir = Path(out_dir)
+    train_acc, val_acc, test_acc = history.train_acc_list, history.val_acc_list, history.test_acc_list
+    updates = [i + 1 for i in history.epoch_iters]  # epoch_iters[k] is the index of the iteration just done
+    if history.final_train_acc is not None and history.final_test_acc is not None:
+        updates = [*updates, len(history.train_loss_list)]
+        train_acc, test_acc = [*train_acc, history.final_train_acc], [*test_acc, history.final_test_acc]
+        if history.final_val_acc is not None:
+            val_acc = [*val_acc, history.final_val_acc]
+    paths = [out_dir / "loss.png", out_dir / "accuracy.png"]
+    plot_loss(history.train_loss_list, paths[0])
+    plot_accuracy(
+        train_acc, test_acc, paths[1], val_acc_list=val_acc, iterations=updates, iter_per_epoch=history.iter_per_epoch
+    )
+    return paths
 
 
 def _new_figure(figsize: tuple[float, float]) -> Figure:
