@@ -386,7 +386,6 @@ def test_progress_lines_say_what_was_measured(capsys):
 
 
 def test_progress_bar_says_what_was_measured(monkeypatch, capsys):
-    pytest.importorskip("tqdm")
     terminal = Terminal()
     monkeypatch.setattr("sys.stderr", terminal)
     train(RecordingNet(), *id_data(103), validation_size=30, eval_samples=10, iters_num=5, seed=0)
