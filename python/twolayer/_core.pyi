@@ -3,6 +3,8 @@
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+PARAM_NAMES: tuple[str, ...]
+
 # Net64 and Net32 are two separate classes in the extension (one C++ template, bound twice), so
 # each is written out here: a shared base class would describe something the module does not have.
 class Net64:
