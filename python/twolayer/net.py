@@ -120,13 +120,13 @@ def _real(name: str, value: Any) -> float:
 def _step(h: Any) -> float:
     """h as the step of central differences: a finite float of at least the smallest normal double
     (a subnormal h makes 1/2h overflow to inf, and the differences 0·inf = NaN)."""
-    h = _real("h", h)
-    if not h >= sys.float_info.min:
+    step = _real("h", h)
+    if not step >= sys.float_info.min:
         raise ValueError(
             f"h must be a positive finite number of at least {sys.float_info.min!r} "
-            f"(the smallest normal double), got {h!r}"
+            f"(the smallest normal double), got {step!r}"
         )
-    return h
+    return step
 
 
 def _check_seed(seed: Any) -> None:
