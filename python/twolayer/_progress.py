@@ -1,4 +1,4 @@
-"""Optional tqdm progress bars: shown on a terminal when tqdm is installed, absent otherwise."""
+"""tqdm progress bars, shown on a terminal only."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, TextIO
 
 
 def progress_bar(*, file: TextIO | None = None, **kwargs: Any) -> Any | None:
-    """Return a `tqdm` bar writing to `file` (default stderr), or None when it is not a terminal or tqdm is missing.
+    """Return a `tqdm` bar writing to `file` (default stderr), or None when it is not a terminal.
 
     Callers treat None as "report progress some other way, or not at all", so that logs and pipes never fill with
     carriage-return redraws.
@@ -16,8 +16,6 @@ def progress_bar(*, file: TextIO | None = None, **kwargs: Any) -> Any | None:
     isatty = getattr(file, "isatty", None)
     if isatty is None or not isatty():
         return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
+    from tqdm import tqdm
+
     return tqdm(file=file, **kwargs)

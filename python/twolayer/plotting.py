@@ -1,7 +1,7 @@
 """The book's figures 4-11 (mini-batch loss) and 4-12 (accuracy per epoch), drawn with matplotlib.
 
-matplotlib is an optional extra (``pip install twolayer[plot]``). Figures are built on ``matplotlib.figure.Figure``
-directly rather than through pyplot, so no display, backend choice or global state is involved; they render with Agg.
+Figures are built on ``matplotlib.figure.Figure`` directly rather than through pyplot, so no display,
+backend choice or global state is involved; they render with Agg.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def plot_accuracy(
     else:
         x, unit = np.asarray(iterations, dtype=float), "iterations"
 
-    figure = _new_figure(figsize=(6, 4))  # first: it says how to install matplotlib when it is missing
+    figure = _new_figure(figsize=(6, 4))
     from matplotlib.ticker import MaxNLocator
 
     ax = figure.subplots()
@@ -116,10 +116,9 @@ def plot_history(history: History, out_dir: str | os.PathLike[str]) -> list[Path
 
 
 def _new_figure(figsize: tuple[float, float]) -> Figure:
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise ImportError("drawing figures needs matplotlib, an optional extra: pip install 'twolayer[plot]'") from exc
+    # Imported here: importing matplotlib takes a while, and most uses of the package draw nothing.
+    from matplotlib.figure import Figure
+
     return Figure(figsize=figsize, layout="constrained")
 
 

@@ -13,7 +13,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, BinaryIO, TypeVar
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import numpy as np
 
@@ -43,6 +43,7 @@ def save(net: TwoLayerNet, path: str | os.PathLike[str]) -> None:
     an existing file at `path` is replaced whole or not at all.
     """
     sizes = np.array([net.input_size, net.hidden_size, net.output_size], dtype=np.int64)
+    arrays: dict[str, Any] = dict(net.params)  # Any: NumPy's stub would match a key with allow_pickle
     with atomic_write(path) as f:
         np.savez(
             f,
@@ -50,7 +51,7 @@ def save(net: TwoLayerNet, path: str | os.PathLike[str]) -> None:
             sizes=sizes,
             activation=np.str_(net.activation),
             dtype=np.str_(net.dtype.name),
-            **net.params,
+            **arrays,
         )
 
 
