@@ -19,7 +19,8 @@ from typing import Any, Optional
 import numpy as np
 
 from . import __version__, set_num_threads
-from ._threads import MAX_THREADS, _cpu_count
+from ._cpus import available_cpus
+from ._threads import MAX_THREADS
 from .datasets import cache_dir, load_mnist
 from .net import ACTIVATIONS, TwoLayerNet
 from .plotting import plot_history
@@ -421,7 +422,7 @@ def _sweep_executor(args: argparse.Namespace) -> Iterator[tuple[cf.Executor | No
     elif args.workers == 1:
         yield None, None, args.num_threads  # in this process, with main()'s --num-threads
     else:
-        threads = args.num_threads or max(1, _cpu_count() // args.workers)
+        threads = args.num_threads or max(1, available_cpus() // args.workers)
         with local_executor(args.workers, threads) as executor:
             yield executor, args.workers, threads
 
