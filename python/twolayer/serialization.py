@@ -5,10 +5,12 @@ Use :meth:`TwoLayerNet.save` and :meth:`TwoLayerNet.load`; this module holds the
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import numpy as np
 
@@ -25,27 +27,46 @@ FORMAT = "twolayer.TwoLayerNet/1"
 Net = TypeVar("Net", bound="TwoLayerNet")
 
 
-def save(net: TwoLayerNet, path: str | os.PathLike[str]) -> None:
-    """Write `net` to the npz file `path` (exactly that name: no suffix is added), atomically.
+def save(net: TwoLayerNet, target: str | os.PathLike[str] | BinaryIO) -> None:
+    """Write `net` as npz to `target`: a path (exactly that name: no suffix is added), written atomically, or a
+    binary file object opened for writing, written at its current position.
 
-    The file holds ``format``, ``sizes`` (input, hidden, output), ``dtype`` and the arrays ``W1 b1 W2 b2``. It is
-    written to a temporary file beside `path` and renamed over it once complete, so an existing file at `path` is
+    The file holds ``format``, ``sizes`` (input, hidden, output), ``dtype`` and the arrays ``W1 b1 W2 b2``. A path is
+    written to a temporary file beside it and renamed over it once complete, so an existing file at `target` is
     replaced whole or not at all.
     """
     sizes = np.array([net.input_size, net.hidden_size, net.output_size], dtype=np.int64)
-    with atomic_write(path) as f:
-        np.savez(f, format=np.str_(FORMAT), sizes=sizes, dtype=np.str_(net.dtype.name), **net.params)
+    contents = dict(format=np.str_(FORMAT), sizes=sizes, dtype=np.str_(net.dtype.name), **net.params)
+    if _is_file_object(target, "write"):
+        np.savez(target, **contents)
+        return
+    with atomic_write(target) as f:
+        np.savez(f, **contents)
 
 
-def load(path: str | os.PathLike[str], cls: type[Net]) -> Net:
-    """A new `cls` (a TwoLayerNet class) with the sizes, dtype and parameters saved in `path` by :func:`save`.
+def _is_file_object(target: object, method: str) -> bool:
+    """Whether `target` is a file object (rather than a path); TypeError if it is one opened in text mode."""
+    if isinstance(target, io.TextIOBase):
+        raise TypeError(f"the file must be opened in binary mode ('rb' or 'wb'), got {target!r}")
+    return hasattr(target, method)
 
-    Raises FileNotFoundError if `path` does not exist, and ValueError naming `path` if it is not such a file, is
+
+def load(source: str | os.PathLike[str] | BinaryIO, cls: type[Net]) -> Net:
+    """A new `cls` (a TwoLayerNet class) with the sizes, dtype and parameters saved by :func:`save` in `source`: a
+    path, or a seekable binary file object positioned at the start of the data.
+
+    Raises FileNotFoundError if the path does not exist, and ValueError naming it if it is not such a file, is
     damaged, or holds parameters whose shapes or dtypes disagree with its sizes and dtype.
     """
-    path = Path(path)
-    # Opened here rather than by np.load, which leaves its own file open when the zip turns out damaged.
-    with open(path, "rb") as file:
+    path: str | Path
+    if _is_file_object(source, "read"):
+        path = getattr(source, "name", None) or f"the {type(source).__name__}"
+        opened: contextlib.AbstractContextManager[Any] = contextlib.nullcontext(source)
+    else:
+        path = Path(source)
+        # Opened here rather than by np.load, which leaves its own file open when the zip turns out damaged.
+        opened = open(path, "rb")
+    with opened as file:
         try:
             # A damaged header can also make NumPy warn and go on guessing: that is damage too.
             with warnings.catch_warnings():
