@@ -16,11 +16,11 @@ def progress_bar(*, file: TextIO | None = None, **kwargs: Any) -> Any | None:
     """
     if _in_jupyter_kernel():
         try:
-            from tqdm.notebook import tqdm as notebook_tqdm
-
-            return notebook_tqdm(**kwargs)  # raises ImportError without ipywidgets
+            from tqdm import notebook
         except ImportError:
             return None
+        # IProgress is the ipywidgets bar, None without ipywidgets (the bar would then fail half made).
+        return notebook.tqdm(**kwargs) if notebook.IProgress is not None else None
     file = sys.stderr if file is None else file
     isatty = getattr(file, "isatty", None)
     if isatty is None or not isatty():
