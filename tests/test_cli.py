@@ -10,9 +10,11 @@ import sys
 
 import numpy as np
 import pytest
-
+from conftest import digit_picture
+from PIL import Image
 from twolayer import TwoLayerNet
 from twolayer.cli import main
+from twolayer.datasets import image_to_mnist
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -159,8 +161,6 @@ def test_python_dash_m_bad_flag():
 @pytest.fixture
 def pictures(book_net, mnist, tmp_path):
     """params.npz of the book's network, and pictures of three test digits it recognises, with their labels."""
-    from conftest import digit_picture
-
     book_net.save(tmp_path / "params.npz")
     _, (x_test, t_test) = mnist
     recognised = [i for i in range(100) if book_net.predict(x_test[i]).argmax() == t_test[i]][:3]
@@ -179,10 +179,6 @@ def test_predict_end_to_end(pictures, tmp_path, capsys):
     for line, path, label in zip(lines, paths, labels):
         match = re.fullmatch(rf"{re.escape(str(path))}: (\d) \((0\.\d{{3}}|1\.000)\), \d \(0\.\d{{3}}\), \d \(0\.\d{{3}}\)", line)
         assert match and int(match[1]) == label, line
-    from PIL import Image
-
-    from twolayer.datasets import image_to_mnist
-
     for path in paths:  # what the network saw, as 28x28 8-bit grey
         seen = np.asarray(Image.open(tmp_path / "seen" / f"{path.stem}.png"))
         np.testing.assert_allclose(seen / 255, image_to_mnist(path).reshape(28, 28), atol=0.5 / 255)
@@ -192,8 +188,6 @@ def test_predict_reports_bad_files_and_goes_on(pictures, tmp_path, capsys):
     params, paths, labels = pictures
     (tmp_path / "notes.png").write_text("not a picture")
     (tmp_path / "cut.png").write_bytes(paths[1].read_bytes()[:300])
-    from PIL import Image
-
     Image.new("L", (64, 64), 255).save(tmp_path / "blank.png")
     bad = [tmp_path / "notes.png", tmp_path / "cut.png", tmp_path / "blank.png", tmp_path / "missing.png"]
     argv = ["predict", str(params), str(bad[0]), str(paths[0]), *map(str, bad[1:]), "--json"]
@@ -203,7 +197,7 @@ def test_predict_reports_bad_files_and_goes_on(pictures, tmp_path, capsys):
     results = json.loads(out)
     assert [result["image"] for result in results] == [str(bad[0]), str(paths[0]), *map(str, bad[1:])]
     good = results[1]
-    assert [k for k, _ in good["top"]][0] == labels[0] and len(good["top"]) == 3
+    assert good["top"][0][0] == labels[0] and len(good["top"]) == 3
     assert good["top"][0][1] >= good["top"][1][1] >= good["top"][2][1] and sum(p for _, p in good["top"]) <= 1
     errors = [result["error"] for result in results if "error" in result]
     for error, path, what in zip(

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import digit_picture
 from PIL import Image
-
 from twolayer import images
 from twolayer.datasets import image_to_mnist
-
-from conftest import digit_picture
 
 
 def _centre_of_mass(sample: np.ndarray) -> tuple[float, float]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from kernel import run_cells
 
 TRAIN = """

@@ -145,12 +145,11 @@ def test_round_trip_through_a_file_object(dtype):
 
 def test_file_objects_must_be_binary(tmp_path):
     net = TwoLayerNet(6, 4, 3, seed=1)
-    with open(tmp_path / "net.npz", "w") as text:
-        with pytest.raises(TypeError, match="must be opened in binary mode"):
-            net.save(text)
-    with open(tmp_path / "net.npz") as text:
-        with pytest.raises(TypeError, match="must be opened in binary mode"):
-            TwoLayerNet.load(text)
+    binary_mode = pytest.raises(TypeError, match="must be opened in binary mode")
+    with open(tmp_path / "net.npz", "w") as text, binary_mode:
+        net.save(text)
+    with open(tmp_path / "net.npz") as text, binary_mode:
+        TwoLayerNet.load(text)
 
 
 def test_a_damaged_file_object_is_named(tmp_path):

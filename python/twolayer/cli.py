@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -165,7 +166,7 @@ def _predict(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         return _error(exc)
     samples: dict[int, np.ndarray] = {}  # by the image's place in the command line
-    results: list[dict[str, object]] = [{"image": str(image)} for image in args.images]
+    results: list[dict[str, Any]] = [{"image": str(image)} for image in args.images]
     for i, (image, name) in enumerate(zip(args.images, _unique_stems(args.images))):
         try:
             samples[i] = image_to_mnist(image)
@@ -183,7 +184,7 @@ def _predict(args: argparse.Namespace) -> int:
     else:
         for i, image in enumerate(args.images):
             if i in samples:
-                print(f"{image}: " + ", ".join(f"{k} ({p:.3f})" for k, p in results[i]["top"]))  # type: ignore[attr-defined]
+                print(f"{image}: " + ", ".join(f"{k} ({p:.3f})" for k, p in results[i]["top"]))
     return _EXIT_ERROR if len(samples) < len(args.images) else 0
 
 

@@ -36,19 +36,20 @@ def save(net: TwoLayerNet, target: str | os.PathLike[str] | BinaryIO) -> None:
     replaced whole or not at all.
     """
     sizes = np.array([net.input_size, net.hidden_size, net.output_size], dtype=np.int64)
-    contents = dict(format=np.str_(FORMAT), sizes=sizes, dtype=np.str_(net.dtype.name), **net.params)
-    if _is_file_object(target, "write"):
-        np.savez(target, **contents)
-        return
-    with atomic_write(target) as f:
-        np.savez(f, **contents)
+    contents: dict[str, Any] = {"format": np.str_(FORMAT), "sizes": sizes, "dtype": np.str_(net.dtype.name)}
+    contents.update(net.params)
+    if isinstance(target, (str, os.PathLike)):
+        with atomic_write(target) as f:
+            np.savez(f, **contents)
+    else:
+        np.savez(_binary(target), **contents)
 
 
-def _is_file_object(target: object, method: str) -> bool:
-    """Whether `target` is a file object (rather than a path); TypeError if it is one opened in text mode."""
-    if isinstance(target, io.TextIOBase):
-        raise TypeError(f"the file must be opened in binary mode ('rb' or 'wb'), got {target!r}")
-    return hasattr(target, method)
+def _binary(file: BinaryIO) -> BinaryIO:
+    """`file`, a file object; TypeError if it was opened in text mode (NumPy's own error would not say so)."""
+    if isinstance(file, io.TextIOBase):
+        raise TypeError(f"the file must be opened in binary mode ('rb' or 'wb'), got {file!r}")
+    return file
 
 
 def load(source: str | os.PathLike[str] | BinaryIO, cls: type[Net]) -> Net:
@@ -59,13 +60,14 @@ def load(source: str | os.PathLike[str] | BinaryIO, cls: type[Net]) -> Net:
     damaged, or holds parameters whose shapes or dtypes disagree with its sizes and dtype.
     """
     path: str | Path
-    if _is_file_object(source, "read"):
-        path = getattr(source, "name", None) or f"the {type(source).__name__}"
-        opened: contextlib.AbstractContextManager[Any] = contextlib.nullcontext(source)
-    else:
-        path = Path(source)
+    opened: contextlib.AbstractContextManager[Any]
+    if isinstance(source, (str, os.PathLike)):
         # Opened here rather than by np.load, which leaves its own file open when the zip turns out damaged.
-        opened = open(path, "rb")
+        path = Path(source)
+        opened = open(path, "rb")  # noqa: SIM115 (entered just below, whichever kind)
+    else:
+        path = getattr(source, "name", None) or f"the {type(source).__name__}"
+        opened = contextlib.nullcontext(_binary(source))
     with opened as file:
         try:
             # A damaged header can also make NumPy warn and go on guessing: that is damage too.
