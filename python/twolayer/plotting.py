@@ -80,6 +80,8 @@ def plot_accuracy(
 
 def _new_figure(figsize: tuple[float, float]) -> Figure:
     try:
+        import matplotlib.figure  # noqa: F401 (checked even when the module below was imported earlier)
+
         from ._figure import DisplayFigure
     except ImportError as exc:
         raise ImportError("drawing figures needs matplotlib, an optional extra: pip install 'twolayer[plot]'") from exc
