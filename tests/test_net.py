@@ -15,6 +15,7 @@ from twolayer import TwoLayerNet
 from twolayer.reference import ReferenceNet
 
 from conftest import mnist_like_batch
+from isolation import run_python
 
 # (N, D, H, C): tiny, odd, the book's MNIST net, and batches that span several row chunks.
 SHAPES = [(1, 4, 3, 2), (7, 13, 5, 3), (100, 784, 50, 10), (300, 20, 8, 4), (1500, 30, 6, 5)]
@@ -95,7 +96,8 @@ def test_single_sample_is_a_batch_of_one(dtype):
     assert_close(y, ref.predict(x[None])[0], dtype, "predict")
     assert net.loss(x, 2) == net.loss(x[None], [2])
     assert net.loss(x, np.eye(3)[2]) == net.loss(x[None], [2])
-    assert net.accuracy(x, 1) in (0.0, 1.0)
+    assert net.accuracy(x, 1) == float(ref.predict(x[None])[0].argmax() == 1)
+    assert net.accuracy(x, 1) + net.accuracy(x, 0) + net.accuracy(x, 2) == 1.0
 
 
 def test_results_do_not_depend_on_the_thread_count(dtype):
@@ -204,3 +206,82 @@ class _PickledByANewerVersion:
         saved = io.BytesIO()
         np.savez(saved, format=np.str_("twolayer.TwoLayerNet/9"))
         return (twolayer.net._from_saved, (TwoLayerNet, saved.getvalue()))
+
+
+# The results of one net on the AVX2 kernels (the default) or on the portable ones
+# (TWOLAYER_SIMD=0), each computed in a fresh interpreter since the choice is made at start-up.
+RUN_ON_KERNELS = """
+import sys
+import numpy as np
+from twolayer import TwoLayerNet
+net, data = TwoLayerNet.load(sys.argv[1]), np.load(sys.argv[2])
+x, t, h = data["x"], data["t"], float(data["h"])
+results = {"predict": net.predict(x), "loss": net.loss(x, t), "accuracy": net.accuracy(x, t)}
+results.update({"gradient " + k: g for k, g in net.gradient(x, t).items()})
+if h:
+    results.update({"numerical " + k: g for k, g in net.numerical_gradient(x, t, h=h).items()})
+    naive = net.numerical_gradient(x, t, method="naive", h=h)
+    results.update({"naive " + k: g for k, g in naive.items()})
+np.savez(sys.argv[3], **results)
+"""
+
+
+def cpu_has_avx2_and_fma() -> bool:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            flags = next((line.split() for line in cpuinfo if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "avx2" in flags and "fma" in flags
+
+
+def results_on_both_kernel_sets(tmp_path, net, x, t, h=0.0):
+    """{"avx2": results, "portable": results} of RUN_ON_KERNELS for net on the batch (x, t)."""
+    if not cpu_has_avx2_and_fma():
+        pytest.skip("this CPU has no AVX2 or FMA: the portable kernels are the only ones (and "
+                    "every other test runs on them)")
+    net.save(tmp_path / "net.npz")
+    np.savez(tmp_path / "data.npz", x=x, t=t, h=h)
+    results = {}
+    for name, simd in (("avx2", "1"), ("portable", "0")):
+        out = tmp_path / f"{name}.npz"
+        child = run_python(RUN_ON_KERNELS, str(tmp_path / "net.npz"), str(tmp_path / "data.npz"),
+                           str(out), env={"TWOLAYER_SIMD": simd})
+        assert child.returncode == 0, child.stderr
+        with np.load(out) as saved:
+            results[name] = dict(saved)
+    return results
+
+
+def test_the_net_gives_the_same_results_on_either_kernel_set(tmp_path, dtype):
+    rng = np.random.default_rng(3)
+    net = TwoLayerNet(784, 50, 10, weight_init_std=0.5, dtype=dtype, seed=0)
+    net.params["b1"] = rng.normal(size=50)
+    x, t = mnist_like_batch(rng, 600, 784, np.float32), rng.integers(0, 10, 600)
+    fast, portable = results_on_both_kernel_sets(tmp_path, net, x, t).values()
+    tolerance = RTOL[np.dtype(dtype)] * 100
+    for key in ("predict", "gradient W1", "gradient b1", "gradient W2", "gradient b2"):
+        worst = np.abs(fast[key] - portable[key]).max() / np.abs(portable[key]).max()
+        assert worst < tolerance, key
+    assert abs(fast["loss"] - portable["loss"]) < tolerance * abs(portable["loss"])
+    assert abs(fast["accuracy"] - portable["accuracy"]) <= 1 / 600
+
+
+# The AVX2 numerical gradient evaluates perturbed losses through exp(a + b) = exp(a)·exp(b) when
+# the logits move by less than 2^-10, and whole otherwise: small weights and steps take the first
+# path, large output weights or steps the second.
+@pytest.mark.parametrize("w2_scale, h", [(1.0, 1e-4), (5.0, 1e-3), (1.0, 1e-2)],
+                         ids=["factored", "whole-w", "whole-h"])
+def test_the_numerical_gradient_is_the_same_on_either_kernel_set(tmp_path, w2_scale, h):
+    rng = np.random.default_rng(4)
+    net = TwoLayerNet(60, 11, 7, weight_init_std=1.0, seed=0)
+    net.params["W2"] *= w2_scale
+    net.params["b2"] = rng.normal(size=7)
+    x, t = mnist_like_batch(rng, 13, 60), rng.integers(0, 7, 13)
+    fast, portable = results_on_both_kernel_sets(tmp_path, net, x, t, h).values()
+    for key in ("W1", "b1", "W2", "b2"):
+        simd = fast["numerical " + key]
+        scale = np.abs(portable["numerical " + key]).max()
+        assert np.abs(simd - portable["numerical " + key]).max() / scale < 1e-8, key
+        naive = portable["naive " + key]
+        assert np.abs(simd - naive).max() / np.abs(naive).max() < 1e-7, key

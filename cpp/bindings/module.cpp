@@ -322,8 +322,6 @@ void bind_net(py::module_& m, const char* name) {
 
 }  // namespace
 
-void bind_kernels(py::module_& m);  // kernels.cpp: the kernels one by one, for tests and benchmarks
-
 PYBIND11_MODULE(_core, m) {
   m.doc() = "The C++ core of twolayer: float32 and float64 two-layer networks and a thread pool.";
   bind_net<double>(m, "Net64");
@@ -332,5 +330,4 @@ PYBIND11_MODULE(_core, m) {
         "Use up to n threads (n >= 1) in the core's parallel loops.");
   m.def("get_num_threads", &twolayer::num_threads,
         "The number of threads the core's parallel loops may use.");
-  bind_kernels(m);
 }

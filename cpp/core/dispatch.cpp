@@ -1,7 +1,5 @@
 #include "dispatch.hpp"
 
-#include <atomic>
-#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
@@ -27,11 +25,6 @@ bool enabled_at_start() {
   return !(value && (std::strcmp(value, "0") == 0 || std::strcmp(value, "off") == 0));
 }
 
-std::atomic<bool>& enabled() {
-  static std::atomic<bool> flag{simd_available() && enabled_at_start()};
-  return flag;
-}
-
 }  // namespace
 
 template <class T>
@@ -46,13 +39,7 @@ const Kernels<T>& portable_kernels() {
                             &affine_forward<T, T>,
                             &affine_backward_weights<T, T>,
                             &sigmoid_forward<T>,
-                            &softmax_forward<T>,
-                            [](T* y, const T* x, std::size_t n) {
-                              for (std::size_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
-                            },
-                            [](T* y, const T* x, std::size_t n) {
-                              for (std::size_t i = 0; i < n; ++i) y[i] = std::log(x[i]);
-                            }};
+                            &softmax_forward<T>};
   return k;
 }
 
@@ -107,9 +94,10 @@ bool simd_available() {
   return available;
 }
 
-bool simd_enabled() { return enabled().load(std::memory_order_relaxed); }
-
-void set_simd_enabled(bool on) { enabled().store(on && simd_available()); }
+bool simd_enabled() {
+  static const bool enabled = simd_available() && enabled_at_start();
+  return enabled;
+}
 
 template const Kernels<float>& portable_kernels<float>();
 template const Kernels<double>& portable_kernels<double>();

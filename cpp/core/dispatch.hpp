@@ -37,9 +37,6 @@ struct Kernels {
                                   std::size_t M);
   void (*sigmoid_forward)(T* z, std::size_t n);
   void (*softmax_forward)(T* y, std::size_t N, std::size_t C);
-  // y = exp(x) and y = log(x): the vector functions the other kernels use, for their tests.
-  void (*exp)(T* y, const T* x, std::size_t n);
-  void (*log)(T* y, const T* x, std::size_t n);
 
   // The kernels that read the input, for either type of it.
   void sparse_affine_backward_weights(T* dw, const std::uint64_t* masks, const float* a,
@@ -70,13 +67,12 @@ const Kernels<T>& portable_kernels();
 template <class T>
 const Kernels<T>* avx2_kernels();
 
-// The kernels in use: AVX2 when available, unless disabled by set_simd_enabled(false) or by the
-// environment variable TWOLAYER_SIMD=0 at start-up.
+// The kernels in use: AVX2 when available, unless the environment variable TWOLAYER_SIMD is 0 (or
+// off) at start-up.
 template <class T>
 const Kernels<T>& kernels();
 
 bool simd_available();
 bool simd_enabled();
-void set_simd_enabled(bool enabled);
 
 }  // namespace twolayer

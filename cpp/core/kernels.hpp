@@ -142,18 +142,6 @@ void bias_backward(T* db, const T* d, std::size_t N, std::size_t M) {
     for (std::size_t m = 0; m < M; ++m) db[m] += d[n * M + m];
 }
 
-// da[N×K] = d[N×M]·w[K×M]ᵀ. Overwrites.
-template <class T>
-void affine_backward_input(T* da, const T* d, const T* w, std::size_t N, std::size_t K,
-                           std::size_t M) {
-  for (std::size_t n = 0; n < N; ++n)
-    for (std::size_t k = 0; k < K; ++k) {
-      T s = 0;
-      for (std::size_t m = 0; m < M; ++m) s += d[n * M + m] * w[k * M + m];
-      da[n * K + k] = s;
-    }
-}
-
 // Logistic function, stable for large |a|: exp never overflows.
 template <class T>
 inline T sigmoid(T a) {

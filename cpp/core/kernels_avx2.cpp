@@ -403,19 +403,6 @@ void exp_array(T* y, const T* x, size_t n) {
   map(y, x, n, [](typename Simd<T>::V v) { return exp(v); });
 }
 
-// log is only needed in double (by the numerical gradient); float goes through it.
-void log_array(double* y, const double* x, size_t n) {
-  map(y, x, n, [](__m256d v) { return log(v); });
-}
-
-void log_array(float* y, const float* x, size_t n) {
-  map(y, x, n, [](__m256 v) {
-    const __m256d low = log(_mm256_cvtps_pd(_mm256_castps256_ps128(v)));
-    const __m256d high = log(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
-    return _mm256_set_m128(_mm256_cvtpd_ps(high), _mm256_cvtpd_ps(low));
-  });
-}
-
 template <class T>
 void sigmoid_forward(T* z, size_t n) {
   map(z, z, n, [](typename Simd<T>::V v) { return sigmoid<T>(v); });
@@ -452,9 +439,7 @@ constexpr Kernels<T> table() {
                     &affine_forward<T>,
                     &affine_backward_weights<T>,
                     &sigmoid_forward<T>,
-                    &softmax_forward<T>,
-                    &exp_array<T>,
-                    static_cast<void (*)(T*, const T*, size_t)>(&log_array)};
+                    &softmax_forward<T>};
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 
 namespace twolayer_test {
@@ -21,6 +22,17 @@ inline void fail(const char* file, int line, const char* what) {
 inline bool close(double actual, double expected, double tolerance) {
   const double scale = std::fabs(expected) > 1.0 ? std::fabs(expected) : 1.0;
   return std::fabs(actual - expected) <= tolerance * scale;
+}
+
+// max |actual - expected| over max |expected|: the error of a whole array relative to its scale.
+template <class A, class E>
+double worst_relative_error(const A& actual, const E& expected) {
+  double diff = 0, scale = 1e-300;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    diff = std::fmax(diff, std::fabs(double(actual[i]) - double(expected[i])));
+    scale = std::fmax(scale, std::fabs(double(expected[i])));
+  }
+  return diff / scale;
 }
 
 // The test's exit status: 0 when every check passed.
@@ -46,6 +58,17 @@ inline int report(const char* name) {
     if (!twolayer_test::close(check_actual_, check_expected_, (tolerance))) {             \
       std::fprintf(stderr, "  actual %.17g, expected %.17g\n", check_actual_,            \
                    check_expected_);                                                      \
+      twolayer_test::fail(__FILE__, __LINE__, #actual " close to " #expected);            \
+    }                                                                                     \
+  } while (0)
+
+// Fails unless worst_relative_error(actual, expected) <= tolerance, printing the error.
+#define CHECK_ARRAY_CLOSE(actual, expected, tolerance)                                     \
+  do {                                                                                    \
+    const double check_error_ = twolayer_test::worst_relative_error((actual), (expected)); \
+    if (!(check_error_ <= (tolerance))) {                                                 \
+      std::fprintf(stderr, "  relative error %.3g, tolerance %.3g\n", check_error_,       \
+                   double(tolerance));                                                    \
       twolayer_test::fail(__FILE__, __LINE__, #actual " close to " #expected);            \
     }                                                                                     \
   } while (0)

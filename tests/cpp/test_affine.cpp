@@ -1,35 +1,128 @@
-// The affine products of every kernel set against a plain triple loop written here.
+// The affine kernels of every kernel set (dense and sparse, forward and the weights' gradient, the
+// gather of non-zeros) against plain loops written here, in double.
 #include <cstddef>
+#include <cstdint>
 #include <random>
 #include <vector>
 
 #include "check.hpp"
 #include "dispatch.hpp"
+#include "random.hpp"
 
 namespace {
 
-template <class T>
-void check_affine_forward(const twolayer::Kernels<T>& k, double tolerance) {
-  const std::size_t N = 7, K = 13, M = 9;
-  std::mt19937 gen(1);
-  std::uniform_real_distribution<double> uniform(-1.0, 1.0);
-  std::vector<T> a(N * K), w(K * M), b(M), out(N * M);
-  for (auto& v : a) v = uniform(gen) < 0 ? T(0) : static_cast<T>(uniform(gen));  // half zeros
-  for (auto& v : w) v = static_cast<T>(uniform(gen));
-  for (auto& v : b) v = static_cast<T>(uniform(gen));
-  k.affine_forward(out.data(), a.data(), w.data(), b.data(), N, K, M);
-  for (std::size_t n = 0; n < N; ++n)
-    for (std::size_t m = 0; m < M; ++m) {
-      double expected = b[m];
-      for (std::size_t i = 0; i < K; ++i) expected += double(a[n * K + i]) * double(w[i * M + m]);
-      CHECK_CLOSE(out[n * M + m], expected, tolerance);
+using twolayer::Kernels;
+using twolayer_test::mnist_like;
+using twolayer_test::uniform;
+
+struct Shape {
+  std::size_t N, K, M;
+};
+
+// Sizes that exercise every path: one-element rows, widths that are and are not whole vectors
+// (4 doubles, 8 floats), more than one block of columns (13 vectors), and the MNIST net.
+const Shape kShapes[] = {{1, 1, 1},   {3, 5, 2},   {7, 13, 3},    {16, 40, 8}, {9, 17, 50},
+                         {5, 30, 53}, {4, 20, 105}, {100, 784, 50}, {2, 9, 130}};
+
+// b + a·w (no bias when b is empty), in double.
+template <class A, class W>
+std::vector<double> product(const std::vector<A>& a, const std::vector<W>& w,
+                            const std::vector<W>& b, const Shape& s) {
+  std::vector<double> out(s.N * s.M);
+  for (std::size_t n = 0; n < s.N; ++n)
+    for (std::size_t m = 0; m < s.M; ++m) {
+      double sum = b.empty() ? 0.0 : double(b[m]);
+      for (std::size_t k = 0; k < s.K; ++k) sum += double(a[n * s.K + k]) * double(w[k * s.M + m]);
+      out[n * s.M + m] = sum;
     }
+  return out;
+}
+
+// dw + aᵀ·d, in double.
+template <class A, class T>
+std::vector<double> weights_gradient(const std::vector<T>& dw, const std::vector<A>& a,
+                                     const std::vector<T>& d, const Shape& s) {
+  std::vector<double> out(dw.begin(), dw.end());
+  for (std::size_t k = 0; k < s.K; ++k)
+    for (std::size_t m = 0; m < s.M; ++m)
+      for (std::size_t n = 0; n < s.N; ++n)
+        out[k * s.M + m] += double(a[n * s.K + k]) * double(d[n * s.M + m]);
+  return out;
 }
 
 template <class T>
-void check_every_kernel_set(double tolerance) {
-  check_affine_forward(twolayer::portable_kernels<T>(), tolerance);
-  if (const auto* fast = twolayer::avx2_kernels<T>()) check_affine_forward(*fast, tolerance);
+void check_dense(const Kernels<T>& k, const Shape& s, double rtol) {
+  std::mt19937 gen(static_cast<unsigned>(s.N + s.K + s.M + 1));
+  const auto a = uniform<T>(gen, s.N * s.K), w = uniform<T>(gen, s.K * s.M),
+             b = uniform<T>(gen, s.M), d = uniform<T>(gen, s.N * s.M);
+  std::vector<T> out(s.N * s.M);
+  k.affine_forward(out.data(), a.data(), w.data(), b.data(), s.N, s.K, s.M);
+  CHECK_ARRAY_CLOSE(out, product(a, w, b, s), rtol * double(s.K));
+  k.affine_forward(out.data(), a.data(), w.data(), nullptr, s.N, s.K, s.M);
+  CHECK_ARRAY_CLOSE(out, product(a, w, std::vector<T>{}, s), rtol * double(s.K));
+
+  auto dw = uniform<T>(gen, s.K * s.M);
+  const auto expected = weights_gradient(dw, a, d, s);
+  k.affine_backward_weights(dw.data(), a.data(), d.data(), s.N, s.K, s.M);  // accumulates
+  CHECK_ARRAY_CLOSE(dw, expected, rtol * double(s.N));
+}
+
+// The non-zeros of a by rows must be exactly those of a plain scan, in order.
+template <class T, class X>
+void check_gather(const std::vector<std::uint32_t>& index, const std::vector<T>& value,
+                  const std::vector<std::size_t>& start, const std::vector<X>& a, const Shape& s) {
+  std::size_t e = 0;
+  for (std::size_t n = 0; n < s.N; ++n) {
+    CHECK(start[n] == e);
+    for (std::size_t i = 0; i < s.K; ++i)
+      if (a[n * s.K + i] != X(0)) {
+        CHECK(index[e] == i && value[e] == static_cast<T>(a[n * s.K + i]));
+        ++e;
+      }
+  }
+  CHECK(start[s.N] == e);
+}
+
+template <class T, class X>
+void check_sparse(const Kernels<T>& k, const Shape& s, double rtol) {
+  std::mt19937 gen(static_cast<unsigned>(s.N + s.K + s.M));
+  auto a = mnist_like<X>(gen, s.N * s.K);
+  for (std::size_t i = 0; i < s.K; ++i) a[i] = X(0);  // a row without non-zeros
+  const auto w = uniform<T>(gen, s.K * s.M), b = uniform<T>(gen, s.M),
+             d = uniform<T>(gen, s.N * s.M), zero_bias = std::vector<T>(s.M, T(0));
+
+  std::vector<std::uint32_t> index(s.N * s.K + twolayer::kGatherSlack);
+  std::vector<T> value(s.N * s.K + twolayer::kGatherSlack);
+  std::vector<std::size_t> start(s.N + 1);
+  k.gather_nonzeros_by_rows(index.data(), value.data(), start.data(), a.data(), s.N, s.K);
+  check_gather(index, value, start, a, s);
+  const twolayer::SparseRows<T> rows{index.data(), value.data(), start.data()};
+
+  std::vector<T> out(s.N * s.M), unbiased(s.N * s.M), zero_biased(s.N * s.M);
+  k.sparse_affine_forward(out.data(), rows, w.data(), b.data(), s.N, s.K, s.M);
+  CHECK_ARRAY_CLOSE(out, product(a, w, b, s), rtol * double(s.K));
+  k.sparse_affine_forward(unbiased.data(), rows, w.data(), nullptr, s.N, s.K, s.M);
+  k.sparse_affine_forward(zero_biased.data(), rows, w.data(), zero_bias.data(), s.N, s.K, s.M);
+  CHECK(unbiased == zero_biased);
+
+  std::vector<std::uint64_t> masks(s.K * twolayer::words_per_column(s.N));
+  k.mark_nonzero_columns(masks.data(), rows, s.N, s.K);
+  auto dw = uniform<T>(gen, s.K * s.M);
+  const auto expected = weights_gradient(dw, a, d, s);
+  k.sparse_affine_backward_weights(dw.data(), masks.data(), a.data(), d.data(), s.N, s.K, s.M, 0,
+                                   s.K);  // accumulates
+  CHECK_ARRAY_CLOSE(dw, expected, rtol * double(s.N));
+}
+
+template <class T>
+void check_every_kernel_set(double rtol) {
+  twolayer_test::on_every_kernel_set<T>([&](const Kernels<T>& k) {
+    for (const Shape& s : kShapes) {
+      check_dense(k, s, rtol);
+      check_sparse<T, double>(k, s, rtol);
+      check_sparse<T, float>(k, s, rtol);
+    }
+  });
 }
 
 }  // namespace
