@@ -1,4 +1,4 @@
-"""The twolayer command: train and gradcheck end to end, through main() and through `python -m twolayer`."""
+"""The twolayer command: train, gradcheck and plot end to end, through main() and through `python -m twolayer`."""
 
 from __future__ import annotations
 
@@ -49,6 +49,97 @@ def test_train_end_to_end(mnist_dir, mnist, tmp_path, capsys):
     net = TwoLayerNet.load(out / "params.npz")
     assert net.hidden_size == 10 and net.accuracy(x_test, t_test) == history["final_test_acc"]
     assert f"test acc {history['final_test_acc']:.4f}" in stdout
+
+
+def test_train_overfitting_settings(mnist_dir, tmp_path, capsys):
+    """The README's overfitting run, shortened: shuffled epochs over 300 images, 100 held out for validation."""
+    out = tmp_path / "out"
+    args = ["train", "--sampling", "shuffle", "--train-size", "300", "--validation-size", "100", "--epochs", "4"]
+    assert main([*args, "--hidden", "10", "--seed", "1", "--data-dir", str(mnist_dir), "--out", str(out)]) == 0
+    stdout = capsys.readouterr().out
+    assert "on 300 MNIST images (100 held out for validation, 10,000 for testing): 4 epochs, batch size 100" in stdout
+    assert "backprop gradient, shuffled every epoch" in stdout
+    assert len(re.findall(r"^train acc, val acc, test acc \| 0\.\d{4}, 0\.\d{4}, 0\.\d{4}$", stdout, re.M)) == 4
+    assert re.search(r"^Done: 12 iterations in [\d.]+ s; final train acc 0\.\d{4}, val acc 0\.\d{4}, test acc", stdout, re.M)
+    history = json.loads((out / "history.json").read_text())
+    assert (history["sampling"], history["train_size"], history["validation_size"], history["epochs"]) == (
+        "shuffle", 300, 100, 4,
+    )  # fmt: skip
+    assert history["iters_num"] == 12 and history["epoch_iters"] == [0, 3, 6, 9] and len(history["val_acc_list"]) == 4
+    assert png_size(out / "accuracy.png")
+
+
+def test_train_cheaper_evaluation(mnist_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["train", "--iters", "10", "--eval-every", "5", "--eval-samples", "500", "--hidden", "5", "--seed", "0"]
+    assert main([*args, "--data-dir", str(mnist_dir), "--out", str(out)]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if " acc" in line and "|" in line]
+    assert [line.split("|")[0] for line in lines] == [
+        f"iteration {i}: train acc, test acc on 500 samples each " for i in (0, 5)
+    ]
+    history = json.loads((out / "history.json").read_text())
+    assert (history["eval_every"], history["eval_samples"], history["epoch_iters"]) == (5, 500, [0, 5])
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--train-size", "60001"], "argument --train-size: train_size must be at most 60,000 (the 60,000 training"),
+        (
+            ["--validation-size", "60000"],
+            "argument --validation-size: validation_size must leave samples to train on: at most 59,999",
+        ),
+        (["--train-size", "100", "--eval-samples", "101"], "argument --eval-samples: eval_samples must be at most 100"),
+        (["--eval-samples", "10001"], "eval_samples must be at most 10,000, the size of the test set, got 10,001"),
+    ],
+)
+def test_settings_too_large_for_the_data_are_usage_errors(mnist_dir, tmp_path, capsys, flags, message):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as info:
+        main(["train", *flags, "--data-dir", str(mnist_dir), "--out", str(out)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: twolayer train") and message in err
+    assert not out.exists()  # nothing written
+
+
+def test_plot_redraws_the_figures(mnist_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["train", "--iters", "20", "--hidden", "5", "--validation-size", "50", "--eval-every", "10"]
+    assert main([*args, "--data-dir", str(mnist_dir), "--out", str(out)]) == 0
+    redrawn = tmp_path / "redrawn"
+    assert main(["plot", str(out / "history.json"), "--out", str(redrawn)]) == 0
+    assert sorted(p.name for p in redrawn.iterdir()) == ["accuracy.png", "loss.png"]
+    assert png_size(redrawn / "accuracy.png") == png_size(out / "accuracy.png")
+    (out / "loss.png").unlink()
+    assert main(["plot", str(out / "history.json")]) == 0  # beside the history by default
+    assert png_size(out / "loss.png") and f"Wrote {out / 'loss.png'}, {out / 'accuracy.png'}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "No such file or directory"),
+        (b"{", "is not a valid training history: Expecting property name"),
+        (b'{"iters_num": 3}', "is not a valid training history: missing fields ['batch_size', "),
+    ],
+)
+def test_plot_of_a_bad_history_is_a_clear_error(tmp_path, capsys, content, message):
+    path = tmp_path / "history.json"
+    if content is not None:
+        path.write_bytes(content)
+    assert main(["plot", str(path), "--out", str(tmp_path / "figures")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("twolayer: error: ") and str(path) in err and message in err
+    assert not (tmp_path / "figures").exists()  # nothing written
+
+
+def test_plot_of_a_huge_file_is_refused(tmp_path, capsys):
+    path = tmp_path / "history.json"
+    with open(path, "wb") as f:
+        f.truncate(2**30)  # sparse
+    assert main(["plot", str(path)]) == 1
+    assert f"twolayer: error: {path} is larger than a training history can be (67,108,864 bytes)" in capsys.readouterr().err
 
 
 def test_python_dash_m(mnist_dir, tmp_path):
@@ -126,7 +217,7 @@ def test_help(capsys):
         main(["--help"])
     assert info.value.code == 0
     stdout = capsys.readouterr().out
-    assert "train" in stdout and "gradcheck" in stdout
+    assert "train" in stdout and "gradcheck" in stdout and "plot" in stdout
 
 
 @pytest.mark.parametrize(
@@ -140,6 +231,15 @@ def test_help(capsys):
         (["train", "--lr", "nan"], "argument --lr: must be a finite number > 0, got 'nan'"),
         (["train", "--dtype", "float16"], "argument --dtype: invalid choice: 'float16'"),
         (["gradcheck", "--gradient", "numerical"], "unrecognized arguments: --gradient numerical"),
+        (["train", "--iters", "10", "--epochs", "2"], "argument --epochs: not allowed with argument --iters"),
+        (["train", "--epochs", "0"], "argument --epochs: must be a positive integer, got '0'"),
+        (["train", "--sampling", "random"], "argument --sampling: invalid choice: 'random'"),
+        (["train", "--train-size", "0"], "argument --train-size: must be a positive integer, got '0'"),
+        (["train", "--validation-size", "-1"], "argument --validation-size: must be a non-negative integer, got '-1'"),
+        (["train", "--eval-every", "0"], "argument --eval-every: must be a positive integer, got '0'"),
+        (["train", "--eval-samples", "x"], "argument --eval-samples: must be a positive integer, got 'x'"),
+        (["plot"], "the following arguments are required: HISTORY"),
+        (["plot", "h.json", "--seed", "1"], "unrecognized arguments: --seed 1"),
     ],
 )
 def test_bad_flags_are_usage_errors(argv, message, capsys):

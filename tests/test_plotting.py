@@ -1,13 +1,16 @@
-"""twolayer.plotting: figures 4-11 and 4-12, and the message when matplotlib is missing."""
+"""twolayer.plotting: figures 4-11 and 4-12 for runs of any length, and the message when matplotlib is missing."""
 
 from __future__ import annotations
 
+import base64
+import re
 import sys
 
 import numpy as np
 import pytest
 
-from twolayer.plotting import plot_accuracy, plot_loss
+from twolayer.plotting import plot_accuracy, plot_history, plot_loss
+from twolayer.training import History
 
 pytest.importorskip("matplotlib")
 
@@ -20,7 +23,14 @@ def test_loss_figure(tmp_path):
     left, right = figure.axes
     assert (left.get_xlabel(), left.get_ylabel(), right.get_xlabel()) == ("iteration", "loss", "iteration")
     assert len(left.lines[0].get_xdata()) == 3000 and len(right.lines[0].get_xdata()) == 1000
+    assert right.get_title() == "first 1,000 iterations"
     assert (tmp_path / "loss.png").read_bytes().startswith(PNG_SIGNATURE)
+
+
+@pytest.mark.parametrize("iterations", [300, 1000])
+def test_no_first_iterations_panel_when_there_are_no_more(iterations):
+    (ax,) = plot_loss(np.linspace(2.3, 0.5, iterations)).axes
+    assert ax.get_title() == "all iterations" and len(ax.lines[0].get_xdata()) == iterations
 
 
 def test_accuracy_figure(tmp_path):
@@ -28,14 +38,81 @@ def test_accuracy_figure(tmp_path):
     (ax,) = figure.axes
     train, test = ax.lines
     assert (train.get_linestyle(), test.get_linestyle()) == ("-", "--")
+    assert list(train.get_xdata()) == [0, 1, 2]  # the book's: measurement k at epoch k
     assert ax.get_ylim() == (0, 1) and ax.get_xlabel() == "epochs"
     assert [text.get_text() for text in ax.get_legend().get_texts()] == ["train acc", "test acc"]
     assert (tmp_path / "accuracy.png").read_bytes().startswith(PNG_SIGNATURE)
 
 
-def test_accuracy_lists_must_match():
-    with pytest.raises(ValueError, match="same length, got 3 and 2"):
-        plot_accuracy([0.1, 0.2, 0.3], [0.1, 0.2])
+def test_validation_is_a_labelled_third_line():
+    (ax,) = plot_accuracy([0.1, 0.9], [0.1, 0.8], val_acc_list=[0.1, 0.7]).axes
+    assert [line.get_linestyle() for line in ax.lines] == ["-", ":", "--"]
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["train acc", "val acc", "test acc"]
+    assert list(ax.lines[1].get_ydata()) == [0.1, 0.7]
+
+
+def test_epoch_ticks_are_whole_numbers():
+    (ax,) = plot_accuracy([0.1, 0.5, 0.7], [0.1, 0.5, 0.6], iterations=[1, 601, 1000], iter_per_epoch=600).axes
+    figure = ax.figure
+    figure.canvas.draw()  # the ticks are placed when drawn
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks)
+    assert ax.get_xlabel() == "epochs"
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), [1 / 600, 601 / 600, 1000 / 600])
+
+
+def test_a_run_shorter_than_an_epoch_is_drawn_in_iterations():
+    (ax,) = plot_accuracy([0.1, 0.6], [0.1, 0.55], iterations=[1, 300], iter_per_epoch=600).axes
+    assert ax.get_xlabel() == "iterations" and list(ax.lines[0].get_xdata()) == [1, 300]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "lengths"),
+    [
+        ({"test_acc_list": [0.1, 0.2]}, "{'train_acc_list': 3, 'test_acc_list': 2}"),
+        ({"val_acc_list": [0.1]}, "{'train_acc_list': 3, 'test_acc_list': 3, 'val_acc_list': 1}"),
+        ({"iterations": [1, 2]}, "{'train_acc_list': 3, 'test_acc_list': 3, 'iterations': 2}"),
+    ],
+)
+def test_accuracy_lists_must_match(kwargs, lengths):
+    arguments = {"train_acc_list": [0.1, 0.2, 0.3], "test_acc_list": [0.1, 0.2, 0.3], **kwargs}
+    with pytest.raises(ValueError, match=f"must have the same length, got {re.escape(lengths)}"):
+        plot_accuracy(**arguments)
+
+
+def history(**results) -> History:
+    """A run of 1,500 iterations at 600 per epoch, evaluated at iterations 0, 600 and 1,200."""
+    settings = dict(
+        iters_num=1500, batch_size=100, learning_rate=0.1, gradient="backprop", seed=0, input_size=784,
+        hidden_size=50, output_size=10, dtype="float64", train_size=60000, test_size=10000, iter_per_epoch=600.0,
+    )  # fmt: skip
+    measured = dict(
+        train_loss_list=list(np.linspace(2.3, 0.3, 1500)), train_acc_list=[0.1, 0.8, 0.9], test_acc_list=[0.1, 0.8, 0.88],
+        epoch_iters=[0, 600, 1200], epoch_times=[0.1, 1.0, 2.0], final_train_acc=0.92, final_test_acc=0.9,
+    )  # fmt: skip
+    return History(**settings, **{**measured, **results})
+
+
+def test_history_figures_are_written(tmp_path):
+    written = plot_history(history(), tmp_path)
+    assert written == [tmp_path / "loss.png", tmp_path / "accuracy.png"]
+    assert all(path.read_bytes().startswith(PNG_SIGNATURE) for path in written)
+
+
+def test_history_figures_include_the_final_accuracies_and_validation(tmp_path, monkeypatch):
+    drawn = {}
+
+    def record(*args, **kwargs):
+        drawn.update(args=args, kwargs=kwargs)
+
+    monkeypatch.setattr("twolayer.plotting.plot_accuracy", record)
+    plot_history(history(validation_size=100, val_acc_list=[0.1, 0.7, 0.8], final_val_acc=0.81), tmp_path)
+    (train, test, path), kwargs = drawn["args"], drawn["kwargs"]
+    assert train == [0.1, 0.8, 0.9, 0.92] and test == [0.1, 0.8, 0.88, 0.9] and path == tmp_path / "accuracy.png"
+    assert kwargs == {"val_acc_list": [0.1, 0.7, 0.8, 0.81], "iterations": [1, 601, 1201, 1500], "iter_per_epoch": 600}
+
+    plot_history(history(final_train_acc=None, final_test_acc=None, interrupted=True), tmp_path)
+    assert drawn["args"][0] == [0.1, 0.8, 0.9] and drawn["kwargs"]["iterations"] == [1, 601, 1201]
 
 
 def test_missing_matplotlib_says_how_to_install_it(monkeypatch):
@@ -49,7 +126,7 @@ def test_drawn_into_the_callers_axes(tmp_path):
 
     figure = Figure()
     left, right, third = figure.subplots(1, 3)
-    assert plot_loss([2.0, 1.0, 0.5], tmp_path / "loss.png", first=2, ax=[left, right]) is figure
+    assert plot_loss([2.0, 1.0, 0.5], tmp_path / "loss.png", first=2, ax=[left, right]) is figure  # two panels
     assert len(left.lines[0].get_xdata()) == 3 and len(right.lines[0].get_xdata()) == 2
     assert plot_accuracy([0.1, 0.8], [0.1, 0.7], ax=third) is figure and len(third.lines) == 2
     assert plot_loss([2.0, 1.0], ax=third) is figure and len(third.lines) == 3
@@ -68,6 +145,13 @@ def test_figures_show_as_images_in_a_fresh_notebook_kernel():
     for outputs in (loss, accuracy):
         (result,) = [output for output in outputs if output["output_type"] == "execute_result"]
         assert "image/png" in result["data"], result["data"].keys()
-        import base64
-
         assert base64.b64decode(result["data"]["image/png"]).startswith(PNG_SIGNATURE)
+
+
+def test_a_run_interrupted_before_its_first_evaluation_still_plots(tmp_path, recwarn):
+    empty = history(
+        train_loss_list=[], train_acc_list=[], test_acc_list=[], epoch_iters=[], epoch_times=[],
+        final_train_acc=None, final_test_acc=None, interrupted=True,
+    )  # fmt: skip
+    assert all(path.read_bytes().startswith(PNG_SIGNATURE) for path in plot_history(empty, tmp_path))
+    assert not recwarn.list  # no "no artists with labels" warning

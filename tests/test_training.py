@@ -14,7 +14,7 @@ import pytest
 
 from twolayer import TwoLayerNet
 from twolayer.reference import ReferenceNet
-from twolayer.training import DivergedError, History, train
+from twolayer.training import MAX_HISTORY_BYTES, DivergedError, History, check_settings, train
 
 
 @pytest.fixture(scope="module")
@@ -204,14 +204,281 @@ def test_real_ctrl_c_during_a_long_numerical_gradient(mnist):
         ({"learning_rate": "0.1"}, TypeError, "learning_rate must be a real number, got str"),
         ({"seed": -1}, ValueError, "seed must be >= 0, got -1"),
         ({"seed": 1.5}, TypeError, "seed must be an int, got float"),
+        ({"sampling": "random"}, ValueError, r"sampling must be one of \('replacement', 'shuffle'\), got 'random'"),
+        ({"sampling": None}, ValueError, "sampling must be one of .*, got None"),
+        ({"iters_num": 10, "epochs": 2}, ValueError, "give iters_num or epochs, not both; got iters_num=10, epochs=2"),
+        ({"epochs": 0}, ValueError, "epochs must be >= 1, got 0"),
+        ({"epochs": 2.5}, TypeError, "epochs must be an int, got float"),
+        ({"eval_every": 0}, ValueError, "eval_every must be >= 1, got 0"),
+        ({"eval_samples": 0}, ValueError, "eval_samples must be >= 1, got 0"),
+        ({"eval_samples": 10.0}, TypeError, "eval_samples must be an int, got float"),
+        ({"train_size": 0}, ValueError, "train_size must be >= 1, got 0"),
+        ({"validation_size": -1}, ValueError, "validation_size must be >= 0, got -1"),
+        ({"validation_size": None}, TypeError, "validation_size must be an int, got NoneType"),
+        ({"train_size": 1001}, ValueError, r"train_size must be at most 1,000 \(the 1,000 training samples\), got 1,001"),
+        (
+            {"train_size": 901, "validation_size": 100}, ValueError,
+            r"train_size must be at most 900 \(the 1,000 training samples less validation_size 100\), got 901",
+        ),
+        (
+            {"validation_size": 1000}, ValueError,
+            "validation_size must leave samples to train on: at most 999 of the 1,000 training samples, got 1,000",
+        ),
+        ({"eval_samples": 501}, ValueError, "eval_samples must be at most 500, the size of the test set, got 501"),
+        (
+            {"eval_samples": 21, "validation_size": 20}, ValueError,
+            "eval_samples must be at most 20, the size of the validation set, got 21",
+        ),
+        (
+            {"eval_samples": 31, "train_size": 30}, ValueError,
+            "eval_samples must be at most 30, the size of the training set, got 31",
+        ),
+        ({"momentum": 0.9}, TypeError, "unexpected keyword argument 'momentum'"),
     ],
-)
+)  # fmt: skip
 def test_rejects_bad_settings(small, kwargs, error, message):
+    net = TwoLayerNet(784, 5, 10, seed=0)
+    before = {key: value.copy() for key, value in net.params.items()}
     with pytest.raises(error, match=message):
-        train(TwoLayerNet(784, 5, 10), *small, **kwargs)
+        train(net, *small, **kwargs)
+    assert all(np.array_equal(net.params[key], before[key]) for key in before)  # rejected before any step
+    if "momentum" not in kwargs:  # the same check, up front, for a series of runs
+        with pytest.raises(error, match=message):
+            check_settings(kwargs, data_sizes=(1000, 500))
+
+
+def test_check_settings_without_data_checks_what_it_can():
+    check_settings({})  # train's defaults
+    check_settings({"train_size": 10**9, "validation_size": 10**9, "eval_samples": 10**9})  # no data to compare with
+    with pytest.raises(ValueError, match="train_size must be at most 60,000"):
+        check_settings({"train_size": 10**9}, data_sizes=(60000, 10000))
+    with pytest.raises(TypeError, match="unknown training setting momentum, nesterov; the settings are iters_num, "):
+        check_settings({"momentum": 0.9, "nesterov": True, "batch_size": 10})
 
 
 def test_rejects_mismatched_data(small):
     x_train, t_train, x_test, t_test = small
     with pytest.raises(ValueError, match="x_test and t_test must hold the same number .* got 500 and 499"):
         train(TwoLayerNet(784, 5, 10), x_train, t_train, x_test, t_test[:499])
+
+
+class RecordingNet:
+    """A network with the book's interface (params, gradient, numerical_gradient, loss, accuracy) that learns nothing
+    and records the rows it is given. Each row of the data carries its sample's id in column 0."""
+
+    def __init__(self):
+        self.params = {"W1": np.zeros((2, 3)), "b1": np.zeros(3), "W2": np.zeros((3, 4)), "b2": np.zeros(4)}
+        self.trained: list[np.ndarray] = []  # the ids of each mini-batch
+        self.measured: list[np.ndarray] = []  # the ids of each accuracy call, in order
+
+    def gradient(self, x, t):
+        self.trained.append(x[:, 0].astype(int))
+        return {key: np.zeros_like(value) for key, value in self.params.items()}
+
+    numerical_gradient = gradient
+
+    def loss(self, x, t):
+        return 1.0
+
+    def accuracy(self, x, t):
+        self.measured.append(x[:, 0].astype(int))
+        return 0.5
+
+
+def id_data(n_train=103, n_test=20):
+    """Training samples with ids 0..n_train-1 and test samples with negative ids."""
+    x_train = np.stack([np.arange(n_train), np.ones(n_train)], axis=1)
+    x_test = np.stack([-1 - np.arange(n_test), np.ones(n_test)], axis=1)
+    return x_train, np.zeros(n_train, dtype=int), x_test, np.zeros(n_test, dtype=int)
+
+
+def test_shuffle_uses_each_sample_once_per_epoch():
+    net = RecordingNet()
+    history = train(net, *id_data(103), sampling="shuffle", batch_size=10, epochs=3, seed=0, progress=False)
+    assert history.iter_per_epoch == 11 and history.iters_num == 33 and len(net.trained) == 33
+    epochs = [net.trained[11 * e : 11 * (e + 1)] for e in range(3)]
+    for batches in epochs:
+        assert [len(batch) for batch in batches] == [10] * 10 + [3]  # the short last batch used as it is
+        assert sorted(np.concatenate(batches)) == list(range(103))
+    orders = [np.concatenate(batches) for batches in epochs]
+    assert not np.array_equal(orders[0], orders[1])  # shuffled anew each epoch
+    assert not np.array_equal(orders[0], np.arange(103))
+    assert history.epoch_iters == [0, 11, 22]  # one evaluation per epoch
+
+    again = RecordingNet()
+    train(again, *id_data(103), sampling="shuffle", batch_size=10, epochs=3, seed=0, progress=False)
+    assert all(np.array_equal(a, b) for a, b in zip(net.trained, again.trained))  # same seed, same batches
+    other = RecordingNet()
+    train(other, *id_data(103), sampling="shuffle", batch_size=10, epochs=3, seed=1, progress=False)
+    assert not all(np.array_equal(a, b) for a, b in zip(net.trained, other.trained))
+
+
+@pytest.mark.parametrize("sampling", ["replacement", "shuffle"])
+def test_validation_samples_are_never_trained_on(sampling):
+    net = RecordingNet()
+    history = train(
+        net, *id_data(103), sampling=sampling, train_size=50, validation_size=20, batch_size=8, iters_num=200,
+        seed=3, progress=False,
+    )  # fmt: skip
+    assert (history.train_size, history.validation_size) == (50, 20)
+    trained = set(np.concatenate(net.trained))
+    # Each evaluation measures the training, validation and test sets, in that order.
+    train_rows, val_rows, test_rows = (set(ids) for ids in net.measured[:3])
+    assert len(train_rows) == 50 and len(val_rows) == 20 and test_rows == set(range(-20, 0))
+    assert trained == train_rows  # 200 batches of 8 cover all 50 samples
+    assert not trained & val_rows
+    assert len(history.val_acc_list) == len(history.train_acc_list) == len(history.epoch_iters)
+    assert history.final_val_acc == 0.5
+
+    again = RecordingNet()
+    train(again, *id_data(103), sampling=sampling, train_size=50, validation_size=20, batch_size=8, iters_num=1,
+          seed=3, progress=False)  # fmt: skip
+    assert set(again.measured[1]) == val_rows  # the same seed holds the same samples out
+    other = RecordingNet()
+    train(other, *id_data(103), sampling=sampling, validation_size=20, iters_num=1, seed=4, progress=False)
+    assert set(other.measured[1]) != val_rows
+    assert len(other.measured[0]) == 83  # without train_size, all that is not held out
+
+
+def test_eval_samples_keep_their_subset_within_a_run():
+    net = RecordingNet()
+    history = train(
+        net, *id_data(103), validation_size=30, eval_samples=7, eval_every=2, iters_num=10, seed=5, progress=False
+    )
+    assert history.epoch_iters == [0, 2, 4, 6, 8]
+    evaluations, final = net.measured[:15], net.measured[15:]
+    for k, name in enumerate(("train", "val", "test")):
+        subsets = evaluations[k::3]
+        assert len(subsets) == 5 and all(np.array_equal(subset, subsets[0]) for subset in subsets)
+        assert len(set(subsets[0])) == 7 and set(subsets[0]) <= set(final[k])
+    assert [len(ids) for ids in final] == [73, 30, 20]  # the final accuracies are on the whole sets
+    other = RecordingNet()
+    train(other, *id_data(103), validation_size=30, eval_samples=7, iters_num=1, seed=6, progress=False)
+    assert not np.array_equal(other.measured[2], evaluations[2])  # drawn with the seed
+
+
+@pytest.mark.parametrize(
+    ("sampling", "epochs", "iters_num", "iter_per_epoch"),
+    [("replacement", 2, 7, 1000 / 300), ("shuffle", 2, 8, 4.0), ("shuffle", 1, 4, 4.0)],
+)
+def test_epochs_set_the_number_of_iterations(sampling, epochs, iters_num, iter_per_epoch):
+    net = RecordingNet()
+    history = train(net, *id_data(1000), sampling=sampling, batch_size=300, epochs=epochs, seed=0, progress=False)
+    assert (history.epochs, history.iters_num, len(net.trained)) == (epochs, iters_num, iters_num)
+    assert history.iter_per_epoch == pytest.approx(iter_per_epoch)
+
+
+def test_default_is_the_books_run_and_whole_sets_are_not_copied():
+    net = RecordingNet()
+    x_train, t_train, x_test, t_test = id_data(103)
+    history = train(net, x_train, t_train, x_test, t_test, iters_num=3, seed=0, progress=False)
+    assert (history.iters_num, history.sampling, history.validation_size, history.train_size) == (3, "replacement", 0, 103)
+    rng = np.random.default_rng(0)
+    assert all(np.array_equal(batch, rng.choice(103, 100)) for batch in net.trained)
+
+
+def test_progress_lines_say_what_was_measured(capsys):
+    train(RecordingNet(), *id_data(103), validation_size=30, eval_samples=10, iters_num=1, seed=0)
+    assert capsys.readouterr().out == "train acc, val acc, test acc on 10 samples each | 0.5000, 0.5000, 0.5000\n"
+    train(RecordingNet(), *id_data(103), eval_every=4, iters_num=9, seed=0)
+    assert capsys.readouterr().out.splitlines() == [
+        f"iteration {i}: train acc, test acc | 0.5000, 0.5000" for i in (0, 4, 8)
+    ]
+
+
+def test_progress_bar_says_what_was_measured(monkeypatch, capsys):
+    pytest.importorskip("tqdm")
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    train(RecordingNet(), *id_data(103), validation_size=30, eval_samples=10, iters_num=5, seed=0)
+    assert "train acc 0.5000, val acc 0.5000, test acc 0.5000 on 10 samples each" in terminal.getvalue()
+
+
+def test_overfitting_on_300_images(mnist):
+    """Chapter 6's overfitting, in short: 300 training images learnt perfectly, far better than unseen ones.
+
+    The README's figure is the same run over 200 epochs on the whole test set."""
+    (x_train, t_train), (x_test, t_test) = mnist
+    history = train(
+        TwoLayerNet(784, 50, 10, seed=0), x_train, t_train, x_test[:2000], t_test[:2000], sampling="shuffle",
+        train_size=300, validation_size=100, epochs=60, learning_rate=1.0, seed=0, progress=False,
+    )  # fmt: skip
+    assert history.iters_num == 180 and len(history.val_acc_list) == 60
+    assert history.final_train_acc >= 0.99
+    assert history.final_val_acc < 0.9 and history.final_test_acc < 0.85
+    assert max(history.test_acc_list) < 0.85
+
+
+# Reading a history back.
+
+
+def test_history_round_trip(small, tmp_path):
+    history = train(RecordingNet(), *id_data(103), validation_size=10, iters_num=5, seed=0, progress=False)
+    history.train_loss_list[2] = math.nan  # written as null, read back as NaN
+    history.to_json(tmp_path / "history.json")
+    again = History.from_json(tmp_path / "history.json")
+    assert again.to_json() == history.to_json() and math.isnan(again.train_loss_list[2])
+    assert again.val_acc_list == history.val_acc_list and again.final_val_acc == 0.5
+
+
+def test_history_from_before_the_new_settings_loads(tmp_path):
+    history = train(RecordingNet(), *id_data(103), iters_num=5, seed=0, progress=False)
+    data = json.loads(history.to_json())
+    for key in ("epochs", "sampling", "validation_size", "eval_every", "eval_samples", "val_acc_list", "final_val_acc"):
+        del data[key]
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    assert History.from_json(tmp_path / "old.json") == history
+
+
+def test_history_too_large_is_refused_before_reading(tmp_path):
+    path = tmp_path / "huge.json"
+    with open(path, "wb") as f:
+        f.truncate(MAX_HISTORY_BYTES + 1)  # sparse: no disk space, and reading it would take a while
+    with pytest.raises(ValueError, match=f"{path} is larger than a training history can be \\(67,108,864 bytes\\)"):
+        History.from_json(path)
+
+
+def valid_history_data():
+    return json.loads(train(RecordingNet(), *id_data(103), validation_size=10, iters_num=5, seed=0, progress=False)
+                      .to_json())  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: "[1, 2", "Expecting"),
+        (lambda d: "[1, 2]", "expected a JSON object, got list"),
+        (lambda d: json.dumps(d).replace('"wall_time": ', '"wall_time": NaN, "x": '), "NaN is not valid JSON"),
+        (lambda d: {**d, "momentum": 0.9}, r"unknown fields \['momentum'\]"),
+        (lambda d: {k: v for k, v in d.items() if k != "batch_size"}, r"missing fields \['batch_size'\]"),
+        (lambda d: {**d, "batch_size": "100"}, "batch_size must be int, got '100'"),
+        (lambda d: {**d, "batch_size": True}, "batch_size must be int, got True"),
+        (lambda d: {**d, "train_acc_list": [0.5, "x"]}, "train_acc_list must be list"),
+        (
+            lambda d: json.dumps({**d, "wall_time": 0.5}).replace('"wall_time": 0.5', '"wall_time": 1e400'),
+            "wall_time must be float, got inf",
+        ),
+        (lambda d: {**d, "sampling": "random"}, "sampling must be one of"),
+        (lambda d: {**d, "batch_size": 0}, "batch_size, train_size and test_size must be >= 1"),
+        (lambda d: {**d, "test_acc_list": d["test_acc_list"][:-1]}, "one entry per evaluation"),
+        (lambda d: {**d, "val_acc_list": []}, "one entry per evaluation"),
+        (lambda d: {**d, "epoch_iters": [0, 1, 2, 3, 7]}, "epoch_iters must be increasing iterations of the run"),
+        (lambda d: {**d, "final_test_acc": 1.5}, r"accuracies must lie in \[0, 1\]"),
+        (lambda d: {**d, "iters_num": 2}, "more losses than iters_num"),
+    ],
+)  # fmt: skip
+def test_invalid_history_is_a_clear_error(tmp_path, change, message):
+    changed = change(valid_history_data())
+    path = tmp_path / "history.json"
+    path.write_text(changed if isinstance(changed, str) else json.dumps(changed))
+    with pytest.raises(ValueError, match=f"{path} is not a valid training history: .*{message}"):
+        History.from_json(path)
+
+
+def test_numpy_integer_settings_are_written_as_numbers(tmp_path):
+    sizes = {"train_size": np.int64(50), "validation_size": np.int32(10), "epochs": np.int64(2)}
+    history = train(RecordingNet(), *id_data(103), eval_samples=np.int64(5), progress=False, seed=0, **sizes)
+    history.to_json(tmp_path / "history.json")
+    data = json.loads((tmp_path / "history.json").read_text())
+    assert (data["train_size"], data["validation_size"], data["epochs"], data["eval_samples"]) == (50, 10, 2, 5)
+    assert History.from_json(tmp_path / "history.json") == history

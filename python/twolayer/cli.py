@@ -1,5 +1,6 @@
-"""The ``twolayer`` command: ``twolayer train`` (ch04 train_neuralnet.py), ``twolayer gradcheck`` (ch05) and
-``twolayer predict`` (a trained network's guess at pictures of digits).
+"""The ``twolayer`` command: ``twolayer train`` (ch04 train_neuralnet.py), ``twolayer gradcheck`` (ch05),
+``twolayer plot`` (the figures of a saved run) and ``twolayer predict`` (a trained network's guess at pictures of
+digits).
 
 Exit status: 0 on success, 1 on an error (data not found, a diverged run, an image that could not be read), 2 on a
 usage error, 130 on Ctrl-C.
@@ -23,8 +24,8 @@ from ._files import atomic_write
 from ._threads import MAX_THREADS
 from .datasets import cache_dir, image_to_mnist, load_mnist
 from .net import TwoLayerNet
-from .plotting import plot_accuracy, plot_loss
-from .training import DivergedError, History, train
+from .plotting import plot_history
+from .training import DivergedError, History, check_settings, train
 
 __all__ = ["main"]
 
@@ -39,7 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.num_threads is not None:
             set_num_threads(args.num_threads)
-        return args.run(args)
+        status: int = args.run(args)
+        return status
     except KeyboardInterrupt:  # outside the training loop, which handles its own
         print("\ntwolayer: interrupted", file=sys.stderr)
         return _EXIT_INTERRUPTED
@@ -53,7 +55,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    common = _common_options()
+    _add_train_command(commands, common)
+    _add_gradcheck_command(commands, common)
+    _add_plot_command(commands)
+    _add_predict_command(commands)
+    return parser
 
+
+def _common_options() -> argparse.ArgumentParser:
+    """The options of every command that builds a network from MNIST."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--hidden", type=_positive_int, default=50, metavar="H", help="hidden layer size (default: %(default)s)"
@@ -65,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
         "--seed",
         type=_nonnegative_int,
         default=None,
-        help="seed of the initial weights and of the mini-batches (default: random)",
+        help="seed of the initial weights and of all the sampling (default: random)",
     )
     common.add_argument(
         "--data-dir",
@@ -81,7 +92,10 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"threads of the C++ core, 1 to {MAX_THREADS} (default: all)",
     )
+    return common
 
+
+def _add_train_command(commands: Any, common: argparse.ArgumentParser) -> None:
     train_parser = commands.add_parser(
         "train",
         parents=[common],
@@ -92,9 +106,9 @@ def _parser() -> argparse.ArgumentParser:
             "params.npz into --out. Ctrl-C stops early and still writes what was recorded."
         ),
     )
-    train_parser.add_argument(
-        "--iters", type=_positive_int, default=10000, metavar="N", help="iterations (default: %(default)s)"
-    )
+    length = train_parser.add_mutually_exclusive_group()
+    length.add_argument("--iters", type=_positive_int, default=None, metavar="N", help="iterations (default: 10000)")
+    length.add_argument("--epochs", type=_positive_int, default=None, metavar="N", help="epochs, instead of --iters")
     train_parser.add_argument(
         "--batch-size", type=_positive_int, default=100, metavar="N", help="mini-batch size (default: %(default)s)"
     )
@@ -106,14 +120,41 @@ def _parser() -> argparse.ArgumentParser:
         help="how to compute the gradient; numerical is the book's slow alternative (default: %(default)s)",
     )
     train_parser.add_argument(
+        "--sampling",
+        choices=("replacement", "shuffle"),
+        default="replacement",
+        help="mini-batches drawn with replacement (the book's), or the training set shuffled every epoch and walked "
+        "through, each sample once per epoch (default: %(default)s)",
+    )
+    train_parser.add_argument(
+        "--train-size", type=_positive_int, default=None, metavar="N", help="train on N samples (default: all)"
+    )
+    train_parser.add_argument(
+        "--validation-size",
+        type=_nonnegative_int,
+        default=0,
+        metavar="N",
+        help="hold N training samples out, never trained on, and report their accuracy (default: %(default)s)",
+    )
+    train_parser.add_argument(
+        "--eval-every", type=_positive_int, default=None, metavar="K", help="evaluate every K iterations "
+        "(default: every epoch)"
+    )  # fmt: skip
+    train_parser.add_argument(
+        "--eval-samples", type=_positive_int, default=None, metavar="M", help="evaluate on M samples of each set, "
+        "drawn once (default: all)"
+    )  # fmt: skip
+    train_parser.add_argument(
         "--out",
         type=Path,
         default=Path("twolayer-out"),
         metavar="DIR",
         help="output directory, created if needed (default: %(default)s)",
     )
-    train_parser.set_defaults(run=_train)
+    train_parser.set_defaults(run=_train, usage_error=train_parser.error)
 
+
+def _add_gradcheck_command(commands: Any, common: argparse.ArgumentParser) -> None:
     check_parser = commands.add_parser(
         "gradcheck",
         parents=[common],
@@ -128,11 +169,36 @@ def _parser() -> argparse.ArgumentParser:
         "--batch", type=_positive_int, default=3, metavar="N", help="number of samples (default: %(default)s)"
     )
     check_parser.set_defaults(run=_gradcheck)
-    _add_predict_command(commands)
-    return parser
 
 
-def _add_predict_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_plot_command(commands: Any) -> None:
+    plot_parser = commands.add_parser(
+        "plot",
+        help="redraw the figures of a run from its history.json",
+        description="Draw loss.png (figure 4-11) and accuracy.png (figure 4-12) from a history.json that "
+        "'twolayer train' wrote.",
+    )
+    plot_parser.add_argument("history", type=Path, metavar="HISTORY", help="a history.json")
+    plot_parser.add_argument(
+        "--out", type=Path, default=None, metavar="DIR", help="output directory (default: the history's)"
+    )
+    plot_parser.set_defaults(run=_plot, num_threads=None)
+
+
+# The command-line flag of each training setting, to name it in errors.
+_SETTING_FLAGS = {
+    "iters_num": "--iters", "epochs": "--epochs", "batch_size": "--batch-size", "learning_rate": "--lr",
+    "gradient": "--gradient", "seed": "--seed", "sampling": "--sampling", "train_size": "--train-size",
+    "validation_size": "--validation-size", "eval_every": "--eval-every", "eval_samples": "--eval-samples",
+}  # fmt: skip
+
+
+def _train_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of twolayer.training.train that the flags give."""
+    return {name: getattr(args, flag[2:].replace("-", "_")) for name, flag in _SETTING_FLAGS.items()}
+
+
+def _add_predict_command(commands: Any) -> None:
     parser = commands.add_parser(
         "predict",
         help="guess the digit in pictures (PNG, JPEG) with a trained network",
@@ -212,24 +278,22 @@ def _save_sample(sample: np.ndarray, path: Path) -> None:
 def _train(args: argparse.Namespace) -> int:
     try:
         (x_train, t_train), (x_test, t_test) = load_mnist(data_dir=args.data_dir)
-        args.out.mkdir(parents=True, exist_ok=True)  # now, not after a long run
     except (OSError, ValueError) as exc:  # the message says what is wrong and where
         return _error(exc)
+    settings = _train_settings(args)
+    try:  # what only the data can tell: a --train-size larger than it, say; before anything is written
+        check_settings(settings, data_sizes=(len(x_train), len(x_test)))
+    except (TypeError, ValueError) as exc:
+        setting = str(exc).split(" ", 1)[0]
+        args.usage_error(f"argument {_SETTING_FLAGS[setting]}: {exc}" if setting in _SETTING_FLAGS else str(exc))
     try:
+        args.out.mkdir(parents=True, exist_ok=True)  # now, not after a long run
         net = TwoLayerNet(x_train.shape[1], args.hidden, _CLASSES, dtype=args.dtype, seed=args.seed)
-    except (MemoryError, ValueError) as exc:  # a --hidden too large for this machine
+    except (OSError, MemoryError, ValueError) as exc:  # an unwritable --out; a --hidden too large for this machine
         return _error(exc)
-    print(
-        f"Training {net!r}\n  on {len(x_train):,} MNIST images ({len(x_test):,} for testing): {args.iters:,} "
-        f"iterations, batch size {args.batch_size}, learning rate {args.lr}, {args.gradient} gradient",
-        flush=True,
-    )
+    print(f"Training {net!r}\n  {_describe_run(settings, len(x_train), len(x_test))}", flush=True)
     try:
-        history = train(
-            net, x_train, t_train, x_test, t_test,
-            iters_num=args.iters, batch_size=args.batch_size, learning_rate=args.lr,
-            gradient=args.gradient, seed=args.seed,
-        )  # fmt: skip
+        history = train(net, x_train, t_train, x_test, t_test, **settings)
     except DivergedError as exc:
         history = exc.history
         _error(exc)
@@ -239,14 +303,25 @@ def _train(args: argparse.Namespace) -> int:
     if history.interrupted:
         print(f"Interrupted after {done:,} of {history.iters_num:,} iterations ({history.wall_time:.1f} s).")
     elif not history.diverged:
-        print(
-            f"Done: {done:,} iterations in {history.wall_time:.1f} s; "
-            f"final train acc {history.final_train_acc:.4f}, test acc {history.final_test_acc:.4f}"
-        )
+        final = {"train": history.final_train_acc, "val": history.final_val_acc, "test": history.final_test_acc}
+        accuracies = ", ".join(f"{name} acc {value:.4f}" for name, value in final.items() if value is not None)
+        print(f"Done: {done:,} iterations in {history.wall_time:.1f} s; final {accuracies}")
     print(f"Wrote {', '.join(str(path) for path in written)}")
     if history.diverged:
         return _EXIT_ERROR
     return _EXIT_INTERRUPTED if history.interrupted else 0
+
+
+def _describe_run(settings: dict[str, Any], n_train: int, n_test: int) -> str:
+    held_out = settings["validation_size"]
+    trained_on = settings["train_size"] or n_train - held_out
+    validation = f"{held_out:,} held out for validation, " if held_out else ""
+    length = f"{settings['epochs']:,} epochs" if settings["epochs"] else f"{settings['iters_num'] or 10000:,} iterations"
+    shuffled = ", shuffled every epoch" if settings["sampling"] == "shuffle" else ""
+    return (
+        f"on {trained_on:,} MNIST images ({validation}{n_test:,} for testing): {length}, batch size "
+        f"{settings['batch_size']}, learning rate {settings['learning_rate']}, {settings['gradient']} gradient{shuffled}"
+    )
 
 
 def _write_results(out: Path, net: TwoLayerNet, history: History) -> list[Path]:
@@ -254,15 +329,25 @@ def _write_results(out: Path, net: TwoLayerNet, history: History) -> list[Path]:
     written = [out / "history.json"]
     history.to_json(written[0])
     try:
-        plot_loss(history.train_loss_list, out / "loss.png")
-        plot_accuracy(history.train_acc_list, history.test_acc_list, out / "accuracy.png")
-        written += [out / "loss.png", out / "accuracy.png"]
+        written += plot_history(history, out)
     except ImportError as exc:  # matplotlib is an optional extra; the message says how to install it
         print(f"twolayer: figures skipped: {exc}", file=sys.stderr)
     if not history.diverged:  # parameters full of NaN are worth nothing
         net.save(out / "params.npz")
         written.append(out / "params.npz")
     return written
+
+
+def _plot(args: argparse.Namespace) -> int:
+    try:
+        history = History.from_json(args.history)
+        out = args.history.parent if args.out is None else args.out
+        out.mkdir(parents=True, exist_ok=True)
+        written = plot_history(history, out)
+    except (ImportError, OSError, ValueError) as exc:  # each message names the file, or says what to install
+        return _error(exc)
+    print(f"Wrote {', '.join(str(path) for path in written)}")
+    return 0
 
 
 def _gradcheck(args: argparse.Namespace) -> int:
