@@ -152,3 +152,9 @@ def test_a_missing_file(tmp_path):
 def test_bad_arrays(image, error, message):
     with pytest.raises(error, match=message):
         image_to_mnist(image)
+
+
+def test_a_large_photo_is_reduced_first_to_the_same_result():
+    page = Image.fromarray(_drawn_seven(120)).resize((4500, 3000), Image.Resampling.BICUBIC)
+    full_resolution = image_to_mnist(np.asarray(page))  # arrays are used as they are
+    np.testing.assert_allclose(image_to_mnist(page), full_resolution, atol=0.02)

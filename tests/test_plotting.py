@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from twolayer.plotting import plot_accuracy, plot_history, plot_loss
 from twolayer.training import History
 

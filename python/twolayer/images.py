@@ -31,6 +31,10 @@ default, 89 million, would only warn). A 50-megapixel RGBA image decodes to 200 
 FORMATS = ("PNG", "JPEG", "BMP", "GIF")
 """The file formats read: what paint programs save. Other decoders are never run on a user's file."""
 
+# Larger pictures are first reduced by a whole factor (averaging blocks of pixels) to at most this many pixels a
+# side: a digit a tenth of that tall is still ten times the 20-pixel box, and the float arrays of the conversion stay
+# at 32 MiB each, where a 50-megapixel photo would take 400 MiB each.
+_WORKING_SIDE = 2048
 _FIELD, _BOX = 28, 20  # MNIST's 28×28 field, and the 20×20 box the digit is scaled to fit
 _MIN_CONTRAST = 0.1  # the ink must differ from the background by 10% of the grey range to be ink at all
 _INK_LEVEL = 0.2  # of the strongest ink: fainter pixels (JPEG ringing, paper texture) do not extend the crop
@@ -90,7 +94,9 @@ def _grey_and_alpha(image: ImageSource) -> tuple[NDArray[np.float64], NDArray[np
     if isinstance(image, Image.Image):
         if image.mode.startswith("I;16"):  # 16-bit grey, which convert("RGBA") would clip to 8 bits
             return np.asarray(image, dtype=np.float64) / 65535, np.ones(image.size[::-1])
-        image = np.asarray(image.convert("RGBA"))
+        image = image.convert("RGBA")
+        factor = -(-max(image.size) // _WORKING_SIDE)
+        image = np.asarray(image.reduce(factor) if factor > 1 else image)
     if not isinstance(image, np.ndarray):
         raise TypeError(
             f"image must be a path, a PIL image or a NumPy array, got {type(image).__name__}"
