@@ -23,15 +23,22 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nets import KEYS, TorchNet, book_numerical_gradient_subset, train_like_the_book  # noqa: E402
+from nets import TorchNet  # noqa: E402
 
 import twolayer  # noqa: E402
 from twolayer import TwoLayerNet  # noqa: E402
-from twolayer.datasets import load_mnist  # noqa: E402
-from twolayer.reference import ReferenceNet  # noqa: E402
+from twolayer.datasets import cache_dir, load_mnist  # noqa: E402
+from twolayer._core import PARAM_NAMES  # noqa: E402
+from twolayer.reference import (  # noqa: E402
+    ReferenceNet,
+    mnist_like_batch,
+    numerical_gradient,
+    train_like_the_book,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MNIST = Path(os.environ.get("TWOLAYER_MNIST_DIR", ROOT.parent / "shared" / "mnist"))
+# Where `twolayer train` keeps MNIST, unless $TWOLAYER_MNIST_DIR says otherwise.
+DEFAULT_MNIST = Path(os.environ.get("TWOLAYER_MNIST_DIR") or cache_dir())
 DEFAULT_JSON = ROOT / "bench" / "results.json"
 
 failures: list[str] = []  # comparisons whose results disagree
@@ -84,26 +91,14 @@ def kernels_in_use() -> str:
 def load_data(mnist_dir: Path, quick: bool):
     """MNIST as the book loads it: float32 pixels in [0, 1], one-hot float32 label rows. Falls back
     to random MNIST-like data (81% zeros) when the files are missing, saying so."""
-    files = {
-        "x_train": "train-images-idx3-ubyte.gz",
-        "t_train": "train-labels-idx1-ubyte.gz",
-        "x_test": "t10k-images-idx3-ubyte.gz",
-        "t_test": "t10k-labels-idx1-ubyte.gz",
-    }
-    if all((mnist_dir / f).is_file() for f in files.values()):
+    try:
         (x_train, t_train), (x_test, t_test) = load_mnist(
             normalize=True, one_hot_label=True, data_dir=mnist_dir, download=False
         )
         source = f"MNIST from {mnist_dir}"
-    else:
+    except FileNotFoundError:
         rng = np.random.default_rng(0)
-
-        def images(n):
-            x = rng.random((n, 784), dtype=np.float32)
-            x[rng.random((n, 784)) < 0.81] = 0
-            return x
-
-        x_train, x_test = images(60000), images(10000)
+        x_train, x_test = (mnist_like_batch(rng, n, 784, np.float32) for n in (60000, 10000))
         t_train, t_test = (np.eye(10, dtype=np.float32)[rng.integers(0, 10, n)] for n in (60000, 10000))
         source = f"random MNIST-like data (no MNIST files in {mnist_dir})"
     if quick:  # small, so that the per-epoch accuracy of the quick book run stays quick
@@ -225,7 +220,7 @@ def bench_accuracy(data, torch_ok, quick):
         for i in range(30):  # trained a little, so that the predictions differ from sample to sample
             b = slice(100 * i, 100 * i + 100)
             g = ours.gradient(x_train[b], t_train[b])
-            for k in KEYS:
+            for k in PARAM_NAMES:
                 ours.params[k] -= 0.1 * g[k]
         nets = {"ours": ours, "numpy": ReferenceNet.from_params(ours.params)}
         if torch_ok:
@@ -260,31 +255,35 @@ def bench_numerical_gradient(data, quick):
     # Parameters spread over all four arrays; for W1, rows of pixels that this batch has non-zero.
     busy_pixels = np.flatnonzero((x != 0).sum(axis=0) > 0)
     per_key = {"W1": 4 if quick else 24, "b1": 2 if quick else 6, "W2": 2 if quick else 6, "b2": 1 if quick else 4}
-    picks = []
+    picks = {}  # flat indices of the picked parameters, per array
     for key, count in per_key.items():
-        size = ours.params[key].size
         if key == "W1":
-            rows_ = rng.choice(busy_pixels, count)
-            index = rows_ * 50 + rng.integers(0, 50, count)
+            picks[key] = rng.choice(busy_pixels, count) * 50 + rng.integers(0, 50, count)
         else:
-            index = rng.choice(size, count, replace=False)
-        picks += [(key, int(i)) for i in index]
+            picks[key] = rng.choice(ours.params[key].size, count, replace=False)
+
+    def book_subset(net):
+        """The book's numerical gradient of the picked parameters, in order."""
+        return np.concatenate([numerical_gradient(lambda: net.loss(x, t), net.params[key], indices=index)
+                               for key, index in picks.items()])
+
     times = timed({
         "ours": lambda: ours.numerical_gradient(x, t),
-        "ours, the book's algorithm (subset)": lambda: book_numerical_gradient_subset(ours, x, t, picks),
-        "numpy (subset)": lambda: book_numerical_gradient_subset(ref, x, t, picks),
+        "ours, the book's algorithm (subset)": lambda: book_subset(ours),
+        "numpy (subset)": lambda: book_subset(ref),
     }, 2 if quick else 5, 0 if quick else 10)
-    scale = total / len(picks)
+    count = sum(len(index) for index in picks.values())
+    scale = total / count
     full = ours.numerical_gradient(x, t)
-    ours_subset = np.array([full[k].reshape(-1)[i] for k, i in picks])
-    ref_subset = book_numerical_gradient_subset(ref, x, t, picks)
+    ours_subset = np.concatenate([full[key].reshape(-1)[index] for key, index in picks.items()])
+    ref_subset = book_subset(ref)
     agreement = {"ours": check("numerical gradient, ours against the book's algorithm in NumPy",
                                relative_difference(ours_subset, ref_subset), 1e-6)}
     seconds = {"ours": times["ours"], "numpy": times["numpy (subset)"] * scale,
                "ours (naive)": times["ours, the book's algorithm (subset)"] * scale}
     return [{"benchmark": "numerical_gradient, batch 100", "case": "float64 net, float32 pixels",
              "dtype": "float64", "seconds": seconds, "agreement": agreement,
-             "note": f"NumPy and the C++ naive method timed on {len(picks)} of {total:,} parameters, scaled by {scale:.0f}"}]
+             "note": f"NumPy and the C++ naive method timed on {count} of {total:,} parameters, scaled by {scale:.0f}"}]
 
 
 def bench_book_run(data, torch_ok, quick, numerical=False, iterations=None, repeats=1):
@@ -310,8 +309,8 @@ def bench_book_run(data, torch_ok, quick, numerical=False, iterations=None, repe
                 time.sleep(5 * SETTLE)  # let the previous run's worker threads go to sleep (see timed())
                 t0 = time.perf_counter()
                 (losses, train_acc, test_acc), memory = peak_memory(
-                    lambda: train_like_the_book(net, x_train, t_train, x_test, t_test, batches,
-                                                iter_per_epoch=per_epoch, numerical=numerical and name == "ours"))
+                    lambda: train_like_the_book(net, x_train, t_train, batches, numerical=numerical and name == "ours",
+                                                iter_per_epoch=per_epoch, x_test=x_test, t_test=t_test))
                 seconds = time.perf_counter() - t0
                 run = results.setdefault(name, {"all_seconds": [], "peak_memory_mb": memory})
                 run["all_seconds"].append(seconds)
@@ -448,7 +447,7 @@ def runs_table(rows):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: check that the benchmarks run")
-    parser.add_argument("--mnist", type=Path, default=DEFAULT_MNIST, help="directory of the four MNIST .gz files")
+    parser.add_argument("--mnist", type=Path, default=DEFAULT_MNIST, help="directory of the four MNIST files (default: %(default)s)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the results")
     parser.add_argument("--threads", type=int, default=None, help="threads for the core and PyTorch (default: all CPUs)")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if it is installed")

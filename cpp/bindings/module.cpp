@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <future>
+#include <iterator>
 #include <limits>
 #include <mutex>
 #include <stdexcept>
@@ -324,6 +325,9 @@ void bind_net(py::module_& m, const char* name) {
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "The C++ core of twolayer: float32 and float64 two-layer networks and a thread pool.";
+  py::tuple names(std::size(twolayer::kParamNames));
+  for (std::size_t i = 0; i < names.size(); ++i) names[i] = twolayer::kParamNames[i];
+  m.attr("PARAM_NAMES") = names;  // the order of `params` and of every gradient tuple
   bind_net<double>(m, "Net64");
   bind_net<float>(m, "Net32");
   m.def("set_num_threads", &twolayer::set_num_threads, py::arg("n"),
