@@ -444,7 +444,7 @@ def runs_table(rows):
     return "\n".join(out)
 
 
-def main(argv=None):
+def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: check that the benchmarks run")
     parser.add_argument("--mnist", type=Path, default=DEFAULT_MNIST, help="directory of the four MNIST files (default: %(default)s)")
@@ -453,35 +453,24 @@ def main(argv=None):
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if it is installed")
     parser.add_argument("--skip-numerical-training", action="store_true",
                         help="leave out the 10,000-iteration numerical-gradient training (about 2 minutes)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    global SETTLE
-    if args.quick:
-        SETTLE = 0.01
-    threads = args.threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+
+def use_threads(threads, no_torch):
+    """Sets the core's (and PyTorch's) thread count; whether PyTorch is there to benchmark."""
     twolayer.set_num_threads(threads)
-    torch_ok = False
-    if not args.no_torch:
-        try:
-            import torch
+    if no_torch:
+        return False
+    try:
+        import torch
+    except ImportError:
+        return False
+    torch.set_num_threads(threads)
+    return True
 
-            torch.set_num_threads(threads)
-            torch_ok = True
-        except ImportError:
-            pass
 
-    info = machine(threads)
-    data = load_data(args.mnist, args.quick)
-    info["data"] = data[4]
-    print(f"# twolayer benchmarks{' (quick: tiny sizes, no speed asserted)' if args.quick else ''}\n")
-    print(f"{info['cpu']}, {info['cpus_available']} CPUs; {threads} threads for the core and PyTorch; "
-          f"kernels: {info['kernels']}; NumPy {info['numpy']}, PyTorch {info['torch'] or 'not installed'}; {info['data']}.\n",
-          flush=True)
-
-    started = time.perf_counter()
-    peak = bench_peak(args.quick)
-    print(f"Peak (a {256 if args.quick else 2048}² NumPy matmul): {peak['float64']:.0f} GFLOP/s float64, "
-          f"{peak['float32']:.0f} GFLOP/s float32.\n", flush=True)
+def run_benchmarks(data, torch_ok, args):
+    """Every benchmark's rows, in order, each section's time on stderr."""
     rows = []
     for title, run in (
         ("gradient", lambda: bench_gradient(data, torch_ok, args.quick)),
@@ -496,11 +485,10 @@ def main(argv=None):
         t0 = time.perf_counter()
         rows += run()
         print(f"... {title}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+    return rows
 
-    results = {"machine": info, "peak_gflops": peak, "quick": args.quick, "rows": rows}
-    results["failures"] = failures
-    results["seconds"] = time.perf_counter() - started
 
+def report(rows, peak):
     main_rows = [r for r in rows if r["benchmark"] != "scaling: gradient"]
     print(table(main_rows), "\n")
     for r in main_rows:
@@ -509,6 +497,32 @@ def main(argv=None):
     print()
     print(runs_table([r for r in rows if "runs" in r]), "\n")
     print(scaling_table([r for r in rows if r["benchmark"] == "scaling: gradient"], peak), "\n")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    global SETTLE
+    if args.quick:
+        SETTLE = 0.01
+    threads = args.threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+    torch_ok = use_threads(threads, args.no_torch)
+
+    info = machine(threads)
+    data = load_data(args.mnist, args.quick)
+    info["data"] = data[4]
+    print(f"# twolayer benchmarks{' (quick: tiny sizes, no speed asserted)' if args.quick else ''}\n")
+    print(f"{info['cpu']}, {info['cpus_available']} CPUs; {threads} threads for the core and PyTorch; "
+          f"kernels: {info['kernels']}; NumPy {info['numpy']}, PyTorch {info['torch'] or 'not installed'}; {info['data']}.\n",
+          flush=True)
+
+    started = time.perf_counter()
+    peak = bench_peak(args.quick)
+    print(f"Peak (a {256 if args.quick else 2048}² NumPy matmul): {peak['float64']:.0f} GFLOP/s float64, "
+          f"{peak['float32']:.0f} GFLOP/s float32.\n", flush=True)
+    rows = run_benchmarks(data, torch_ok, args)
+    results = {"machine": info, "peak_gflops": peak, "quick": args.quick, "rows": rows, "failures": failures,
+               "seconds": time.perf_counter() - started}
+    report(rows, peak)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=1, default=float))
     print(f"Results written to {args.json} ({results['seconds']:.0f} s).")
@@ -516,7 +530,6 @@ def main(argv=None):
         print("\nDISAGREEMENT:\n" + "\n".join(failures), file=sys.stderr)
         return 1
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

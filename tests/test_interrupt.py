@@ -26,11 +26,11 @@ CHILD = """
 import time
 import numpy as np
 from twolayer import TwoLayerNet
+from twolayer.reference import mnist_like_batch
 
 net = TwoLayerNet(784, 50, 10, dtype=np.{dtype}, seed=0)
 rng = np.random.default_rng(0)
-x = rng.random(({n}, 784), dtype=np.float32)
-x[rng.random(x.shape) < 0.81] = 0
+x = mnist_like_batch(rng, {n}, 784, np.float32)
 t = rng.integers(0, 10, {n})
 params = {{k: v.copy() for k, v in net.params.items()}}
 probe = net.predict(x[:5])
@@ -134,11 +134,11 @@ TRAINING_CHILD = """
 import time
 import numpy as np
 from twolayer import TwoLayerNet
+from twolayer.reference import mnist_like_batch
 from twolayer.training import train
 
 rng = np.random.default_rng(0)
-x = rng.random((2000, 784), dtype=np.float32)
-x[rng.random(x.shape) < 0.81] = 0
+x = mnist_like_batch(rng, 2000, 784, np.float32)
 t = rng.integers(0, 10, 2000)
 net = TwoLayerNet(784, 50, 10, seed=0)
 print("started", flush=True)

@@ -137,21 +137,39 @@ std::size_t TwoLayerNet<T>::count_correct(const X* x, const std::int64_t* t, std
 
 template <class T>
 template <class X>
+void TwoLayerNet<T>::backward_chunk(Scratch& s, const X* x, const Targets<T>& t, std::size_t n,
+                                    T scale) const {
+  const Dims& d = dims_;
+  const Kernels<T>& k = kernels<T>();
+  T *gb1 = s.grads.data(), *gW2 = gb1 + d.H, *gb2 = gW2 + d.H * d.C;  // b1, W2, b2 of this slot
+  const SparseRows<T> xb = forward_chunk(s, s.y.data(), x, n);
+  k.softmax_forward(s.y.data(), n, d.C);
+  if (t.labels)
+    softmax_cross_entropy_backward(s.dy.data(), s.y.data(), t.labels, scale, n, d.C);
+  else
+    softmax_cross_entropy_backward(s.dy.data(), s.y.data(), t.rows, scale, n, d.C);
+  k.affine_backward_weights(gW2, s.z1.data(), s.dy.data(), n, d.H, d.C);
+  bias_backward(gb2, s.dy.data(), n, d.C);
+  k.affine_forward(s.da1.data(), s.dy.data(), w2t_.data(), nullptr, n, d.C, d.H);
+  sigmoid_backward(s.da1.data(), s.z1.data(), n * d.H);
+  bias_backward(gb1, s.da1.data(), n, d.H);
+  k.mark_nonzero_columns(s.masks.data(), xb, n, d.D);
+}
+
+template <class T>
+template <class X>
 void TwoLayerNet<T>::gradient(T* grads, const X* x, const Targets<T>& t, std::size_t N) {
   const Dims& d = dims_;
-  const Params<const T> p(params_.data(), d);
-  const Params<T> g(grads, d);
-  const T scale = T(1) / static_cast<T>(N);
   // da1 = dy·W2ᵀ runs as a forward product with W2 transposed once per call.
   w2t_.resize(d.H * d.C);
-  transpose(w2t_.data(), p.W2, d.H, d.C);
+  transpose(w2t_.data(), params_.data() + d.W2(), d.H, d.C);
 
   // Rounds of up to one chunk per thread. In each round, the threads first take a chunk each
-  // through the forward pass and the backward pass up to da1, with its share of the small
-  // gradients (b1, W2, b2: everything after W1 in the flat layout); then they share out the rows
-  // of W1's gradient, each adding every chunk's part to its rows. So W1's gradient needs no
-  // partial copies (it is summed in chunk order whatever the thread count) and only the small
-  // gradients are summed over the slots at the end, in slot order.
+  // through backward_chunk, with its share of the small gradients (b1, W2, b2: everything after
+  // W1 in the flat layout); then they share out the rows of W1's gradient, each adding every
+  // chunk's part to its rows. So W1's gradient needs no partial copies (it is summed in chunk
+  // order whatever the thread count) and only the small gradients are summed over the slots at
+  // the end, in slot order.
   const int workers = num_threads();
   const std::size_t rows = rows_per_chunk(N), chunks = (N + rows - 1) / rows;
   const std::size_t slots = std::min<std::size_t>(chunks, static_cast<std::size_t>(workers));
@@ -162,43 +180,24 @@ void TwoLayerNet<T>::gradient(T* grads, const X* x, const Targets<T>& t, std::si
   }
   // W1's gradient rows are shared out in pieces of this many, taken in turn by free threads.
   const std::size_t w1_rows = std::max<std::size_t>(16, (d.D + 4 * workers - 1) / (4 * workers));
+  T* gW1 = grads + d.W1();
+  const T scale = T(1) / static_cast<T>(N);
 
   for (std::size_t first = 0; first < chunks; first += slots) {
     const std::size_t in_round = std::min(slots, chunks - first);
-    auto chunk_rows = [&](std::size_t slot, std::size_t& begin) {
-      begin = (first + slot) * rows;
-      return std::min(rows, N - begin);
-    };
+    auto begin = [&](std::size_t slot) { return (first + slot) * rows; };  // the slot's chunk
+    auto size = [&](std::size_t slot) { return std::min(rows, N - begin(slot)); };
     parallel_for(in_round, 1, workers, [&](std::size_t slot, std::size_t, int) {
-      const Kernels<T>& k = kernels<T>();
-      Scratch& s = scratch_[slot];
-      T* partial = s.grads.data();  // b1, W2, b2 of this slot
-      T *gb1 = partial, *gW2 = partial + d.H, *gb2 = gW2 + d.H * d.C;
-      std::size_t begin;
-      const std::size_t n = chunk_rows(slot, begin);
-      const SparseRows<T> xb = forward_chunk(s, s.y.data(), x + begin * d.D, n);
-      k.softmax_forward(s.y.data(), n, d.C);
-      if (t.labels)
-        softmax_cross_entropy_backward(s.dy.data(), s.y.data(), t.labels + begin, scale, n, d.C);
-      else
-        softmax_cross_entropy_backward(s.dy.data(), s.y.data(), t.rows + begin * d.C, scale, n, d.C);
-      k.affine_backward_weights(gW2, s.z1.data(), s.dy.data(), n, d.H, d.C);
-      bias_backward(gb2, s.dy.data(), n, d.C);
-      k.affine_forward(s.da1.data(), s.dy.data(), w2t_.data(), nullptr, n, d.C, d.H);
-      sigmoid_backward(s.da1.data(), s.z1.data(), n * d.H);
-      bias_backward(gb1, s.da1.data(), n, d.H);
-      k.mark_nonzero_columns(s.masks.data(), xb, n, d.D);
+      backward_chunk(scratch_[slot], x + begin(slot) * d.D, t.from(begin(slot), d.C), size(slot),
+                     scale);
     });
     parallel_for(d.D, w1_rows, workers, [&](std::size_t k0, std::size_t k1, int) {
-      const Kernels<T>& k = kernels<T>();
-      if (first == 0) std::fill(g.W1 + k0 * d.H, g.W1 + k1 * d.H, T(0));
-      for (std::size_t slot = 0; slot < in_round; ++slot) {
-        std::size_t begin;
-        const std::size_t n = chunk_rows(slot, begin);
-        const Scratch& s = scratch_[slot];
-        k.sparse_affine_backward_weights(g.W1, s.masks.data(), x + begin * d.D, s.da1.data(), n,
-                                         d.D, d.H, k0, k1);
-      }
+      if (first == 0) std::fill(gW1 + k0 * d.H, gW1 + k1 * d.H, T(0));
+      for (std::size_t slot = 0; slot < in_round; ++slot)
+        kernels<T>().sparse_affine_backward_weights(gW1, scratch_[slot].masks.data(),
+                                                    x + begin(slot) * d.D,
+                                                    scratch_[slot].da1.data(), size(slot), d.D,
+                                                    d.H, k0, k1);
     });
   }
   std::copy(scratch_[0].grads.begin(), scratch_[0].grads.end(), grads + d.b1());

@@ -115,6 +115,18 @@ def _real(name: str, value: Any) -> float:
     return value
 
 
+def _step(h: Any) -> float:
+    """h as the step of central differences: a finite float of at least the smallest normal double
+    (a subnormal h makes 1/2h overflow to inf, and the differences 0·inf = NaN)."""
+    h = _real("h", h)
+    if not h >= sys.float_info.min:
+        raise ValueError(
+            f"h must be a positive finite number of at least {sys.float_info.min!r} "
+            f"(the smallest normal double), got {h!r}"
+        )
+    return h
+
+
 def _check_seed(seed: Any) -> None:
     if seed is None:
         return
@@ -286,7 +298,7 @@ class TwoLayerNet:
         """
         if not isinstance(method, str):
             raise TypeError(f"method must be 'incremental' or 'naive', got {method!r}")
-        h = _real("h", h)
+        h = _step(h)
         x, t = _batch_and_targets(x, t, self.input_size, self.output_size)
         self.grads = dict(zip(PARAM_NAMES, self._core.numerical_gradient(x, t, method, h)))
         return self.grads

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._core import PARAM_NAMES
 from ._files import atomic_write
 from ._progress import progress_bar
 
@@ -203,7 +204,7 @@ def _sgd_step(
     x_batch, t_batch = x_train[batch], t_train[batch]
     grad = net.gradient(x_batch, t_batch) if gradient == "backprop" else net.numerical_gradient(x_batch, t_batch)
     with _ctrl_c_deferred():
-        for key in ("W1", "b1", "W2", "b2"):
+        for key in PARAM_NAMES:
             net.params[key] -= learning_rate * grad[key]
         losses.append(net.loss(x_batch, t_batch))
 
