@@ -24,8 +24,10 @@ def test_quick_benchmarks_run_and_agree(tmp_path, mnist_dir_if_any):
     assert benchmarks >= {
         "gradient, batch 100", "accuracy", "numerical_gradient, batch 100", "the book's full run",
         "numerical-gradient training", "scaling: gradient",
+        "activation: gradient, batch 100", "activation: numerical_gradient, batch 100",
     }
     for row in results["rows"]:
-        assert row["seconds"]["ours"] > 0
+        assert row["seconds"] and all(seconds > 0 for seconds in row["seconds"].values())
         assert row["agreement"] and all(a["agree"] for a in row["agreement"].values()), row
     assert "| benchmark |" in done.stdout  # the markdown table
+    assert "| sigmoid / ReLU |" in done.stdout  # the activations side by side

@@ -23,7 +23,7 @@ from . import __version__, set_num_threads
 from ._files import atomic_write
 from ._threads import MAX_THREADS
 from .datasets import cache_dir, image_to_mnist, load_mnist
-from .net import TwoLayerNet
+from .net import ACTIVATIONS, TwoLayerNet
 from .plotting import plot_history
 from .training import DivergedError, History, check_settings, train
 
@@ -68,6 +68,12 @@ def _common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--hidden", type=_positive_int, default=50, metavar="H", help="hidden layer size (default: %(default)s)"
+    )
+    common.add_argument(
+        "--activation",
+        choices=ACTIVATIONS,
+        default="sigmoid",
+        help="the hidden layer's: sigmoid (chapter 4's network) or relu (chapter 5's) (default: %(default)s)",
     )
     common.add_argument(
         "--dtype", choices=("float64", "float32"), default="float64", help="the network's dtype (default: %(default)s)"
@@ -288,7 +294,9 @@ def _train(args: argparse.Namespace) -> int:
         args.usage_error(f"argument {_SETTING_FLAGS[setting]}: {exc}" if setting in _SETTING_FLAGS else str(exc))
     try:
         args.out.mkdir(parents=True, exist_ok=True)  # now, not after a long run
-        net = TwoLayerNet(x_train.shape[1], args.hidden, _CLASSES, dtype=args.dtype, seed=args.seed)
+        net = TwoLayerNet(
+            x_train.shape[1], args.hidden, _CLASSES, activation=args.activation, dtype=args.dtype, seed=args.seed
+        )
     except (OSError, MemoryError, ValueError) as exc:  # an unwritable --out; a --hidden too large for this machine
         return _error(exc)
     print(f"Training {net!r}\n  {_describe_run(settings, len(x_train), len(x_test))}", flush=True)
@@ -358,7 +366,9 @@ def _gradcheck(args: argparse.Namespace) -> int:
         return _error(exc)
     x_batch, t_batch = x_train[: args.batch], t_train[: args.batch]
     try:
-        net = TwoLayerNet(x_train.shape[1], args.hidden, _CLASSES, dtype=args.dtype, seed=args.seed)
+        net = TwoLayerNet(
+            x_train.shape[1], args.hidden, _CLASSES, activation=args.activation, dtype=args.dtype, seed=args.seed
+        )
     except (MemoryError, ValueError) as exc:  # a --hidden too large for this machine
         return _error(exc)
     print(f"Gradient check of {net!r}\n  on x_train[:{args.batch}]: |numerical - backprop| for each parameter")
