@@ -214,11 +214,6 @@ def test_a_damaged_file_object_is_named(tmp_path):
         TwoLayerNet.load(file)
 
 
-    assert (
-        path.stat().st_mode & 0o777 == 0o666 & ~umask
-    )  # as open() would give, not mkstemp's private 0o600
-
-
 # --- bounds: nothing is read or allocated before the header and the zip directory agree -----------
 
 
