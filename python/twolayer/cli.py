@@ -22,8 +22,9 @@ from typing import Any, Optional
 import numpy as np
 
 from . import __version__, set_num_threads
+from ._cpus import available_cpus
 from ._files import atomic_write
-from ._threads import MAX_THREADS, _cpu_count
+from ._threads import MAX_THREADS
 from .datasets import cache_dir, image_to_mnist, load_mnist
 from .net import ACTIVATIONS, TwoLayerNet
 from .plotting import plot_history
@@ -116,7 +117,8 @@ def _machine_options() -> argparse.ArgumentParser:
         type=_thread_count,
         default=None,
         metavar="N",
-        help=f"threads of the C++ core, 1 to {MAX_THREADS} (default: all)",
+        help=f"threads of the C++ core, 1 to {MAX_THREADS} (default: $TWOLAYER_NUM_THREADS, "
+        "else $OMP_NUM_THREADS, else the CPUs available)",
     )
     return machine
 
@@ -506,7 +508,7 @@ def _sweep_executor(args: argparse.Namespace) -> Iterator[tuple[cf.Executor | No
     elif args.workers == 1:
         yield None, None, args.num_threads  # in this process, with main()'s --num-threads
     else:
-        threads = args.num_threads or max(1, _cpu_count() // args.workers)
+        threads = args.num_threads or max(1, available_cpus() // args.workers)
         with local_executor(args.workers, threads) as executor:
             yield executor, args.workers, threads
 
