@@ -182,9 +182,36 @@ def test_saved_file_gets_the_usual_permissions(tmp_path):
     os.umask(umask)
     path = tmp_path / "net.npz"
     TwoLayerNet(4, 3, 2).save(path)
-    assert (
-        path.stat().st_mode & 0o777 == 0o666 & ~umask
-    )  # as open() would give, not mkstemp's private 0o600
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() would give, not mkstemp's private 0o600
+
+
+def test_round_trip_through_a_file_object(dtype):
+    net = TwoLayerNet(6, 4, 3, dtype=dtype, seed=1)
+    buffer = io.BytesIO()
+    net.save(buffer)
+    buffer.seek(0)
+    loaded = TwoLayerNet.load(buffer)
+    assert loaded.dtype == dtype
+    for key in net.params:
+        np.testing.assert_array_equal(loaded.params[key], net.params[key])
+
+
+def test_file_objects_must_be_binary(tmp_path):
+    net = TwoLayerNet(6, 4, 3, seed=1)
+    binary_mode = pytest.raises(TypeError, match="must be opened in binary mode")
+    with open(tmp_path / "net.npz", "w") as text, binary_mode:
+        net.save(text)
+    with open(tmp_path / "net.npz") as text, binary_mode:
+        TwoLayerNet.load(text)
+
+
+def test_a_damaged_file_object_is_named(tmp_path):
+    with pytest.raises(ValueError, match="the BytesIO is not a readable npz file"):
+        TwoLayerNet.load(io.BytesIO(b"PK\x03\x04 not really"))
+    path = tmp_path / "junk.npz"
+    path.write_bytes(b"junk")
+    with open(path, "rb") as file, pytest.raises(ValueError, match=f"{path} is not a readable npz file"):
+        TwoLayerNet.load(file)
 
 
 # --- bounds: nothing is read or allocated before the header and the zip directory agree -----------

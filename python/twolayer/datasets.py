@@ -34,8 +34,9 @@ import numpy as np
 
 from ._files import atomic_write
 from ._progress import progress_bar
+from .images import image_to_mnist
 
-__all__ = ["DOWNLOAD_TIMEOUT", "MIRRORS", "cache_dir", "load_mnist", "read_idx"]
+__all__ = ["DOWNLOAD_TIMEOUT", "MIRRORS", "cache_dir", "image_to_mnist", "load_mnist", "read_idx"]
 
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",

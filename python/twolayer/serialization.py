@@ -6,6 +6,7 @@ Use :meth:`TwoLayerNet.save` and :meth:`TwoLayerNet.load`; this module holds the
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import os
 import warnings
@@ -35,24 +36,34 @@ _FORMAT_BEFORE_ACTIVATION = "twolayer.TwoLayerNet/1"
 Net = TypeVar("Net", bound="TwoLayerNet")
 
 
-def save(net: TwoLayerNet, path: str | os.PathLike[str]) -> None:
-    """Write `net` to the npz file `path` (exactly that name: no suffix is added), atomically.
+def save(net: TwoLayerNet, path: str | os.PathLike[str] | BinaryIO) -> None:
+    """Write `net` to the npz file `path` (exactly that name: no suffix is added), atomically; or to a
+    binary file object opened for writing, at its current position.
 
     The file holds ``format``, ``sizes`` (input, hidden, output), ``activation``, ``dtype`` and the
     arrays ``W1 b1 W2 b2``. It is written to a temporary file beside `path` and renamed over it once complete, so
     an existing file at `path` is replaced whole or not at all.
     """
     sizes = np.array([net.input_size, net.hidden_size, net.output_size], dtype=np.int64)
-    arrays: dict[str, Any] = dict(net.params)  # Any: NumPy's stub would match a key with allow_pickle
+    contents: dict[str, Any] = {  # Any: NumPy's stub would match a key with allow_pickle
+        "format": np.str_(FORMAT),
+        "sizes": sizes,
+        "activation": np.str_(net.activation),
+        "dtype": np.str_(net.dtype.name),
+        **net.params,
+    }
+    if not isinstance(path, (str, os.PathLike)):
+        np.savez(_binary(path), **contents)
+        return
     with atomic_write(path) as f:
-        np.savez(
-            f,
-            format=np.str_(FORMAT),
-            sizes=sizes,
-            activation=np.str_(net.activation),
-            dtype=np.str_(net.dtype.name),
-            **arrays,
-        )
+        np.savez(f, **contents)
+
+
+def _binary(file: BinaryIO) -> BinaryIO:
+    """`file`, a file object; TypeError if it was opened in text mode (NumPy's error would not say so)."""
+    if isinstance(file, io.TextIOBase):
+        raise TypeError(f"the file must be opened in binary mode ('rb' or 'wb'), got {file!r}")
+    return file
 
 
 _NPY_MAGIC = b"\x93NUMPY"
@@ -65,7 +76,7 @@ _MAX_HEADER_MEMBER = (
 _MAX_READ = 1 << 20  # bytes read at a time; a TwoLayerNet file's zip directory is under 1 KiB
 
 
-def load(path: str | os.PathLike[str], cls: type[Net]) -> Net:
+def load(path: str | os.PathLike[str] | BinaryIO, cls: type[Net]) -> Net:
     """A new `cls` (a TwoLayerNet class) with the sizes, dtype and parameters saved in `path` by
     :func:`save`.
 
@@ -79,9 +90,15 @@ def load(path: str | os.PathLike[str], cls: type[Net]) -> Net:
     file, is damaged, or holds parameters whose shapes or dtypes disagree with its sizes and dtype,
     and MemoryError naming the size of a network too large to allocate.
     """
-    path = Path(path)
-    # Opened here rather than by zipfile, so that it is closed whatever goes wrong.
-    with open(path, "rb") as file:
+    opened: contextlib.AbstractContextManager[IO[bytes]]
+    if isinstance(path, (str, os.PathLike)):
+        path = Path(path)
+        # Opened here rather than by zipfile, so that it is closed whatever goes wrong.
+        opened = open(path, "rb")  # noqa: SIM115 (entered just below, whichever kind)
+    else:  # a seekable binary file object, named in errors by its name or its type
+        opened = contextlib.nullcontext(_binary(path))
+        path = Path(str(getattr(path, "name", None) or f"the {type(path).__name__}"))
+    with opened as file:
         with _reading(path):
             if file.read(len(_NPY_MAGIC)) == _NPY_MAGIC:
                 raise ValueError("it is a single .npy array")
