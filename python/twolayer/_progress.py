@@ -17,7 +17,8 @@ def progress_bar(*, file: TextIO | None = None, **kwargs: Any) -> Any | None:
         from tqdm import notebook
 
         # IProgress is the ipywidgets bar, None without ipywidgets (the bar would then fail half made).
-        return notebook.tqdm(**kwargs) if notebook.IProgress is not None else None
+        has_widgets = getattr(notebook, "IProgress", None) is not None
+        return notebook.tqdm(**kwargs) if has_widgets else None
     file = sys.stderr if file is None else file
     isatty = getattr(file, "isatty", None)
     if isatty is None or not isatty():

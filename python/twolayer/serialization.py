@@ -145,7 +145,7 @@ class _BoundedReads:
     """A binary file whose reads return at most _MAX_READ bytes, and refuse to go further: a zip
     directory that claims more is refused before it is read (zipfile reads it whole)."""
 
-    def __init__(self, file: BinaryIO) -> None:
+    def __init__(self, file: IO[bytes]) -> None:
         self._file = file
         self.seek, self.tell, self.seekable = file.seek, file.tell, file.seekable
 
