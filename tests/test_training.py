@@ -326,7 +326,7 @@ def test_eval_samples_keep_their_subset_within_a_run():
     )
     assert history.epoch_iters == [0, 2, 4, 6, 8]
     evaluations, final = net.measured[:15], net.measured[15:]
-    for k, name in enumerate(("train", "val", "test")):
+    for k in range(3):  # train, validation, test
         subsets = evaluations[k::3]
         assert len(subsets) == 5 and all(np.array_equal(subset, subsets[0]) for subset in subsets)
         assert len(set(subsets[0])) == 7 and set(subsets[0]) <= set(final[k])
