@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
+#include <type_traits>
+#include <utility>
 
 #include "dispatch.hpp"
 #include "kernels.hpp"
@@ -27,6 +29,21 @@ std::size_t rows_per_chunk(std::size_t N) {
   if (N < 2 * kMinRowsPerThread) return N;
   const std::size_t chunks = 2 * ((N + 2 * kRowsPerChunk - 1) / (2 * kRowsPerChunk));
   return (N + chunks - 1) / chunks;
+}
+
+// p[i] -= learning_rate · g[i], as the book's `params[key] -= learning_rate * grad[key]` rounds
+// it: the product rounded, then the difference (this file is built without FMA contraction).
+template <class T>
+void sgd_update(T* p, const T* g, std::size_t n, T learning_rate) {
+  for (std::size_t i = 0; i < n; ++i) p[i] -= learning_rate * g[i];
+}
+
+// Rows rows[begin..end) of x[·×D], copied to the same places of out.
+template <class X>
+void gather_rows(X* out, const X* x, const std::int64_t* rows, std::size_t begin, std::size_t end,
+                 std::size_t D) {
+  for (std::size_t r = begin; r < end; ++r)
+    std::copy_n(x + static_cast<std::size_t>(rows[r]) * D, D, out + r * D);
 }
 
 }  // namespace
@@ -137,75 +154,139 @@ std::size_t TwoLayerNet<T>::count_correct(const X* x, const std::int64_t* t, std
 
 template <class T>
 template <class X>
-void TwoLayerNet<T>::gradient(T* grads, const X* x, const Targets<T>& t, std::size_t N) {
+void TwoLayerNet<T>::backward_chunk(Scratch& s, const X* x, const Targets<T>& t,
+                                    std::size_t begin, std::size_t n, T scale) const {
   const Dims& d = dims_;
-  const Params<const T> p(params_.data(), d);
-  const Params<T> g(grads, d);
-  const T scale = T(1) / static_cast<T>(N);
+  const Kernels<T>& k = kernels<T>();
+  T* gb1 = s.grads.data();
+  T *gW2 = gb1 + d.H, *gb2 = gW2 + d.H * d.C;
+  const SparseRows<T> xb = forward_chunk(s, s.y.data(), x + begin * d.D, n);
+  k.softmax_forward(s.y.data(), n, d.C);
+  if (t.labels)
+    softmax_cross_entropy_backward(s.dy.data(), s.y.data(), t.labels + begin, scale, n, d.C);
+  else
+    softmax_cross_entropy_backward(s.dy.data(), s.y.data(), t.rows + begin * d.C, scale, n, d.C);
+  k.affine_backward_weights(gW2, s.z1.data(), s.dy.data(), n, d.H, d.C);
+  bias_backward(gb2, s.dy.data(), n, d.C);
+  k.affine_forward(s.da1.data(), s.dy.data(), w2t_.data(), nullptr, n, d.C, d.H);
+  sigmoid_backward(s.da1.data(), s.z1.data(), n * d.H);
+  bias_backward(gb1, s.da1.data(), n, d.H);
+  k.mark_nonzero_columns(s.masks.data(), xb, n, d.D);
+}
+
+template <class T>
+template <class X>
+void TwoLayerNet<T>::gradient(T* grads, const X* x, const Targets<T>& t, std::size_t N) {
+  backprop(grads, x, nullptr, t, N, T(0));
+}
+
+template <class T>
+template <class X>
+const X* TwoLayerNet<T>::backprop(T* grads, const X* x, const std::int64_t* rows,
+                                  const Targets<T>& t, std::size_t N, T learning_rate) {
+  const Dims& d = dims_;
+  T* gW1 = grads + d.W1();
   // da1 = dy·W2ᵀ runs as a forward product with W2 transposed once per call.
   w2t_.resize(d.H * d.C);
-  transpose(w2t_.data(), p.W2, d.H, d.C);
+  transpose(w2t_.data(), params_.data() + d.W2(), d.H, d.C);
+  X* gathered = nullptr;  // the batch's rows, copied chunk by chunk by the thread that takes it
+  if (rows) {
+    batch_rows<X>().resize(N * d.D);
+    gathered = batch_rows<X>().data();
+  }
+  const X* batch = rows ? gathered : x;
 
   // Rounds of up to one chunk per thread. In each round, the threads first take a chunk each
-  // through the forward pass and the backward pass up to da1, with its share of the small
-  // gradients (b1, W2, b2: everything after W1 in the flat layout); then they share out the rows
-  // of W1's gradient, each adding every chunk's part to its rows. So W1's gradient needs no
-  // partial copies (it is summed in chunk order whatever the thread count) and only the small
-  // gradients are summed over the slots at the end, in slot order.
+  // through backward_chunk; then they share out the rows of W1's gradient, each adding every
+  // chunk's part to its rows. So W1's gradient needs no partial copies (it is summed in chunk
+  // order whatever the thread count) and only the small gradients (b1, W2, b2: everything after
+  // W1 in the flat layout) are summed over the slots at the end, in slot order.
   const int workers = num_threads();
-  const std::size_t rows = rows_per_chunk(N), chunks = (N + rows - 1) / rows;
+  const std::size_t chunk = rows_per_chunk(N), chunks = (N + chunk - 1) / chunk;
   const std::size_t slots = std::min<std::size_t>(chunks, static_cast<std::size_t>(workers));
   const std::size_t small = d.size() - d.b1();
   for (std::size_t slot = 0; slot < slots; ++slot) {
-    reserve(static_cast<int>(slot), rows, true);
+    reserve(static_cast<int>(slot), chunk, true);
     scratch_[slot].grads.assign(small, T(0));
   }
   // W1's gradient rows are shared out in pieces of this many, taken in turn by free threads.
   const std::size_t w1_rows = std::max<std::size_t>(16, (d.D + 4 * workers - 1) / (4 * workers));
-
+  const T scale = T(1) / static_cast<T>(N);
   for (std::size_t first = 0; first < chunks; first += slots) {
     const std::size_t in_round = std::min(slots, chunks - first);
-    auto chunk_rows = [&](std::size_t slot, std::size_t& begin) {
-      begin = (first + slot) * rows;
-      return std::min(rows, N - begin);
+    auto extent = [&](std::size_t slot) {  // the first row of the slot's chunk, and its rows
+      const std::size_t begin = (first + slot) * chunk;
+      return std::make_pair(begin, std::min(chunk, N - begin));
     };
     parallel_for(in_round, 1, workers, [&](std::size_t slot, std::size_t, int) {
-      const Kernels<T>& k = kernels<T>();
-      Scratch& s = scratch_[slot];
-      T* partial = s.grads.data();  // b1, W2, b2 of this slot
-      T *gb1 = partial, *gW2 = partial + d.H, *gb2 = gW2 + d.H * d.C;
-      std::size_t begin;
-      const std::size_t n = chunk_rows(slot, begin);
-      const SparseRows<T> xb = forward_chunk(s, s.y.data(), x + begin * d.D, n);
-      k.softmax_forward(s.y.data(), n, d.C);
-      if (t.labels)
-        softmax_cross_entropy_backward(s.dy.data(), s.y.data(), t.labels + begin, scale, n, d.C);
-      else
-        softmax_cross_entropy_backward(s.dy.data(), s.y.data(), t.rows + begin * d.C, scale, n, d.C);
-      k.affine_backward_weights(gW2, s.z1.data(), s.dy.data(), n, d.H, d.C);
-      bias_backward(gb2, s.dy.data(), n, d.C);
-      k.affine_forward(s.da1.data(), s.dy.data(), w2t_.data(), nullptr, n, d.C, d.H);
-      sigmoid_backward(s.da1.data(), s.z1.data(), n * d.H);
-      bias_backward(gb1, s.da1.data(), n, d.H);
-      k.mark_nonzero_columns(s.masks.data(), xb, n, d.D);
+      const auto [begin, n] = extent(slot);
+      if (rows) gather_rows(gathered, x, rows, begin, begin + n, d.D);
+      backward_chunk(scratch_[slot], batch, t, begin, n, scale);
     });
+    const bool last = first + slots >= chunks;
     parallel_for(d.D, w1_rows, workers, [&](std::size_t k0, std::size_t k1, int) {
-      const Kernels<T>& k = kernels<T>();
-      if (first == 0) std::fill(g.W1 + k0 * d.H, g.W1 + k1 * d.H, T(0));
+      if (first == 0) std::fill(gW1 + k0 * d.H, gW1 + k1 * d.H, T(0));
       for (std::size_t slot = 0; slot < in_round; ++slot) {
-        std::size_t begin;
-        const std::size_t n = chunk_rows(slot, begin);
-        const Scratch& s = scratch_[slot];
-        k.sparse_affine_backward_weights(g.W1, s.masks.data(), x + begin * d.D, s.da1.data(), n,
-                                         d.D, d.H, k0, k1);
+        const auto [begin, n] = extent(slot);
+        kernels<T>().sparse_affine_backward_weights(gW1, scratch_[slot].masks.data(),
+                                                    batch + begin * d.D, scratch_[slot].da1.data(),
+                                                    n, d.D, d.H, k0, k1);
       }
+      // Each thread updates the rows of W1 it has just finished, while they are in its cache.
+      if (last && learning_rate != T(0))
+        sgd_update(params_.data() + k0 * d.H, gW1 + k0 * d.H, (k1 - k0) * d.H, learning_rate);
     });
   }
   std::copy(scratch_[0].grads.begin(), scratch_[0].grads.end(), grads + d.b1());
-  for (std::size_t slot = 1; slot < slots; ++slot) {
-    const T* partial = scratch_[slot].grads.data();
-    for (std::size_t i = 0; i < small; ++i) grads[d.b1() + i] += partial[i];
+  for (std::size_t slot = 1; slot < slots; ++slot)
+    for (std::size_t i = 0; i < small; ++i) grads[d.b1() + i] += scratch_[slot].grads[i];
+  if (learning_rate != T(0))
+    sgd_update(params_.data() + d.b1(), grads + d.b1(), small, learning_rate);
+  return batch;
+}
+
+template <class T>
+Targets<T> TwoLayerNet<T>::gather_targets(const Targets<T>& t, const std::int64_t* rows,
+                                          std::size_t N) {
+  const std::size_t C = dims_.C;
+  Targets<T> batch;
+  if (t.labels) {
+    batch_labels_.resize(N);
+    for (std::size_t n = 0; n < N; ++n) batch_labels_[n] = t.labels[rows[n]];
+    batch.labels = batch_labels_.data();
+  } else {
+    batch_targets_.resize(N * C);
+    for (std::size_t n = 0; n < N; ++n)
+      std::copy_n(t.rows + static_cast<std::size_t>(rows[n]) * C, C, &batch_targets_[n * C]);
+    batch.rows = batch_targets_.data();
   }
+  return batch;
+}
+
+template <class T>
+template <class X>
+std::vector<X>& TwoLayerNet<T>::batch_rows() {
+  if constexpr (std::is_same<X, float>::value)
+    return rows_of_float_;
+  else
+    return rows_of_double_;
+}
+
+template <class T>
+template <class X>
+double TwoLayerNet<T>::train_step(const X* x, const Targets<T>& t, const std::int64_t* rows,
+                                  std::size_t N, T learning_rate, bool with_loss) {
+  const Targets<T> batch_t = rows ? gather_targets(t, rows, N) : t;
+  step_grads_.resize(dims_.size());
+  const X* batch = backprop(step_grads_.data(), x, rows, batch_t, N, learning_rate);
+  if (!with_loss) return std::numeric_limits<double>::quiet_NaN();
+  const std::int64_t* labels = batch_t.labels;
+  if (!labels) {  // the loss reads target rows through their argmax, as the book's does
+    batch_labels_.resize(N);
+    argmax_rows(batch_labels_.data(), batch_t.rows, N, dims_.C);
+    labels = batch_labels_.data();
+  }
+  return loss(batch, labels, N);
 }
 
 template <class T>
@@ -231,6 +312,8 @@ bool TwoLayerNet<T>::numerical_gradient(T* grads, const X* x, const std::int64_t
   template std::size_t TwoLayerNet<T>::count_correct<X>(const X*, const std::int64_t*,           \
                                                         std::size_t);                            \
   template void TwoLayerNet<T>::gradient<X>(T*, const X*, const Targets<T>&, std::size_t);       \
+  template double TwoLayerNet<T>::train_step<X>(const X*, const Targets<T>&, const std::int64_t*, \
+                                                std::size_t, T, bool);                          \
   template bool TwoLayerNet<T>::numerical_gradient<X>(T*, const X*, const std::int64_t*,         \
                                                       std::size_t, double, NumericalMethod,      \
                                                       const std::atomic<bool>&);
