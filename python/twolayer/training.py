@@ -224,8 +224,8 @@ def _as_core_reads(net: TwoLayerNet, x: np.ndarray, t: np.ndarray) -> Pair:
         x = x.astype(net.dtype)
     if t.ndim == 2 and t.dtype.kind in "iuf":
         t = t.astype(net.dtype, copy=False)
-    elif t.ndim == 1 and t.dtype.kind == "i":
-        t = t.astype(np.int64, copy=False)
+    elif t.ndim == 1 and t.dtype.kind in "iu" and t.dtype.itemsize < 8 or t.dtype == np.int64:
+        t = t.astype(np.int64, copy=False)  # (uint64 labels past int64's range are left for the core to refuse)
     return np.ascontiguousarray(x), np.ascontiguousarray(t)
 
 
