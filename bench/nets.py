@@ -10,19 +10,24 @@ KEYS = ("W1", "b1", "W2", "b2")
 
 
 def train_like_the_book(net, x_train, t_train, x_test, t_test, batches, learning_rate=0.1,
-                        iter_per_epoch=600, numerical=False):
+                        iter_per_epoch=600, numerical=False, fused=False):
     """ch04/train_neuralnet.py: SGD on the given mini-batches (rows of `batches`), recording each
     mini-batch's loss and, every `iter_per_epoch` iterations, the accuracy on all of the train and
-    test images. Returns (train_loss_list, train_acc_list, test_acc_list)."""
+    test images. Returns (train_loss_list, train_acc_list, test_acc_list). `fused`: each step in
+    one call of net.train_step, as twolayer.training.train takes them (the labels converted to the
+    net's dtype once, as train does)."""
     train_loss_list, train_acc_list, test_acc_list = [], [], []
+    t_for_steps = t_train.astype(net.dtype) if fused else t_train
     for i, batch_mask in enumerate(batches):
-        x_batch = x_train[batch_mask]
-        t_batch = t_train[batch_mask]
-        grad = net.numerical_gradient(x_batch, t_batch) if numerical else net.gradient(x_batch, t_batch)
-        for key in KEYS:
-            net.params[key] -= learning_rate * grad[key]
-        loss = net.loss(x_batch, t_batch)
-        train_loss_list.append(loss)
+        if fused:
+            train_loss_list.append(net.train_step(x_train, t_for_steps, learning_rate, indices=batch_mask))
+        else:
+            x_batch = x_train[batch_mask]
+            t_batch = t_train[batch_mask]
+            grad = net.numerical_gradient(x_batch, t_batch) if numerical else net.gradient(x_batch, t_batch)
+            for key in KEYS:
+                net.params[key] -= learning_rate * grad[key]
+            train_loss_list.append(net.loss(x_batch, t_batch))
         if i % iter_per_epoch == 0:
             train_acc_list.append(net.accuracy(x_train, t_train))
             test_acc_list.append(net.accuracy(x_test, t_test))

@@ -298,20 +298,22 @@ def bench_book_run(data, torch_ok, quick, numerical=False, iterations=None, repe
     if numerical:  # and backprop on the same batches, whose accuracy it must reach
         cases = [(np.float64, ("ours", "ours, backprop"))]
     else:
-        cases = [(np.float64, ("ours", "numpy", "torch")), (np.float32, ("ours", "numpy", "torch"))]
+        everyone = ("ours", "ours, train_step", "numpy", "torch")
+        cases = [(np.float64, everyone), (np.float32, everyone)]
     for dtype, names in cases:
         names = [name for name in names if name != "torch" or torch_ok]
         results = {}
         for _ in range(repeats):
             for name in names:
                 ours = TwoLayerNet(784, 50, 10, dtype=dtype, seed=0)
-                net = {"ours": ours, "ours, backprop": ours, "numpy": ReferenceNet.from_params(ours.params)}.get(name) \
-                    or TorchNet(ours.params, dtype)
+                net = {"ours": ours, "ours, backprop": ours, "ours, train_step": ours,
+                       "numpy": ReferenceNet.from_params(ours.params)}.get(name) or TorchNet(ours.params, dtype)
                 time.sleep(5 * SETTLE)  # let the previous run's worker threads go to sleep (see timed())
                 t0 = time.perf_counter()
                 (losses, train_acc, test_acc), memory = peak_memory(
                     lambda: train_like_the_book(net, x_train, t_train, x_test, t_test, batches,
-                                                iter_per_epoch=per_epoch, numerical=numerical and name == "ours"))
+                                                iter_per_epoch=per_epoch, numerical=numerical and name == "ours",
+                                                fused=name == "ours, train_step"))
                 seconds = time.perf_counter() - t0
                 run = results.setdefault(name, {"all_seconds": [], "peak_memory_mb": memory})
                 run["all_seconds"].append(seconds)
