@@ -23,15 +23,23 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nets import KEYS, TorchNet, book_numerical_gradient_subset, train_like_the_book  # noqa: E402
+from nets import TorchNet  # noqa: E402
 
 import twolayer  # noqa: E402
 from twolayer import TwoLayerNet  # noqa: E402
-from twolayer.datasets import load_mnist  # noqa: E402
-from twolayer.reference import ReferenceNet  # noqa: E402
+from twolayer.datasets import cache_dir, load_mnist  # noqa: E402
+from twolayer._core import PARAM_NAMES  # noqa: E402
+from twolayer.reference import (  # noqa: E402
+    ReferenceNet,
+    mnist_like_batch,
+    numerical_gradient,
+    train_like_the_book,
+)
+from twolayer.training import train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MNIST = Path(os.environ.get("TWOLAYER_MNIST_DIR", ROOT.parent / "shared" / "mnist"))
+# Where `twolayer train` keeps MNIST, unless $TWOLAYER_MNIST_DIR says otherwise.
+DEFAULT_MNIST = Path(os.environ.get("TWOLAYER_MNIST_DIR") or cache_dir())
 DEFAULT_JSON = ROOT / "bench" / "results.json"
 
 failures: list[str] = []  # comparisons whose results disagree
@@ -84,26 +92,14 @@ def kernels_in_use() -> str:
 def load_data(mnist_dir: Path, quick: bool):
     """MNIST as the book loads it: float32 pixels in [0, 1], one-hot float32 label rows. Falls back
     to random MNIST-like data (81% zeros) when the files are missing, saying so."""
-    files = {
-        "x_train": "train-images-idx3-ubyte.gz",
-        "t_train": "train-labels-idx1-ubyte.gz",
-        "x_test": "t10k-images-idx3-ubyte.gz",
-        "t_test": "t10k-labels-idx1-ubyte.gz",
-    }
-    if all((mnist_dir / f).is_file() for f in files.values()):
+    try:
         (x_train, t_train), (x_test, t_test) = load_mnist(
             normalize=True, one_hot_label=True, data_dir=mnist_dir, download=False
         )
         source = f"MNIST from {mnist_dir}"
-    else:
+    except FileNotFoundError:
         rng = np.random.default_rng(0)
-
-        def images(n):
-            x = rng.random((n, 784), dtype=np.float32)
-            x[rng.random((n, 784)) < 0.81] = 0
-            return x
-
-        x_train, x_test = images(60000), images(10000)
+        x_train, x_test = (mnist_like_batch(rng, n, 784, np.float32) for n in (60000, 10000))
         t_train, t_test = (np.eye(10, dtype=np.float32)[rng.integers(0, 10, n)] for n in (60000, 10000))
         source = f"random MNIST-like data (no MNIST files in {mnist_dir})"
     if quick:  # small, so that the per-epoch accuracy of the quick book run stays quick
@@ -225,7 +221,7 @@ def bench_accuracy(data, torch_ok, quick):
         for i in range(30):  # trained a little, so that the predictions differ from sample to sample
             b = slice(100 * i, 100 * i + 100)
             g = ours.gradient(x_train[b], t_train[b])
-            for k in KEYS:
+            for k in PARAM_NAMES:
                 ours.params[k] -= 0.1 * g[k]
         nets = {"ours": ours, "numpy": ReferenceNet.from_params(ours.params)}
         if torch_ok:
@@ -260,31 +256,43 @@ def bench_numerical_gradient(data, quick):
     # Parameters spread over all four arrays; for W1, rows of pixels that this batch has non-zero.
     busy_pixels = np.flatnonzero((x != 0).sum(axis=0) > 0)
     per_key = {"W1": 4 if quick else 24, "b1": 2 if quick else 6, "W2": 2 if quick else 6, "b2": 1 if quick else 4}
-    picks = []
+    picks = {}  # flat indices of the picked parameters, per array
     for key, count in per_key.items():
-        size = ours.params[key].size
         if key == "W1":
-            rows_ = rng.choice(busy_pixels, count)
-            index = rows_ * 50 + rng.integers(0, 50, count)
+            picks[key] = rng.choice(busy_pixels, count) * 50 + rng.integers(0, 50, count)
         else:
-            index = rng.choice(size, count, replace=False)
-        picks += [(key, int(i)) for i in index]
+            picks[key] = rng.choice(ours.params[key].size, count, replace=False)
+
+    def book_subset(net):
+        """The book's numerical gradient of the picked parameters, in order."""
+        return np.concatenate([numerical_gradient(lambda: net.loss(x, t), net.params[key], indices=index)
+                               for key, index in picks.items()])
+
     times = timed({
         "ours": lambda: ours.numerical_gradient(x, t),
-        "ours, the book's algorithm (subset)": lambda: book_numerical_gradient_subset(ours, x, t, picks),
-        "numpy (subset)": lambda: book_numerical_gradient_subset(ref, x, t, picks),
+        "ours, the book's algorithm (subset)": lambda: book_subset(ours),
+        "numpy (subset)": lambda: book_subset(ref),
     }, 2 if quick else 5, 0 if quick else 10)
-    scale = total / len(picks)
+    count = sum(len(index) for index in picks.values())
+    scale = total / count
     full = ours.numerical_gradient(x, t)
-    ours_subset = np.array([full[k].reshape(-1)[i] for k, i in picks])
-    ref_subset = book_numerical_gradient_subset(ref, x, t, picks)
+    ours_subset = np.concatenate([full[key].reshape(-1)[index] for key, index in picks.items()])
+    ref_subset = book_subset(ref)
     agreement = {"ours": check("numerical gradient, ours against the book's algorithm in NumPy",
                                relative_difference(ours_subset, ref_subset), 1e-6)}
     seconds = {"ours": times["ours"], "numpy": times["numpy (subset)"] * scale,
                "ours (naive)": times["ours, the book's algorithm (subset)"] * scale}
     return [{"benchmark": "numerical_gradient, batch 100", "case": "float64 net, float32 pixels",
              "dtype": "float64", "seconds": seconds, "agreement": agreement,
-             "note": f"NumPy and the C++ naive method timed on {len(picks)} of {total:,} parameters, scaled by {scale:.0f}"}]
+             "note": f"NumPy and the C++ naive method timed on {count} of {total:,} parameters, scaled by {scale:.0f}"}]
+
+
+def train_run(net, data, iters):
+    """twolayer.training.train with the book's settings: its fused steps (TwoLayerNet.train_step), its own
+    mini-batches (the same sampling as the book's), accuracy on all 70,000 images every epoch and, unlike the
+    book's loop, once more on both sets at the end."""
+    history = train(net, *data[:4], iters_num=iters, batch_size=100, learning_rate=0.1, seed=3, progress=False)
+    return history.train_loss_list, history.train_acc_list, history.test_acc_list
 
 
 def bench_book_run(data, torch_ok, quick, numerical=False, iterations=None, repeats=1):
@@ -298,7 +306,7 @@ def bench_book_run(data, torch_ok, quick, numerical=False, iterations=None, repe
     if numerical:  # and backprop on the same batches, whose accuracy it must reach
         cases = [(np.float64, ("ours", "ours, backprop"))]
     else:
-        everyone = ("ours", "ours, train_step", "numpy", "torch")
+        everyone = ("ours", "ours, train", "numpy", "torch")
         cases = [(np.float64, everyone), (np.float32, everyone)]
     for dtype, names in cases:
         names = [name for name in names if name != "torch" or torch_ok]
@@ -306,14 +314,14 @@ def bench_book_run(data, torch_ok, quick, numerical=False, iterations=None, repe
         for _ in range(repeats):
             for name in names:
                 ours = TwoLayerNet(784, 50, 10, dtype=dtype, seed=0)
-                net = {"ours": ours, "ours, backprop": ours, "ours, train_step": ours,
+                net = {"ours": ours, "ours, backprop": ours, "ours, train": ours,
                        "numpy": ReferenceNet.from_params(ours.params)}.get(name) or TorchNet(ours.params, dtype)
                 time.sleep(5 * SETTLE)  # let the previous run's worker threads go to sleep (see timed())
                 t0 = time.perf_counter()
                 (losses, train_acc, test_acc), memory = peak_memory(
-                    lambda: train_like_the_book(net, x_train, t_train, x_test, t_test, batches,
-                                                iter_per_epoch=per_epoch, numerical=numerical and name == "ours",
-                                                fused=name == "ours, train_step"))
+                    lambda: train_like_the_book(net, x_train, t_train, batches, numerical=numerical and name == "ours",
+                                                iter_per_epoch=per_epoch, x_test=x_test, t_test=t_test)
+                    if name != "ours, train" else train_run(net, data, iters))
                 seconds = time.perf_counter() - t0
                 run = results.setdefault(name, {"all_seconds": [], "peak_memory_mb": memory})
                 run["all_seconds"].append(seconds)
@@ -447,44 +455,33 @@ def runs_table(rows):
     return "\n".join(out)
 
 
-def main(argv=None):
+def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: check that the benchmarks run")
-    parser.add_argument("--mnist", type=Path, default=DEFAULT_MNIST, help="directory of the four MNIST .gz files")
+    parser.add_argument("--mnist", type=Path, default=DEFAULT_MNIST, help="directory of the four MNIST files (default: %(default)s)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the results")
     parser.add_argument("--threads", type=int, default=None, help="threads for the core and PyTorch (default: all CPUs)")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if it is installed")
     parser.add_argument("--skip-numerical-training", action="store_true",
                         help="leave out the 10,000-iteration numerical-gradient training (about 2 minutes)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    global SETTLE
-    if args.quick:
-        SETTLE = 0.01
-    threads = args.threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+
+def use_threads(threads, no_torch):
+    """Sets the core's (and PyTorch's) thread count; whether PyTorch is there to benchmark."""
     twolayer.set_num_threads(threads)
-    torch_ok = False
-    if not args.no_torch:
-        try:
-            import torch
+    if no_torch:
+        return False
+    try:
+        import torch
+    except ImportError:
+        return False
+    torch.set_num_threads(threads)
+    return True
 
-            torch.set_num_threads(threads)
-            torch_ok = True
-        except ImportError:
-            pass
 
-    info = machine(threads)
-    data = load_data(args.mnist, args.quick)
-    info["data"] = data[4]
-    print(f"# twolayer benchmarks{' (quick: tiny sizes, no speed asserted)' if args.quick else ''}\n")
-    print(f"{info['cpu']}, {info['cpus_available']} CPUs; {threads} threads for the core and PyTorch; "
-          f"kernels: {info['kernels']}; NumPy {info['numpy']}, PyTorch {info['torch'] or 'not installed'}; {info['data']}.\n",
-          flush=True)
-
-    started = time.perf_counter()
-    peak = bench_peak(args.quick)
-    print(f"Peak (a {256 if args.quick else 2048}² NumPy matmul): {peak['float64']:.0f} GFLOP/s float64, "
-          f"{peak['float32']:.0f} GFLOP/s float32.\n", flush=True)
+def run_benchmarks(data, torch_ok, args):
+    """Every benchmark's rows, in order, each section's time on stderr."""
     rows = []
     for title, run in (
         ("gradient", lambda: bench_gradient(data, torch_ok, args.quick)),
@@ -499,11 +496,10 @@ def main(argv=None):
         t0 = time.perf_counter()
         rows += run()
         print(f"... {title}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+    return rows
 
-    results = {"machine": info, "peak_gflops": peak, "quick": args.quick, "rows": rows}
-    results["failures"] = failures
-    results["seconds"] = time.perf_counter() - started
 
+def report(rows, peak):
     main_rows = [r for r in rows if r["benchmark"] != "scaling: gradient"]
     print(table(main_rows), "\n")
     for r in main_rows:
@@ -512,6 +508,32 @@ def main(argv=None):
     print()
     print(runs_table([r for r in rows if "runs" in r]), "\n")
     print(scaling_table([r for r in rows if r["benchmark"] == "scaling: gradient"], peak), "\n")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    global SETTLE
+    if args.quick:
+        SETTLE = 0.01
+    threads = args.threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+    torch_ok = use_threads(threads, args.no_torch)
+
+    info = machine(threads)
+    data = load_data(args.mnist, args.quick)
+    info["data"] = data[4]
+    print(f"# twolayer benchmarks{' (quick: tiny sizes, no speed asserted)' if args.quick else ''}\n")
+    print(f"{info['cpu']}, {info['cpus_available']} CPUs; {threads} threads for the core and PyTorch; "
+          f"kernels: {info['kernels']}; NumPy {info['numpy']}, PyTorch {info['torch'] or 'not installed'}; {info['data']}.\n",
+          flush=True)
+
+    started = time.perf_counter()
+    peak = bench_peak(args.quick)
+    print(f"Peak (a {256 if args.quick else 2048}² NumPy matmul): {peak['float64']:.0f} GFLOP/s float64, "
+          f"{peak['float32']:.0f} GFLOP/s float32.\n", flush=True)
+    rows = run_benchmarks(data, torch_ok, args)
+    results = {"machine": info, "peak_gflops": peak, "quick": args.quick, "rows": rows, "failures": failures,
+               "seconds": time.perf_counter() - started}
+    report(rows, peak)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=1, default=float))
     print(f"Results written to {args.json} ({results['seconds']:.0f} s).")
@@ -519,7 +541,6 @@ def main(argv=None):
         print("\nDISAGREEMENT:\n" + "\n".join(failures), file=sys.stderr)
         return 1
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,14 +1,16 @@
-"""Shared fixtures: the MNIST files, random batches, tolerances per dtype."""
+"""Shared fixtures: the MNIST files, the net dtypes and their tolerances, a relative-error check."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# The MNIST files of this project's machines: $TWOLAYER_MNIST_DIR, else ../shared/mnist.
 MNIST_DIR = Path(os.environ.get("TWOLAYER_MNIST_DIR", ROOT.parent / "shared" / "mnist"))
 MNIST_FILES = (
     "train-images-idx3-ubyte.gz",
@@ -30,16 +32,65 @@ def mnist_dir() -> Path:
     return MNIST_DIR
 
 
+@pytest.fixture(scope="session")
+def mnist_dir_if_any() -> Path:
+    """Where the MNIST files are if anywhere, for code that falls back to random data without them."""
+    return MNIST_DIR
+
+
 @pytest.fixture(params=[np.float64, np.float32], ids=["float64", "float32"])
-def dtype(request) -> np.dtype:
+def dtype(request: Any) -> np.dtype:
     return np.dtype(request.param)
 
 
-def mnist_like_batch(rng: np.random.Generator, n: int, d: int, dtype=np.float64) -> np.ndarray:
-    """Inputs in [0, 1] with about 81% zeros, like normalised MNIST pixels."""
-    x = rng.random((n, d))
-    x[rng.random((n, d)) < 0.81] = 0
-    return x.astype(dtype)
+class Tolerance(NamedTuple):
+    rtol: float
+    atol: float
+
+
+# The largest differences allowed between a net of each dtype and the float64 NumPy reference.
+TOLERANCE = {
+    np.dtype(np.float64): Tolerance(rtol=1e-12, atol=1e-14),
+    np.dtype(np.float32): Tolerance(rtol=2e-5, atol=2e-6),
+}
+
+
+@pytest.fixture
+def tol(dtype: np.dtype) -> Tolerance:
+    """The tolerance of the test's net dtype."""
+    return TOLERANCE[dtype]
+
+
+@pytest.fixture(scope="session")
+def tolerance() -> Callable[[Any], Tolerance]:
+    """tolerance(dtype): the tolerance of any net dtype."""
+    return lambda dtype: TOLERANCE[np.dtype(dtype)]
+
+
+def _relative_error(actual: Any, expected: Any) -> float:
+    """max |actual - expected| / max |expected|, in float64."""
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    return float(np.abs(actual - expected).max() / max(np.abs(expected).max(), 1e-300))
+
+
+@pytest.fixture(scope="session")
+def assert_close() -> Callable[..., None]:
+    """assert_close(actual, expected, dtype, what="", scale=1): the relative error of the whole
+    array within `scale` times the dtype's rtol, the error reported when it is not."""
+
+    def check(actual: Any, expected: Any, dtype: Any, what: str = "", scale: float = 1) -> None:
+        error = _relative_error(actual, expected)
+        limit = scale * TOLERANCE[np.dtype(dtype)].rtol
+        assert error <= limit, f"{what}: max relative difference {error:.3g} > {limit:.3g}"
+
+    return check
+
+
+@pytest.fixture(scope="session")
+def relative_error() -> Callable[[Any, Any], float]:
+    """relative_error(actual, expected): max |actual - expected| / max |expected|, in float64."""
+    return _relative_error
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import pytest
 
@@ -87,3 +87,18 @@ def sanitized() -> bool:
     """True when AddressSanitizer is loaded into this process (the sanitizer CI step)."""
     with open("/proc/self/maps") as maps:
         return "libasan" in maps.read()
+
+
+def expect_error(call: Callable[[], Any], exc: type[BaseException], message: str) -> None:
+    """call() raises exc (in a child process) with a message matching the regex `message`."""
+    with pytest.raises(exc, match=message):
+        in_child(call)
+
+
+class Case(NamedTuple):
+    """A bad-input case: what it is, how to build the bad argument (in the child), what it raises."""
+
+    id: str
+    value: Callable[[], Any]
+    exc: type[BaseException]
+    message: str  # a regex the message must match

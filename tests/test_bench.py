@@ -10,10 +10,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_quick_benchmarks_run_and_agree(tmp_path):
+def test_quick_benchmarks_run_and_agree(tmp_path, mnist_dir_if_any):
     out = tmp_path / "results.json"
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--json", str(out)],
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--json", str(out),
+         "--mnist", str(mnist_dir_if_any)],
         capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

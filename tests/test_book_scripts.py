@@ -9,15 +9,16 @@ import numpy as np
 import pytest
 
 from twolayer import TwoLayerNet
+from twolayer._core import PARAM_NAMES
 from twolayer.datasets import load_mnist
-from twolayer.reference import ReferenceNet
+from twolayer.reference import ReferenceNet, train_like_the_book
 
 
 def two_layer_net_usage(Net):
     """The book's try-out of TwoLayerNet: dummy inputs, dummy labels t = np.random.rand(100, 10)."""
     np.random.seed(0)
     net = Net(input_size=784, hidden_size=100, output_size=10)
-    shapes = [net.params[k].shape for k in ("W1", "b1", "W2", "b2")]
+    shapes = [net.params[k].shape for k in PARAM_NAMES]
     x = np.random.rand(100, 784)
     y = net.predict(x)
     t = np.random.rand(100, 10)
@@ -34,15 +35,8 @@ def train_neuralnet(Net, mnist_dir, iters_num):
     np.random.seed(1)
     network = Net(input_size=784, hidden_size=50, output_size=10)
     train_size, batch_size, learning_rate = x_train.shape[0], 100, 0.1
-    train_loss_list = []
-    for i in range(iters_num):
-        batch_mask = np.random.choice(train_size, batch_size)
-        x_batch = x_train[batch_mask]
-        t_batch = t_train[batch_mask]
-        grad = network.gradient(x_batch, t_batch)
-        for key in ("W1", "b1", "W2", "b2"):
-            network.params[key] -= learning_rate * grad[key]
-        train_loss_list.append(network.loss(x_batch, t_batch))
+    batches = [np.random.choice(train_size, batch_size) for _ in range(iters_num)]
+    train_loss_list = train_like_the_book(network, x_train, t_train, batches, learning_rate)[0]
     return train_loss_list, network.accuracy(x_test[:2000], t_test[:2000])
 
 

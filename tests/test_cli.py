@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from isolation import in_child
 
 from twolayer import TwoLayerNet
 from twolayer.cli import main
@@ -253,3 +254,58 @@ def test_python_dash_m_bad_flag():
     )
     assert result.returncode == 2 and "argument --batch-size: must be a positive integer, got '-3'" in result.stderr
     assert result.stderr.startswith("usage: twolayer train")
+
+
+# --- The command line: bad flags are usage errors (exit status 2) naming the flag ---------------
+
+# fmt: off
+BAD_FLAGS = [
+    (["train", "--num-threads", "2000"], "argument --num-threads: must be at most 1024, got '2000'"),
+    (["train", "--num-threads", "0"], "argument --num-threads: must be a positive integer, got '0'"),
+    (["train", "--seed", "-1"], "argument --seed: must be a non-negative integer, got '-1'"),
+    (["gradcheck", "--seed", "1e3"], "argument --seed: must be a non-negative integer, got '1e3'"),
+    (["gradcheck", "--hidden", "2.5"], "argument --hidden: must be a positive integer, got '2.5'"),
+    (["gradcheck", "--batch", "0"], "argument --batch: must be a positive integer, got '0'"),
+    (["train", "--batch-size", "-3"], "argument --batch-size: must be a positive integer, got '-3'"),
+    (["train", "--lr", "-0.1"], "argument --lr: must be a finite number > 0, got '-0.1'"),
+    (["train", "--lr", "inf"], "argument --lr: must be a finite number > 0, got 'inf'"),
+    (["train", "--gradient", "adam"], "argument --gradient: invalid choice: 'adam'"),
+    (["gradcheck", "--dtype", "float16"], "argument --dtype: invalid choice: 'float16'"),
+    (["train", "--data-dir"], "argument --data-dir: expected one argument"),
+    (["train", "--iters", "ten"], "argument --iters: must be a positive integer, got 'ten'"),
+]
+# fmt: on
+
+
+def _run_cli(argv: list[str]) -> tuple[int, str]:
+    """main(argv) in a forked child: its exit status and what it wrote to stderr."""
+    import contextlib
+    import io
+
+    from twolayer.cli import main
+
+    def run():
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            try:
+                code = main(argv)
+            except SystemExit as exc:
+                code = exc.code
+        return code, err.getvalue()
+
+    return in_child(run)
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD_FLAGS, ids=[" ".join(a) for a, _ in BAD_FLAGS])
+def test_bad_command_line_flags(argv: list[str], message: str) -> None:
+    code, err = _run_cli(argv)
+    assert code == 2 and message in err, (code, err)
+
+
+def test_a_network_too_large_is_an_error_not_a_traceback(mnist_dir, tmp_path) -> None:
+    code, err = _run_cli(
+        ["gradcheck", "--hidden", str(10**18), "--data-dir", str(mnist_dir)]
+    )
+    assert code == 1, err
+    assert err.startswith("twolayer: error: a 784-1000000000000000000-10 network"), err
+    assert "too large to allocate" in err

@@ -24,11 +24,11 @@ from typing import Any, Iterator
 
 import numpy as np
 import pytest
-from conftest import mnist_like_batch
 from isolation import in_child, run_python
 
 import twolayer
 from twolayer import TwoLayerNet
+from twolayer.reference import mnist_like_batch
 
 # Big enough that the gradient splits the batch over threads (512 rows each at least) and that
 # predict and loss run several chunks in parallel; small enough to stay fast under ASan.

@@ -13,30 +13,14 @@ import numpy as np
 import pytest
 
 from twolayer import TwoLayerNet
-from twolayer.reference import ReferenceNet, sigmoid, softmax
-
-from conftest import mnist_like_batch
-
-KEYS = ("W1", "b1", "W2", "b2")
+from twolayer._core import PARAM_NAMES
+from twolayer.reference import ReferenceNet, mnist_like_batch
 
 
 def exact_gradient(params, x, t):
     """The exact derivative of the book's loss, -mean(log(y[n, t_n] + 1e-7)), in float64."""
-    p = {k: np.asarray(v, np.float64) for k, v in params.items()}
-    x = np.asarray(x, np.float64)
-    n = x.shape[0]
-    z1 = sigmoid(x @ p["W1"] + p["b1"])
-    y = softmax(z1 @ p["W2"] + p["b2"])
-    y_label = y[np.arange(n), t]
-    r = y_label / (y_label + 1e-7)
-    dy = r[:, None] * (y - np.eye(y.shape[1])[t]) / n
-    da1 = dy @ p["W2"].T * z1 * (1 - z1)
-    return {"W1": x.T @ da1, "b1": da1.sum(0), "W2": z1.T @ dy, "b2": dy.sum(0)}
-
-
-def relative_error(actual, expected):
-    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    return np.abs(actual - expected).max() / np.abs(expected).max()
+    reference = ReferenceNet.from_params(params, dtype=np.float64)
+    return reference.exact_gradient(np.asarray(x, np.float64), t)
 
 
 def setup(shape, dtype, std, seed=0):
@@ -51,18 +35,18 @@ def setup(shape, dtype, std, seed=0):
 
 @pytest.mark.parametrize("method", ["incremental", "naive"])
 @pytest.mark.parametrize("std", [0.01, 1.0], ids=["book-init", "large-weights"])
-def test_numerical_gradient_is_the_loss_derivative(dtype, method, std):
+def test_numerical_gradient_is_the_loss_derivative(dtype, method, std, relative_error):
     net, x, t = setup((6, 9, 5, 4), dtype, std)
     numerical = net.numerical_gradient(x, t, method=method)
     exact = exact_gradient(net.params, x, t)
-    for key in KEYS:
+    for key in PARAM_NAMES:
         assert numerical[key].dtype == dtype
         # h² f'''/6 for h = 1e-4, plus the float32 rounding of the result.
         tolerance = 1e-8 if dtype == np.float64 else 3e-7
         assert relative_error(numerical[key], exact[key]) < tolerance, key
 
 
-def test_the_books_gradient_check_on_mnist_sizes():
+def test_the_books_gradient_check_on_mnist_sizes(relative_error):
     """ch05/gradient_check.py: a 784-50-10 net and a batch of 3."""
     net, x, t = setup((3, 784, 50, 10), np.float64, 0.01)
     backprop = net.gradient(x, t)
@@ -71,7 +55,7 @@ def test_the_books_gradient_check_on_mnist_sizes():
     exact = exact_gradient(net.params, x, t)
     y_label = net.predict(x)[np.arange(3), t]
     epsilon_effect = (1e-7 / (y_label + 1e-7)).max()  # the largest 1 - r_n
-    for key in KEYS:
+    for key in PARAM_NAMES:
         assert relative_error(numerical[key], exact[key]) < 1e-8, key
         # The two methods evaluate the same differences; they differ only in rounding.
         assert relative_error(naive[key], numerical[key]) < 1e-8, key
@@ -79,26 +63,26 @@ def test_the_books_gradient_check_on_mnist_sizes():
         assert relative_error(backprop[key], numerical[key]) < 2 * epsilon_effect, key
 
 
-def test_float32_numerical_gradient_is_a_gradient():
+def test_float32_numerical_gradient_is_a_gradient(relative_error):
     """A float32 loss cannot resolve a 1e-8 change: the differences are formed in float64, so the
     float32 net's numerical gradient equals the float64 one at the same parameters."""
     net32, x, t = setup((20, 50, 10, 5), np.float32, 1.0)
     net64 = TwoLayerNet(50, 10, 5)
-    for key in KEYS:
+    for key in PARAM_NAMES:
         net64.params[key] = net32.params[key]
     g32 = net32.numerical_gradient(x.astype(np.float32), t)
     g64 = net64.numerical_gradient(x.astype(np.float32), t)
-    for key in KEYS:
+    for key in PARAM_NAMES:
         assert relative_error(g32[key], g64[key]) < 1e-6, key
         assert np.count_nonzero(g32[key]) > 0.5 * g32[key].size, key
 
 
-def test_other_step_sizes(dtype):
+def test_other_step_sizes(dtype, relative_error):
     net, x, t = setup((5, 7, 4, 3), dtype, 1.0)
     exact = exact_gradient(net.params, x, t)
     for h in (1e-3, 1e-5):
         g = net.numerical_gradient(x, t, h=h)
-        for key in KEYS:
+        for key in PARAM_NAMES:
             assert relative_error(g[key], exact[key]) < (1e-5 if h == 1e-3 else 1e-6), (h, key)
 
 
@@ -107,13 +91,13 @@ def test_rows_as_targets_use_their_argmax(dtype):
     rows = np.random.default_rng(3).random((6, 4))
     a = net.numerical_gradient(x, rows)
     b = net.numerical_gradient(x, rows.argmax(axis=1))
-    for key in KEYS:
+    for key in PARAM_NAMES:
         np.testing.assert_array_equal(a[key], b[key])
 
 
-def test_the_reference_numerical_gradient_agrees():
+def test_the_reference_numerical_gradient_agrees(relative_error):
     net, x, t = setup((4, 6, 3, 3), np.float64, 1.0)
     ours = net.numerical_gradient(x, t, method="naive")
     theirs = ReferenceNet.from_params(net.params).numerical_gradient(x, t)
-    for key in KEYS:
+    for key in PARAM_NAMES:
         assert relative_error(ours[key], theirs[key]) < 1e-9, key

@@ -1,34 +1,30 @@
-"""The C++ TwoLayerNet against the NumPy reference, in both dtypes."""
+"""twolayer.net: the C++ TwoLayerNet against the NumPy reference, in both dtypes and on both kernel
+sets; and bad input, which every method either refuses, with an error that names the argument (and
+the expected and actual shape or dtype), or answers rightly.
+
+Every bad-input case runs in a forked child (``isolation.in_child``): a segfault, an abort, a
+sanitizer report or a hang fails that case instead of the whole run. What happens with NaN and Inf
+is documented by the tests at the end.
+"""
 
 from __future__ import annotations
 
 import json
 import math
+from typing import Any, Callable
 
 import numpy as np
 import pytest
 
 import twolayer
 from twolayer import TwoLayerNet
-from twolayer.reference import ReferenceNet
+from twolayer._core import PARAM_NAMES
+from twolayer.reference import ReferenceNet, mnist_like_batch
 
-from conftest import mnist_like_batch
-from isolation import run_python
+from isolation import Case, expect_error, in_child, run_python, sanitized
 
 # (N, D, H, C): tiny, odd, the book's MNIST net, and batches that span several row chunks.
 SHAPES = [(1, 4, 3, 2), (7, 13, 5, 3), (100, 784, 50, 10), (300, 20, 8, 4), (1500, 30, 6, 5)]
-# Relative tolerance on max |difference| / max |value|, per dtype.
-RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 2e-5}
-
-
-def assert_close(actual, expected, dtype, what=""):
-    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    assert actual.shape == expected.shape, what
-    scale = max(np.abs(expected).max(), 1e-30)
-    worst = np.abs(actual - expected).max() / scale
-    assert worst <= RTOL[np.dtype(dtype)], f"{what}: max relative difference {worst:.3g}"
-
-
 def make_pair(shape, dtype, seed=0, std=0.5):
     """A C++ net with random (not tiny) weights and biases, and a reference copy of it."""
     n, d, h, c = shape
@@ -47,7 +43,7 @@ def batch(shape, dtype, seed=0):
 
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 @pytest.mark.parametrize("x_dtype", [np.float64, np.float32], ids=["x64", "x32"])
-def test_passes_match_reference(shape, dtype, x_dtype):
+def test_passes_match_reference(shape, dtype, x_dtype, assert_close):
     net, ref = make_pair(shape, dtype)
     x, t = batch(shape, x_dtype)
     assert_close(net.predict(x), ref.predict(x), dtype, "predict")
@@ -55,7 +51,7 @@ def test_passes_match_reference(shape, dtype, x_dtype):
     assert_close(net.loss(x, t), ref.loss(x, t), dtype, "loss")
     assert net.accuracy(x, t) == pytest.approx(ref.accuracy(x, t), abs=1.5 / shape[0])
     grads, expected = net.gradient(x, t), ref.gradient(x, t)
-    assert list(grads) == ["W1", "b1", "W2", "b2"]
+    assert list(grads) == list(PARAM_NAMES) == ["W1", "b1", "W2", "b2"]
     for key in grads:
         assert grads[key].dtype == dtype
         assert_close(grads[key], expected[key], dtype, f"gradient {key}")
@@ -70,7 +66,7 @@ def test_accuracy_counts_exactly():
     assert net.accuracy(x, t) == (500 - 123) / 500
 
 
-def test_target_rows_are_read_as_the_book_reads_them(dtype):
+def test_target_rows_are_read_as_the_book_reads_them(dtype, assert_close):
     """Loss and accuracy take each row's argmax; the gradient uses the rows as they are."""
     shape = (100, 784, 50, 10)
     net, ref = make_pair(shape, dtype)
@@ -86,7 +82,7 @@ def test_target_rows_are_read_as_the_book_reads_them(dtype):
         assert_close(net.gradient(x, one_hot)[key], g, dtype, f"one-hot gradient {key}")
 
 
-def test_single_sample_is_a_batch_of_one(dtype):
+def test_single_sample_is_a_batch_of_one(dtype, assert_close):
     net, ref = make_pair((1, 12, 5, 3), dtype)
     x = np.random.default_rng(0).random(12)
     y = net.predict(x)
@@ -98,7 +94,7 @@ def test_single_sample_is_a_batch_of_one(dtype):
     assert net.accuracy(x, 1) + net.accuracy(x, 0) + net.accuracy(x, 2) == 1.0
 
 
-def test_results_do_not_depend_on_the_thread_count(dtype):
+def test_results_do_not_depend_on_the_thread_count(dtype, assert_close):
     shape = (3000, 40, 16, 10)
     net, _ = make_pair(shape, dtype)
     x, t = batch(shape, dtype)
@@ -193,17 +189,15 @@ def results_on_both_kernel_sets(tmp_path, net, x, t, h=0.0):
     return results
 
 
-def test_the_net_gives_the_same_results_on_either_kernel_set(tmp_path, dtype):
+def test_the_net_gives_the_same_results_on_either_kernel_set(tmp_path, dtype, tol, assert_close):
     rng = np.random.default_rng(3)
     net = TwoLayerNet(784, 50, 10, weight_init_std=0.5, dtype=dtype, seed=0)
     net.params["b1"] = rng.normal(size=50)
     x, t = mnist_like_batch(rng, 600, 784, np.float32), rng.integers(0, 10, 600)
     fast, portable = results_on_both_kernel_sets(tmp_path, net, x, t).values()
-    tolerance = RTOL[np.dtype(dtype)] * 100
     for key in ("predict", "gradient W1", "gradient b1", "gradient W2", "gradient b2"):
-        worst = np.abs(fast[key] - portable[key]).max() / np.abs(portable[key]).max()
-        assert worst < tolerance, key
-    assert abs(fast["loss"] - portable["loss"]) < tolerance * abs(portable["loss"])
+        assert_close(fast[key], portable[key], dtype, key, scale=100)
+    assert abs(fast["loss"] - portable["loss"]) < tol.rtol * 100 * abs(portable["loss"])
     assert abs(fast["accuracy"] - portable["accuracy"]) <= 1 / 600
 
 
@@ -212,19 +206,524 @@ def test_the_net_gives_the_same_results_on_either_kernel_set(tmp_path, dtype):
 # path, large output weights or steps the second.
 @pytest.mark.parametrize("w2_scale, h", [(1.0, 1e-4), (5.0, 1e-3), (1.0, 1e-2)],
                          ids=["factored", "whole-w", "whole-h"])
-def test_the_numerical_gradient_is_the_same_on_either_kernel_set(tmp_path, w2_scale, h):
+def test_the_numerical_gradient_is_the_same_on_either_kernel_set(tmp_path, w2_scale, h, relative_error):
     rng = np.random.default_rng(4)
     net = TwoLayerNet(60, 11, 7, weight_init_std=1.0, seed=0)
     net.params["W2"] *= w2_scale
     net.params["b2"] = rng.normal(size=7)
     x, t = mnist_like_batch(rng, 13, 60), rng.integers(0, 7, 13)
     fast, portable = results_on_both_kernel_sets(tmp_path, net, x, t, h).values()
-    for key in ("W1", "b1", "W2", "b2"):
+    for key in PARAM_NAMES:
         simd = fast["numerical " + key]
-        scale = np.abs(portable["numerical " + key]).max()
-        assert np.abs(simd - portable["numerical " + key]).max() / scale < 1e-8, key
-        naive = portable["naive " + key]
-        assert np.abs(simd - naive).max() / np.abs(naive).max() < 1e-7, key
+        assert relative_error(simd, portable["numerical " + key]) < 1e-8, key
+        assert relative_error(simd, portable["naive " + key]) < 1e-7, key
+
+
+# --- Bad input ----------------------------------------------------------------------------------
+
+D, H, C, N = 5, 4, 3, 6  # distinct sizes, so that messages show which one they mean
+
+
+def make_net(dtype: Any = np.float64) -> TwoLayerNet:
+    return TwoLayerNet(D, H, C, weight_init_std=0.5, dtype=dtype, seed=1)
+
+
+def make_batch() -> tuple[np.ndarray, np.ndarray]:
+    """Small integers, a third of them zero: every dtype under test holds them exactly."""
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 4, size=(N, D)).astype(np.float64)
+    t = np.array([0, 2, 1, 1, 0, 2])
+    return x, t
+
+
+
+# --- The methods that take a batch, all called the same way -------------------------------------
+
+BATCH_METHODS: dict[str, Callable[[TwoLayerNet, Any, Any], Any]] = {
+    "predict": lambda net, x, t: net.predict(x),
+    "loss": lambda net, x, t: net.loss(x, t),
+    "accuracy": lambda net, x, t: net.accuracy(x, t),
+    "gradient": lambda net, x, t: net.gradient(x, t),
+    "numerical_gradient": lambda net, x, t: net.numerical_gradient(x, t),
+    "numerical_gradient_naive": lambda net, x, t: net.numerical_gradient(x, t, method="naive"),
+}
+TARGET_METHODS = {k: v for k, v in BATCH_METHODS.items() if k != "predict"}
+
+
+def _masked() -> np.ma.MaskedArray:
+    x = np.ma.masked_array(make_batch()[0])
+    x[1, 2] = np.ma.masked
+    return x
+
+
+# fmt: off
+BAD_X = [
+    Case("3-d", lambda: np.zeros((2, 3, D)), ValueError, r"x must have shape \(N, 5\).*got \(2, 3, 5\)"),
+    Case("wrong-features", lambda: np.zeros((N, D + 1)), ValueError, r"x must have shape \(N, 5\).*got \(6, 6\)"),
+    Case("single-sample-wrong-length", lambda: np.zeros(D - 1), ValueError, r"x must have shape \(N, 5\) or \(5,\), got \(4,\)"),
+    Case("scalar", lambda: 1.5, ValueError, r"x must have shape \(N, 5\).*got \(\)"),
+    Case("empty-batch", lambda: np.zeros((0, D)), ValueError, r"x must hold at least one row, got \(0, 5\)"),
+    Case("empty-sample", lambda: np.zeros(0), ValueError, r"x must have shape .*got \(0,\)"),
+    Case("bool", lambda: np.ones((N, D), bool), TypeError, r"x must hold real numbers, got dtype bool"),
+    Case("complex", lambda: np.ones((N, D), complex), TypeError, r"x must hold real numbers, got dtype complex128"),
+    Case("object", lambda: np.ones((N, D), object), TypeError, r"x must hold real numbers, got dtype object"),
+    Case("str", lambda: np.full((N, D), "1"), TypeError, r"x must hold real numbers, got dtype <U1"),
+    Case("none", lambda: None, TypeError, r"x must hold real numbers, got dtype object"),
+    Case("datetime", lambda: np.zeros((N, D), "M8[s]"), TypeError, r"x must hold real numbers, got dtype datetime64\[s\]"),
+    Case("structured", lambda: np.zeros((N, D), [("a", "f8")]), TypeError, r"x must hold real numbers, got dtype \[\('a', '<f8'\)\]"),
+    Case("ragged-list", lambda: [[0.0] * D, [0.0] * (D - 1)], ValueError, r"x must be an array of numbers: .*inhomogeneous"),
+    Case("masked-entries", _masked, TypeError, r"x is a masked array with masked entries"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("method", BATCH_METHODS)
+@pytest.mark.parametrize("case", BAD_X, ids=[c.id for c in BAD_X])
+def test_bad_x(case: Case, method: str) -> None:
+    call = BATCH_METHODS[method]
+    expect_error(lambda: call(make_net(), case.value(), make_batch()[1]), case.exc, case.message)
+
+
+@pytest.mark.parametrize("method", BATCH_METHODS)
+def test_huge_batch_is_a_clean_memory_error(method: str) -> None:
+    """2**40 copies of one row as a stride-0 view: the contiguous copy the core needs cannot be
+    allocated, and that must be a MemoryError (the bindings dereferenced a null array here)."""
+
+    def run():
+        x = np.broadcast_to(np.zeros(D, np.float16), (2**40, D))
+        t = np.broadcast_to(np.int64(0), (2**40,))
+        return BATCH_METHODS[method](make_net(), x, t)
+
+    expect_error(run, MemoryError, r"Unable to allocate .* \(1099511627776, 5\)")
+
+
+LABELS_MSG = r"t must be labels of shape \(6,\) or rows of shape \(6, 3\) to match x, got "
+# fmt: off
+BAD_T = [
+    Case("too-few-labels", lambda: np.zeros(N - 2, int), ValueError, LABELS_MSG + r"\(4,\)"),
+    Case("too-many-labels", lambda: np.zeros(N + 1, int), ValueError, LABELS_MSG + r"\(7,\)"),
+    Case("rows-of-wrong-width", lambda: np.eye(C + 1)[np.zeros(N, int)], ValueError, LABELS_MSG + r"\(6, 4\)"),
+    Case("rows-too-few", lambda: np.eye(C)[np.zeros(N - 1, int)], ValueError, LABELS_MSG + r"\(5, 3\)"),
+    Case("3-d", lambda: np.zeros((N, C, 1)), ValueError, LABELS_MSG + r"\(6, 3, 1\)"),
+    Case("scalar", lambda: 1, ValueError, LABELS_MSG + r"\(\)"),
+    Case("label-too-large", lambda: np.array([0, 1, 3, 0, 0, 0]), ValueError, r"t\[2\] = 3 is not a class label: expected 0 <= label < 3"),
+    Case("label-negative", lambda: np.array([0, 1, 2, -1, 0, 0]), ValueError, r"t\[3\] = -1 is not a class label"),
+    Case("label-uint64-past-int64", lambda: np.full(N, 2**64 - 1, np.uint64), ValueError, r"t\[0\] = 18446744073709551615 is not a class label"),
+    Case("labels-float", lambda: np.zeros(N), TypeError, r"t of shape \(6,\) holds class labels and must be of an integer dtype, got float64"),
+    Case("labels-bool", lambda: np.zeros(N, bool), TypeError, r"t must hold real numbers, got dtype bool"),
+    Case("rows-bool", lambda: np.eye(C, dtype=bool)[np.zeros(N, int)], TypeError, r"t must hold real numbers, got dtype bool"),
+    Case("complex", lambda: np.zeros(N, complex), TypeError, r"t must hold real numbers, got dtype complex128"),
+    Case("object", lambda: np.zeros(N, object), TypeError, r"t must hold real numbers, got dtype object"),
+    Case("str", lambda: np.array(list("012012")), TypeError, r"t must hold real numbers, got dtype <U1"),
+    Case("none", lambda: None, TypeError, r"t must hold real numbers, got dtype object"),
+    Case("ragged-list", lambda: [[0, 1, 0], [1]], ValueError, r"t must be an array of numbers"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("method", TARGET_METHODS)
+@pytest.mark.parametrize("case", BAD_T, ids=[c.id for c in BAD_T])
+def test_bad_t(case: Case, method: str) -> None:
+    call = TARGET_METHODS[method]
+    expect_error(lambda: call(make_net(), make_batch()[0], case.value()), case.exc, case.message)
+
+
+# fmt: off
+SINGLE_T = [
+    Case("row-of-wrong-width", lambda: np.zeros(C + 1, int), ValueError, r"t must be labels of shape \(1,\) or rows of shape \(1, 3\) to match x, got \(4,\)"),
+    Case("label-out-of-range", lambda: 3, ValueError, r"t\[0\] = 3 is not a class label"),
+    Case("two-labels", lambda: [0, 1], ValueError, r"got \(2,\)"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("case", SINGLE_T, ids=[c.id for c in SINGLE_T])
+def test_bad_t_for_one_sample(case: Case) -> None:
+    expect_error(lambda: make_net().loss(make_batch()[0][0], case.value()), case.exc, case.message)
+
+
+# --- Everything else: the constructor, params, numerical_gradient's options -------------------
+
+
+def _assign(key: Any, value: Any) -> Callable[[], None]:
+    def run():
+        make_net().params[key] = value
+
+    return run
+
+
+def _assign_all(values: Any) -> Callable[[], None]:
+    def run():
+        net = make_net()
+        net.params = values
+
+    return run
+
+
+def _params_of(**overrides: Any) -> dict:
+    params = {k: np.array(v) for k, v in make_net().params.items()}
+    params.update(overrides)
+    return params
+
+
+# fmt: off
+OTHER = [
+    # TwoLayerNet(input_size, hidden_size, output_size, weight_init_std, *, dtype, seed)
+    Case("init-zero-size", lambda: TwoLayerNet(0, H, C), ValueError, r"input_size must be positive, got 0"),
+    Case("init-negative-size", lambda: TwoLayerNet(D, -3, C), ValueError, r"hidden_size must be positive, got -3"),
+    Case("init-float-size", lambda: TwoLayerNet(D, H, 2.5), TypeError, r"output_size must be an int, got float"),
+    Case("init-str-size", lambda: TwoLayerNet("784", H, C), TypeError, r"input_size must be an int, got str"),
+    Case("init-bool-size", lambda: TwoLayerNet(D, True, C), TypeError, r"hidden_size must be an int, got bool"),
+    Case("init-sizes-overflow", lambda: TwoLayerNet(2**62, 2**62, 2), ValueError, r"a 4611686018427387904-4611686018427387904-2 network .* is too large to allocate"),
+    Case("init-size-past-size_t", lambda: TwoLayerNet(2**64, 1, 1), ValueError, r"a 18446744073709551616-1-1 network .* too large"),
+    Case("init-float16", lambda: TwoLayerNet(D, H, C, dtype=np.float16), TypeError, r"dtype must be float64 or float32, got .*float16"),
+    Case("init-int-dtype", lambda: TwoLayerNet(D, H, C, dtype="int32"), TypeError, r"dtype must be float64 or float32, got .*int32"),
+    Case("init-junk-dtype", lambda: TwoLayerNet(D, H, C, dtype="junk"), TypeError, r"dtype must be float64 or float32, got 'junk'"),
+    Case("init-std-str", lambda: TwoLayerNet(D, H, C, "0.01"), TypeError, r"weight_init_std must be a real number, got str"),
+    Case("init-std-array", lambda: TwoLayerNet(D, H, C, np.ones(2)), TypeError, r"weight_init_std must be a real number, got ndarray"),
+    Case("init-std-nan", lambda: TwoLayerNet(D, H, C, float("nan")), ValueError, r"weight_init_std must be finite, got nan"),
+    Case("init-seed-negative", lambda: TwoLayerNet(D, H, C, seed=-1), ValueError, r"seed must be None or .* got -1"),
+    Case("init-seed-str", lambda: TwoLayerNet(D, H, C, seed="abc"), TypeError, r"seed must be None or .* got 'abc'"),
+    # params: a fixed set of four arrays of fixed shapes
+    Case("params-unknown-key", _assign("W3", np.zeros((H, C))), KeyError, r"'W3' is not a parameter; the parameters are W1, b1, W2, b2"),
+    Case("params-unhashable-key", _assign(["W1"], 0), KeyError, r"\['W1'\] is not a parameter"),
+    Case("params-get-unknown-key", lambda: make_net().params["w1"], KeyError, r"'w1' is not a parameter"),
+    Case("params-del", lambda: make_net().params.__delitem__("W1"), TypeError, r"cannot be removed"),
+    Case("params-pop", lambda: make_net().params.pop("b1"), TypeError, r"cannot be removed"),
+    Case("params-update-unknown", lambda: make_net().params.update(W9=1), KeyError, r"'W9' is not a parameter"),
+    Case("params-transposed", _assign("W1", np.zeros((H, D))), ValueError, r"params\['W1'\] must have shape \(5, 4\), got \(4, 5\)"),
+    Case("params-scalar", _assign("b1", 0.0), ValueError, r"params\['b1'\] must have shape \(4,\), got \(\)"),
+    Case("params-broadcastable-row", _assign("W2", np.zeros(C)), ValueError, r"params\['W2'\] must have shape \(4, 3\), got \(3,\)"),
+    Case("params-complex", _assign("W2", np.zeros((H, C), complex)), TypeError, r"params\['W2'\] must hold real numbers, got dtype complex128"),
+    Case("params-bool", _assign("b2", np.zeros(C, bool)), TypeError, r"params\['b2'\] must hold real numbers, got dtype bool"),
+    Case("params-object", _assign("b2", np.zeros(C, object)), TypeError, r"params\['b2'\] must hold real numbers, got dtype object"),
+    Case("params-str", _assign("b2", ["0", "0", "0"]), TypeError, r"params\['b2'\] must hold real numbers, got dtype <U1"),
+    Case("params-ragged", _assign("b2", [0, [1, 2], 0]), ValueError, r"params\['b2'\] must be an array of numbers"),
+    Case("params-replace-not-a-mapping", _assign_all([1, 2]), TypeError, r"params must be assigned a mapping with keys W1, b1, W2, b2, got list"),
+    Case("params-replace-missing-key", _assign_all({"W1": np.zeros((D, H))}), KeyError, r"missing: b1, W2, b2; unknown: none"),
+    Case("params-replace-unknown-key", _assign_all(dict(_params_of(), W3=0)), KeyError, r"missing: none; unknown: 'W3'"),
+    Case("params-replace-wrong-shape", _assign_all(_params_of(b2=np.zeros(C + 1))), ValueError, r"params\['b2'\] must have shape \(3,\), got \(4,\)"),
+    # numerical_gradient(x, t, *, method, h)
+    Case("method-unknown", lambda: make_net().numerical_gradient(*make_batch(), method="fast"), ValueError, r"method must be 'incremental' or 'naive', got 'fast'"),
+    Case("method-case", lambda: make_net().numerical_gradient(*make_batch(), method="Naive"), ValueError, r"method must be .* got 'Naive'"),
+    Case("method-int", lambda: make_net().numerical_gradient(*make_batch(), method=1), TypeError, r"method must be 'incremental' or 'naive', got 1"),
+    Case("method-none", lambda: make_net().numerical_gradient(*make_batch(), method=None), TypeError, r"method must be .* got None"),
+    Case("h-zero", lambda: make_net().numerical_gradient(*make_batch(), h=0), ValueError, r"h must be a positive finite number .* got 0\.0"),
+    Case("h-negative", lambda: make_net().numerical_gradient(*make_batch(), h=-1e-4), ValueError, r"h must be a positive .* got -0\.0001"),
+    Case("h-subnormal", lambda: make_net().numerical_gradient(*make_batch(), h=1e-320), ValueError, r"h must be .* at least 2\.2250738585072014e-308 .* got 1e-320"),
+    Case("h-nan", lambda: make_net().numerical_gradient(*make_batch(), h=float("nan")), ValueError, r"h must be finite, got nan"),
+    Case("h-inf", lambda: make_net().numerical_gradient(*make_batch(), h=float("inf")), ValueError, r"h must be finite, got inf"),
+    Case("h-str", lambda: make_net().numerical_gradient(*make_batch(), h="1e-4"), TypeError, r"h must be a real number, got str"),
+    Case("h-bool", lambda: make_net().numerical_gradient(*make_batch(), h=True), TypeError, r"h must be a real number, got bool"),
+    Case("h-array", lambda: make_net().numerical_gradient(*make_batch(), h=np.array([1e-4])), TypeError, r"h must be a real number, got ndarray"),
+    Case("h-complex", lambda: make_net().numerical_gradient(*make_batch(), h=1e-4j), TypeError, r"h must be a real number, got complex"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("case", OTHER, ids=[c.id for c in OTHER])
+def test_bad_argument(case: Case) -> None:
+    expect_error(case.value, case.exc, case.message)
+
+
+@pytest.mark.skipif(
+    sanitized(), reason="ASan reports a failed operator new as a fatal error instead of throwing"
+)
+def test_init_too_large_for_memory() -> None:
+    # 2**48 parameters: more than any address space holds, so the allocation fails everywhere
+    # (even where the kernel overcommits memory) and must come back as a MemoryError.
+    expect_error(
+        lambda: TwoLayerNet(2**24, 2**24, 2),
+        MemoryError,
+        r"not enough memory for a 16777216-16777216-2 network \(281475027042306 parameters",
+    )
+
+
+def test_failed_params_replacement_changes_nothing() -> None:
+    def run():
+        net = make_net()
+        before = {k: v.copy() for k, v in net.params.items()}
+        values = {k: v + 1 for k, v in before.items()}
+        values["b2"] = np.zeros(C + 1)  # the last one checked is wrong
+        with pytest.raises(ValueError, match=r"params\['b2'\]"):
+            net.params = values
+        return before, dict(net.params)
+
+    before, after = in_child(run)
+    for key in before:
+        np.testing.assert_array_equal(after[key], before[key], err_msg=key)
+
+
+def test_params_replacement_copies_into_the_views() -> None:
+    def run():
+        net, other = make_net(), TwoLayerNet(D, H, C, seed=7)
+        view = net.params["W1"]
+        net.params = other.params
+        x = make_batch()[0]
+        return view is net.params["W1"], view.copy(), net.predict(x), other.predict(x)
+
+    same_view, view, mine, theirs = in_child(run)
+    assert same_view
+    np.testing.assert_array_equal(view, TwoLayerNet(D, H, C, seed=7).params["W1"])
+    np.testing.assert_array_equal(mine, theirs)
+
+
+# --- Odd layouts and dtypes: the same answer as a plain C-contiguous array ---------------------
+
+
+def _with_metadata(dtype: Any) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda x: x.astype(np.dtype(dtype, metadata={"unit": "pixel"}))
+
+
+def _read_only(x: np.ndarray) -> np.ndarray:
+    x = x.copy()
+    x.flags.writeable = False
+    return x
+
+
+def _strided(x: np.ndarray) -> np.ndarray:
+    wide = np.zeros((2 * x.shape[0], 3 * x.shape[1]))
+    wide[::2, ::3] = x
+    return wide[::2, ::3]
+
+
+def _broadcast_row(x: np.ndarray) -> np.ndarray:
+    """Every row the same, as a stride-0 view; its plain twin is make_layout_twin below."""
+    return np.broadcast_to(x[0], x.shape)
+
+
+X_LAYOUTS: dict[str, Callable[[np.ndarray], Any]] = {
+    "fortran": np.asfortranarray,
+    "transposed-view": lambda x: np.ascontiguousarray(x.T).T,
+    "strided": _strided,
+    "reversed-rows": lambda x: x[::-1].copy()[::-1],
+    "reversed-columns": lambda x: x[:, ::-1].copy()[:, ::-1],
+    "read-only": _read_only,
+    "float32": lambda x: x.astype(np.float32),
+    "float16": lambda x: x.astype(np.float16),
+    "longdouble": lambda x: x.astype(np.longdouble),
+    "int64": lambda x: x.astype(np.int64),
+    "int8": lambda x: x.astype(np.int8),
+    "uint8": lambda x: x.astype(np.uint8),
+    "big-endian-float64": lambda x: x.astype(">f8"),
+    "big-endian-float32": lambda x: x.astype(">f4"),
+    "float32-with-metadata": _with_metadata(np.float32),
+    "float64-with-metadata": _with_metadata(np.float64),
+    "list": lambda x: x.tolist(),
+    "masked-none-masked": lambda x: np.ma.masked_array(x),
+}
+
+T_LAYOUTS: dict[str, Callable[[np.ndarray], Any]] = {
+    "labels-reversed": lambda t: t[::-1].copy()[::-1],
+    "labels-strided": lambda t: np.repeat(t, 2)[::2],
+    "labels-read-only": _read_only,
+    "labels-int8": lambda t: t.astype(np.int8),
+    "labels-uint8": lambda t: t.astype(np.uint8),
+    "labels-uint64": lambda t: t.astype(np.uint64),
+    "labels-big-endian": lambda t: t.astype(">i4"),
+    "labels-list": lambda t: t.tolist(),
+    "one-hot-float64": lambda t: np.eye(C)[t],
+    "one-hot-fortran": lambda t: np.asfortranarray(np.eye(C)[t]),
+    "one-hot-int": lambda t: np.eye(C, dtype=int)[t],
+    "one-hot-float32": lambda t: np.eye(C, dtype=np.float32)[t],
+    "one-hot-float16": lambda t: np.eye(C, dtype=np.float16)[t],
+    "one-hot-transposed-view": lambda t: np.ascontiguousarray(np.eye(C)[t].T).T,
+}
+
+
+def _all_results(net: TwoLayerNet, x: Any, t: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, call in BATCH_METHODS.items():
+        result = call(net, x, t)
+        out[name] = {k: np.array(v) for k, v in result.items()} if isinstance(result, dict) else result
+    return out
+
+
+def _assert_same(got: dict, expected: dict) -> None:
+    for name in expected:
+        if isinstance(expected[name], dict):
+            for key in expected[name]:
+                np.testing.assert_array_equal(got[name][key], expected[name][key], err_msg=f"{name} {key}")
+        else:
+            np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+
+
+@pytest.mark.parametrize("layout", X_LAYOUTS)
+def test_x_layouts_give_the_same_answer(layout: str, dtype: np.dtype) -> None:
+    def run():
+        net = make_net(dtype)
+        x, t = make_batch()
+        return _all_results(net, X_LAYOUTS[layout](x), t), _all_results(net, x, t)
+
+    _assert_same(*in_child(run))
+
+
+@pytest.mark.parametrize("layout", T_LAYOUTS)
+def test_t_layouts_give_the_same_answer(layout: str, dtype: np.dtype) -> None:
+    def run():
+        net = make_net(dtype)
+        x, t = make_batch()
+        plain = np.eye(C)[t] if layout.startswith("one-hot") else t
+        return _all_results(net, x, T_LAYOUTS[layout](t)), _all_results(net, x, plain)
+
+    _assert_same(*in_child(run))
+
+
+def test_broadcast_rows_give_the_same_answer(dtype: np.dtype) -> None:
+    def run():
+        net = make_net(dtype)
+        x, t = make_batch()
+        view = _broadcast_row(x)
+        return _all_results(net, view, t), _all_results(net, np.array(view), t)
+
+    _assert_same(*in_child(run))
+
+
+def test_plain_arrays_agree_with_the_reference(dtype: np.dtype, tol: Any) -> None:
+    """The yardstick of the layout tests above: the plain case is right."""
+
+    def run():
+        net = make_net(dtype)
+        x, t = make_batch()
+        return dict(net.params), _all_results(net, x, t)
+
+    params, got = in_child(run)
+    x, t = make_batch()
+    ref = ReferenceNet.from_params({k: v.astype(np.float64) for k, v in params.items()})
+    np.testing.assert_allclose(got["predict"], ref.predict(x), rtol=tol.rtol, atol=tol.atol)
+    np.testing.assert_allclose(got["loss"], ref.loss(x, t), rtol=tol.rtol)
+    assert got["accuracy"] == ref.accuracy(x, t)
+    expected = ref.gradient(x, t)
+    numerical = ref.numerical_gradient(x, t)
+    for key in expected:
+        np.testing.assert_allclose(got["gradient"][key], expected[key], rtol=10 * tol.rtol, atol=tol.atol, err_msg=key)
+        for method in ("numerical_gradient", "numerical_gradient_naive"):
+            np.testing.assert_allclose(
+                got[method][key], numerical[key], rtol=10 * tol.rtol, atol=1e-9, err_msg=f"{method} {key}"
+            )
+
+
+# --- NaN and Inf: never a crash; what happens, documented --------------------------------------
+
+
+def test_nan_in_a_sample_stays_in_that_sample(dtype: np.dtype) -> None:
+    """A NaN in x[n] makes row n of predict NaN and the loss NaN; the other rows are untouched.
+    The accuracy reads a NaN row as np.argmax does (class 0, the first NaN), and the gradient is
+    NaN in every parameter the sample reaches (W1 only in the rows of its non-zero inputs: see
+    the zero-input note below)."""
+    x, t = make_batch()
+    x[3, 1] = np.nan
+    t[3] = 0  # so that the NaN row counts as right, as np.argmax reads it
+
+    def run():
+        net = make_net(dtype)
+        return dict(net.params), net.predict(x), net.loss(x, t), net.accuracy(x, t), net.gradient(x, t)
+
+    params, y, loss, accuracy, grads = in_child(run)
+    assert np.isnan(y[3]).all() and np.isfinite(np.delete(y, 3, axis=0)).all()
+    assert np.isnan(loss)
+    ref = ReferenceNet.from_params({k: v.astype(np.float64) for k, v in params.items()})
+    assert accuracy == ref.accuracy(x, t)
+    # the same count by hand: the five clean rows as the reference labels them, plus the NaN row
+    clean = np.delete(np.arange(N), 3)
+    right = np.argmax(ref.predict(x[clean]), axis=1) == t[clean]
+    assert accuracy == (right.sum() + 1) / N
+    assert np.isnan(grads["b2"]).all() and np.isnan(grads["W2"]).all() and np.isnan(grads["b1"]).all()
+    # W1 row i collects x[n, i]·δ[n]: NaN exactly where sample 3 has a non-zero input
+    np.testing.assert_array_equal(np.isnan(grads["W1"]).all(axis=1), x[3] != 0)
+    assert np.isfinite(grads["W1"][x[3] == 0]).all()
+
+
+def test_inf_inputs_saturate_the_sigmoid_like_the_reference(dtype: np.dtype) -> None:
+    """±Inf in x drives the hidden units to 0 or 1 (NaN where it meets a zero weight): finite
+    probabilities, exactly as the NumPy reference computes them."""
+
+    def run():
+        net = make_net(dtype)
+        x, _ = make_batch()
+        x[0, 0], x[2, 4] = np.inf, -np.inf
+        return dict(net.params), net.predict(x)
+
+    params, y = in_child(run)
+    x, _ = make_batch()
+    x[0, 0], x[2, 4] = np.inf, -np.inf
+    ref = ReferenceNet.from_params({k: v.astype(np.float64) for k, v in params.items()})
+    with np.errstate(over="ignore", invalid="ignore"):
+        expected = ref.predict(x)
+    assert np.isfinite(y).all()
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_nan_parameters_reach_only_samples_with_a_nonzero_input(dtype: np.dtype) -> None:
+    """The core skips zero inputs (most MNIST pixels): it reads 0·w as 0 even for w = NaN or Inf,
+    where NumPy gives NaN. So a NaN in W1[i] spoils exactly the samples whose x[n, i] != 0; a
+    NaN in b1, W2 or b2 spoils every sample."""
+
+    def run():
+        net = make_net(dtype)
+        x, t = make_batch()
+        net.params["W1"][2, 1] = np.nan
+        y_w1 = net.predict(x)
+        net.params["W1"][2, 1] = 0
+        net.params["b2"][0] = np.inf
+        return y_w1, net.predict(x), net.loss(x, t)
+
+    y_w1, y_b2, loss_b2 = in_child(run)
+    x, _ = make_batch()
+    np.testing.assert_array_equal(np.isnan(y_w1).all(axis=1), x[:, 2] != 0)
+    assert np.isfinite(y_w1[x[:, 2] == 0]).all()
+    assert np.isnan(y_b2).any(axis=1).all()  # softmax of a row holding +Inf: Inf - Inf = NaN
+    assert np.isnan(loss_b2)
+
+
+def test_nan_in_target_rows_follows_numpy_argmax(dtype: np.dtype) -> None:
+    """Target rows are read through their argmax by the loss and the accuracy, as np.argmax reads
+    them (a NaN counts as the largest); the gradient uses rows as they are, dy = (y - t) / N, so
+    the NaN spreads to what its class and its sample reach."""
+
+    def run():
+        net = make_net(dtype)
+        x, t = make_batch()
+        rows = np.eye(C)[t]
+        rows[1] = [np.nan, 0, 0]
+        return dict(net.params), net.loss(x, rows), net.accuracy(x, rows), net.gradient(x, rows)
+
+    params, loss, accuracy, grads = in_child(run)
+    x, t = make_batch()
+    rows = np.eye(C)[t]
+    rows[1] = [np.nan, 0, 0]
+    ref = ReferenceNet.from_params({k: v.astype(np.float64) for k, v in params.items()})
+    np.testing.assert_allclose(loss, ref.loss(x, rows), rtol=1e-6)
+    assert accuracy == ref.accuracy(x, rows)
+    expected = ref.gradient(x, rows)
+    for key in ("W2", "b2", "b1"):  # the NaN of class 0 reaches W2[:, 0], b2[0] and all of b1
+        np.testing.assert_allclose(grads[key], expected[key], rtol=1e-5, atol=1e-6, err_msg=key)
+    assert np.isnan(grads["b2"][0]) and np.isfinite(grads["b2"][1:]).all()
+    np.testing.assert_array_equal(np.isnan(grads["W1"]).all(axis=1), x[1] != 0)
+
+
+def test_huge_logits_stay_finite(dtype: np.dtype) -> None:
+    """Softmax subtracts the row maximum and the sigmoid never overflows: logits of ±1e30 give
+    finite probabilities that sum to 1, the book's loss of at most -log(1e-7), finite gradients."""
+
+    def run():
+        net = make_net(dtype)
+        x, t = make_batch()
+        net.params["W2"][...] = 1e30 * np.sign(net.params["W2"])
+        net.params["b1"][...] = 1e30  # every hidden unit at exactly 1: logits of ±1e30
+        return net.predict(x), net.loss(x, t), net.gradient(x, t)
+
+    y, loss, grads = in_child(run)
+    assert np.isfinite(y).all() and np.isfinite(loss) and loss <= -np.log(1e-7) + 1e-6
+    np.testing.assert_allclose(y.sum(axis=1), 1, rtol=1e-6)
+    assert all(np.isfinite(g).all() for g in grads.values())
+
+
+def test_case_ids_are_unique() -> None:
+    for table in (BAD_X, BAD_T, SINGLE_T, OTHER):
+        ids = [case.id for case in table]
+        assert len(ids) == len(set(ids)), ids
+    assert sum(map(len, (BAD_X, BAD_T, SINGLE_T, OTHER))) >= 40
 
 
 # train_step against the book's step on the same net: net.gradient, then params[key] -= lr · grad.

@@ -19,8 +19,6 @@ from twolayer.reference import ReferenceNet
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-# Largest differences allowed from the float64 reference, per net dtype: (rtol, atol).
-TOLERANCE = {np.float64: (1e-12, 1e-14), np.float32: (2e-5, 2e-6)}
 INPUT_DTYPES = ["<f8", ">f8", "<f4", "<f2", "<i8", "<i4", "i1", "u1"]
 
 
@@ -71,32 +69,33 @@ def _reference(net: TwoLayerNet) -> ReferenceNet:
     return ReferenceNet.from_params({k: v.astype(np.float64) for k, v in net.params.items()})
 
 
-def _close(got: Any, expected: Any, dtype: np.dtype, what: str, scale: float = 1) -> None:
-    rtol, atol = TOLERANCE[dtype.type]
+def _close(got: Any, expected: Any, tol: Any, what: str, scale: float = 1) -> None:
+    rtol, atol = tol
     np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol * scale, err_msg=what)
 
 
 @FAST
 @given(problems())
-def test_predict_loss_gradient_agree_with_the_reference(problem) -> None:
+def test_predict_loss_gradient_agree_with_the_reference(tolerance: Any, problem: Any) -> None:
     net, x, t = problem
+    tol = tolerance(net.dtype)
     ref, x64, t64 = _reference(net), np.asarray(x, np.float64), np.asarray(t, np.float64)
     if t.ndim == 1:
         t64 = t
-    _close(net.predict(x), ref.predict(x64), net.dtype, "predict")
+    _close(net.predict(x), ref.predict(x64), tol, "predict")
     # the reference's loss takes rows (its label path breaks on one class, as the book's does)
     rows = np.eye(net.output_size)[t] if t.ndim == 1 else t64
-    _close(net.loss(x, t), ref.loss(x64, rows), net.dtype, "loss", scale=10)
+    _close(net.loss(x, t), ref.loss(x64, rows), tol, "loss", scale=10)
     # the gradient sums N products of inputs up to 4: its rounding grows with both
     scale = x.shape[0] * (1 + np.abs(x64).max())
     got, expected = net.gradient(x, t), ref.gradient(x64, t64)
     for key in expected:
-        _close(got[key], expected[key], net.dtype, f"gradient {key}", scale)
+        _close(got[key], expected[key], tol, f"gradient {key}", scale)
 
 
 @FAST
 @given(problems())
-def test_accuracy_agrees_with_the_reference_up_to_near_ties(problem) -> None:
+def test_accuracy_agrees_with_the_reference_up_to_near_ties(tolerance: Any, problem: Any) -> None:
     net, x, t = problem
     ref, x64 = _reference(net), np.asarray(x, np.float64)
     t64 = t if t.ndim == 1 else np.asarray(t, np.float64)
@@ -104,7 +103,7 @@ def test_accuracy_agrees_with_the_reference_up_to_near_ties(problem) -> None:
     # go either way; every other row must be counted exactly as the reference counts it.
     y = np.sort(ref.predict(x64), axis=1)
     gap = y[:, -1] - y[:, -2] if y.shape[1] > 1 else np.ones(len(y))
-    near_ties = int(np.sum(gap < 10 * TOLERANCE[net.dtype.type][0]))
+    near_ties = int(np.sum(gap < 10 * tolerance(net.dtype).rtol))
     n = x.shape[0]
     assert abs(net.accuracy(x, t) * n - ref.accuracy(x64, t64) * n) <= near_ties + 1e-9
 

@@ -5,15 +5,12 @@ from __future__ import annotations
 import io
 import json
 import math
-import signal
-import threading
-import time
 
 import numpy as np
 import pytest
 
 from twolayer import TwoLayerNet
-from twolayer.reference import ReferenceNet
+from twolayer.reference import ReferenceNet, train_like_the_book
 from twolayer.training import MAX_HISTORY_BYTES, DivergedError, History, check_settings, train
 
 
@@ -27,15 +24,8 @@ def small(mnist):
 def book_loop(network, x_train, t_train, *, iters_num, batch_size, learning_rate, seed):
     """ch04/train_neuralnet.py, with the sampling from np.random.default_rng(seed): the mini-batch losses."""
     rng = np.random.default_rng(seed)
-    train_loss_list = []
-    for _ in range(iters_num):
-        batch_mask = rng.choice(x_train.shape[0], batch_size)
-        x_batch, t_batch = x_train[batch_mask], t_train[batch_mask]
-        grad = network.gradient(x_batch, t_batch)
-        for key in ("W1", "b1", "W2", "b2"):
-            network.params[key] -= learning_rate * grad[key]
-        train_loss_list.append(network.loss(x_batch, t_batch))
-    return train_loss_list
+    batches = [rng.choice(x_train.shape[0], batch_size) for _ in range(iters_num)]
+    return train_like_the_book(network, x_train, t_train, batches, learning_rate)[0]
 
 
 def test_short_mnist_run_learns(mnist):
@@ -172,24 +162,6 @@ def test_ctrl_c_keeps_the_history(small):
     assert history.interrupted and not history.diverged
     assert len(history.train_loss_list) == 13 and history.epoch_iters == [0, 10]
     assert history.final_test_acc is None and history.wall_time > 0
-
-
-def test_real_ctrl_c_during_a_long_numerical_gradient(mnist):
-    (x_train, t_train), (x_test, t_test) = mnist
-    net = TwoLayerNet(784, 100, 10, seed=0)
-    main = threading.main_thread().ident
-    timer = threading.Timer(0.5, signal.pthread_kill, (main, signal.SIGINT))
-    start = time.perf_counter()
-    timer.start()
-    try:
-        # Far more iterations than fit in the half second before the signal (about 100 a second here).
-        history = train(net, x_train, t_train, x_test, t_test, iters_num=10000, gradient="numerical", progress=False)
-    finally:
-        timer.cancel()
-        timer.join()
-    assert history.interrupted
-    assert time.perf_counter() - start < 5
-    assert all(np.isfinite(net.params[key]).all() for key in net.params)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <future>
-#include <limits>
+#include <iterator>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -38,7 +38,12 @@ std::string shape_of(const py::array& a) {
 
 std::string dtype_of(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
 
-py::array as_array(py::handle obj) { return py::module_::import("numpy").attr("asarray")(obj); }
+// obj as a NumPy array: itself when it is one already (the Python wrapper passes arrays), else
+// numpy.asarray(obj) for a direct caller of the extension.
+py::array as_array(py::handle obj) {
+  if (py::isinstance<py::array>(obj)) return py::reinterpret_borrow<py::array>(obj);
+  return py::module_::import("numpy").attr("asarray")(obj);
+}
 
 void require_real(const py::array& a, const std::string& name) {
   const char kind = a.dtype().kind();
@@ -254,138 +259,137 @@ NumericalMethod parse_method(const std::string& method) {
   throw std::invalid_argument("method must be 'incremental' or 'naive', got '" + method + "'");
 }
 
+// The methods of the bound nets, one function each. Each converts and checks its arrays, then
+// runs the core on them without the GIL.
+
+template <class T>
+py::tuple sizes(const PyNet<T>& self) {
+  const Dims& d = self.net.dims();
+  return py::make_tuple(d.D, d.H, d.C);
+}
+
+template <class T>
+py::tuple params(py::object self) {
+  PyNet<T>& n = self.cast<PyNet<T>&>();
+  return split(n.net.params(), n.net.dims(), self);
+}
+
+template <class T>
+py::array_t<T> predict(PyNet<T>& self, py::handle x_obj) {
+  const Dims d = self.net.dims();
+  Batch<T> x(x_obj, d.D);
+  py::array_t<T> y({static_cast<py::ssize_t>(x.N), static_cast<py::ssize_t>(d.C)});
+  T* out = y.mutable_data();
+  x.visit([&](auto* rows) { return self.locked([&](auto& net) { net.predict(out, rows, x.N); }); });
+  return y;
+}
+
+template <class T>
+double loss(PyNet<T>& self, py::handle x_obj, py::handle t_obj) {
+  const Dims d = self.net.dims();
+  Batch<T> x(x_obj, d.D);
+  Labels<T> t(t_obj, x.N, d.C);
+  const std::int64_t* labels = t.as_labels(x.N, d.C);
+  return x.visit(
+      [&](auto* rows) { return self.locked([&](auto& net) { return net.loss(rows, labels, x.N); }); });
+}
+
+template <class T>
+double accuracy(PyNet<T>& self, py::handle x_obj, py::handle t_obj) {
+  const Dims d = self.net.dims();
+  Batch<T> x(x_obj, d.D);
+  Labels<T> t(t_obj, x.N, d.C);
+  const std::int64_t* labels = t.as_labels(x.N, d.C);
+  const std::size_t correct = x.visit([&](auto* rows) {
+    return self.locked([&](auto& net) { return net.count_correct(rows, labels, x.N); });
+  });
+  return static_cast<double>(correct) / static_cast<double>(x.N);
+}
+
+template <class T>
+py::tuple gradient(PyNet<T>& self, py::handle x_obj, py::handle t_obj) {
+  const Dims d = self.net.dims();
+  Batch<T> x(x_obj, d.D);
+  Labels<T> t(t_obj, x.N, d.C);
+  const Targets<T> targets = t.targets();
+  py::array_t<T> flat(static_cast<py::ssize_t>(d.size()));
+  T* out = flat.mutable_data();
+  x.visit([&](auto* rows) {
+    return self.locked([&](auto& net) { net.gradient(out, rows, targets, x.N); });
+  });
+  return split(out, d, flat);
+}
+
+// The loss after the step, or None without it. learning_rate is the wrapper's to check.
+template <class T>
+py::object train_step(PyNet<T>& self, py::handle x_obj, py::handle t_obj, double learning_rate,
+                      py::handle indices_obj, bool return_loss) {
+  const Dims d = self.net.dims();
+  Batch<T> x(x_obj, d.D);
+  const bool gather = !indices_obj.is_none();
+  CArray<std::int64_t> indices;
+  if (gather) indices = batch_indices(indices_obj, x.N);
+  Labels<T> t(t_obj, x.N, d.C, gather ? &indices : nullptr);
+  const Targets<T> targets = t.targets();
+  const std::int64_t* rows = gather ? indices.data() : nullptr;
+  const std::size_t N = gather ? static_cast<std::size_t>(indices.size()) : x.N;
+  const double loss = x.visit([&](auto* in) {
+    return self.locked([&](auto& net) {
+      return net.train_step(in, targets, rows, N, static_cast<T>(learning_rate), return_loss);
+    });
+  });
+  if (!return_loss) return py::none();
+  return py::float_(loss);
+}
+
+template <class T>
+py::tuple numerical_gradient(PyNet<T>& self, py::handle x_obj, py::handle t_obj,
+                             const std::string& method, double h) {
+  const NumericalMethod how = parse_method(method);  // h is the wrapper's to check
+  const Dims d = self.net.dims();
+  Batch<T> x(x_obj, d.D);
+  Labels<T> t(t_obj, x.N, d.C);
+  const std::int64_t* labels = t.as_labels(x.N, d.C);
+  py::array_t<T> flat(static_cast<py::ssize_t>(d.size()));
+  T* out = flat.mutable_data();
+  x.visit([&](auto* rows) {
+    return interruptible([&](const std::atomic<bool>& cancel) {
+      std::lock_guard<std::mutex> lock(self.busy);
+      return self.net.numerical_gradient(out, rows, labels, x.N, h, how, cancel);
+    });
+  });
+  return split(out, d, flat);
+}
+
 template <class T>
 void bind_net(py::module_& m, const char* name) {
   using Net = PyNet<T>;
-  const char* dtype = std::is_same<T, float>::value ? "float32" : "float64";
-  py::class_<Net>(m, name,
-                  (std::string("The two-layer network's ") + dtype +
-                   " parameters and passes. Use twolayer.TwoLayerNet instead.")
-                      .c_str())
-      .def(py::init([](std::size_t D, std::size_t H, std::size_t C) {
-             return new Net(Dims{D, H, C});
-           }),
+  const std::string doc = std::string("The two-layer network's ") +
+                          (std::is_same<T, float>::value ? "float32" : "float64") +
+                          " parameters and passes. Use twolayer.TwoLayerNet instead.";
+  py::class_<Net>(m, name, doc.c_str())
+      .def(py::init([](std::size_t D, std::size_t H, std::size_t C) { return new Net(Dims{D, H, C}); }),
            py::arg("input_size"), py::arg("hidden_size"), py::arg("output_size"))
-      .def_property_readonly("sizes",
-                             [](const Net& self) {
-                               const Dims& d = self.net.dims();
-                               return py::make_tuple(d.D, d.H, d.C);
-                             })
-      .def_property_readonly(
-          "params",
-          [](py::object self) {
-            Net& n = self.cast<Net&>();
-            return split(n.net.params(), n.net.dims(), self);
-          },
-          "(W1, b1, W2, b2): writable views of the parameter buffer")
-      .def(
-          "predict",
-          [](Net& self, py::handle x_obj) {
-            const Dims d = self.net.dims();
-            Batch<T> x(x_obj, d.D);
-            py::array_t<T> y({static_cast<py::ssize_t>(x.N), static_cast<py::ssize_t>(d.C)});
-            T* out = y.mutable_data();
-            x.visit([&](auto* rows) { return self.locked([&](auto& net) { net.predict(out, rows, x.N); }); });
-            return y;
-          },
-          py::arg("x"))
-      .def(
-          "loss",
-          [](Net& self, py::handle x_obj, py::handle t_obj) {
-            const Dims d = self.net.dims();
-            Batch<T> x(x_obj, d.D);
-            Labels<T> t(t_obj, x.N, d.C);
-            const std::int64_t* labels = t.as_labels(x.N, d.C);
-            return x.visit(
-                [&](auto* rows) { return self.locked([&](auto& net) { return net.loss(rows, labels, x.N); }); });
-          },
-          py::arg("x"), py::arg("t"))
-      .def(
-          "accuracy",
-          [](Net& self, py::handle x_obj, py::handle t_obj) {
-            const Dims d = self.net.dims();
-            Batch<T> x(x_obj, d.D);
-            Labels<T> t(t_obj, x.N, d.C);
-            const std::int64_t* labels = t.as_labels(x.N, d.C);
-            const std::size_t correct = x.visit([&](auto* rows) {
-              return self.locked([&](auto& net) { return net.count_correct(rows, labels, x.N); });
-            });
-            return static_cast<double>(correct) / static_cast<double>(x.N);
-          },
-          py::arg("x"), py::arg("t"))
-      .def(
-          "gradient",
-          [](Net& self, py::handle x_obj, py::handle t_obj) {
-            const Dims d = self.net.dims();
-            Batch<T> x(x_obj, d.D);
-            Labels<T> t(t_obj, x.N, d.C);
-            const Targets<T> targets = t.targets();
-            py::array_t<T> flat(static_cast<py::ssize_t>(d.size()));
-            T* out = flat.mutable_data();
-            x.visit([&](auto* rows) {
-              return self.locked([&](auto& net) { net.gradient(out, rows, targets, x.N); });
-            });
-            return split(out, d, flat);
-          },
-          py::arg("x"), py::arg("t"))
-      .def(
-          "train_step",
-          [](Net& self, py::handle x_obj, py::handle t_obj, double learning_rate,
-             py::handle indices_obj, bool return_loss) -> py::object {
-            if (!(learning_rate > 0) || !std::isfinite(learning_rate))
-              throw std::invalid_argument("learning_rate must be finite and > 0, got " +
-                                          py::repr(py::float_(learning_rate)).cast<std::string>());
-            const Dims d = self.net.dims();
-            Batch<T> x(x_obj, d.D);
-            CArray<std::int64_t> indices;
-            if (!indices_obj.is_none()) indices = batch_indices(indices_obj, x.N);
-            const bool gather = !indices_obj.is_none();
-            Labels<T> t(t_obj, x.N, d.C, gather ? &indices : nullptr);
-            const Targets<T> targets = t.targets();
-            const std::int64_t* rows = gather ? indices.data() : nullptr;
-            const std::size_t N = gather ? static_cast<std::size_t>(indices.size()) : x.N;
-            const double loss = x.visit([&](auto* in) {
-              return self.locked([&](auto& net) {
-                return net.train_step(in, targets, rows, N, static_cast<T>(learning_rate),
-                                      return_loss);
-              });
-            });
-            if (!return_loss) return py::none();
-            return py::float_(loss);
-          },
-          py::arg("x"), py::arg("t"), py::arg("learning_rate"), py::kw_only(),
-          py::arg("indices") = py::none(), py::arg("return_loss") = true)
-      .def(
-          "numerical_gradient",
-          [](Net& self, py::handle x_obj, py::handle t_obj, const std::string& method, double h) {
-            const NumericalMethod how = parse_method(method);
-            // A subnormal h makes 1/2h overflow to inf, and the differences 0·inf = NaN.
-            if (!(h >= std::numeric_limits<double>::min()) || !std::isfinite(h))
-              throw std::invalid_argument(
-                  "h must be a positive finite number of at least 2.2250738585072014e-308 "
-                  "(the smallest normal double), got " +
-                  py::repr(py::float_(h)).cast<std::string>());
-            const Dims d = self.net.dims();
-            Batch<T> x(x_obj, d.D);
-            Labels<T> t(t_obj, x.N, d.C);
-            const std::int64_t* labels = t.as_labels(x.N, d.C);
-            py::array_t<T> flat(static_cast<py::ssize_t>(d.size()));
-            T* out = flat.mutable_data();
-            x.visit([&](auto* rows) {
-              return interruptible([&](const std::atomic<bool>& cancel) {
-                std::lock_guard<std::mutex> lock(self.busy);
-                return self.net.numerical_gradient(out, rows, labels, x.N, h, how, cancel);
-              });
-            });
-            return split(out, d, flat);
-          },
-          py::arg("x"), py::arg("t"), py::arg("method") = "incremental", py::arg("h") = 1e-4);
+      .def_property_readonly("sizes", &sizes<T>)
+      .def_property_readonly("params", &params<T>,
+                             "(W1, b1, W2, b2): writable views of the parameter buffer")
+      .def("predict", &predict<T>, py::arg("x"))
+      .def("loss", &loss<T>, py::arg("x"), py::arg("t"))
+      .def("accuracy", &accuracy<T>, py::arg("x"), py::arg("t"))
+      .def("gradient", &gradient<T>, py::arg("x"), py::arg("t"))
+      .def("train_step", &train_step<T>, py::arg("x"), py::arg("t"), py::arg("learning_rate"),
+           py::kw_only(), py::arg("indices") = py::none(), py::arg("return_loss") = true)
+      .def("numerical_gradient", &numerical_gradient<T>, py::arg("x"), py::arg("t"),
+           py::arg("method") = "incremental", py::arg("h") = 1e-4);
 }
 
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "The C++ core of twolayer: float32 and float64 two-layer networks and a thread pool.";
+  py::tuple names(std::size(twolayer::kParamNames));
+  for (std::size_t i = 0; i < names.size(); ++i) names[i] = twolayer::kParamNames[i];
+  m.attr("PARAM_NAMES") = names;  // the order of `params` and of every gradient tuple
   bind_net<double>(m, "Net64");
   bind_net<float>(m, "Net32");
   m.def("set_num_threads", &twolayer::set_num_threads, py::arg("n"),

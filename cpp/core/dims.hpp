@@ -18,6 +18,9 @@ struct Dims {
   std::size_t size() const { return D * H + H + H * C + C; }
 };
 
+// The parameters' names, in the order of the flat layout.
+constexpr const char* kParamNames[] = {"W1", "b1", "W2", "b2"};
+
 // Pointers into one flat parameter (or gradient) buffer.
 template <class T>
 struct Params {

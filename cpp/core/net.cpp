@@ -4,7 +4,6 @@
 #include <limits>
 #include <stdexcept>
 #include <type_traits>
-#include <utility>
 
 #include "dispatch.hpp"
 #include "kernels.hpp"
@@ -154,18 +153,17 @@ std::size_t TwoLayerNet<T>::count_correct(const X* x, const std::int64_t* t, std
 
 template <class T>
 template <class X>
-void TwoLayerNet<T>::backward_chunk(Scratch& s, const X* x, const Targets<T>& t,
-                                    std::size_t begin, std::size_t n, T scale) const {
+void TwoLayerNet<T>::backward_chunk(Scratch& s, const X* x, const Targets<T>& t, std::size_t n,
+                                    T scale) const {
   const Dims& d = dims_;
   const Kernels<T>& k = kernels<T>();
-  T* gb1 = s.grads.data();
-  T *gW2 = gb1 + d.H, *gb2 = gW2 + d.H * d.C;
-  const SparseRows<T> xb = forward_chunk(s, s.y.data(), x + begin * d.D, n);
+  T *gb1 = s.grads.data(), *gW2 = gb1 + d.H, *gb2 = gW2 + d.H * d.C;  // b1, W2, b2 of this slot
+  const SparseRows<T> xb = forward_chunk(s, s.y.data(), x, n);
   k.softmax_forward(s.y.data(), n, d.C);
   if (t.labels)
-    softmax_cross_entropy_backward(s.dy.data(), s.y.data(), t.labels + begin, scale, n, d.C);
+    softmax_cross_entropy_backward(s.dy.data(), s.y.data(), t.labels, scale, n, d.C);
   else
-    softmax_cross_entropy_backward(s.dy.data(), s.y.data(), t.rows + begin * d.C, scale, n, d.C);
+    softmax_cross_entropy_backward(s.dy.data(), s.y.data(), t.rows, scale, n, d.C);
   k.affine_backward_weights(gW2, s.z1.data(), s.dy.data(), n, d.H, d.C);
   bias_backward(gb2, s.dy.data(), n, d.C);
   k.affine_forward(s.da1.data(), s.dy.data(), w2t_.data(), nullptr, n, d.C, d.H);
@@ -185,7 +183,6 @@ template <class X>
 const X* TwoLayerNet<T>::backprop(T* grads, const X* x, const std::int64_t* rows,
                                   const Targets<T>& t, std::size_t N, T learning_rate) {
   const Dims& d = dims_;
-  T* gW1 = grads + d.W1();
   // da1 = dy·W2ᵀ runs as a forward product with W2 transposed once per call.
   w2t_.resize(d.H * d.C);
   transpose(w2t_.data(), params_.data() + d.W2(), d.H, d.C);
@@ -197,10 +194,11 @@ const X* TwoLayerNet<T>::backprop(T* grads, const X* x, const std::int64_t* rows
   const X* batch = rows ? gathered : x;
 
   // Rounds of up to one chunk per thread. In each round, the threads first take a chunk each
-  // through backward_chunk; then they share out the rows of W1's gradient, each adding every
+  // through backward_chunk, with its share of the small gradients (b1, W2, b2: everything after
+  // W1 in the flat layout); then they share out the rows of W1's gradient, each adding every
   // chunk's part to its rows. So W1's gradient needs no partial copies (it is summed in chunk
-  // order whatever the thread count) and only the small gradients (b1, W2, b2: everything after
-  // W1 in the flat layout) are summed over the slots at the end, in slot order.
+  // order whatever the thread count) and only the small gradients are summed over the slots at
+  // the end, in slot order.
   const int workers = num_threads();
   const std::size_t chunk = rows_per_chunk(N), chunks = (N + chunk - 1) / chunk;
   const std::size_t slots = std::min<std::size_t>(chunks, static_cast<std::size_t>(workers));
@@ -211,27 +209,25 @@ const X* TwoLayerNet<T>::backprop(T* grads, const X* x, const std::int64_t* rows
   }
   // W1's gradient rows are shared out in pieces of this many, taken in turn by free threads.
   const std::size_t w1_rows = std::max<std::size_t>(16, (d.D + 4 * workers - 1) / (4 * workers));
+  T* gW1 = grads + d.W1();
   const T scale = T(1) / static_cast<T>(N);
   for (std::size_t first = 0; first < chunks; first += slots) {
     const std::size_t in_round = std::min(slots, chunks - first);
-    auto extent = [&](std::size_t slot) {  // the first row of the slot's chunk, and its rows
-      const std::size_t begin = (first + slot) * chunk;
-      return std::make_pair(begin, std::min(chunk, N - begin));
-    };
+    auto begin = [&](std::size_t slot) { return (first + slot) * chunk; };  // the slot's chunk
+    auto size = [&](std::size_t slot) { return std::min(chunk, N - begin(slot)); };
     parallel_for(in_round, 1, workers, [&](std::size_t slot, std::size_t, int) {
-      const auto [begin, n] = extent(slot);
-      if (rows) gather_rows(gathered, x, rows, begin, begin + n, d.D);
-      backward_chunk(scratch_[slot], batch, t, begin, n, scale);
+      if (rows) gather_rows(gathered, x, rows, begin(slot), begin(slot) + size(slot), d.D);
+      backward_chunk(scratch_[slot], batch + begin(slot) * d.D, t.from(begin(slot), d.C),
+                     size(slot), scale);
     });
     const bool last = first + slots >= chunks;
     parallel_for(d.D, w1_rows, workers, [&](std::size_t k0, std::size_t k1, int) {
       if (first == 0) std::fill(gW1 + k0 * d.H, gW1 + k1 * d.H, T(0));
-      for (std::size_t slot = 0; slot < in_round; ++slot) {
-        const auto [begin, n] = extent(slot);
+      for (std::size_t slot = 0; slot < in_round; ++slot)
         kernels<T>().sparse_affine_backward_weights(gW1, scratch_[slot].masks.data(),
-                                                    batch + begin * d.D, scratch_[slot].da1.data(),
-                                                    n, d.D, d.H, k0, k1);
-      }
+                                                    batch + begin(slot) * d.D,
+                                                    scratch_[slot].da1.data(), size(slot), d.D,
+                                                    d.H, k0, k1);
       // Each thread updates the rows of W1 it has just finished, while they are in its cache.
       if (last && learning_rate != T(0))
         sgd_update(params_.data() + k0 * d.H, gW1 + k0 * d.H, (k1 - k0) * d.H, learning_rate);

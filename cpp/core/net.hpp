@@ -18,6 +18,14 @@ template <class T>
 struct Targets {
   const std::int64_t* labels = nullptr;
   const T* rows = nullptr;
+
+  // The targets of the rows from `begin` on, for C classes.
+  Targets from(std::size_t begin, std::size_t C) const {
+    Targets t;
+    if (labels) t.labels = labels + begin;
+    if (rows) t.rows = rows + begin * C;
+    return t;
+  }
 };
 
 enum class NumericalMethod {
@@ -98,12 +106,13 @@ class TwoLayerNet {
   // left in s for the backward pass.
   template <class X>
   SparseRows<T> forward_chunk(Scratch& s, T* logits, const X* x, std::size_t n) const;
-  // The forward pass of rows [begin, begin + n) of x and the backward pass up to s.da1, adding
-  // their part of the small gradients (b1, W2, b2) to s.grads and marking their non-zeros in
-  // s.masks for W1's gradient. Needs w2t_.
+
+  // The forward pass of n <= kRowsPerChunk rows, then the backward pass down to the hidden layer:
+  // s.da1 = the gradient at its pre-activations, s.masks = x's non-zeros by columns, and the
+  // chunk's part of the gradients of b1, W2 and b2 added to s.grads (W1's is left to the caller,
+  // which shares its rows out over threads). Needs w2t_ = W2ᵀ.
   template <class X>
-  void backward_chunk(Scratch& s, const X* x, const Targets<T>& t, std::size_t begin,
-                      std::size_t n, T scale) const;
+  void backward_chunk(Scratch& s, const X* x, const Targets<T>& t, std::size_t n, T scale) const;
 
   Dims dims_;
   std::vector<T> params_;

@@ -112,20 +112,23 @@ const NumericalKernels& portable_numerical_kernels() {
   return k;
 }
 
-template <class X>
-bool numerical_gradient_incremental(double* grads, const double* theta, const Dims& d, const X* x,
-                                    const std::int64_t* t, std::size_t N, double h,
-                                    const std::atomic<bool>& cancel) {
-  const std::size_t D = d.D, H = d.H, C = d.C;
-  const std::size_t Np = round_up(N, kPassPadding), Hp = round_up(H, kPassPadding);
-  const Params<const double> p(theta, d);
+namespace {
 
-  // The unperturbed pass, in padded rows: hidden pre-activations a1, hidden outputs z1, logits a2.
-  std::vector<double> a1(N * Hp, 0.0), z1(N * Hp, 0.5), a2(N * C), a2t(C * Np, 0.0),
-      w2t(C * Hp, 0.0), exp_minus_a1(N * Hp, 1.0), e2(N * C), e2t(C * Np, 1.0),
-      e2_sum(Np, static_cast<double>(C)), e2_target(Np, 1.0), w2_max(Hp, 0.0);
-  std::vector<std::int64_t> labels(Np, 0);
-  {
+// The unperturbed pass of numerical_gradient_incremental over x[N×D], in padded rows, and its
+// UnperturbedPass view (see numerical_gradient.hpp for what each array holds).
+struct UnperturbedArrays {
+  std::size_t Np, Hp;
+  std::vector<double> a1, z1, a2, a2t, w2t, exp_minus_a1, e2, e2t, e2_sum, e2_target, w2_max;
+  std::vector<std::int64_t> labels;
+
+  template <class X>
+  UnperturbedArrays(const Params<const double>& p, const Dims& d, const X* x, const std::int64_t* t,
+                    std::size_t N)
+      : Np(round_up(N, kPassPadding)), Hp(round_up(d.H, kPassPadding)),
+        a1(N * Hp, 0.0), z1(N * Hp, 0.5), a2(N * d.C), a2t(d.C * Np, 0.0), w2t(d.C * Hp, 0.0),
+        exp_minus_a1(N * Hp, 1.0), e2(N * d.C), e2t(d.C * Np, 1.0),
+        e2_sum(Np, static_cast<double>(d.C)), e2_target(Np, 1.0), w2_max(Hp, 0.0), labels(Np, 0) {
+    const std::size_t D = d.D, H = d.H, C = d.C;
     std::vector<double> row(H);
     for (std::size_t n = 0; n < N; ++n) {
       affine_forward(row.data(), x + n * D, p.W1, p.b1, 1, D, H);
@@ -151,34 +154,30 @@ bool numerical_gradient_incremental(double* grads, const double* theta, const Di
         w2_max[j] = std::max(w2_max[j], std::abs(p.W2[j * C + c]));
       }
   }
-  const UnperturbedPass u{N,
-                          H,
-                          C,
-                          Np,
-                          Hp,
-                          a1.data(),
-                          z1.data(),
-                          a2.data(),
-                          a2t.data(),
-                          w2t.data(),
-                          labels.data(),
-                          exp_minus_a1.data(),
-                          e2.data(),
-                          e2t.data(),
-                          e2_sum.data(),
-                          e2_target.data(),
-                          w2_max.data()};
 
-  // Input i's non-zeros, column by column: samples[start[i] .. start[i + 1]) with their values.
-  // Column D is b1's input, 1 for every sample.
-  std::vector<std::size_t> start(D + 2, 0);
-  for (std::size_t n = 0; n < N; ++n)
-    for (std::size_t i = 0; i < D; ++i) start[i + 1] += x[n * D + i] != X(0);
-  start[D + 1] = N;
-  for (std::size_t i = 0; i <= D; ++i) start[i + 1] += start[i];
-  std::vector<std::uint32_t> samples(start[D + 1]);
-  std::vector<double> inputs(start[D + 1]);
-  {
+  UnperturbedPass view(const Dims& d, std::size_t N) const {
+    return {N,          d.H,         d.C,          Np,           Hp,
+            a1.data(),  z1.data(),   a2.data(),    a2t.data(),   w2t.data(),
+            labels.data(), exp_minus_a1.data(), e2.data(), e2t.data(), e2_sum.data(),
+            e2_target.data(), w2_max.data()};
+  }
+};
+
+// Input i's non-zeros, column by column: samples[start[i] .. start[i + 1]) with their values.
+// Column D is b1's input, 1 for every sample.
+struct NonzerosByColumn {
+  std::vector<std::size_t> start;
+  std::vector<std::uint32_t> samples;
+  std::vector<double> inputs;
+
+  template <class X>
+  NonzerosByColumn(const X* x, std::size_t N, std::size_t D) : start(D + 2, 0) {
+    for (std::size_t n = 0; n < N; ++n)
+      for (std::size_t i = 0; i < D; ++i) start[i + 1] += x[n * D + i] != X(0);
+    start[D + 1] = N;
+    for (std::size_t i = 0; i <= D; ++i) start[i + 1] += start[i];
+    samples.resize(start[D + 1]);
+    inputs.resize(start[D + 1]);
     std::vector<std::size_t> next(start.begin(), start.end() - 1);
     for (std::size_t n = 0; n < N; ++n) {
       for (std::size_t i = 0; i < D; ++i)
@@ -190,33 +189,46 @@ bool numerical_gradient_incremental(double* grads, const double* theta, const Di
       inputs[next[D]++] = 1.0;
     }
   }
+};
+
+}  // namespace
+
+template <class X>
+bool numerical_gradient_incremental(double* grads, const double* theta, const Dims& d, const X* x,
+                                    const std::int64_t* t, std::size_t N, double h,
+                                    const std::atomic<bool>& cancel) {
+  const std::size_t H = d.H, C = d.C;
+  const UnperturbedArrays pass(Params<const double>(theta, d), d, x, t, N);
+  const UnperturbedPass u = pass.view(d, N);
+  const NonzerosByColumn columns(x, N, d.D);
 
   // A bias is the weight of an input fixed at 1, so b1 is row D of W1 and b2 row H of W2 in the
   // flat layout; each task below fills one such row of the gradient.
   const NumericalKernels& kernels = numerical_kernels();
-  const std::size_t hidden_rows = D + 1, logit_rows = H + 1;
+  const std::size_t hidden_rows = d.D + 1, logit_rows = H + 1;
   const double scale = 1.0 / (2 * h * static_cast<double>(N));
   struct Work {
     std::vector<double> diff, shift;
   };
   const int workers = num_threads();
-  std::vector<Work> work(workers, Work{std::vector<double>(std::max(Hp, C)), std::vector<double>(Np, 0.0)});
+  std::vector<Work> work(workers, Work{std::vector<double>(std::max(u.Hp, C)), std::vector<double>(u.Np, 0.0)});
 
   parallel_for(hidden_rows + logit_rows, 4, workers, [&](std::size_t begin, std::size_t end, int w) {
     Work& s = work[w];
     for (std::size_t row = begin; row < end && !cancel.load(std::memory_order_relaxed); ++row) {
       if (row < hidden_rows) {
         // W1[i, :] (b1 when i == D): perturbing W1[i, j] by ±h moves a1[n, j] by ±h·x[n, i].
-        const std::size_t i = row, count = start[i + 1] - start[i];
+        const std::size_t i = row, first = columns.start[i], count = columns.start[i + 1] - first;
         if (count > 0)
-          kernels.hidden_row_differences(s.diff.data(), u, &samples[start[i]], &inputs[start[i]], count, h);
+          kernels.hidden_row_differences(s.diff.data(), u, &columns.samples[first],
+                                         &columns.inputs[first], count, h);
         else
           std::fill(s.diff.begin(), s.diff.end(), 0.0);  // no sample's loss moves
         for (std::size_t j = 0; j < H; ++j) grads[d.W1() + i * H + j] = s.diff[j] * scale;
       } else {
         // W2[j, :] (b2 when j == H): perturbing W2[j, c] by ±h moves a2[n, c] by ±h·z1[n, j].
         const std::size_t j = row - hidden_rows;
-        for (std::size_t n = 0; n < N; ++n) s.shift[n] = h * (j < H ? z1[n * Hp + j] : 1.0);
+        for (std::size_t n = 0; n < N; ++n) s.shift[n] = h * (j < H ? u.z1[n * u.Hp + j] : 1.0);
         kernels.logit_row_differences(s.diff.data(), u, s.shift.data());
         for (std::size_t c = 0; c < C; ++c) grads[d.W2() + j * C + c] = s.diff[c] * scale;
       }

@@ -7,6 +7,8 @@ from numpy.typing import ArrayLike, NDArray
 
 _Method = Literal["incremental", "naive"]
 
+PARAM_NAMES: tuple[str, ...]
+
 class Net64:
     def __init__(self, input_size: int, hidden_size: int, output_size: int) -> None: ...
     @property

@@ -14,9 +14,8 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import _core, serialization
-from .reference import init_params
+from ._core import PARAM_NAMES
 
-PARAM_KEYS = ("W1", "b1", "W2", "b2")
 _CORE_BY_DTYPE = {np.dtype(np.float64): _core.Net64, np.dtype(np.float32): _core.Net32}
 
 
@@ -29,7 +28,7 @@ class Params(MutableMapping):
     """
 
     def __init__(self, views: tuple) -> None:
-        self._views = dict(zip(PARAM_KEYS, views))
+        self._views = dict(zip(PARAM_NAMES, views))
 
     def __getitem__(self, key: str) -> NDArray:
         return self._view(key)
@@ -45,7 +44,7 @@ class Params(MutableMapping):
             return self._views[key]
         except (KeyError, TypeError):  # TypeError: an unhashable key
             raise KeyError(
-                f"{key!r} is not a parameter; the parameters are {', '.join(PARAM_KEYS)}"
+                f"{key!r} is not a parameter; the parameters are {', '.join(PARAM_NAMES)}"
             ) from None
 
     def _checked(self, key: str, value: ArrayLike) -> np.ndarray:
@@ -63,18 +62,18 @@ class Params(MutableMapping):
         """Copy a whole mapping W1 b1 W2 b2 in, after checking every entry (all or nothing)."""
         if not isinstance(values, Mapping):
             raise TypeError(
-                f"params must be assigned a mapping with keys {', '.join(PARAM_KEYS)}, "
+                f"params must be assigned a mapping with keys {', '.join(PARAM_NAMES)}, "
                 f"got {type(values).__name__}"
             )
         keys = set(values.keys())
-        if keys != set(PARAM_KEYS):
-            missing = [k for k in PARAM_KEYS if k not in keys]
-            unknown = sorted(repr(k) for k in keys - set(PARAM_KEYS))
+        if keys != set(PARAM_NAMES):
+            missing = [k for k in PARAM_NAMES if k not in keys]
+            unknown = sorted(repr(k) for k in keys - set(PARAM_NAMES))
             raise KeyError(
-                f"params must be assigned exactly the keys {', '.join(PARAM_KEYS)}; "
+                f"params must be assigned exactly the keys {', '.join(PARAM_NAMES)}; "
                 f"missing: {', '.join(missing) or 'none'}; unknown: {', '.join(unknown) or 'none'}"
             )
-        arrays = {k: self._checked(k, values[k]) for k in PARAM_KEYS}
+        arrays = {k: self._checked(k, values[k]) for k in PARAM_NAMES}
         for key, array in arrays.items():
             if array is not self._views[key]:
                 self._views[key][...] = array
@@ -83,10 +82,10 @@ class Params(MutableMapping):
         raise TypeError("the parameters of a TwoLayerNet cannot be removed")
 
     def __iter__(self) -> Iterator[str]:
-        return iter(PARAM_KEYS)
+        return iter(PARAM_NAMES)
 
     def __len__(self) -> int:
-        return len(PARAM_KEYS)
+        return len(PARAM_NAMES)
 
     def __repr__(self) -> str:
         items = ", ".join(f"{k}: {v.dtype}{list(v.shape)}" for k, v in self._views.items())
@@ -113,6 +112,18 @@ def _real(name: str, value: Any) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     return value
+
+
+def _step(h: Any) -> float:
+    """h as the step of central differences: a finite float of at least the smallest normal double
+    (a subnormal h makes 1/2h overflow to inf, and the differences 0·inf = NaN)."""
+    h = _real("h", h)
+    if not h >= sys.float_info.min:
+        raise ValueError(
+            f"h must be a positive finite number of at least {sys.float_info.min!r} "
+            f"(the smallest normal double), got {h!r}"
+        )
+    return h
 
 
 def _check_seed(seed: Any) -> None:
@@ -180,7 +191,7 @@ class TwoLayerNet:
         self._params = Params(self._core.params)
         self.grads: dict[str, NDArray] = {}
 
-        self._params.update(init_params(*sizes, weight_init_std, seed))
+        self._params.update(initial_params(*sizes, weight_init_std, seed))
 
     @property
     def params(self) -> Params:
@@ -250,7 +261,7 @@ class TwoLayerNet:
         The result is also kept in ``self.grads``; later calls never overwrite its arrays.
         """
         x, t = _batch_and_targets(x, t, self.input_size, self.output_size)
-        self.grads = dict(zip(PARAM_KEYS, self._core.gradient(x, t)))
+        self.grads = dict(zip(PARAM_NAMES, self._core.gradient(x, t)))
         return self.grads
 
     def train_step(
@@ -272,6 +283,8 @@ class TwoLayerNet:
         gathered inside the core, so the caller never copies it.
         """
         learning_rate = _real("learning_rate", learning_rate)
+        if not learning_rate > 0:
+            raise ValueError(f"learning_rate must be finite and > 0, got {learning_rate}")
         if indices is None:
             x, t = _batch_and_targets(x, t, self.input_size, self.output_size)
         else:
@@ -295,10 +308,31 @@ class TwoLayerNet:
         """
         if not isinstance(method, str):
             raise TypeError(f"method must be 'incremental' or 'naive', got {method!r}")
-        h = _real("h", h)
+        h = _step(h)
         x, t = _batch_and_targets(x, t, self.input_size, self.output_size)
-        self.grads = dict(zip(PARAM_KEYS, self._core.numerical_gradient(x, t, method, h)))
+        self.grads = dict(zip(PARAM_NAMES, self._core.numerical_gradient(x, t, method, h)))
         return self.grads
+
+
+def initial_params(
+    input_size: int, hidden_size: int, output_size: int, weight_init_std: float, seed: Optional[int]
+) -> dict[str, NDArray]:
+    """The book's initial parameters (float64): ``weight_init_std * randn`` weights, zero biases.
+
+    ``seed=None`` draws from NumPy's global generator, as the book does; otherwise from
+    ``np.random.default_rng(seed)``.
+    """
+    if seed is None:
+        randn = np.random.randn
+    else:
+        rng = np.random.default_rng(seed)
+        randn = lambda *shape: rng.standard_normal(shape)  # noqa: E731
+    return {
+        "W1": weight_init_std * randn(input_size, hidden_size),
+        "b1": np.zeros(hidden_size),
+        "W2": weight_init_std * randn(hidden_size, output_size),
+        "b2": np.zeros(output_size),
+    }
 
 
 def _new_core(dtype: np.dtype, sizes: tuple[int, int, int]) -> Any:

@@ -1,39 +1,20 @@
 """A pure NumPy implementation of the same network, written the way the book writes it.
 
 It is the yardstick for the C++ core: the tests check every C++ result against it, and ``bench/``
-times it side by side with the core. Nothing here is fast on purpose.
+times it side by side with the core. Nothing here is fast on purpose. Besides the network: the
+book's numerical gradient and training loop, for any network with the book's API, and random
+MNIST-like batches to feed them.
 """
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-PARAM_KEYS = ("W1", "b1", "W2", "b2")
-
-
-def init_params(
-    input_size: int, hidden_size: int, output_size: int, weight_init_std: float, seed: Optional[int]
-) -> dict[str, NDArray]:
-    """The book's initial parameters (float64): ``weight_init_std * randn`` weights, zero biases.
-
-    ``seed=None`` draws from NumPy's global generator, as the book does; otherwise from
-    ``np.random.default_rng(seed)``.
-    """
-    if seed is None:
-        randn = np.random.randn
-    else:
-        rng = np.random.default_rng(seed)
-        randn = lambda *shape: rng.standard_normal(shape)  # noqa: E731
-    return {
-        "W1": weight_init_std * randn(input_size, hidden_size),
-        "b1": np.zeros(hidden_size),
-        "W2": weight_init_std * randn(hidden_size, output_size),
-        "b2": np.zeros(output_size),
-    }
-
+from ._core import PARAM_NAMES
+from .net import initial_params
 
 def sigmoid(x: NDArray) -> NDArray:
     return 1 / (1 + np.exp(-x))
@@ -55,18 +36,63 @@ def cross_entropy_error(y: NDArray, t: NDArray) -> float:
     return -np.sum(np.log(y[np.arange(n), t] + 1e-7)) / n
 
 
-def numerical_gradient(f, x: NDArray, h: float = 1e-4) -> NDArray:
-    """Central differences of f() over every entry of x, perturbing x in place and restoring it."""
-    grad = np.zeros_like(x)
-    for idx in np.ndindex(*x.shape):
-        saved = x[idx]
-        x[idx] = saved + h
+def numerical_gradient(
+    f: Callable[[], float], x: NDArray, h: float = 1e-4, indices: Optional[Sequence[int]] = None
+) -> NDArray:
+    """The book's central differences of f() over every entry of x (or over the flat `indices` of
+    x only, returned in their order), perturbing x in place and restoring it."""
+    flat = x.reshape(-1)  # a view: perturbing it perturbs x
+    grad = np.zeros(flat.size if indices is None else len(indices), dtype=x.dtype)
+    for out, i in enumerate(range(flat.size) if indices is None else indices):
+        saved = flat[i]
+        flat[i] = saved + h
         f_plus = f()
-        x[idx] = saved - h
+        flat[i] = saved - h
         f_minus = f()
-        x[idx] = saved
-        grad[idx] = (f_plus - f_minus) / (2 * h)
-    return grad
+        flat[i] = saved
+        grad[out] = (f_plus - f_minus) / (2 * h)
+    return grad.reshape(x.shape) if indices is None else grad
+
+
+def train_like_the_book(
+    net: Any,
+    x_train: NDArray,
+    t_train: NDArray,
+    batches: Sequence[NDArray],
+    learning_rate: float = 0.1,
+    *,
+    numerical: bool = False,
+    iter_per_epoch: Optional[int] = None,
+    x_test: Optional[NDArray] = None,
+    t_test: Optional[NDArray] = None,
+) -> tuple[list[float], list[float], list[float]]:
+    """ch04/train_neuralnet.py on any network with the book's API: SGD on the given mini-batches
+    (index arrays into x_train), recording each mini-batch's loss and, every `iter_per_epoch`
+    iterations if given, the accuracy on all of the train and test images.
+    Returns (train_loss_list, train_acc_list, test_acc_list)."""
+    train_loss_list: list[float] = []
+    train_acc_list: list[float] = []
+    test_acc_list: list[float] = []
+    for i, batch_mask in enumerate(batches):
+        x_batch = x_train[batch_mask]
+        t_batch = t_train[batch_mask]
+        grad = net.numerical_gradient(x_batch, t_batch) if numerical else net.gradient(x_batch, t_batch)
+        for key in PARAM_NAMES:
+            net.params[key] -= learning_rate * grad[key]
+        train_loss_list.append(net.loss(x_batch, t_batch))
+        if iter_per_epoch and i % iter_per_epoch == 0:
+            train_acc_list.append(net.accuracy(x_train, t_train))
+            test_acc_list.append(net.accuracy(x_test, t_test))
+    return train_loss_list, train_acc_list, test_acc_list
+
+
+def mnist_like_batch(
+    rng: np.random.Generator, n: int, d: int, dtype: DTypeLike = np.float64
+) -> NDArray:
+    """n random inputs of size d in [0, 1] with about 81% zeros, like normalised MNIST pixels."""
+    x = rng.random((n, d))
+    x[rng.random((n, d)) < 0.81] = 0
+    return x.astype(dtype)
 
 
 class ReferenceNet:
@@ -85,14 +111,17 @@ class ReferenceNet:
         self.dtype = np.dtype(dtype)
         sizes = (input_size, hidden_size, output_size)
         self.params = {
-            k: v.astype(self.dtype) for k, v in init_params(*sizes, weight_init_std, seed).items()
+            k: v.astype(self.dtype) for k, v in initial_params(*sizes, weight_init_std, seed).items()
         }
 
     @classmethod
-    def from_params(cls, params: Mapping[str, NDArray]) -> "ReferenceNet":
-        """A reference net holding copies of the given parameters (of any TwoLayerNet)."""
+    def from_params(
+        cls, params: Mapping[str, NDArray], dtype: Optional[DTypeLike] = None
+    ) -> "ReferenceNet":
+        """A reference net holding copies of the given parameters (of any TwoLayerNet), converted
+        to `dtype` if given."""
         net = cls.__new__(cls)
-        net.params = {k: np.array(params[k]) for k in PARAM_KEYS}
+        net.params = {k: np.array(params[k], dtype=dtype) for k in PARAM_NAMES}
         net.dtype = net.params["W1"].dtype
         return net
 
@@ -116,12 +145,24 @@ class ReferenceNet:
 
     def gradient(self, x: NDArray, t: NDArray) -> dict[str, NDArray]:
         """Backpropagation, with the book's ``dy = (y - t) / N`` (integer labels become one-hot rows)."""
-        p = self.params
         z1, y = self._forward(x)
         if t.ndim == 1:
             t = np.eye(y.shape[1], dtype=y.dtype)[t]
-        dy = (y - t) / x.shape[0]
-        da1 = np.dot(dy, p["W2"].T) * z1 * (1 - z1)
+        return self._backward(x, z1, (y - t) / x.shape[0])
+
+    def exact_gradient(self, x: NDArray, t: NDArray) -> dict[str, NDArray]:
+        """The exact derivative of the book's loss ``-mean(log(y[n, t_n] + 1e-7))`` for integer
+        labels t: backpropagation with each sample's term scaled by r_n = y_n / (y_n + 1e-7), y_n
+        the probability of its label (the ``+ 1e-7`` is what backprop's ``y - t`` leaves out)."""
+        z1, y = self._forward(x)
+        n = x.shape[0]
+        y_label = y[np.arange(n), t]
+        r = y_label / (y_label + 1e-7)
+        return self._backward(x, z1, r[:, None] * (y - np.eye(y.shape[1])[t]) / n)
+
+    def _backward(self, x: NDArray, z1: NDArray, dy: NDArray) -> dict[str, NDArray]:
+        """The parameters' gradients from the gradient dy of the loss by the logits."""
+        da1 = np.dot(dy, self.params["W2"].T) * z1 * (1 - z1)
         return {
             "W1": np.dot(x.T, da1),
             "b1": da1.sum(axis=0),
@@ -132,5 +173,5 @@ class ReferenceNet:
     def numerical_gradient(self, x: NDArray, t: NDArray, h: float = 1e-4) -> dict[str, NDArray]:
         """The book's numerical gradient: every parameter perturbed by ±h in turn, the whole loss
         evaluated each time."""
-        return {k: numerical_gradient(lambda: self.loss(x, t), self.params[k], h) for k in PARAM_KEYS}
+        return {k: numerical_gradient(lambda: self.loss(x, t), self.params[k], h) for k in PARAM_NAMES}
 

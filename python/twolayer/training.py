@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ._core import PARAM_NAMES
 from ._files import atomic_write
 from ._progress import progress_bar
 from .net import TwoLayerNet
@@ -211,7 +212,7 @@ def _sgd_step(
     x_batch, t_batch = x_train[batch], t_train[batch]
     grad = net.gradient(x_batch, t_batch) if gradient == "backprop" else net.numerical_gradient(x_batch, t_batch)
     with _ctrl_c_deferred():
-        for key in ("W1", "b1", "W2", "b2"):
+        for key in PARAM_NAMES:
             net.params[key] -= learning_rate * grad[key]
         losses.append(net.loss(x_batch, t_batch))
 
@@ -224,7 +225,7 @@ def _as_core_reads(net: TwoLayerNet, x: np.ndarray, t: np.ndarray) -> Pair:
         x = x.astype(net.dtype)
     if t.ndim == 2 and t.dtype.kind in "iuf":
         t = t.astype(net.dtype, copy=False)
-    elif t.ndim == 1 and t.dtype.kind in "iu" and t.dtype.itemsize < 8 or t.dtype == np.int64:
+    elif t.ndim == 1 and (t.dtype.kind == "i" or t.dtype.kind == "u" and t.dtype.itemsize < 8):
         t = t.astype(np.int64, copy=False)  # (uint64 labels past int64's range are left for the core to refuse)
     return np.ascontiguousarray(x), np.ascontiguousarray(t)
 
