@@ -172,9 +172,7 @@ def train(
     settings["seed"] = None if seed is None else int(seed)  # not a NumPy integer, which JSON cannot hold
     batch_rng, split_rng, eval_rng = _generators(settings["seed"])
     fit, validation = _hold_out(x_train, t_train, split_rng, train_size, validation_size)
-    # This package's net takes each step in one call into the core (TwoLayerNet.train_step); any
-    # other net, the book's own class included, takes the book's steps.
-    fused = isinstance(net, TwoLayerNet) and gradient == "backprop"
+    fused = _takes_fused_steps(net, gradient)
     if fused:
         fit = _as_core_reads(net, *fit)
     iter_per_epoch = _iter_per_epoch(sampling, len(fit[0]), batch_size)
@@ -215,6 +213,15 @@ def _sgd_step(
         for key in PARAM_NAMES:
             net.params[key] -= learning_rate * grad[key]
         losses.append(net.loss(x_batch, t_batch))
+
+
+def _takes_fused_steps(net: Any, gradient: str) -> bool:
+    """Whether each step is one call of ``net.train_step``: for this package's net with backprop. Any other net, the
+    book's own class included, and a subclass with its own ``gradient`` or ``loss`` (which the fused step would not
+    call) take the book's steps."""
+    if not isinstance(net, TwoLayerNet) or gradient != "backprop":
+        return False
+    return type(net).gradient is TwoLayerNet.gradient and type(net).loss is TwoLayerNet.loss
 
 
 def _as_core_reads(net: TwoLayerNet, x: np.ndarray, t: np.ndarray) -> Pair:
