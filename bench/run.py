@@ -111,6 +111,8 @@ def load_data(mnist_dir: Path, quick: bool):
 # Timing and checking
 
 
+SECTIONS = ("gradient", "accuracy", "numerical gradient", "book run", "numerical-gradient training", "scaling",
+            "activation")
 SETTLE = 0.2  # seconds of rest between implementations (see timed()); less in --quick mode
 
 
@@ -180,6 +182,38 @@ def peak_memory(run) -> tuple[object, float | None]:
 
 # ---------------------------------------------------------------------------------------------
 # The benchmarks. Each returns rows for the tables and the JSON.
+
+
+def bench_activations(data, quick):
+    """ReLU (chapter 5's net) against the sigmoid, side by side on the same batch and weights: the gradient
+    in both dtypes and the numerical gradient. Each ReLU result is checked against the NumPy reference."""
+    x_train, t_train = data[0], data[1]
+    batch = np.random.default_rng(6).choice(len(x_train), 100)
+    x, t = x_train[batch], t_train[batch]
+    rows = []
+    for what, dtype in (("gradient, batch 100", np.float64), ("gradient, batch 100", np.float32),
+                        ("numerical_gradient, batch 100", np.float64)):
+        nets = {f: TwoLayerNet(784, 50, 10, activation=f, dtype=dtype, seed=0) for f in ("sigmoid", "relu")}
+        ref = ReferenceNet.from_params(nets["relu"].params, activation="relu")
+        if what.startswith("gradient"):
+            times = timed({f: (lambda n=n: n.gradient(x, t)) for f, n in nets.items()}, 20 if quick else 400,
+                          0 if quick else 3)
+            difference = relative_difference(nets["relu"].gradient(x, t), ref.gradient(x, t))
+            agreement = {"relu": check(f"relu {what} {np.dtype(dtype).name}", difference, TOLERANCE[dtype])}
+        else:
+            times = timed({f: (lambda n=n: n.numerical_gradient(x, t)) for f, n in nets.items()}, 2 if quick else 5,
+                          0 if quick else 10)
+            picks = {key: np.random.default_rng(7).choice(ref.params[key].size, 4, replace=False) for key in PARAM_NAMES}
+            full = nets["relu"].numerical_gradient(x, t)
+            difference = relative_difference(
+                np.concatenate([full[key].reshape(-1)[index] for key, index in picks.items()]),
+                np.concatenate([numerical_gradient(lambda ref=ref: ref.loss(x, t), ref.params[key], indices=index)
+                                for key, index in picks.items()]))
+            agreement = {"relu": check("relu numerical gradient against the book's algorithm in NumPy", difference,
+                                       1e-6)}
+        rows.append({"benchmark": f"activation: {what}", "case": "sigmoid and ReLU, float32 pixels",
+                     "dtype": np.dtype(dtype).name, "seconds": times, "agreement": agreement})
+    return rows
 
 
 def nets_for(dtype, torch_ok):
@@ -444,6 +478,15 @@ def scaling_table(rows, peak):
     return "\n".join(out)
 
 
+def activation_table(rows):
+    out = ["| benchmark | dtype | sigmoid | ReLU | sigmoid / ReLU | ReLU agrees with NumPy |", "|---|---|---:|---:|---:|---|"]
+    for row in rows:
+        s = row["seconds"]
+        out.append(f"| {row['benchmark'].removeprefix('activation: ')} | {row['dtype']} | {fmt_time(s['sigmoid'])} | "
+                   f"{fmt_time(s['relu'])} | {fmt_ratio(s['sigmoid'] / s['relu'])} | {agrees(row)} |")
+    return "\n".join(out)
+
+
 def runs_table(rows):
     out = ["| run | dtype | implementation | time | peak memory added | final train acc. | final test acc. |",
            "|---|---|---|---:|---:|---:|---:|"]
@@ -464,6 +507,8 @@ def parse_args(argv):
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if it is installed")
     parser.add_argument("--skip-numerical-training", action="store_true",
                         help="leave out the 10,000-iteration numerical-gradient training (about 2 minutes)")
+    parser.add_argument("--only", choices=SECTIONS, action="append",
+                        help="run only this section (repeatable; default: all of them)")
     return parser.parse_args(argv)
 
 
@@ -492,7 +537,10 @@ def run_benchmarks(data, torch_ok, args):
          lambda: [] if args.skip_numerical_training else bench_book_run(data, torch_ok, args.quick, numerical=True,
                                                                          iterations=20 if args.quick else None)),
         ("scaling", lambda: bench_scaling(data, args.quick)),
+        ("activation", lambda: bench_activations(data, args.quick)),
     ):
+        if args.only and title not in args.only:
+            continue
         t0 = time.perf_counter()
         rows += run()
         print(f"... {title}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
@@ -500,14 +548,21 @@ def run_benchmarks(data, torch_ok, args):
 
 
 def report(rows, peak):
-    main_rows = [r for r in rows if r["benchmark"] != "scaling: gradient"]
-    print(table(main_rows), "\n")
-    for r in main_rows:
-        if "note" in r:
-            print(f"- {r['benchmark']}: {r['note']}.")
-    print()
-    print(runs_table([r for r in rows if "runs" in r]), "\n")
-    print(scaling_table([r for r in rows if r["benchmark"] == "scaling: gradient"], peak), "\n")
+    """The tables of the rows there are (--only runs some)."""
+    main_rows = [r for r in rows if r["benchmark"] != "scaling: gradient" and "sigmoid" not in r["seconds"]]
+    if main_rows:
+        print(table(main_rows), "\n")
+        for r in main_rows:
+            if "note" in r:
+                print(f"- {r['benchmark']}: {r['note']}.")
+        print()
+    runs = [r for r in rows if "runs" in r]
+    scaling = [r for r in rows if r["benchmark"] == "scaling: gradient"]
+    activations = [r for r in rows if "sigmoid" in r["seconds"]]
+    for rows_of_a_table, draw in ((runs, runs_table), (scaling, lambda r: scaling_table(r, peak)),
+                                  (activations, activation_table)):
+        if rows_of_a_table:
+            print(draw(rows_of_a_table), "\n")
 
 
 def main(argv=None):

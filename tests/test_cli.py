@@ -30,7 +30,9 @@ def test_train_end_to_end(mnist_dir, mnist, tmp_path, capsys):
     assert main([*args, "--data-dir", str(mnist_dir), "--out", str(out)]) == 0
 
     stdout = capsys.readouterr().out
-    assert stdout.startswith("Training TwoLayerNet(input_size=784, hidden_size=10, output_size=10, dtype=float64)")
+    assert stdout.startswith(
+        "Training TwoLayerNet(input_size=784, hidden_size=10, output_size=10, activation=sigmoid, dtype=float64)"
+    )
     assert "120 iterations, batch size 50, learning rate 0.5, backprop gradient" in stdout
     assert len(re.findall(r"^train acc, test acc \| 0\.\d{4}, 0\.\d{4}$", stdout, re.M)) == 1  # epoch 0 only
     assert re.search(r"^Done: 120 iterations in [\d.]+ s; final train acc 0\.\d{4}, test acc 0\.\d{4}$", stdout, re.M)
@@ -164,6 +166,22 @@ def test_gradcheck(mnist_dir, capsys):
     assert all(float(mean) <= float(largest) < 1e-6 for _, _, mean, largest in rows)
 
 
+def test_gradcheck_of_chapter_5s_relu_network(mnist_dir, capsys):
+    assert main(["gradcheck", "--activation", "relu", "--hidden", "8", "--seed", "0", "--data-dir", str(mnist_dir)]) == 0
+    stdout = capsys.readouterr().out
+    assert "activation=relu" in stdout.splitlines()[0]
+    rows = re.findall(r"^(W1|b1|W2|b2) +(naive|incremental) +(\S+) +(\S+)$", stdout, re.MULTILINE)
+    assert len(rows) == 8 and all(float(mean) <= float(largest) < 1e-6 for _, _, mean, largest in rows)
+
+
+def test_train_relu_saves_a_relu_network(mnist_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["train", "--activation", "relu", "--iters", "20", "--hidden", "6", "--seed", "1", "--data-dir", str(mnist_dir)]
+    assert main([*args, "--out", str(out)]) == 0
+    assert "activation=relu" in capsys.readouterr().out.splitlines()[0]
+    assert TwoLayerNet.load(out / "params.npz").activation == "relu"
+
+
 def test_interrupted_run_keeps_what_it_recorded(mnist_dir, tmp_path, monkeypatch, capsys):
     calls = []
     train_step = TwoLayerNet.train_step  # the step train takes with this package's net
@@ -229,6 +247,8 @@ def test_help(capsys):
         (["train", "--lr", "nan"], "argument --lr: must be a finite number > 0, got 'nan'"),
         (["train", "--dtype", "float16"], "argument --dtype: invalid choice: 'float16'"),
         (["gradcheck", "--gradient", "numerical"], "unrecognized arguments: --gradient numerical"),
+        (["train", "--activation", "tanh"], "argument --activation: invalid choice: 'tanh'"),
+        (["gradcheck", "--activation", "ReLU"], "argument --activation: invalid choice: 'ReLU'"),
         (["train", "--iters", "10", "--epochs", "2"], "argument --epochs: not allowed with argument --iters"),
         (["train", "--epochs", "0"], "argument --epochs: must be a positive integer, got '0'"),
         (["train", "--sampling", "random"], "argument --sampling: invalid choice: 'random'"),

@@ -1,6 +1,6 @@
-"""twolayer.net: the C++ TwoLayerNet against the NumPy reference, in both dtypes and on both kernel
-sets; and bad input, which every method either refuses, with an error that names the argument (and
-the expected and actual shape or dtype), or answers rightly.
+"""twolayer.net: the C++ TwoLayerNet against the NumPy reference, in both dtypes, with either
+activation and on both kernel sets; and bad input, which every method either refuses, with an
+error that names the argument (and the expected and actual shape or dtype), or answers rightly.
 
 Every bad-input case runs in a forked child (``isolation.in_child``): a segfault, an abort, a
 sanitizer report or a hang fails that case instead of the whole run. What happens with NaN and Inf
@@ -25,14 +25,14 @@ from isolation import Case, expect_error, in_child, run_python, sanitized
 
 # (N, D, H, C): tiny, odd, the book's MNIST net, and batches that span several row chunks.
 SHAPES = [(1, 4, 3, 2), (7, 13, 5, 3), (100, 784, 50, 10), (300, 20, 8, 4), (1500, 30, 6, 5)]
-def make_pair(shape, dtype, seed=0, std=0.5):
+def make_pair(shape, dtype, seed=0, std=0.5, activation="sigmoid"):
     """A C++ net with random (not tiny) weights and biases, and a reference copy of it."""
     n, d, h, c = shape
-    net = TwoLayerNet(d, h, c, weight_init_std=std, dtype=dtype, seed=seed)
+    net = TwoLayerNet(d, h, c, weight_init_std=std, activation=activation, dtype=dtype, seed=seed)
     rng = np.random.default_rng(seed + 1)
     net.params["b1"] = rng.normal(size=h)
     net.params["b2"] = rng.normal(size=c)
-    return net, ReferenceNet.from_params(net.params)
+    return net, ReferenceNet.from_params(net.params, activation=activation)
 
 
 def batch(shape, dtype, seed=0):
@@ -41,10 +41,12 @@ def batch(shape, dtype, seed=0):
     return mnist_like_batch(rng, n, d, dtype), rng.integers(0, c, n)
 
 
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 @pytest.mark.parametrize("x_dtype", [np.float64, np.float32], ids=["x64", "x32"])
-def test_passes_match_reference(shape, dtype, x_dtype, assert_close):
-    net, ref = make_pair(shape, dtype)
+def test_passes_match_reference(shape, dtype, x_dtype, activation, assert_close):
+    net, ref = make_pair(shape, dtype, activation=activation)
+    assert net.activation == activation
     x, t = batch(shape, x_dtype)
     assert_close(net.predict(x), ref.predict(x), dtype, "predict")
     assert net.predict(x).dtype == dtype
@@ -139,9 +141,41 @@ def test_sizes_and_repr():
     net = TwoLayerNet(784, 50, 10, dtype=np.float32)
     assert (net.input_size, net.hidden_size, net.output_size) == (784, 50, 10)
     assert net.dtype == np.float32
-    assert repr(net) == "TwoLayerNet(input_size=784, hidden_size=50, output_size=10, dtype=float32)"
+    assert repr(net) == (
+        "TwoLayerNet(input_size=784, hidden_size=50, output_size=10, activation=sigmoid, dtype=float32)"
+    )
     shapes = {k: v.shape for k, v in net.params.items()}
     assert shapes == {"W1": (784, 50), "b1": (50,), "W2": (50, 10), "b2": (10,)}
+
+
+def test_relu_is_chapter_5s_network(dtype, assert_close):
+    """Sigmoid by default; ReLU on the same parameters gives other outputs, and cuts off every
+    unit whose pre-activation is negative: with all biases and weights negative, every hidden
+    output is 0 and the prediction is softmax(b2)."""
+    assert TwoLayerNet(4, 3, 2).activation == "sigmoid"
+    sigmoid_net, _ = make_pair((5, 6, 4, 3), dtype)
+    relu_net, _ = make_pair((5, 6, 4, 3), dtype, activation="relu")
+    x, _ = batch((5, 6, 4, 3), dtype)
+    assert not np.allclose(sigmoid_net.predict(x), relu_net.predict(x))
+    relu_net.params["W1"] = -np.abs(relu_net.params["W1"])
+    relu_net.params["b1"] = -np.abs(relu_net.params["b1"]) - 0.1
+    b2 = relu_net.params["b2"].astype(np.float64)
+    expected = np.exp(b2 - b2.max()) / np.exp(b2 - b2.max()).sum()
+    assert_close(relu_net.predict(x), np.tile(expected, (5, 1)), dtype, "predict of a dead layer")
+    assert not relu_net.gradient(x, [0, 1, 2, 0, 1])["W1"].any()  # no unit lets a gradient through
+
+
+def test_relu_passes_nan_through_as_the_book_does(dtype):
+    """The book's Relu zeroes x <= 0 only: a NaN pre-activation stays NaN (a max with 0 would hide it)."""
+    net, _ = make_pair((2, 3, 4, 2), dtype, activation="relu")
+    net.params["b1"][0] = np.nan
+    assert np.isnan(net.predict(np.ones((2, 3)))).all()
+
+
+@pytest.mark.parametrize("value, error", [("tanh", ValueError), ("ReLU", ValueError), (None, TypeError), (1, TypeError)])
+def test_unknown_activation_is_refused(value, error):
+    with pytest.raises(error, match=r"activation must be 'sigmoid' or 'relu', got " + repr(repr(value))[1:-1]):
+        TwoLayerNet(4, 3, 2, activation=value)
 
 
 # The results of one net on the AVX2 kernels (the default) or on the portable ones
@@ -189,14 +223,20 @@ def results_on_both_kernel_sets(tmp_path, net, x, t, h=0.0):
     return results
 
 
-def test_the_net_gives_the_same_results_on_either_kernel_set(tmp_path, dtype, tol, assert_close):
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+def test_the_net_gives_the_same_results_on_either_kernel_set(tmp_path, dtype, activation, tol, assert_close):
     rng = np.random.default_rng(3)
-    net = TwoLayerNet(784, 50, 10, weight_init_std=0.5, dtype=dtype, seed=0)
+    net = TwoLayerNet(784, 50, 10, weight_init_std=0.5, activation=activation, dtype=dtype, seed=0)
     net.params["b1"] = rng.normal(size=50)
     x, t = mnist_like_batch(rng, 600, 784, np.float32), rng.integers(0, 10, 600)
     fast, portable = results_on_both_kernel_sets(tmp_path, net, x, t).values()
     for key in ("predict", "gradient W1", "gradient b1", "gradient W2", "gradient b2"):
         assert_close(fast[key], portable[key], dtype, key, scale=100)
+    # And the portable kernels against the NumPy reference, as test_passes_match_reference does for AVX2.
+    ref = ReferenceNet.from_params(net.params, activation=activation)
+    assert_close(portable["predict"], ref.predict(x), dtype, "portable predict")
+    for key, g in ref.gradient(x, t).items():
+        assert_close(portable["gradient " + key], g, dtype, f"portable gradient {key}")
     assert abs(fast["loss"] - portable["loss"]) < tol.rtol * 100 * abs(portable["loss"])
     assert abs(fast["accuracy"] - portable["accuracy"]) <= 1 / 600
 
@@ -204,11 +244,12 @@ def test_the_net_gives_the_same_results_on_either_kernel_set(tmp_path, dtype, to
 # The AVX2 numerical gradient evaluates perturbed losses through exp(a + b) = exp(a)·exp(b) when
 # the logits move by less than 2^-10, and whole otherwise: small weights and steps take the first
 # path, large output weights or steps the second.
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
 @pytest.mark.parametrize("w2_scale, h", [(1.0, 1e-4), (5.0, 1e-3), (1.0, 1e-2)],
                          ids=["factored", "whole-w", "whole-h"])
-def test_the_numerical_gradient_is_the_same_on_either_kernel_set(tmp_path, w2_scale, h, relative_error):
+def test_the_numerical_gradient_is_the_same_on_either_kernel_set(tmp_path, w2_scale, h, activation, relative_error):
     rng = np.random.default_rng(4)
-    net = TwoLayerNet(60, 11, 7, weight_init_std=1.0, seed=0)
+    net = TwoLayerNet(60, 11, 7, weight_init_std=1.0, activation=activation, seed=0)
     net.params["W2"] *= w2_scale
     net.params["b2"] = rng.normal(size=7)
     x, t = mnist_like_batch(rng, 13, 60), rng.integers(0, 7, 13)

@@ -16,6 +16,7 @@ def saved_contents(net: TwoLayerNet, **changes) -> dict:
     contents = {
         "format": np.str_(serialization.FORMAT),
         "sizes": np.array([net.input_size, net.hidden_size, net.output_size]),
+        "activation": np.str_(net.activation),
         "dtype": np.str_(net.dtype.name),
         **{key: value.copy() for key, value in net.params.items()},
     }
@@ -23,14 +24,16 @@ def saved_contents(net: TwoLayerNet, **changes) -> dict:
     return {key: value for key, value in contents.items() if value is not None}
 
 
-def test_round_trip(tmp_path, dtype):
-    net = TwoLayerNet(7, 5, 3, weight_init_std=0.5, dtype=dtype, seed=1)
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+def test_round_trip(tmp_path, dtype, activation):
+    net = TwoLayerNet(7, 5, 3, weight_init_std=0.5, activation=activation, dtype=dtype, seed=1)
     path = tmp_path / "model"  # saved under exactly this name
     net.save(path)
     assert [p.name for p in tmp_path.iterdir()] == ["model"]
 
     loaded = TwoLayerNet.load(path)
     assert (loaded.input_size, loaded.hidden_size, loaded.output_size, loaded.dtype) == (7, 5, 3, dtype)
+    assert loaded.activation == activation
     for key in net.params:
         np.testing.assert_array_equal(loaded.params[key], net.params[key])
     x = np.random.default_rng(2).random((4, 7))
@@ -38,6 +41,16 @@ def test_round_trip(tmp_path, dtype):
 
     loaded.params["W1"][...] = 0  # the loaded network owns its parameters
     assert net.params["W1"].any()
+
+
+def test_files_saved_before_the_activation_was_recorded_load_as_sigmoid(tmp_path):
+    net = TwoLayerNet(6, 4, 3, weight_init_std=0.5, seed=2)
+    path = tmp_path / "old.npz"
+    np.savez(path, **saved_contents(net, format=np.str_("twolayer.TwoLayerNet/1"), activation=None))
+    loaded = TwoLayerNet.load(path)
+    assert loaded.activation == "sigmoid"
+    x = np.random.default_rng(3).random((2, 6))
+    np.testing.assert_array_equal(loaded.predict(x), net.predict(x))
 
 
 def test_load_leaves_the_global_random_state_alone(tmp_path):
@@ -109,11 +122,13 @@ def test_load_rejects_other_files(tmp_path, contents, message):
         ({"sizes": np.array([4, 3])}, r"damaged header: sizes \[4, 3\]"),
         ({"sizes": np.array([4, 0, 2])}, r"damaged header: sizes \[4, 0, 2\]"),
         ({"dtype": np.str_("int8")}, "damaged header: .* dtype 'int8'"),
+        ({"activation": None}, "damaged header: the activation is missing"),
+        ({"activation": np.str_("tanh")}, "activation is 'tanh', which this version of twolayer does not know"),
         ({"b2": None}, "the parameter b2 is missing"),
         ({"W1": np.zeros((3, 4))}, r"W1 is float64\[3, 4\], expected float64\[4, 3\] for sizes \[4, 3, 2\]"),
         ({"W2": np.zeros((3, 2), np.float32)}, r"W2 is float32\[3, 2\], expected float64\[3, 2\]"),
     ],
-    ids=["version", "sizes", "zero-size", "dtype", "missing", "shape", "param-dtype"],
+    ids=["version", "sizes", "zero-size", "dtype", "no-activation", "activation", "missing", "shape", "param-dtype"],
 )
 def test_load_rejects_inconsistent_contents(tmp_path, changes, message):
     path = tmp_path / "net.npz"

@@ -69,6 +69,7 @@ def test_history_contents(small):
         25, 100, 0.1, "backprop", 1,
     )  # fmt: skip
     assert (history.input_size, history.hidden_size, history.output_size, history.dtype) == (784, 10, 10, "float32")
+    assert history.activation == "sigmoid"
     assert (history.train_size, history.test_size, history.iter_per_epoch) == (1000, 500, 10.0)
     assert len(history.train_loss_list) == 25 and all(isinstance(x, float) for x in history.train_loss_list)
     assert history.epoch_iters == [0, 10, 20]  # i % iter_per_epoch == 0, as in the book
@@ -81,6 +82,13 @@ def test_history_contents(small):
     data = json.loads(history.to_json())
     assert data["train_loss_list"] == history.train_loss_list and data["epoch_iters"] == [0, 10, 20]
     assert History(**data) == history
+
+
+def test_a_relu_run_records_its_activation(small):
+    net = TwoLayerNet(784, 10, 10, activation="relu", seed=0)
+    history = train(net, *small, iters_num=3, batch_size=10, seed=1, progress=False)
+    assert history.activation == "relu"
+    assert json.loads(history.to_json())["activation"] == "relu"
 
 
 @pytest.mark.parametrize(
@@ -396,7 +404,10 @@ def test_history_round_trip(small, tmp_path):
 def test_history_from_before_the_new_settings_loads(tmp_path):
     history = train(RecordingNet(), *id_data(103), iters_num=5, seed=0, progress=False)
     data = json.loads(history.to_json())
-    for key in ("epochs", "sampling", "validation_size", "eval_every", "eval_samples", "val_acc_list", "final_val_acc"):
+    for key in (
+        "epochs", "sampling", "validation_size", "eval_every", "eval_samples", "activation", "val_acc_list",
+        "final_val_acc",
+    ):  # fmt: skip
         del data[key]
     (tmp_path / "old.json").write_text(json.dumps(data))
     assert History.from_json(tmp_path / "old.json") == history

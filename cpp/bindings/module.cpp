@@ -14,12 +14,14 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "kernels.hpp"
 #include "net.hpp"
 #include "parallel.hpp"
 
 namespace py = pybind11;
+using twolayer::Activation;
 using twolayer::Dims;
 using twolayer::NumericalMethod;
 using twolayer::Targets;
@@ -183,7 +185,7 @@ struct PyNet {
   twolayer::TwoLayerNet<T> net;
   std::mutex busy;
 
-  explicit PyNet(const Dims& d) : net(d) {}
+  PyNet(const Dims& d, Activation f) : net(d, f) {}
 
   // Runs f(net) without the GIL, once no other thread is using this net.
   template <class F>
@@ -251,6 +253,25 @@ CArray<std::int64_t> batch_indices(py::handle obj, std::size_t N) {
       throw std::invalid_argument("indices[" + std::to_string(i) + "] = " +
                                   std::to_string(rows.data()[i]) + range);
   return rows;
+}
+
+// The activations by the names Python gives them, in the order the error messages list them.
+const std::pair<const char*, Activation> kActivations[] = {{"sigmoid", Activation::sigmoid},
+                                                           {"relu", Activation::relu}};
+
+Activation parse_activation(const std::string& name) {
+  std::string known;
+  for (const auto& [n, f] : kActivations) {
+    if (name == n) return f;
+    known += std::string(known.empty() ? "" : " or ") + "'" + n + "'";
+  }
+  throw std::invalid_argument("activation must be " + known + ", got '" + name + "'");
+}
+
+const char* activation_name(Activation f) {
+  for (const auto& [n, g] : kActivations)
+    if (f == g) return n;
+  return "?";  // unreachable: every Activation is in the table
 }
 
 NumericalMethod parse_method(const std::string& method) {
@@ -368,9 +389,14 @@ void bind_net(py::module_& m, const char* name) {
                           (std::is_same<T, float>::value ? "float32" : "float64") +
                           " parameters and passes. Use twolayer.TwoLayerNet instead.";
   py::class_<Net>(m, name, doc.c_str())
-      .def(py::init([](std::size_t D, std::size_t H, std::size_t C) { return new Net(Dims{D, H, C}); }),
-           py::arg("input_size"), py::arg("hidden_size"), py::arg("output_size"))
+      .def(py::init([](std::size_t D, std::size_t H, std::size_t C, const std::string& activation) {
+             return new Net(Dims{D, H, C}, parse_activation(activation));
+           }),
+           py::arg("input_size"), py::arg("hidden_size"), py::arg("output_size"),
+           py::arg("activation") = "sigmoid")
       .def_property_readonly("sizes", &sizes<T>)
+      .def_property_readonly(
+          "activation", [](const Net& self) { return activation_name(self.net.activation()); })
       .def_property_readonly("params", &params<T>,
                              "(W1, b1, W2, b2): writable views of the parameter buffer")
       .def("predict", &predict<T>, py::arg("x"))
@@ -392,6 +418,9 @@ PYBIND11_MODULE(_core, m) {
   m.attr("PARAM_NAMES") = names;  // the order of `params` and of every gradient tuple
   bind_net<double>(m, "Net64");
   bind_net<float>(m, "Net32");
+  py::tuple activations(std::size(kActivations));
+  for (std::size_t i = 0; i < std::size(kActivations); ++i) activations[i] = kActivations[i].first;
+  m.attr("ACTIVATIONS") = activations;
   m.def("set_num_threads", &twolayer::set_num_threads, py::arg("n"),
         "Use up to n threads (n >= 1) in the core's parallel loops.");
   m.def("get_num_threads", &twolayer::num_threads,

@@ -1,4 +1,4 @@
-// Sizes of the network and the layout of its parameters in one flat buffer.
+// Sizes and activation of the network, and the layout of its parameters in one flat buffer.
 #pragma once
 
 #include <cstddef>
@@ -29,6 +29,10 @@ struct Params {
   Params(T* flat, const Dims& d)
       : W1(flat + d.W1()), b1(flat + d.b1()), W2(flat + d.W2()), b2(flat + d.b2()) {}
 };
+
+// The hidden layer's nonlinearity: the book's chapter 4 net uses the sigmoid, its chapter 5 net
+// ReLU. (The kernels of each are in kernels.hpp.)
+enum class Activation { sigmoid, relu };
 
 // The book's cross-entropy adds this inside the log so that log(0) never happens.
 constexpr double kLogEpsilon = 1e-7;

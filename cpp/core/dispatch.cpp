@@ -39,6 +39,7 @@ const Kernels<T>& portable_kernels() {
                             &affine_forward<T, T>,
                             &affine_backward_weights<T, T>,
                             &sigmoid_forward<T>,
+                            &relu_forward<T>,
                             &softmax_forward<T>};
   return k;
 }

@@ -36,7 +36,13 @@ struct Kernels {
   void (*affine_backward_weights)(T* dw, const T* a, const T* d, std::size_t N, std::size_t K,
                                   std::size_t M);
   void (*sigmoid_forward)(T* z, std::size_t n);
+  void (*relu_forward)(T* z, std::size_t n);
   void (*softmax_forward)(T* y, std::size_t N, std::size_t C);
+
+  // z[n] = f(z[n]) in place, by the kernel of the activation f.
+  void activation_forward(Activation f, T* z, std::size_t n) const {
+    (f == Activation::relu ? relu_forward : sigmoid_forward)(z, n);
+  }
 
   // The kernels that read the input, for either type of it.
   void sparse_affine_backward_weights(T* dw, const std::uint64_t* masks, const float* a,

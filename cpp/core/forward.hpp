@@ -9,11 +9,12 @@
 
 namespace twolayer {
 
-// z1[N×H] = sigmoid(x·W1 + b1); y[N×C] = softmax(z1·W2 + b2). Overwrites z1 and y.
+// z1[N×H] = f(x·W1 + b1); y[N×C] = softmax(z1·W2 + b2). Overwrites z1 and y.
 template <class T, class X>
-void forward(T* z1, T* y, const Params<const T>& p, const X* x, const Dims& d, std::size_t N) {
+void forward(T* z1, T* y, const Params<const T>& p, const X* x, const Dims& d, Activation f,
+             std::size_t N) {
   affine_forward(z1, x, p.W1, p.b1, N, d.D, d.H);
-  sigmoid_forward(z1, N * d.H);
+  activation_forward(f, z1, N * d.H);
   affine_forward(y, z1, p.W2, p.b2, N, d.H, d.C);
   softmax_forward(y, N, d.C);
 }

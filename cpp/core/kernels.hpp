@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "dims.hpp"
+
 namespace twolayer {
 
 // out[N×M] = a[N×K]·w[K×M] + b[M]; no bias when b is null. Overwrites out. Each row is a sum of
@@ -160,6 +162,50 @@ void sigmoid_forward(T* z, std::size_t n) {
 template <class T>
 void sigmoid_backward(T* da, const T* z, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) da[i] *= z[i] * (T(1) - z[i]);
+}
+
+// max(a, 0) as the book's Relu writes it: entries with a <= 0 become 0, the others (NaN too) pass.
+template <class T>
+inline T relu(T a) {
+  return a <= T(0) ? T(0) : a;
+}
+
+// z[n] = relu(z[n]) in place.
+template <class T>
+void relu_forward(T* z, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) z[i] = relu(z[i]);
+}
+
+// da[n] = 0 where the unit was cut off (z <= 0, the book's mask), in place. z > 0 exactly where the
+// pre-activation was, so the output tells as much as the input would.
+template <class T>
+void relu_backward(T* da, const T* z, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) da[i] = z[i] <= T(0) ? T(0) : da[i];
+}
+
+// The activations one by one (dims.hpp): each pass branches on f once, here or in
+// Kernels::activation_forward.
+template <class T>
+inline T activate(Activation f, T a) {
+  return f == Activation::relu ? relu(a) : sigmoid(a);
+}
+
+// z[n] = f(z[n]) in place.
+template <class T>
+void activation_forward(Activation f, T* z, std::size_t n) {
+  if (f == Activation::relu)
+    relu_forward(z, n);
+  else
+    sigmoid_forward(z, n);
+}
+
+// da[n] *= the derivative of the activation at the unit whose output is z[n]. In place.
+template <class T>
+void activation_backward(Activation f, T* da, const T* z, std::size_t n) {
+  if (f == Activation::relu)
+    relu_backward(da, z, n);
+  else
+    sigmoid_backward(da, z, n);
 }
 
 // y[N×C] = softmax of each row, in place. Subtracting the row max keeps exp from overflowing.

@@ -408,6 +408,11 @@ void sigmoid_forward(T* z, size_t n) {
   map(z, z, n, [](typename Simd<T>::V v) { return sigmoid<T>(v); });
 }
 
+template <class T>
+void relu_forward(T* z, size_t n) {
+  map(z, z, n, [](typename Simd<T>::V v) { return relu<T>(v); });
+}
+
 // Each row's max is subtracted first, so that exp never overflows; the exps of the whole batch
 // then run as one vector loop; each row's sum and the divisions follow the naive kernel's order.
 template <class T>
@@ -439,6 +444,7 @@ constexpr Kernels<T> table() {
                     &affine_forward<T>,
                     &affine_backward_weights<T>,
                     &sigmoid_forward<T>,
+                    &relu_forward<T>,
                     &softmax_forward<T>};
 }
 

@@ -48,7 +48,8 @@ void gather_rows(X* out, const X* x, const std::int64_t* rows, std::size_t begin
 }  // namespace
 
 template <class T>
-TwoLayerNet<T>::TwoLayerNet(const Dims& dims) : dims_(dims) {
+TwoLayerNet<T>::TwoLayerNet(const Dims& dims, Activation activation)
+    : dims_(dims), activation_(activation) {
   if (dims.D == 0 || dims.H == 0 || dims.C == 0)
     throw std::invalid_argument("network sizes must be positive");
   // The flat layout's offsets must not wrap around.
@@ -89,7 +90,7 @@ SparseRows<T> TwoLayerNet<T>::forward_chunk(Scratch& s, T* logits, const X* x, s
   k.gather_nonzeros_by_rows(s.index.data(), s.value.data(), s.start.data(), x, n, d.D);
   const SparseRows<T> nonzeros{s.index.data(), s.value.data(), s.start.data()};
   k.sparse_affine_forward(s.z1.data(), nonzeros, p.W1, p.b1, n, d.D, d.H);
-  k.sigmoid_forward(s.z1.data(), n * d.H);
+  k.activation_forward(activation_, s.z1.data(), n * d.H);
   k.affine_forward(logits, s.z1.data(), p.W2, p.b2, n, d.H, d.C);
   return nonzeros;
 }
@@ -167,7 +168,7 @@ void TwoLayerNet<T>::backward_chunk(Scratch& s, const X* x, const Targets<T>& t,
   k.affine_backward_weights(gW2, s.z1.data(), s.dy.data(), n, d.H, d.C);
   bias_backward(gb2, s.dy.data(), n, d.C);
   k.affine_forward(s.da1.data(), s.dy.data(), w2t_.data(), nullptr, n, d.C, d.H);
-  sigmoid_backward(s.da1.data(), s.z1.data(), n * d.H);
+  activation_backward(activation_, s.da1.data(), s.z1.data(), n * d.H);
   bias_backward(gb1, s.da1.data(), n, d.H);
   k.mark_nonzero_columns(s.masks.data(), xb, n, d.D);
 }
@@ -294,10 +295,12 @@ bool TwoLayerNet<T>::numerical_gradient(T* grads, const X* x, const std::int64_t
   // of the loss: the differences are formed in double so that they still measure a gradient.
   const std::vector<double> theta(params_.begin(), params_.end());
   std::vector<double> wide(theta.size());
-  const bool done = method == NumericalMethod::naive
-                        ? numerical_gradient_naive(wide.data(), theta.data(), dims_, x, t, N, h, cancel)
-                        : numerical_gradient_incremental(wide.data(), theta.data(), dims_, x, t, N,
-                                                         h, cancel);
+  const bool done =
+      method == NumericalMethod::naive
+          ? numerical_gradient_naive(wide.data(), theta.data(), dims_, activation_, x, t, N, h,
+                                     cancel)
+          : numerical_gradient_incremental(wide.data(), theta.data(), dims_, activation_, x, t, N,
+                                           h, cancel);
   if (done) std::transform(wide.begin(), wide.end(), grads, [](double g) { return static_cast<T>(g); });
   return done;
 }

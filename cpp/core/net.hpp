@@ -33,16 +33,17 @@ enum class NumericalMethod {
   incremental,  // the same differences, recomputing only what the perturbed parameter changes
 };
 
-// A network of fixed sizes with scalar type T (float or double). The parameter buffer is allocated
-// once and never moves, so views of it stay valid for the net's lifetime. The passes reuse scratch
-// space held by the net, so one net must not run two passes at the same time.
+// A network of fixed sizes and activation with scalar type T (float or double). The parameter
+// buffer is allocated once and never moves, so views of it stay valid for the net's lifetime. The
+// passes reuse scratch space held by the net, so one net must not run two passes at the same time.
 // X, the type of the input rows, is float or double independently of T.
 template <class T>
 class TwoLayerNet {
  public:
-  explicit TwoLayerNet(const Dims& dims);
+  explicit TwoLayerNet(const Dims& dims, Activation activation = Activation::sigmoid);
 
   const Dims& dims() const { return dims_; }
+  Activation activation() const { return activation_; }
   T* params() { return params_.data(); }
   const T* params() const { return params_.data(); }
 
@@ -102,8 +103,8 @@ class TwoLayerNet {
   // gradient needs.
   void reserve(int worker, std::size_t rows, bool with_backward);
 
-  // s.z1 = sigmoid(x·W1 + b1), logits = z1·W2 + b2 for n <= kRowsPerChunk rows; x's non-zeros are
-  // left in s for the backward pass.
+  // s.z1 = activation(x·W1 + b1), logits = z1·W2 + b2 for n <= kRowsPerChunk rows; x's non-zeros
+  // are left in s for the backward pass.
   template <class X>
   SparseRows<T> forward_chunk(Scratch& s, T* logits, const X* x, std::size_t n) const;
 
@@ -115,6 +116,7 @@ class TwoLayerNet {
   void backward_chunk(Scratch& s, const X* x, const Targets<T>& t, std::size_t n, T scale) const;
 
   Dims dims_;
+  Activation activation_;
   std::vector<T> params_;
   std::vector<Scratch> scratch_;
   std::vector<T> w2t_;  // W2 transposed, for the gradient

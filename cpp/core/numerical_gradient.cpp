@@ -11,9 +11,9 @@
 namespace twolayer {
 
 template <class X>
-bool numerical_gradient_naive(double* grads, const double* theta, const Dims& d, const X* x,
-                              const std::int64_t* t, std::size_t N, double h,
-                              const std::atomic<bool>& cancel) {
+bool numerical_gradient_naive(double* grads, const double* theta, const Dims& d,
+                              Activation activation, const X* x, const std::int64_t* t,
+                              std::size_t N, double h, const std::atomic<bool>& cancel) {
   const int workers = num_threads();
   // Each worker perturbs its own copy of θ.
   std::vector<std::vector<double>> copies(workers, std::vector<double>(theta, theta + d.size()));
@@ -23,16 +23,16 @@ bool numerical_gradient_naive(double* grads, const double* theta, const Dims& d,
   parallel_for(d.size(), 8, workers, [&](std::size_t begin, std::size_t end, int w) {
     double* th = copies[w].data();
     const Params<const double> p(th, d);
-    auto f = [&] {
-      forward(z1[w].data(), y[w].data(), p, x, d, N);
+    auto loss = [&] {
+      forward(z1[w].data(), y[w].data(), p, x, d, activation, N);
       return cross_entropy_sum(y[w].data(), t, N, d.C) / static_cast<double>(N);
     };
     for (std::size_t i = begin; i < end && !cancel.load(std::memory_order_relaxed); ++i) {
       const double saved = th[i];
       th[i] = saved + h;
-      const double f_plus = f();
+      const double f_plus = loss();
       th[i] = saved - h;
-      const double f_minus = f();
+      const double f_minus = loss();
       th[i] = saved;
       grads[i] = (f_plus - f_minus) / (2 * h);
     }
@@ -84,8 +84,10 @@ void portable_hidden_row_differences(double* diff, const UnperturbedPass& u,
       const std::size_t n = samples[k];
       const double shift = h * inputs[k], a = u.a1[n * u.Hp + j], z = u.z1[n * u.Hp + j];
       const double* a2n = u.a2 + n * u.C;
-      const double plus = shifted_sample_loss(a2n, sigmoid(a + shift) - z, u.w2t + j, u.Hp, u.t[n], u.C);
-      const double minus = shifted_sample_loss(a2n, sigmoid(a - shift) - z, u.w2t + j, u.Hp, u.t[n], u.C);
+      const double dz_plus = activate(u.activation, a + shift) - z;
+      const double dz_minus = activate(u.activation, a - shift) - z;
+      const double plus = shifted_sample_loss(a2n, dz_plus, u.w2t + j, u.Hp, u.t[n], u.C);
+      const double minus = shifted_sample_loss(a2n, dz_minus, u.w2t + j, u.Hp, u.t[n], u.C);
       sum += plus - minus;
     }
     diff[j] = sum;
@@ -115,17 +117,19 @@ const NumericalKernels& portable_numerical_kernels() {
 namespace {
 
 // The unperturbed pass of numerical_gradient_incremental over x[N×D], in padded rows, and its
-// UnperturbedPass view (see numerical_gradient.hpp for what each array holds).
+// UnperturbedPass view (see numerical_gradient.hpp for what each array holds). The padding is a
+// unit with a1 = 0.
 struct UnperturbedArrays {
+  Activation activation;
   std::size_t Np, Hp;
   std::vector<double> a1, z1, a2, a2t, w2t, exp_minus_a1, e2, e2t, e2_sum, e2_target, w2_max;
   std::vector<std::int64_t> labels;
 
   template <class X>
-  UnperturbedArrays(const Params<const double>& p, const Dims& d, const X* x, const std::int64_t* t,
-                    std::size_t N)
-      : Np(round_up(N, kPassPadding)), Hp(round_up(d.H, kPassPadding)),
-        a1(N * Hp, 0.0), z1(N * Hp, 0.5), a2(N * d.C), a2t(d.C * Np, 0.0), w2t(d.C * Hp, 0.0),
+  UnperturbedArrays(const Params<const double>& p, const Dims& d, Activation f, const X* x,
+                    const std::int64_t* t, std::size_t N)
+      : activation(f), Np(round_up(N, kPassPadding)), Hp(round_up(d.H, kPassPadding)),
+        a1(N * Hp, 0.0), z1(N * Hp, activate(f, 0.0)), a2(N * d.C), a2t(d.C * Np, 0.0), w2t(d.C * Hp, 0.0),
         exp_minus_a1(N * Hp, 1.0), e2(N * d.C), e2t(d.C * Np, 1.0),
         e2_sum(Np, static_cast<double>(d.C)), e2_target(Np, 1.0), w2_max(Hp, 0.0), labels(Np, 0) {
     const std::size_t D = d.D, H = d.H, C = d.C;
@@ -134,7 +138,7 @@ struct UnperturbedArrays {
       affine_forward(row.data(), x + n * D, p.W1, p.b1, 1, D, H);
       std::copy(row.begin(), row.end(), &a1[n * Hp]);
       for (std::size_t j = 0; j < H; ++j) exp_minus_a1[n * Hp + j] = std::exp(-row[j]);
-      sigmoid_forward(row.data(), H);
+      activation_forward(activation, row.data(), H);
       std::copy(row.begin(), row.end(), &z1[n * Hp]);
       double* a2n = &a2[n * C];
       affine_forward(a2n, row.data(), p.W2, p.b2, 1, H, C);
@@ -156,9 +160,10 @@ struct UnperturbedArrays {
   }
 
   UnperturbedPass view(const Dims& d, std::size_t N) const {
-    return {N,          d.H,         d.C,          Np,           Hp,
-            a1.data(),  z1.data(),   a2.data(),    a2t.data(),   w2t.data(),
-            labels.data(), exp_minus_a1.data(), e2.data(), e2t.data(), e2_sum.data(),
+    return {activation,       N,           d.H,           d.C,
+            Np,               Hp,          a1.data(),     z1.data(),
+            a2.data(),        a2t.data(),  w2t.data(),    labels.data(),
+            exp_minus_a1.data(), e2.data(), e2t.data(),   e2_sum.data(),
             e2_target.data(), w2_max.data()};
   }
 };
@@ -194,11 +199,11 @@ struct NonzerosByColumn {
 }  // namespace
 
 template <class X>
-bool numerical_gradient_incremental(double* grads, const double* theta, const Dims& d, const X* x,
-                                    const std::int64_t* t, std::size_t N, double h,
-                                    const std::atomic<bool>& cancel) {
+bool numerical_gradient_incremental(double* grads, const double* theta, const Dims& d,
+                                    Activation activation, const X* x, const std::int64_t* t,
+                                    std::size_t N, double h, const std::atomic<bool>& cancel) {
   const std::size_t H = d.H, C = d.C;
-  const UnperturbedArrays pass(Params<const double>(theta, d), d, x, t, N);
+  const UnperturbedArrays pass(Params<const double>(theta, d), d, activation, x, t, N);
   const UnperturbedPass u = pass.view(d, N);
   const NonzerosByColumn columns(x, N, d.D);
 
@@ -238,11 +243,12 @@ bool numerical_gradient_incremental(double* grads, const double* theta, const Di
 }
 
 #define TWOLAYER_INSTANTIATE(X)                                                                   \
-  template bool numerical_gradient_naive<X>(double*, const double*, const Dims&, const X*,       \
-                                            const std::int64_t*, std::size_t, double,            \
+  template bool numerical_gradient_naive<X>(double*, const double*, const Dims&, Activation,    \
+                                            const X*, const std::int64_t*, std::size_t, double,  \
                                             const std::atomic<bool>&);                           \
-  template bool numerical_gradient_incremental<X>(double*, const double*, const Dims&, const X*, \
-                                                  const std::int64_t*, std::size_t, double,      \
+  template bool numerical_gradient_incremental<X>(double*, const double*, const Dims&,           \
+                                                  Activation, const X*, const std::int64_t*,     \
+                                                  std::size_t, double,                           \
                                                   const std::atomic<bool>&);
 TWOLAYER_INSTANTIATE(float)
 TWOLAYER_INSTANTIATE(double)

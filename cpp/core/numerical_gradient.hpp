@@ -10,22 +10,25 @@
 namespace twolayer {
 
 // grads[i] = (f(θ + h·e_i) - f(θ - h·e_i)) / 2h for every parameter i, f the mean loss over the
-// batch x[N×D] with labels t, θ the flat parameters (the layout of Dims). Both return false as soon
-// as `cancel` turns true, leaving grads incomplete.
+// batch x[N×D] with labels t of the net of sizes d and hidden activation `activation`, θ its flat
+// parameters (the layout of Dims). Both return false as soon as `cancel` turns true, leaving grads
+// incomplete.
 
 // The book's algorithm: each perturbation evaluates the whole loss again.
 template <class X>
-bool numerical_gradient_naive(double* grads, const double* theta, const Dims& d, const X* x,
-                              const std::int64_t* t, std::size_t N, double h,
-                              const std::atomic<bool>& cancel);
+bool numerical_gradient_naive(double* grads, const double* theta, const Dims& d,
+                              Activation activation, const X* x, const std::int64_t* t,
+                              std::size_t N, double h, const std::atomic<bool>& cancel);
 
 // The same differences, recomputing only what a perturbation changes: W1[i, j] moves hidden unit j
 // of the samples whose x[n, i] is non-zero, W2[j, c] moves logit c of every sample; samples left
-// unchanged contribute exactly zero and are skipped.
+// unchanged contribute exactly zero and are skipped. The perturbed hidden unit is evaluated
+// through the activation itself, f(a1 ± shift), never through its derivative: at ReLU's kink
+// (|a1| < shift) the difference straddles it exactly as the book's whole recomputation does.
 template <class X>
-bool numerical_gradient_incremental(double* grads, const double* theta, const Dims& d, const X* x,
-                                    const std::int64_t* t, std::size_t N, double h,
-                                    const std::atomic<bool>& cancel);
+bool numerical_gradient_incremental(double* grads, const double* theta, const Dims& d,
+                                    Activation activation, const X* x, const std::int64_t* t,
+                                    std::size_t N, double h, const std::atomic<bool>& cancel);
 
 // The incremental method's inner loops, one implementation per instruction set (see dispatch).
 
@@ -33,17 +36,18 @@ bool numerical_gradient_incremental(double* grads, const double* theta, const Di
 // to whole vectors; the padding is inert (zero weights, zero shifts), so padded lanes compute
 // a difference of two equal losses, which is exactly zero, and are never stored.
 struct UnperturbedPass {
+  Activation activation;
   std::size_t N, H, C;
   std::size_t Np, Hp;      // N and H rounded up to a multiple of kPassPadding
   const double* a1;        // [N×Hp] hidden pre-activations x·W1 + b1
-  const double* z1;        // [N×Hp] hidden outputs sigmoid(a1)
+  const double* z1;        // [N×Hp] hidden outputs activation(a1)
   const double* a2;        // [N×C] logits z1·W2 + b2
   const double* a2t;       // [C×Np] the logits transposed
   const double* w2t;       // [C×Hp] W2 transposed
   const std::int64_t* t;   // [Np] labels
   // The same pass in exponentials, for evaluating perturbed losses through exp(a + b) = exp(a)·exp(b)
   // (the AVX2 kernels; see numerical_gradient_avx2.cpp).
-  const double* exp_minus_a1;  // [N×Hp] exp(-a1)
+  const double* exp_minus_a1;  // [N×Hp] exp(-a1), for the sigmoid
   const double* e2;            // [N×C] exp(a2 - max_c a2), each row's softmax numerators
   const double* e2t;           // [C×Np] e2 transposed
   const double* e2_sum;        // [Np] Σ_c e2, each row's softmax denominator

@@ -10,7 +10,8 @@
 //     softmax denominator  = Σ_c E_c + Σ_c E_c·expm1(δ_c),
 // exact identities; expm1 of |δ| < 2^-10 is its Taylor series to δ^5, whose first omitted term
 // is 2^-60/720 relative, far below an ulp. The hidden unit's sigmoid at a ± s is 1/(1 + e^-a·e^∓s)
-// with e^-a from the unperturbed pass and e^∓s shared by the four lanes. Each loss is then
+// with e^-a from the unperturbed pass and e^∓s shared by the four lanes; ReLU's is max(a ± s, 0),
+// computed whole (the kink needs no special case: it is a real evaluation). Each loss is then
 // -log(numerator_t/denominator + 1e-7) as before: a real evaluation of the loss at the perturbed
 // parameters, not a derivative. Where some |δ| is 2^-10 or more (huge weights or step sizes),
 // the lanes take the general path, every exp computed whole.
@@ -66,23 +67,50 @@ V shifted_sample_loss(const double* a2n, V dz, const double* w, size_t stride, s
   return loss_of(target, sum);
 }
 
+// How a hidden unit's output moves when its pre-activation a moves by ±shift: f(a ± shift) - f(a),
+// four units of one sample at a time.
+template <Activation F>
+struct HiddenShift;
+
+template <>
+struct HiddenShift<Activation::sigmoid> {
+  V exp_minus_shift, exp_plus_shift;
+  explicit HiddenShift(double shift)
+      : exp_minus_shift(S::set1(__builtin_exp(-shift))),
+        exp_plus_shift(S::set1(__builtin_exp(shift))) {}
+  // sigmoid(a ± shift) = 1 / (1 + exp(-a)·exp(∓shift)), exp(-a) from the unperturbed pass.
+  void operator()(V& dz_plus, V& dz_minus, const UnperturbedPass& u, size_t at) const {
+    const V e = S::load(u.exp_minus_a1 + at), z = S::load(u.z1 + at), one = S::set1(1.0);
+    dz_plus = S::sub(S::div(one, S::fmadd(e, exp_minus_shift, one)), z);
+    dz_minus = S::sub(S::div(one, S::fmadd(e, exp_plus_shift, one)), z);
+  }
+};
+
+template <>
+struct HiddenShift<Activation::relu> {
+  V shift;
+  explicit HiddenShift(double s) : shift(S::set1(s)) {}
+  void operator()(V& dz_plus, V& dz_minus, const UnperturbedPass& u, size_t at) const {
+    const V a = S::load(u.a1 + at), z = S::load(u.z1 + at);
+    dz_plus = S::sub(relu<double>(S::add(a, shift)), z);
+    dz_minus = S::sub(relu<double>(S::sub(a, shift)), z);
+  }
+};
+
 // Lanes over the hidden units j: for each sample with a non-zero input, four units at a time.
-void hidden_row_differences(double* diff, const UnperturbedPass& u, const std::uint32_t* samples,
-                            const double* inputs, size_t count, double h) {
+template <Activation F>
+void hidden_row_differences_of(double* diff, const UnperturbedPass& u, const std::uint32_t* samples,
+                               const double* inputs, size_t count, double h) {
   const size_t C = u.C, Hp = u.Hp;
   for (size_t j = 0; j < Hp; j += S::lanes) S::store(diff + j, S::zero());
   for (size_t k = 0; k < count; ++k) {
     const size_t n = samples[k], t = static_cast<size_t>(u.t[n]);
-    const double shift = h * inputs[k];
-    // sigmoid(a ± shift) = 1 / (1 + exp(-a)·exp(∓shift))
-    const V exp_minus_shift = S::set1(__builtin_exp(-shift)), exp_plus_shift = S::set1(__builtin_exp(shift));
+    const HiddenShift<F> moved(h * inputs[k]);
     const double* e2n = u.e2 + n * C;
     const V e2_sum = S::set1(u.e2_sum[n]), e2_target = S::set1(u.e2_target[n]);
     for (size_t j = 0; j < Hp; j += S::lanes) {
-      const V e = S::load(u.exp_minus_a1 + n * Hp + j), z = S::load(u.z1 + n * Hp + j);
-      const V one = S::set1(1.0);
-      const V dz_plus = S::sub(S::div(one, S::fmadd(e, exp_minus_shift, one)), z);
-      const V dz_minus = S::sub(S::div(one, S::fmadd(e, exp_plus_shift, one)), z);
+      V dz_plus, dz_minus;
+      moved(dz_plus, dz_minus, u, n * Hp + j);
       const double* w = u.w2t + j;
       const V w_max = S::load(u.w2_max + j);
       V plus, minus;
@@ -107,6 +135,14 @@ void hidden_row_differences(double* diff, const UnperturbedPass& u, const std::u
       S::store(diff + j, S::add(S::load(diff + j), S::sub(plus, minus)));
     }
   }
+}
+
+void hidden_row_differences(double* diff, const UnperturbedPass& u, const std::uint32_t* samples,
+                            const double* inputs, size_t count, double h) {
+  if (u.activation == Activation::relu)
+    hidden_row_differences_of<Activation::relu>(diff, u, samples, inputs, count, h);
+  else
+    hidden_row_differences_of<Activation::sigmoid>(diff, u, samples, inputs, count, h);
 }
 
 // The general path for four samples (lanes) with logit `shifted` moved by `shift`; a2t holds the

@@ -1,4 +1,4 @@
-// AVX2/FMA vectors of float and double, and the vectorised exp, log and sigmoid built on them.
+// AVX2/FMA vectors of float and double, and the vectorised exp, log, sigmoid and relu on them.
 //
 // Include this only from *_avx2.cpp files: CMake compiles those alone with -mavx2 -mfma, and the
 // rest of the core runs on any x86-64. Everything here lives in namespace twolayer::avx2 so that
@@ -42,6 +42,9 @@ struct Simd<double> {
   static V select(V mask, V if_true, V if_false) { return _mm256_blendv_pd(if_false, if_true, mask); }
   static V is_nan(V a) { return _mm256_cmp_pd(a, a, _CMP_UNORD_Q); }
   static V greater_equal(V a, V b) { return _mm256_cmp_pd(a, b, _CMP_GE_OQ); }
+  static V less_equal(V a, V b) { return _mm256_cmp_pd(a, b, _CMP_LE_OQ); }
+  // a in the lanes where mask is clear, 0 where it is set
+  static V andnot(V mask, V a) { return _mm256_andnot_pd(mask, a); }
   static double sum(V v) {
     const __m128d pair = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
     return _mm_cvtsd_f64(_mm_add_sd(pair, _mm_unpackhi_pd(pair, pair)));
@@ -79,6 +82,9 @@ struct Simd<float> {
   static V select(V mask, V if_true, V if_false) { return _mm256_blendv_ps(if_false, if_true, mask); }
   static V is_nan(V a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
   static V greater_equal(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_GE_OQ); }
+  static V less_equal(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_LE_OQ); }
+  // a in the lanes where mask is clear, 0 where it is set
+  static V andnot(V mask, V a) { return _mm256_andnot_ps(mask, a); }
   static float sum(V v) {
     __m128 quad = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     quad = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
@@ -217,6 +223,14 @@ inline typename Simd<T>::V sigmoid(typename Simd<T>::V a) {
   const auto e = exp(S::sub(S::zero(), S::abs(a)));
   const auto numerator = S::select(S::greater_equal(a, S::zero()), S::set1(T(1)), e);
   return S::div(numerator, S::add(S::set1(T(1)), e));
+}
+
+// ReLU as relu() of kernels.hpp: the lanes where a <= 0 cleared to +0, NaN passing (a max with 0
+// would turn NaN into 0).
+template <class T>
+inline typename Simd<T>::V relu(typename Simd<T>::V a) {
+  using S = Simd<T>;
+  return S::andnot(S::less_equal(a, S::zero()), a);
 }
 
 }  // namespace avx2

@@ -1,5 +1,5 @@
-"""The ``twolayer`` command: ``twolayer train`` (ch04 train_neuralnet.py), ``twolayer gradcheck`` (ch05) and
-``twolayer plot`` (the figures of a saved run).
+"""The ``twolayer`` command: ``twolayer train`` (ch04 train_neuralnet.py), ``twolayer gradcheck`` (ch05),
+``twolayer plot`` (the figures of a saved run) and ``twolayer sweep`` (many runs: a grid, or ch. 6's random search).
 
 Exit status: 0 on success, 1 on an error (data not found, a diverged run), 2 on a usage error, 130 on Ctrl-C.
 """
@@ -7,25 +7,37 @@ Exit status: 0 on success, 1 on an error (data not found, a diverged run), 2 on 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures as cf
+import contextlib
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
 from . import __version__, set_num_threads
-from ._threads import MAX_THREADS
+from ._threads import MAX_THREADS, _cpu_count
 from .datasets import cache_dir, load_mnist
-from .net import TwoLayerNet
+from .net import ACTIVATIONS, TwoLayerNet
 from .plotting import plot_history
+from .sweep import (
+    FAILED,
+    SUMMARY_MD,
+    LogRange,
+    dask_executor,
+    local_executor,
+    plan_runs,
+    run_sweep,
+    setting_names,
+)
 from .training import DivergedError, History, check_settings, train
 
 __all__ = ["main"]
 
-_EXIT_ERROR, _EXIT_INTERRUPTED = 1, 130
+_EXIT_ERROR, _EXIT_USAGE, _EXIT_INTERRUPTED = 1, 2, 130
 _CLASSES = 10
 
 
@@ -50,18 +62,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    common = _common_options()
+    machine = _machine_options()
+    common = _common_options(machine)
     _add_train_command(commands, common)
     _add_gradcheck_command(commands, common)
     _add_plot_command(commands)
+    _add_sweep_command(commands, machine)
     return parser
 
 
-def _common_options() -> argparse.ArgumentParser:
+def _common_options(machine: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options of every command that builds a network from MNIST."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, parents=[machine])
     common.add_argument(
         "--hidden", type=_positive_int, default=50, metavar="H", help="hidden layer size (default: %(default)s)"
+    )
+    common.add_argument(
+        "--activation",
+        choices=ACTIVATIONS,
+        default="sigmoid",
+        help="the hidden layer's: sigmoid (chapter 4's network) or relu (chapter 5's) (default: %(default)s)",
     )
     common.add_argument(
         "--dtype", choices=("float64", "float32"), default="float64", help="the network's dtype (default: %(default)s)"
@@ -72,21 +92,27 @@ def _common_options() -> argparse.ArgumentParser:
         default=None,
         help="seed of the initial weights and of all the sampling (default: random)",
     )
-    common.add_argument(
+    return common
+
+
+def _machine_options() -> argparse.ArgumentParser:
+    """Where the data and the threads come from: options of every command that loads MNIST."""
+    machine = argparse.ArgumentParser(add_help=False)
+    machine.add_argument(
         "--data-dir",
         type=Path,
         default=None,
         metavar="DIR",
         help=f"directory with the MNIST IDX files (default: the cache, {cache_dir()}, downloading what is missing)",
     )
-    common.add_argument(
+    machine.add_argument(
         "--num-threads",
         type=_thread_count,
         default=None,
         metavar="N",
         help=f"threads of the C++ core, 1 to {MAX_THREADS} (default: all)",
     )
-    return common
+    return machine
 
 
 def _add_train_command(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -205,7 +231,9 @@ def _train(args: argparse.Namespace) -> int:
         args.usage_error(f"argument {_SETTING_FLAGS[setting]}: {exc}" if setting in _SETTING_FLAGS else str(exc))
     try:
         args.out.mkdir(parents=True, exist_ok=True)  # now, not after a long run
-        net = TwoLayerNet(x_train.shape[1], args.hidden, _CLASSES, dtype=args.dtype, seed=args.seed)
+        net = TwoLayerNet(
+            x_train.shape[1], args.hidden, _CLASSES, activation=args.activation, dtype=args.dtype, seed=args.seed
+        )
     except (OSError, MemoryError, ValueError) as exc:  # an unwritable --out; a --hidden too large for this machine
         return _error(exc)
     print(f"Training {net!r}\n  {_describe_run(settings, len(x_train), len(x_test))}", flush=True)
@@ -275,7 +303,9 @@ def _gradcheck(args: argparse.Namespace) -> int:
         return _error(exc)
     x_batch, t_batch = x_train[: args.batch], t_train[: args.batch]
     try:
-        net = TwoLayerNet(x_train.shape[1], args.hidden, _CLASSES, dtype=args.dtype, seed=args.seed)
+        net = TwoLayerNet(
+            x_train.shape[1], args.hidden, _CLASSES, activation=args.activation, dtype=args.dtype, seed=args.seed
+        )
     except (MemoryError, ValueError) as exc:  # a --hidden too large for this machine
         return _error(exc)
     print(f"Gradient check of {net!r}\n  on x_train[:{args.batch}]: |numerical - backprop| for each parameter")
@@ -292,6 +322,128 @@ def _gradcheck(args: argparse.Namespace) -> int:
             print(f"{key:<6} {method:<12} {diff.mean():9.2e} {diff.max():9.2e}")
     print("Numerical gradient time: " + ", ".join(f"{method} {s:.3f} s" for method, s in seconds.items()))
     return 0
+
+
+# A sweep's flag for each setting: `twolayer train`'s; any other setting of train() or of the
+# network is --its-name. Their dests carry a prefix that keeps them apart from the sweep's options.
+_SWEEP_FLAGS = {**_SETTING_FLAGS, "hidden_size": "--hidden"}
+_SETTING = "setting:"
+Slots = Optional[int]
+
+
+def _add_sweep_command(commands: Any, machine: argparse.ArgumentParser) -> None:
+    parser = commands.add_parser(
+        "sweep",
+        parents=[machine],
+        help="many training runs: a grid, or a random search; summary, figures, resumable",
+        description=(
+            "Train once per setting and seed, on local worker processes or a Dask cluster. Give "
+            "a setting several values for a grid (--lr 0.01 0.1 1 --hidden 20 50), or LOW:HIGH "
+            "ranges with --trials for a random search drawing them log-uniformly (--trials 20 "
+            "--lr 1e-4:1 --hidden 10:200). Writes runs.jsonl (a line per finished run), "
+            "summary.md and summary.csv (a row per setting, best first) and figures into --out. "
+            "Running the same command again skips the runs already finished there; Ctrl-C keeps "
+            "them."
+        ),
+        epilog="--num-threads sets the core's threads per run (default: the CPUs shared among the "
+        "workers, or 1 per run on a Dask cluster).",
+    )
+    settings = parser.add_argument_group("settings (one or more values each, or LOW:HIGH)")
+    for name, default in setting_names().items():
+        flag = _SWEEP_FLAGS.get(name, "--" + name.replace("_", "-"))
+        settings.add_argument(
+            flag, dest=_SETTING + name, nargs="+", type=_sweep_value, metavar="V",
+            help=f"{name} (default: {getattr(default, '__name__', default)})",
+        )  # fmt: skip
+    _add_sweep_options(parser)
+    parser.set_defaults(run=_sweep)
+
+
+def _add_sweep_options(parser: argparse.ArgumentParser) -> None:
+    runs = parser.add_argument_group("runs")
+    runs.add_argument("--seeds", type=_positive_int, default=1, metavar="N",
+                      help="seeds 0 to N-1 for every setting (default: %(default)s)")  # fmt: skip
+    runs.add_argument("--trials", type=_positive_int, default=None, metavar="N",
+                      help="random search: N settings drawn from values and ranges")  # fmt: skip
+    runs.add_argument("--search-seed", type=_nonnegative_int, default=0, metavar="N",
+                      help="seed of the random search (default: %(default)s)")  # fmt: skip
+    runs.add_argument("--out", type=Path, default=Path("twolayer-sweep"), metavar="DIR",
+                      help="output directory (default: %(default)s)")  # fmt: skip
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                       help="local worker processes (default: 1, this one)")  # fmt: skip
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run on the Dask cluster of this scheduler (tcp://host:8786); needs "
+                       "pip install 'twolayer[dask]'")  # fmt: skip
+    parser.add_argument("--connect-timeout", type=_positive_float, default=10.0, metavar="S",
+                        help="seconds to wait for the scheduler and a worker "
+                        "(default: %(default)s)")  # fmt: skip
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    space = {
+        key[len(_SETTING) :]: values
+        for key, values in vars(args).items()
+        if key.startswith(_SETTING) and values is not None
+    }
+    try:  # every setting checked before any run starts (or any cluster is contacted)
+        runs = plan_runs(space, seeds=args.seeds, trials=args.trials, search_seed=args.search_seed)
+    except (TypeError, ValueError) as exc:
+        return _usage_error(exc)
+    try:
+        with _sweep_executor(args) as (executor, slots, threads):
+            result = run_sweep(
+                runs,
+                out=args.out,
+                executor=executor,
+                slots=slots,
+                threads=threads,
+                data_dir=args.data_dir,
+            )
+    except (ImportError, ConnectionError) as exc:  # no Dask, or no cluster there
+        return _usage_error(exc)
+    except cf.BrokenExecutor:
+        died = f"a worker process died; the runs finished so far are kept in {args.out}"
+        return _error(RuntimeError(died + ", and the same command again does the others"))
+    except (OSError, ValueError) as exc:  # an --out one cannot write, a damaged runs.jsonl
+        return _error(exc)
+    print(f"Wrote {', '.join(str(path) for path in result.files)}")
+    print((args.out / SUMMARY_MD).read_text(encoding="utf-8"), end="")
+    if result.interrupted:
+        return _EXIT_INTERRUPTED
+    return _EXIT_ERROR if any(r["status"] == FAILED for r in result.records) else 0
+
+
+@contextlib.contextmanager
+def _sweep_executor(args: argparse.Namespace) -> Iterator[tuple[cf.Executor | None, Slots, Slots]]:
+    """(executor, runs at once, threads per run) for --scheduler or --workers."""
+    if args.scheduler is not None:
+        with dask_executor(args.scheduler, timeout=args.connect_timeout) as (executor, slots):
+            yield executor, slots, args.num_threads or 1
+    elif args.workers == 1:
+        yield None, None, args.num_threads  # in this process, with main()'s --num-threads
+    else:
+        threads = args.num_threads or max(1, _cpu_count() // args.workers)
+        with local_executor(args.workers, threads) as executor:
+            yield executor, args.workers, threads
+
+
+def _sweep_value(text: str) -> Any:
+    """A setting's value as written: LOW:HIGH (a range), an integer, a number, or a word."""
+    if ":" in text:
+        try:
+            return LogRange.parse(text)
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    for kind in (int, float):
+        with contextlib.suppress(ValueError):
+            return kind(text)
+    return text
+
+
+def _usage_error(exc: Exception) -> int:
+    print(f"twolayer sweep: error: {exc}", file=sys.stderr)
+    return _EXIT_USAGE
 
 
 def _error(exc: Exception) -> int:

@@ -16,6 +16,8 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 from . import _core, serialization
 from ._core import PARAM_NAMES
 
+ACTIVATIONS: tuple[str, ...] = _core.ACTIVATIONS
+"""The hidden layer's activations: ``"sigmoid"`` (the book's chapter 4 net) and ``"relu"`` (chapter 5's)."""
 _CORE_BY_DTYPE = {np.dtype(np.float64): _core.Net64, np.dtype(np.float32): _core.Net32}
 
 
@@ -114,6 +116,15 @@ def _real(name: str, value: Any) -> float:
     return value
 
 
+def _activation(value: Any) -> str:
+    """value if it names an activation the core has, else a TypeError or ValueError saying which."""
+    if not isinstance(value, str) or value not in ACTIVATIONS:
+        known = " or ".join(repr(name) for name in ACTIVATIONS)
+        error = ValueError if isinstance(value, str) else TypeError
+        raise error(f"activation must be {known}, got {value!r}")
+    return value
+
+
 def _step(h: Any) -> float:
     """h as the step of central differences: a finite float of at least the smallest normal double
     (a subnormal h makes 1/2h overflow to inf, and the differences 0·inf = NaN)."""
@@ -139,11 +150,12 @@ def _check_seed(seed: Any) -> None:
 
 
 class TwoLayerNet:
-    """A two-layer network: affine, sigmoid, affine, softmax, with the cross-entropy loss.
+    """A two-layer network: affine, sigmoid (or ReLU), affine, softmax, with the cross-entropy loss.
 
-    The API is the book's (``ch04/two_layer_net.py``). ``params`` and ``grads`` are dicts keyed
-    ``W1 b1 W2 b2``; the arrays in ``params`` are views of the C++ buffers, so the book's update
-    ``net.params[key] -= learning_rate * grads[key]`` trains the C++ network in place.
+    The API is the book's (``ch04/two_layer_net.py``; ``ch05/two_layer_net.py`` with ReLU).
+    ``params`` and ``grads`` are dicts keyed ``W1 b1 W2 b2``; the arrays in ``params`` are views of
+    the C++ buffers, so the book's update ``net.params[key] -= learning_rate * grads[key]`` trains
+    the C++ network in place.
 
     Parameters
     ----------
@@ -151,6 +163,8 @@ class TwoLayerNet:
         The layer sizes (D, H, C), e.g. 784, 50, 10 for MNIST.
     weight_init_std
         Weights start as ``weight_init_std * randn(...)``, biases at zero, as in the book.
+    activation
+        The hidden layer's: ``"sigmoid"`` (chapter 4's network) or ``"relu"`` (chapter 5's).
     dtype
         ``np.float64`` (the book's) or ``np.float32``.
     seed
@@ -172,6 +186,7 @@ class TwoLayerNet:
         output_size: int,
         weight_init_std: float = 0.01,
         *,
+        activation: str = "sigmoid",
         dtype: DTypeLike = np.float64,
         seed: Optional[int] = None,
     ) -> None:
@@ -181,13 +196,14 @@ class TwoLayerNet:
             _size("output_size", output_size),
         )
         weight_init_std = _real("weight_init_std", weight_init_std)
+        activation = _activation(activation)
         _check_seed(seed)
         try:
             dtype = np.dtype(dtype)
             _CORE_BY_DTYPE[dtype]
         except (TypeError, KeyError):
             raise TypeError(f"dtype must be float64 or float32, got {dtype!r}") from None
-        self._core = _new_core(dtype, sizes)
+        self._core = _new_core(dtype, sizes, activation)
         self._params = Params(self._core.params)
         self.grads: dict[str, NDArray] = {}
 
@@ -220,6 +236,12 @@ class TwoLayerNet:
         return self._core.sizes[2]
 
     @property
+    def activation(self) -> str:
+        """The hidden layer's activation: ``"sigmoid"`` or ``"relu"``."""
+        activation: str = self._core.activation
+        return activation
+
+    @property
     def dtype(self) -> np.dtype:
         """The dtype of the parameters: float64 or float32."""
         return self.params["W1"].dtype
@@ -227,11 +249,12 @@ class TwoLayerNet:
     def __repr__(self) -> str:
         return (
             f"TwoLayerNet(input_size={self.input_size}, hidden_size={self.hidden_size}, "
-            f"output_size={self.output_size}, dtype={self.dtype.name})"
+            f"output_size={self.output_size}, activation={self.activation}, dtype={self.dtype.name})"
         )
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Save the sizes, dtype and parameters to the npz file `path`, atomically (:mod:`twolayer.serialization`)."""
+        """Save the sizes, activation, dtype and parameters to the npz file `path`, atomically
+        (:mod:`twolayer.serialization`)."""
         serialization.save(self, path)
 
     @classmethod
@@ -335,7 +358,7 @@ def initial_params(
     }
 
 
-def _new_core(dtype: np.dtype, sizes: tuple[int, int, int]) -> Any:
+def _new_core(dtype: np.dtype, sizes: tuple[int, int, int], activation: str) -> Any:
     """The C++ net, or an error that says which network could not be allocated."""
     D, H, C = sizes
     count = D * H + H + H * C + C
@@ -344,7 +367,7 @@ def _new_core(dtype: np.dtype, sizes: tuple[int, int, int]) -> Any:
     if nbytes > sys.maxsize:
         raise ValueError(f"{what} is too large to allocate")
     try:
-        return _CORE_BY_DTYPE[dtype](*sizes)
+        return _CORE_BY_DTYPE[dtype](*sizes, activation)
     except MemoryError:
         raise MemoryError(f"not enough memory for {what}") from None
     except ValueError:  # the core's own overflow check

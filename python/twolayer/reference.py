@@ -20,6 +20,16 @@ def sigmoid(x: NDArray) -> NDArray:
     return 1 / (1 + np.exp(-x))
 
 
+def relu(x: NDArray[np.floating]) -> NDArray[np.floating]:
+    """The book's Relu layer (ch05 layers.py): entries with x <= 0 become 0."""
+    out = x.copy()
+    out[x <= 0] = 0
+    return out
+
+
+ACTIVATIONS = {"sigmoid": sigmoid, "relu": relu}
+
+
 def softmax(x: NDArray) -> NDArray:
     x = x - x.max(axis=-1, keepdims=True)  # exp never overflows
     e = np.exp(x)
@@ -105,9 +115,11 @@ class ReferenceNet:
         output_size: int,
         weight_init_std: float = 0.01,
         *,
+        activation: str = "sigmoid",
         dtype: DTypeLike = np.float64,
         seed: Optional[int] = None,
     ) -> None:
+        self.activation = activation
         self.dtype = np.dtype(dtype)
         sizes = (input_size, hidden_size, output_size)
         self.params = {
@@ -116,18 +128,19 @@ class ReferenceNet:
 
     @classmethod
     def from_params(
-        cls, params: Mapping[str, NDArray], dtype: Optional[DTypeLike] = None
+        cls, params: Mapping[str, NDArray], dtype: Optional[DTypeLike] = None, *, activation: str = "sigmoid"
     ) -> "ReferenceNet":
         """A reference net holding copies of the given parameters (of any TwoLayerNet), converted
-        to `dtype` if given."""
+        to `dtype` if given, with the given activation."""
         net = cls.__new__(cls)
+        net.activation = activation
         net.params = {k: np.array(params[k], dtype=dtype) for k in PARAM_NAMES}
         net.dtype = net.params["W1"].dtype
         return net
 
     def _forward(self, x: NDArray) -> tuple[NDArray, NDArray]:
         p = self.params
-        z1 = sigmoid(np.dot(x, p["W1"]) + p["b1"])
+        z1 = ACTIVATIONS[self.activation](np.dot(x, p["W1"]) + p["b1"])
         y = softmax(np.dot(z1, p["W2"]) + p["b2"])
         return z1, y
 
@@ -162,7 +175,11 @@ class ReferenceNet:
 
     def _backward(self, x: NDArray, z1: NDArray, dy: NDArray) -> dict[str, NDArray]:
         """The parameters' gradients from the gradient dy of the loss by the logits."""
-        da1 = np.dot(dy, self.params["W2"].T) * z1 * (1 - z1)
+        da1 = np.dot(dy, self.params["W2"].T)
+        if self.activation == "relu":  # the book's Relu.backward: dout[mask] = 0, mask = (x <= 0)
+            da1[z1 <= 0] = 0
+        else:
+            da1 *= z1 * (1 - z1)
         return {
             "W1": np.dot(x.T, da1),
             "b1": da1.sum(axis=0),

@@ -75,6 +75,7 @@ class History:
     validation_size: int = 0
     eval_every: int | None = None
     eval_samples: int | None = None
+    activation: str = "sigmoid"
     # Results.
     train_loss_list: list[float] = field(default_factory=list)
     train_acc_list: list[float] = field(default_factory=list)
@@ -183,6 +184,7 @@ def train(
     history = History(
         **settings, input_size=input_size, hidden_size=hidden_size, output_size=net.params["W2"].shape[1],
         dtype=net.params["W1"].dtype.name, test_size=len(x_test), iter_per_epoch=iter_per_epoch,
+        activation=str(getattr(net, "activation", "sigmoid")),  # a net without one is taken for chapter 4's
     )  # fmt: skip
     # Evaluated in this order: train, val, test.
     whole_sets = {"train": fit, **({"val": validation} if validation else {}), "test": (x_test, t_test)}

@@ -1,0 +1,138 @@
+"""Sweep throughput: 8 runs of 3,000 iterations one after another in one process (the core on all
+CPUs) against `twolayer sweep --workers 2` (two processes, the CPUs shared between them), and
+`--workers 2` against a local Dask cluster of two single-threaded workers (Dask's overhead).
+
+    python bench/sweep.py            # about 5 minutes on 2 cores
+    python bench/sweep.py --quick    # 4 short runs: proves that it runs; asserts no speed
+
+The three take turns, each repeat in a fresh output folder (and fresh worker processes, which load
+MNIST themselves: part of the cost measured), and the medians of the repeats are compared. Every
+way must give the same final accuracies, run for run; the script fails (exit status 1) otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from twolayer import get_num_threads
+from twolayer.sweep import Run, dask_executor, local_executor, plan_runs, run_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MNIST = Path(os.environ.get("TWOLAYER_MNIST_DIR", ROOT.parent / "shared" / "mnist"))
+DEFAULT_JSON = ROOT / "bench" / "sweep-results.json"
+
+
+def sequential(runs, out, data_dir):
+    return run_sweep(runs, out=out, data_dir=data_dir, progress=False)
+
+
+def workers(runs, out, data_dir):
+    with local_executor(2, 1) as executor:
+        return run_sweep(
+            runs, out=out, executor=executor, slots=2, threads=1, data_dir=data_dir, progress=False
+        )
+
+
+def dask(runs, out, data_dir):
+    from distributed import LocalCluster
+
+    # Started outside the timing below would be fairer to Dask, but the local pool's start is
+    # inside --workers' time too: both include starting their processes.
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    with cluster, dask_executor(cluster.scheduler_address) as (executor, slots):
+        return run_sweep(
+            runs, out=out, executor=executor, slots=slots, threads=1, data_dir=data_dir,
+            progress=False,
+        )  # fmt: skip
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="4 runs of 100 iterations, once")
+    parser.add_argument("--mnist", type=Path, default=DEFAULT_MNIST, help="the MNIST folder")
+    parser.add_argument("--repeats", type=int, default=3, help="times each way runs (default: 3)")
+    parser.add_argument(
+        "--json", type=Path, default=DEFAULT_JSON, help="where to write the results"
+    )
+    args = parser.parse_args(argv)
+    count, iters = (4, 100) if args.quick else (8, 3000)
+    repeats = 1 if args.quick else args.repeats
+    runs = plan_runs(
+        {"iters_num": [iters], "learning_rate": [0.1], "hidden_size": [50], "batch_size": [100]},
+        seeds=count,
+    )
+    ways = {"sequential, default threads": sequential, "--workers 2": workers}
+    try:
+        import distributed  # noqa: F401
+
+        ways["Dask, 2 single-threaded workers"] = dask
+    except ImportError:
+        print("Dask is not installed (pip install 'twolayer[dask]'): its row is left out.\n")
+
+    print(f"# Sweep throughput: {count} runs of {iters:,} iterations (hidden 50, batch 100)\n")
+    print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
+        f"{get_num_threads()} threads by default; Python {platform.python_version()}.\n",
+        flush=True,
+    )
+    seconds = {way: [] for way in ways}
+    finals = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for repeat in range(repeats):
+            for way, sweep in ways.items():  # taking turns: a busy moment of the machine hits all
+                start = time.perf_counter()
+                result = sweep(
+                    runs, Path(scratch) / f"{repeat}-{len(finals)}-{way[:4]}", args.mnist
+                )
+                seconds[way].append(time.perf_counter() - start)
+                finals[(repeat, way)] = {
+                    Run(r["settings"], r["seed"]).key: r["final_test_acc"] for r in result.records
+                }
+                print(f"... {way}: {seconds[way][-1]:.1f} s", file=sys.stderr, flush=True)
+    return report(seconds, finals, count, args)
+
+
+def report(seconds, finals, count, args):
+    first = next(iter(finals.values()))
+    agree = all(f == first and len(f) == count and None not in f.values() for f in finals.values())
+    median = {way: statistics.median(s) for way, s in seconds.items()}
+    base = median["sequential, default threads"]
+    print("| way | seconds (median) | runs per minute | throughput against sequential |")
+    print("|---|---:|---:|---:|")
+    for way, s in median.items():
+        print(f"| {way} | {s:.1f} | {60 * count / s:.1f} | {base / s:.2f}x |")
+    same = "yes" if agree else "NO"
+    print(f"\nSame final accuracies, run for run, in every way and repeat: {same}.")
+    dask = median.get("Dask, 2 single-threaded workers")
+    if dask is not None:
+        print(f"Dask's overhead against --workers 2: {dask / median['--workers 2'] - 1:+.1%}.")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "median": median,
+                "runs": count,
+                "quick": args.quick,
+                "agree": agree,
+            },
+            indent=1,
+        )
+    )
+    return 0 if agree else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
