@@ -329,7 +329,20 @@ def train_run(net, data, iters):
     return history.train_loss_list, history.train_acc_list, history.test_acc_list
 
 
-def bench_book_run(data, torch_ok, quick, numerical=False, iterations=None, repeats=1):
+def fma_count(data, iterations, evaluations, batch=100, hidden=50, classes=10):
+    """The multiply-adds of a book run as the core does it, skipping zero pixels: per step, the first layer's
+    sparse product three times (the gradient's forward pass, W1's gradient, the loss after the update) and the small
+    layer's dense product four times (forward, W2's gradient, da1, the loss); per evaluation, the forward pass of
+    every image."""
+    x_train, x_test = data[0], data[2]
+    nonzeros = np.count_nonzero(x_train) + np.count_nonzero(x_test)
+    per_row = np.count_nonzero(x_train) / len(x_train)
+    step = 3 * batch * per_row * hidden + 4 * batch * hidden * classes
+    evaluation = nonzeros * hidden + (len(x_train) + len(x_test)) * hidden * classes
+    return iterations * step + evaluations * evaluation
+
+
+def bench_book_run(data, torch_ok, quick, numerical=False, iterations=None, repeats=1, peak=None):
     """The book's full training run (ch04/train_neuralnet.py), the same mini-batches for everyone.
     With repeats, the implementations take turns, and each reports its median time."""
     x_train, t_train, x_test, t_test = data[:4]
@@ -365,6 +378,10 @@ def bench_book_run(data, torch_ok, quick, numerical=False, iterations=None, repe
                             "final_train_accuracy": net.accuracy(x_train, t_train),
                             "final_test_accuracy": net.accuracy(x_test, t_test),
                             "final_loss": float(np.mean(losses[-100:])), "test_accuracy_per_epoch": test_acc})
+        if "ours, train" in results and peak:
+            run = results["ours, train"]
+            fmas = fma_count(data, iters, len(run["test_accuracy_per_epoch"]) + 1)  # + train's final evaluation
+            run["limit"] = {"fmas": fmas, "seconds_at_peak": 2 * fmas / (peak[np.dtype(dtype).name] * 1e9)}
         agreement = {}
         if numerical:
             agreement["ours"] = check(
@@ -373,7 +390,8 @@ def bench_book_run(data, torch_ok, quick, numerical=False, iterations=None, repe
                 0.01 if not quick else 0.05)
         if "numpy" in results:
             for name in results:
-                if name != "numpy":
+                # train draws its own batches: too few in --quick mode to reach a comparable accuracy.
+                if name != "numpy" and not (quick and name == "ours, train"):
                     # Chaotic over 10,000 steps: rounding differences grow, so compare outcomes.
                     agreement[name] = check(
                         f"book run {np.dtype(dtype).name} {name} final test accuracy",
@@ -525,14 +543,14 @@ def use_threads(threads, no_torch):
     return True
 
 
-def run_benchmarks(data, torch_ok, args):
-    """Every benchmark's rows, in order, each section's time on stderr."""
+def run_benchmarks(data, torch_ok, args, peak):
+    """Every benchmark's rows (or those of the --only sections), in order, each section's time on stderr."""
     rows = []
     for title, run in (
         ("gradient", lambda: bench_gradient(data, torch_ok, args.quick)),
         ("accuracy", lambda: bench_accuracy(data, torch_ok, args.quick)),
         ("numerical gradient", lambda: bench_numerical_gradient(data, args.quick)),
-        ("book run", lambda: bench_book_run(data, torch_ok, args.quick, repeats=1 if args.quick else 3)),
+        ("book run", lambda: bench_book_run(data, torch_ok, args.quick, repeats=1 if args.quick else 3, peak=peak)),
         ("numerical-gradient training",
          lambda: [] if args.skip_numerical_training else bench_book_run(data, torch_ok, args.quick, numerical=True,
                                                                          iterations=20 if args.quick else None)),
@@ -545,6 +563,30 @@ def run_benchmarks(data, torch_ok, args):
         rows += run()
         print(f"... {title}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
     return rows
+
+
+def train_lines(rows):
+    """twolayer's train against the book's loop on the core and in NumPy, float32 against float64, and against the
+    limit: the run's multiply-adds at the machine's measured peak."""
+    lines, train_seconds = [], {}
+    for row in rows:
+        runs = row.get("runs", {})
+        if "ours, train" not in runs:
+            continue
+        train = runs["ours, train"]
+        train_seconds[row["dtype"]] = train["seconds"]
+        lines.append(f"- train, {row['dtype']}: {fmt_time(train['seconds'])}; the book's loop on the core "
+                     f"{fmt_ratio(runs['ours']['seconds'] / train['seconds'])} as long, in NumPy "
+                     f"{fmt_ratio(runs['numpy']['seconds'] / train['seconds'])}.")
+        if "limit" in train:
+            limit = train["limit"]
+            lines.append(f"- distance from the limit, train {row['dtype']}: {limit['fmas'] / 1e9:.2f} billion "
+                         f"multiply-adds, {fmt_time(limit['seconds_at_peak'])} at the measured peak; measured "
+                         f"{fmt_ratio(train['seconds'] / limit['seconds_at_peak'])} the limit.")
+    if len(train_seconds) == 2:
+        lines.append(f"- train, float32 against float64: {fmt_ratio(train_seconds['float64'] / train_seconds['float32'])}"
+                     " as fast.")
+    return lines
 
 
 def report(rows, peak):
@@ -563,6 +605,8 @@ def report(rows, peak):
                                   (activations, activation_table)):
         if rows_of_a_table:
             print(draw(rows_of_a_table), "\n")
+    if train_lines(rows):
+        print("\n".join(train_lines(rows)), "\n")
 
 
 def main(argv=None):
@@ -585,7 +629,7 @@ def main(argv=None):
     peak = bench_peak(args.quick)
     print(f"Peak (a {256 if args.quick else 2048}² NumPy matmul): {peak['float64']:.0f} GFLOP/s float64, "
           f"{peak['float32']:.0f} GFLOP/s float32.\n", flush=True)
-    rows = run_benchmarks(data, torch_ok, args)
+    rows = run_benchmarks(data, torch_ok, args, peak)
     results = {"machine": info, "peak_gflops": peak, "quick": args.quick, "rows": rows, "failures": failures,
                "seconds": time.perf_counter() - started}
     report(rows, peak)

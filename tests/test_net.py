@@ -778,20 +778,22 @@ from twolayer import TwoLayerNet
 dtype = np.dtype(sys.argv[1])
 rng = np.random.default_rng(5)
 report = {}
-for n_set, n_batch, h, c, x_dtype, targets, gather in [
-    (7, 7, 5, 3, np.float64, "labels", False),
-    (100, 100, 50, 10, np.float32, "labels", False),
-    (600, 100, 50, 10, np.float32, "labels", True),
-    (600, 100, 50, 10, np.float64, "one-hot", True),
-    (2000, 1500, 6, 5, np.float32, "rows", True),
-    (40, 70, 8, 4, np.float64, "labels", True),
+for n_set, n_batch, h, c, x_dtype, targets, gather, activation in [
+    (7, 7, 5, 3, np.float64, "labels", False, "sigmoid"),
+    (100, 100, 50, 10, np.float32, "labels", False, "sigmoid"),
+    (600, 100, 50, 10, np.float32, "labels", True, "sigmoid"),
+    (600, 100, 50, 10, np.float64, "one-hot", True, "relu"),
+    (2000, 1500, 6, 5, np.float32, "rows", True, "relu"),
+    (40, 70, 8, 4, np.float64, "labels", True, "sigmoid"),
+    (300, 300, 20, 4, np.float32, "labels", False, "relu"),
 ]:
     d = 784 if h == 50 else 30
     x = rng.random((n_set, d)).astype(x_dtype)
     x[rng.random((n_set, d)) < 0.81] = 0
     labels = rng.integers(0, c, n_set)
     t = {"labels": labels, "one-hot": np.eye(c)[labels], "rows": rng.random((n_set, c))}[targets]
-    fused, book = (TwoLayerNet(d, h, c, weight_init_std=0.5, dtype=dtype, seed=1) for _ in range(2))
+    new = lambda: TwoLayerNet(d, h, c, weight_init_std=0.5, dtype=dtype, seed=1, activation=activation)
+    fused, book = new(), new()
     indices = rng.integers(0, n_set, n_batch) if gather else None
     rows = indices if gather else slice(None)
     losses = []
@@ -801,12 +803,11 @@ for n_set, n_batch, h, c, x_dtype, targets, gather in [
         for key in grads:
             book.params[key] -= 0.3 * grads[key]
         losses.append(book.loss(x[rows], t[rows]))
-    moved = {k: float(np.abs(book.params[k] - TwoLayerNet(d, h, c, weight_init_std=0.5, dtype=dtype,
-             seed=1).params[k]).max()) for k in grads}
+    moved = {k: float(np.abs(book.params[k] - new().params[k]).max()) for k in grads}
     diff = {k: float(np.abs(fused.params[k] - book.params[k]).max() / np.abs(book.params[k]).max())
             for k in grads}
     diff["loss"] = abs(losses[-2] - losses[-1]) / abs(losses[-1])
-    report[f"{n_set}-{n_batch}-{targets}-{'gather' if gather else 'whole'}"] = (diff, moved)
+    report[f"{n_set}-{n_batch}-{targets}-{'gather' if gather else 'whole'}-{activation}"] = (diff, moved)
 print(json.dumps(report))
 """
 
