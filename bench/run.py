@@ -24,6 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from nets import TorchNet  # noqa: E402
+from shared import bench_shared, shared_table  # noqa: E402
 
 import twolayer  # noqa: E402
 from twolayer import TwoLayerNet  # noqa: E402
@@ -41,7 +42,6 @@ ROOT = Path(__file__).resolve().parents[1]
 # Where `twolayer train` keeps MNIST, unless $TWOLAYER_MNIST_DIR says otherwise.
 DEFAULT_MNIST = Path(os.environ.get("TWOLAYER_MNIST_DIR") or cache_dir())
 DEFAULT_JSON = ROOT / "bench" / "results.json"
-
 failures: list[str] = []  # comparisons whose results disagree
 
 
@@ -112,7 +112,7 @@ def load_data(mnist_dir: Path, quick: bool):
 
 
 SECTIONS = ("gradient", "accuracy", "numerical gradient", "book run", "numerical-gradient training", "scaling",
-            "activation")
+            "activation", "shared machine")
 SETTLE = 0.2  # seconds of rest between implementations (see timed()); less in --quick mode
 
 
@@ -543,8 +543,8 @@ def use_threads(threads, no_torch):
     return True
 
 
-def run_benchmarks(data, torch_ok, args, peak):
-    """Every benchmark's rows (or those of the --only sections), in order, each section's time on stderr."""
+def run_benchmarks(data, torch_ok, threads, args, peak):
+    """Every benchmark's rows, in order, each section's time on stderr."""
     rows = []
     for title, run in (
         ("gradient", lambda: bench_gradient(data, torch_ok, args.quick)),
@@ -556,6 +556,7 @@ def run_benchmarks(data, torch_ok, args, peak):
                                                                          iterations=20 if args.quick else None)),
         ("scaling", lambda: bench_scaling(data, args.quick)),
         ("activation", lambda: bench_activations(data, args.quick)),
+        ("shared machine", lambda: bench_shared(data, args.mnist, threads, args.quick, check)),
     ):
         if args.only and title not in args.only:
             continue
@@ -591,7 +592,9 @@ def train_lines(rows):
 
 def report(rows, peak):
     """The tables of the rows there are (--only runs some)."""
-    main_rows = [r for r in rows if r["benchmark"] != "scaling: gradient" and "sigmoid" not in r["seconds"]]
+    shared = [r for r in rows if r["benchmark"].startswith("shared")]
+    main_rows = [r for r in rows if r["benchmark"] != "scaling: gradient" and "sigmoid" not in r["seconds"]
+                 and r not in shared]
     if main_rows:
         print(table(main_rows), "\n")
         for r in main_rows:
@@ -602,7 +605,7 @@ def report(rows, peak):
     scaling = [r for r in rows if r["benchmark"] == "scaling: gradient"]
     activations = [r for r in rows if "sigmoid" in r["seconds"]]
     for rows_of_a_table, draw in ((runs, runs_table), (scaling, lambda r: scaling_table(r, peak)),
-                                  (activations, activation_table)):
+                                  (activations, activation_table), (shared, lambda r: shared_table(r, fmt_time))):
         if rows_of_a_table:
             print(draw(rows_of_a_table), "\n")
     if train_lines(rows):
@@ -629,7 +632,7 @@ def main(argv=None):
     peak = bench_peak(args.quick)
     print(f"Peak (a {256 if args.quick else 2048}² NumPy matmul): {peak['float64']:.0f} GFLOP/s float64, "
           f"{peak['float32']:.0f} GFLOP/s float32.\n", flush=True)
-    rows = run_benchmarks(data, torch_ok, args, peak)
+    rows = run_benchmarks(data, torch_ok, threads, args, peak)
     results = {"machine": info, "peak_gflops": peak, "quick": args.quick, "rows": rows, "failures": failures,
                "seconds": time.perf_counter() - started}
     report(rows, peak)

@@ -111,3 +111,26 @@ def mnist(mnist_dir):
     from twolayer.datasets import load_mnist
 
     return load_mnist(data_dir=mnist_dir, download=False)
+
+
+@pytest.fixture(scope="session")
+def book_net(mnist):
+    """A network trained with the book's settings (50 hidden units, 10,000 iterations of 100, learning rate 0.1)."""
+    from twolayer import TwoLayerNet
+    from twolayer.training import train
+
+    (x_train, t_train), (x_test, t_test) = mnist
+    net = TwoLayerNet(784, 50, 10, seed=0)
+    train(net, x_train, t_train, x_test, t_test, seed=0, progress=False)
+    return net
+
+
+def digit_picture(sample: np.ndarray, side: int, canvas: tuple[int, int], at: tuple[int, int]):
+    """An MNIST sample as a person would supply it: dark ink on white paper, `side` pixels tall, placed at `at`
+    on a `canvas` (width, height) of paper. A PIL image in mode "L"."""
+    from PIL import Image
+
+    digit = Image.fromarray(255 - np.round(sample.reshape(28, 28) * 255).astype(np.uint8))
+    picture = Image.new("L", canvas, 255)
+    picture.paste(digit.resize((side, side), Image.Resampling.BICUBIC), at)
+    return picture

@@ -8,6 +8,7 @@ report) or still running after ``timeout`` seconds fails the test and says which
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import signal
@@ -17,6 +18,7 @@ import warnings
 from typing import Any, Callable, NamedTuple
 
 import pytest
+
 
 def _describe(exitcode: int | None) -> str:
     if exitcode is None:
@@ -87,6 +89,44 @@ def sanitized() -> bool:
     """True when AddressSanitizer is loaded into this process (the sanitizer CI step)."""
     with open("/proc/self/maps") as maps:
         return "libasan" in maps.read()
+
+
+def measured(code: str, *, setup: str = "", env: dict | None = None, timeout: float = 120) -> dict:
+    """Runs `setup`, then `code`, in a fresh interpreter with twolayer imported. How `code` ended
+    (``error``: None, or the type and message of the exception it raised), its peak memory growth
+    (``growth_mb``: the peak resident size after it less the resident size before it) and its
+    duration (``seconds``)."""
+    script = f"""
+import json, os, resource, sys, time
+import numpy as np
+import twolayer
+from twolayer import TwoLayerNet
+from twolayer.datasets import load_mnist, read_idx
+{setup}
+def status(field):  # VmRSS, VmHWM (the peak) in KiB, from Linux's /proc
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(field + ":"))
+try:  # on Linux, reset the peak to the present (writing 5 to clear_refs), to read the growth from it
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")
+    before, peak = status("VmRSS"), lambda: status("VmHWM")
+except OSError:  # elsewhere, the peak since the start, in bytes on macOS and KiB on other systems
+    scale = 1024 if sys.platform == "darwin" else 1
+    peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // scale
+    before = peak()
+start = time.perf_counter()
+try:
+    exec(sys.argv[1])
+    error = None
+except Exception as exc:
+    error = f"{{type(exc).__name__}}: {{exc}}"
+seconds = time.perf_counter() - start
+growth = peak() - before
+print(json.dumps({{"error": error, "growth_mb": growth / 1024, "seconds": seconds}}))
+"""
+    result = run_python(script, code, timeout=timeout, env=env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
 
 
 def expect_error(call: Callable[[], Any], exc: type[BaseException], message: str) -> None:

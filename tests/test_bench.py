@@ -23,7 +23,7 @@ def test_quick_benchmarks_run_and_agree(tmp_path, mnist_dir_if_any):
     benchmarks = {row["benchmark"] for row in results["rows"]}
     assert benchmarks >= {
         "gradient, batch 100", "accuracy", "numerical_gradient, batch 100", "the book's full run",
-        "numerical-gradient training", "scaling: gradient",
+        "numerical-gradient training", "scaling: gradient", "shared: interleaved with NumPy",
         "activation: gradient, batch 100", "activation: numerical_gradient, batch 100",
     }
     for row in results["rows"]:

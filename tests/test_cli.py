@@ -8,11 +8,15 @@ import struct
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+from conftest import digit_picture
 from isolation import in_child
+from PIL import Image
 
 from twolayer import TwoLayerNet
 from twolayer.cli import main
+from twolayer.datasets import image_to_mnist
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -274,6 +278,63 @@ def test_python_dash_m_bad_flag():
     )
     assert result.returncode == 2 and "argument --batch-size: must be a positive integer, got '-3'" in result.stderr
     assert result.stderr.startswith("usage: twolayer train")
+
+
+@pytest.fixture
+def pictures(book_net, mnist, tmp_path):
+    """params.npz of the book's network, and pictures of three test digits it recognises, with their labels."""
+    book_net.save(tmp_path / "params.npz")
+    _, (x_test, t_test) = mnist
+    recognised = [i for i in range(100) if book_net.predict(x_test[i]).argmax() == t_test[i]][:3]
+    paths = []
+    for n, i in enumerate(recognised):
+        paths.append(tmp_path / f"digit{n}.{'png' if n % 2 else 'jpg'}")
+        digit_picture(x_test[i], 200 + 50 * n, (400, 300), (30 * n, 40)).save(paths[-1])
+    return tmp_path / "params.npz", paths, [int(t_test[i]) for i in recognised]
+
+
+def test_predict_end_to_end(pictures, tmp_path, capsys):
+    params, paths, labels = pictures
+    assert main(["predict", str(params), *map(str, paths), "--save-preprocessed", str(tmp_path / "seen")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    for line, path, label in zip(lines, paths, labels):
+        match = re.fullmatch(rf"{re.escape(str(path))}: (\d) \((0\.\d{{3}}|1\.000)\), \d \(0\.\d{{3}}\), \d \(0\.\d{{3}}\)", line)
+        assert match and int(match[1]) == label, line
+    for path in paths:  # what the network saw, as 28x28 8-bit grey
+        seen = np.asarray(Image.open(tmp_path / "seen" / f"{path.stem}.png"))
+        np.testing.assert_allclose(seen / 255, image_to_mnist(path).reshape(28, 28), atol=0.5 / 255)
+
+
+def test_predict_reports_bad_files_and_goes_on(pictures, tmp_path, capsys):
+    params, paths, labels = pictures
+    (tmp_path / "notes.png").write_text("not a picture")
+    (tmp_path / "cut.png").write_bytes(paths[1].read_bytes()[:300])
+    Image.new("L", (64, 64), 255).save(tmp_path / "blank.png")
+    bad = [tmp_path / "notes.png", tmp_path / "cut.png", tmp_path / "blank.png", tmp_path / "missing.png"]
+    argv = ["predict", str(params), str(bad[0]), str(paths[0]), *map(str, bad[1:]), "--json"]
+    assert main(argv) == 1
+
+    out, err = capsys.readouterr()
+    results = json.loads(out)
+    assert [result["image"] for result in results] == [str(bad[0]), str(paths[0]), *map(str, bad[1:])]
+    good = results[1]
+    assert good["top"][0][0] == labels[0] and len(good["top"]) == 3
+    assert good["top"][0][1] >= good["top"][1][1] >= good["top"][2][1] and sum(p for _, p in good["top"]) <= 1
+    errors = [result["error"] for result in results if "error" in result]
+    for error, path, what in zip(
+        errors, bad, ("is not an image", "is a truncated or damaged image", "holds no ink", "No such file")
+    ):
+        assert str(path) in error and what in error
+        assert f"twolayer: error: {error}" in err
+
+
+def test_predict_with_a_network_that_is_not_for_mnist(tmp_path, capsys):
+    TwoLayerNet(10, 4, 3, seed=0).save(tmp_path / "small.npz")
+    assert main(["predict", str(tmp_path / "small.npz"), "digit.png"]) == 1
+    assert "small.npz: the network takes 10 inputs, not MNIST's 784" in capsys.readouterr().err
+    assert main(["predict", str(tmp_path / "none.npz"), "digit.png"]) == 1
+    assert "none.npz" in capsys.readouterr().err
 
 
 # --- The command line: bad flags are usage errors (exit status 2) naming the flag ---------------

@@ -17,9 +17,9 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from test_datasets import fake_mnist, listing, write_files
+from test_datasets import Server, fake_mnist, listing, write_files
 
-from twolayer import TwoLayerNet, datasets
+from twolayer import TwoLayerNet
 from twolayer.datasets import load_mnist
 from twolayer.training import History
 
@@ -160,16 +160,19 @@ def test_failed_cache_write_leaves_no_partial_npy(tiny, tmp_path, monkeypatch, e
 @pytest.mark.parametrize("error", ERRORS)
 def test_failed_download_write_leaves_no_partial_file(tiny, tmp_path, monkeypatch, error):
     arrays, files = tiny
-    served = {f"{name}.gz": gzip.compress(data) for name, data in files.items()}
-    monkeypatch.setattr(datasets, "_http_get", lambda url: served[url.rsplit("/", 1)[-1]])
+    server = Server({f"{name}.gz": gzip.compress(data) for name, data in files.items()})
+    monkeypatch.setenv("TWOLAYER_MNIST_URL", server.url)
     cache = tmp_path / "cache"
-    with monkeypatch.context() as patch:
-        _sabotage(patch, "mid-write", ERRORS[error])
-        with pytest.raises(type(ERRORS[error])):
-            _loaded()
-    assert listing(cache) == []
-    for got, expected in zip(_loaded(), _expected(arrays)):
-        np.testing.assert_array_equal(got, expected)
+    try:
+        with monkeypatch.context() as patch:
+            _sabotage(patch, "mid-write", ERRORS[error])
+            with pytest.raises(type(ERRORS[error])):
+                _loaded()
+        assert listing(cache) == []
+        for got, expected in zip(_loaded(), _expected(arrays)):
+            np.testing.assert_array_equal(got, expected)
+    finally:
+        server.stop()
 
 
 # --- Every damaged byte is detected ----------------------------------------------------------------

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import sys
 
 import numpy as np
 import pytest
-
 from twolayer.plotting import plot_accuracy, plot_history, plot_loss
 from twolayer.training import History
 
@@ -118,6 +118,33 @@ def test_missing_matplotlib_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # makes the import fail
     with pytest.raises(ImportError, match=r"pip install 'twolayer\[plot\]'"):
         plot_loss([1.0, 0.5])
+
+
+def test_drawn_into_the_callers_axes(tmp_path):
+    from matplotlib.figure import Figure
+
+    figure = Figure()
+    left, right, third = figure.subplots(1, 3)
+    assert plot_loss([2.0, 1.0, 0.5], tmp_path / "loss.png", first=2, ax=[left, right]) is figure  # two panels
+    assert len(left.lines[0].get_xdata()) == 3 and len(right.lines[0].get_xdata()) == 2
+    assert plot_accuracy([0.1, 0.8], [0.1, 0.7], ax=third) is figure and len(third.lines) == 2
+    assert plot_loss([2.0, 1.0], ax=third) is figure and len(third.lines) == 3
+    assert (tmp_path / "loss.png").read_bytes().startswith(PNG_SIGNATURE)
+    with pytest.raises(ValueError, match="ax must be one Axes or two, got 3"):
+        plot_loss([1.0], ax=[left, right, third])
+
+
+def test_figures_show_as_images_in_a_fresh_notebook_kernel():
+    from kernel import run_cells
+
+    loss, accuracy = run_cells(
+        "from twolayer.plotting import plot_loss\nplot_loss([2.0, 1.0, 0.5])",
+        "from twolayer.plotting import plot_accuracy\nplot_accuracy([0.1, 0.8], [0.1, 0.7])",
+    )
+    for outputs in (loss, accuracy):
+        (result,) = [output for output in outputs if output["output_type"] == "execute_result"]
+        assert "image/png" in result["data"], result["data"].keys()
+        assert base64.b64decode(result["data"]["image/png"]).startswith(PNG_SIGNATURE)
 
 
 def test_a_run_interrupted_before_its_first_evaluation_still_plots(tmp_path, recwarn):

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import io
+import math
 import os
+import re
+import struct
+import zipfile
+import zlib
 
 import numpy as np
 import pytest
+from isolation import measured, sanitized
 
 from twolayer import TwoLayerNet, serialization
 
@@ -32,7 +38,12 @@ def test_round_trip(tmp_path, dtype, activation):
     assert [p.name for p in tmp_path.iterdir()] == ["model"]
 
     loaded = TwoLayerNet.load(path)
-    assert (loaded.input_size, loaded.hidden_size, loaded.output_size, loaded.dtype) == (7, 5, 3, dtype)
+    assert (loaded.input_size, loaded.hidden_size, loaded.output_size, loaded.dtype) == (
+        7,
+        5,
+        3,
+        dtype,
+    )
     assert loaded.activation == activation
     for key in net.params:
         np.testing.assert_array_equal(loaded.params[key], net.params[key])
@@ -81,7 +92,9 @@ def test_save_replaces_whole_or_not_at_all(tmp_path, monkeypatch):
 
 
 def test_save_into_a_missing_directory(tmp_path):
-    with pytest.raises(FileNotFoundError, match=f"the directory {tmp_path / 'nowhere'} does not exist"):
+    with pytest.raises(
+        FileNotFoundError, match=f"the directory {tmp_path / 'nowhere'} does not exist"
+    ):
         TwoLayerNet(4, 3, 2).save(tmp_path / "nowhere" / "net.npz")
 
 
@@ -101,9 +114,18 @@ def to_bytes(save, *args, **kwargs) -> bytes:
     ("contents", "message"),
     [
         (lambda: b"hello", "is not a readable npz file"),
-        (lambda: to_bytes(np.save, np.zeros(3)), "is not a readable npz file: it is a single .npy array"),
-        (lambda: to_bytes(np.savez, weights=np.zeros(3)), "is not a TwoLayerNet saved by twolayer: its format is None"),
-        (lambda: to_bytes(np.savez, **saved_contents(TwoLayerNet(4, 3, 2)))[:-40], "is not a readable npz file"),
+        (
+            lambda: to_bytes(np.save, np.zeros(3)),
+            "is not a readable npz file: it is a single .npy array",
+        ),
+        (
+            lambda: to_bytes(np.savez, weights=np.zeros(3)),
+            "is not a TwoLayerNet saved by twolayer: its format is None",
+        ),
+        (
+            lambda: to_bytes(np.savez, **saved_contents(TwoLayerNet(4, 3, 2)))[:-40],
+            "is not a readable npz file",
+        ),
     ],
     ids=["text", "npy", "other-npz", "truncated"],
 )
@@ -123,12 +145,28 @@ def test_load_rejects_other_files(tmp_path, contents, message):
         ({"sizes": np.array([4, 0, 2])}, r"damaged header: sizes \[4, 0, 2\]"),
         ({"dtype": np.str_("int8")}, "damaged header: .* dtype 'int8'"),
         ({"activation": None}, "damaged header: the activation is missing"),
-        ({"activation": np.str_("tanh")}, "activation is 'tanh', which this version of twolayer does not know"),
+        (
+            {"activation": np.str_("tanh")},
+            "activation is 'tanh', which this version of twolayer does not know",
+        ),
         ({"b2": None}, "the parameter b2 is missing"),
-        ({"W1": np.zeros((3, 4))}, r"W1 is float64\[3, 4\], expected float64\[4, 3\] for sizes \[4, 3, 2\]"),
+        (
+            {"W1": np.zeros((3, 4))},
+            r"W1 is float64\[3, 4\], expected float64\[4, 3\] for sizes \[4, 3, 2\]",
+        ),
         ({"W2": np.zeros((3, 2), np.float32)}, r"W2 is float32\[3, 2\], expected float64\[3, 2\]"),
     ],
-    ids=["version", "sizes", "zero-size", "dtype", "no-activation", "activation", "missing", "shape", "param-dtype"],
+    ids=[
+        "version",
+        "sizes",
+        "zero-size",
+        "dtype",
+        "no-activation",
+        "activation",
+        "missing",
+        "shape",
+        "param-dtype",
+    ],
 )
 def test_load_rejects_inconsistent_contents(tmp_path, changes, message):
     path = tmp_path / "net.npz"
@@ -145,3 +183,184 @@ def test_saved_file_gets_the_usual_permissions(tmp_path):
     path = tmp_path / "net.npz"
     TwoLayerNet(4, 3, 2).save(path)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() would give, not mkstemp's private 0o600
+
+
+def test_round_trip_through_a_file_object(dtype):
+    net = TwoLayerNet(6, 4, 3, dtype=dtype, seed=1)
+    buffer = io.BytesIO()
+    net.save(buffer)
+    buffer.seek(0)
+    loaded = TwoLayerNet.load(buffer)
+    assert loaded.dtype == dtype
+    for key in net.params:
+        np.testing.assert_array_equal(loaded.params[key], net.params[key])
+
+
+def test_file_objects_must_be_binary(tmp_path):
+    net = TwoLayerNet(6, 4, 3, seed=1)
+    binary_mode = pytest.raises(TypeError, match="must be opened in binary mode")
+    with open(tmp_path / "net.npz", "w") as text, binary_mode:
+        net.save(text)
+    with open(tmp_path / "net.npz") as text, binary_mode:
+        TwoLayerNet.load(text)
+
+
+def test_a_damaged_file_object_is_named(tmp_path):
+    with pytest.raises(ValueError, match="the BytesIO is not a readable npz file"):
+        TwoLayerNet.load(io.BytesIO(b"PK\x03\x04 not really"))
+    path = tmp_path / "junk.npz"
+    path.write_bytes(b"junk")
+    with open(path, "rb") as file, pytest.raises(ValueError, match=f"{path} is not a readable npz file"):
+        TwoLayerNet.load(file)
+
+
+# --- bounds: nothing is read or allocated before the header and the zip directory agree -----------
+
+
+def npy_header(shape: tuple[int, ...], dtype=np.float64) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape}
+    )
+    return buffer.getvalue()
+
+
+def zip_bytes(entries: list[tuple[str, bytes, int, int]]) -> bytes:
+    """A zip file of (name, data, method, declared uncompressed size) entries, its directory saying
+    what it is told. Stored entries get the CRC-32 of their data; deflated ones 0, as they are
+    refused before it is checked."""
+    local, central = b"", b""
+    for name, data, method, size in entries:
+        crc = zlib.crc32(data) if method == zipfile.ZIP_STORED else 0
+        fields = (method, 0, 0, crc, len(data), size, len(name.encode()), 0)
+        central += (
+            struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, *fields, 0, 0, 0, 0, len(local))
+            + name.encode()
+        )
+        local += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, *fields) + name.encode() + data
+    end = struct.pack(
+        "<4s4H2LH", b"PK\x05\x06", 0, 0, len(entries), len(entries), len(central), len(local), 0
+    )
+    return local + central + end
+
+
+def header_entries(sizes=(4, 3, 2)) -> list[tuple[str, bytes, int, int]]:
+    arrays = {
+        "format": np.str_(serialization.FORMAT),
+        "sizes": np.array(sizes),
+        "dtype": np.str_("float64"),
+        "activation": np.str_("sigmoid"),
+    }
+    return [
+        (f"{k}.npy", to_bytes(np.save, v), zipfile.ZIP_STORED, len(to_bytes(np.save, v)))
+        for k, v in arrays.items()
+    ]
+
+
+def deflated_zeros(prefix: bytes, zeros: int) -> bytes:
+    """Raw deflate data of `prefix` then `zeros` zero bytes, about zeros / 1000 bytes: one flushed
+    block, repeated."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = bytes(1 << 20)
+    start = deflate.compress(prefix) + deflate.flush(zlib.Z_FULL_FLUSH)
+    repeated = deflate.compress(block) + deflate.flush(zlib.Z_FULL_FLUSH)
+    return start + repeated * (zeros // len(block)) + deflate.flush()
+
+
+def hostile_npz(kind: str) -> bytes:
+    w1 = npy_header((4, 3))
+    params = [(f"{k}.npy", npy_header(s) + bytes(8 * math.prod(s)), 0, len(npy_header(s)) + 8 * math.prod(s))
+              for k, s in [("b1", (3,)), ("W2", (3, 2)), ("b2", (2,))]]  # fmt: skip
+    if kind == "member-expands-to-4GB":
+        bomb = deflated_zeros(w1, 4_000_000_000)
+        return zip_bytes(
+            [*header_entries(), ("W1.npy", bomb, zipfile.ZIP_DEFLATED, 4_000_000_000), *params]
+        )
+    if kind == "directory-declares-4GB":
+        return zip_bytes(
+            [
+                *header_entries(),
+                ("W1.npy", w1 + bytes(96), zipfile.ZIP_STORED, 4_000_000_000),
+                *params,
+            ]
+        )
+    if kind == "header-claims-1e9-inputs":
+        w1 = npy_header((10**9, 3))
+        return zip_bytes(
+            [*header_entries((10**9, 3, 2)), ("W1.npy", w1 + bytes(96), 0, len(w1) + 96), *params]
+        )
+    assert kind == "huge-header-member"
+    sizes = npy_header((10**8,), np.int64)
+    return zip_bytes(
+        [*header_entries()[::2], ("sizes.npy", sizes, zipfile.ZIP_STORED, 8 * 10**8 + len(sizes))]
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        (
+            "member-expands-to-4GB",
+            "W1.npy is compressed; a TwoLayerNet file stores its arrays as they are",
+        ),
+        (
+            "directory-declares-4GB",
+            r"W1.npy is 4000000000 bytes in the zip directory, more than float64\[4, 3\] needs",
+        ),
+        (
+            "header-claims-1e9-inputs",
+            "W1.npy is 224 bytes in the zip directory, expected 24000000128",
+        ),
+        ("huge-header-member", "damaged header: sizes is 800000128 bytes, more than 4096"),
+    ],
+)
+def test_load_refuses_what_the_header_does_not_imply_before_reading_it(tmp_path, kind, message):
+    path = tmp_path / "net.npz"
+    path.write_bytes(hostile_npz(kind))
+    outcome = measured(f"TwoLayerNet.load({str(path)!r})")
+    assert re.fullmatch(f"ValueError: {path}: {message}.*", outcome["error"] or ""), outcome
+    if not sanitized():
+        assert outcome["growth_mb"] < 200, outcome
+    print(f"{kind}: refused in {outcome['seconds']:.3f} s, memory +{outcome['growth_mb']:.0f} MB")
+
+
+def test_load_refuses_a_zip_directory_larger_than_any_net_file_has(tmp_path):
+    path = tmp_path / "net.npz"
+    entries = header_entries() + [
+        (f"x{i:07}.npy", b"", zipfile.ZIP_STORED, 0) for i in range(30000)
+    ]
+    path.write_bytes(zip_bytes(entries))
+    with pytest.raises(
+        ValueError, match=f"{path} is not a readable npz file: its zip directory .* larger than"
+    ):
+        TwoLayerNet.load(path)
+
+
+def test_load_reads_fortran_ordered_arrays(tmp_path):
+    net = TwoLayerNet(4, 3, 2, seed=0)
+    path = tmp_path / "net.npz"
+    np.savez(path, **saved_contents(net, W1=np.asfortranarray(net.params["W1"])))
+    np.testing.assert_array_equal(TwoLayerNet.load(path).params["W1"], net.params["W1"])
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"extra": np.zeros(3)}, "damaged: it also holds extra.npy"),
+    ],
+    ids=["extra-member"],
+)
+def test_load_refuses_unknown_contents(tmp_path, changes, message):
+    path = tmp_path / "net.npz"
+    np.savez(path, **saved_contents(TwoLayerNet(4, 3, 2), **changes))
+    with pytest.raises(ValueError, match=f"{path}: {message}"):
+        TwoLayerNet.load(path)
+
+
+def test_load_refuses_compressed_files(tmp_path):
+    path = tmp_path / "net.npz"
+    np.savez_compressed(path, **saved_contents(TwoLayerNet(4, 3, 2)))
+    with pytest.raises(
+        ValueError, match="is compressed; a TwoLayerNet file stores its arrays as they are"
+    ):
+        TwoLayerNet.load(path)

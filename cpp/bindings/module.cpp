@@ -411,6 +411,15 @@ void bind_net(py::module_& m, const char* name) {
 
 }  // namespace
 
+// Exported under a C name, unlike the rest of the extension: threadpoolctl's controller of the
+// core (python/twolayer/_threads.py) recognises this library among the loaded ones by this symbol.
+#if defined(_WIN32)
+#define TWOLAYER_EXPORT __declspec(dllexport)
+#else
+#define TWOLAYER_EXPORT __attribute__((visibility("default")))
+#endif
+extern "C" TWOLAYER_EXPORT int twolayer_get_num_threads() { return twolayer::num_threads(); }
+
 PYBIND11_MODULE(_core, m) {
   m.doc() = "The C++ core of twolayer: float32 and float64 two-layer networks and a thread pool.";
   py::tuple names(std::size(twolayer::kParamNames));

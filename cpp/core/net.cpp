@@ -210,6 +210,9 @@ const X* TwoLayerNet<T>::backprop(T* grads, const X* x, const std::int64_t* rows
   }
   // W1's gradient rows are shared out in pieces of this many, taken in turn by free threads.
   const std::size_t w1_rows = std::max<std::size_t>(16, (d.D + 4 * workers - 1) / (4 * workers));
+  // Its work grows with the rows in the round: with a single chunk (fewer than
+  // 2·kMinRowsPerThread rows) it is too small to pay for waking a second thread, as the forward is.
+  const int w1_workers = chunks > 1 ? workers : 1;
   T* gW1 = grads + d.W1();
   const T scale = T(1) / static_cast<T>(N);
   for (std::size_t first = 0; first < chunks; first += slots) {
@@ -222,7 +225,7 @@ const X* TwoLayerNet<T>::backprop(T* grads, const X* x, const std::int64_t* rows
                      size(slot), scale);
     });
     const bool last = first + slots >= chunks;
-    parallel_for(d.D, w1_rows, workers, [&](std::size_t k0, std::size_t k1, int) {
+    parallel_for(d.D, w1_rows, w1_workers, [&](std::size_t k0, std::size_t k1, int) {
       if (first == 0) std::fill(gW1 + k0 * d.H, gW1 + k1 * d.H, T(0));
       for (std::size_t slot = 0; slot < in_round; ++slot)
         kernels<T>().sparse_affine_backward_weights(gW1, scratch_[slot].masks.data(),

@@ -7,8 +7,10 @@ import os
 import warnings
 
 from . import _core
+from ._cpus import available_cpus
 
 ENV_VAR = "TWOLAYER_NUM_THREADS"
+OMP_VAR = "OMP_NUM_THREADS"  # the convention of NumPy's BLAS, scikit-learn and PyTorch
 
 
 # More threads than this cannot help on any machine and would only cost memory (each worker gets
@@ -38,31 +40,70 @@ def get_num_threads() -> int:
     return _core.get_num_threads()
 
 
-def _cpu_count() -> int:
+def _from_env(name: str) -> int | None:
+    """The thread count in environment variable `name`; None when it is unset, or (with a
+    warning) when it is not a count. OMP_NUM_THREADS may list counts for nested levels ("4,2"):
+    the first is the outer level's."""
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return None
+    first = value.split(",")[0] if name == OMP_VAR else value
     try:
-        count = len(os.sched_getaffinity(0))  # the CPUs this process may run on
-    except AttributeError:  # pragma: no cover - not on Linux
-        count = os.cpu_count() or 1
-    return min(count, MAX_THREADS)
-
-
-def _default_num_threads() -> int:
-    value = os.environ.get(ENV_VAR)
-    if value is None:
-        return _cpu_count()
-    try:
-        n = int(value)
+        n = int(first)
         if not 1 <= n <= MAX_THREADS:
             raise ValueError
     except ValueError:
         warnings.warn(
-            f"{ENV_VAR}={value!r} is not an integer from 1 to {MAX_THREADS}; "
-            f"using {_cpu_count()} threads",
+            f"{name}={value!r} is not an integer from 1 to {MAX_THREADS}; ignoring it",
             RuntimeWarning,
             stacklevel=3,
         )
-        return _cpu_count()
+        return None
     return n
 
 
-_core.set_num_threads(_default_num_threads())
+def default_num_threads() -> int:
+    """The thread count the core starts with: $TWOLAYER_NUM_THREADS, else $OMP_NUM_THREADS, else
+    the CPUs this process may use (its affinity mask, capped by its cgroup's CPU quota)."""
+    for name in (ENV_VAR, OMP_VAR):
+        n = _from_env(name)
+        if n is not None:
+            return n
+    return min(available_cpus(), MAX_THREADS)
+
+
+def _register_with_threadpoolctl() -> None:
+    """Make the core's pool one of the libraries threadpoolctl lists and limits, when threadpoolctl
+    (3.5 or later, which has ``register``) is installed: whoever calls threadpool_limits has it."""
+    try:
+        import threadpoolctl  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    except ImportError:
+        return
+    if not hasattr(threadpoolctl, "register"):
+        return
+
+    class TwolayerController(threadpoolctl.LibController):  # type: ignore[misc]
+        """threadpoolctl's controller of the core: found among the loaded libraries as the
+        extension (twolayer/_core*.so) that exports twolayer_get_num_threads."""
+
+        user_api = "twolayer"
+        internal_api = "twolayer"
+        filename_prefixes = ("_core",)
+        check_symbols = ("twolayer_get_num_threads",)
+
+        def get_num_threads(self) -> int:
+            return get_num_threads()
+
+        def set_num_threads(self, num_threads: int) -> None:
+            set_num_threads(num_threads)
+
+        def get_version(self) -> str:
+            from . import __version__
+
+            return __version__
+
+    threadpoolctl.register(TwolayerController)
+
+
+_core.set_num_threads(default_num_threads())
+_register_with_threadpoolctl()

@@ -1,7 +1,9 @@
 """The ``twolayer`` command: ``twolayer train`` (ch04 train_neuralnet.py), ``twolayer gradcheck`` (ch05),
-``twolayer plot`` (the figures of a saved run) and ``twolayer sweep`` (many runs: a grid, or ch. 6's random search).
+``twolayer plot`` (the figures of a saved run), ``twolayer sweep`` (many runs: a grid, or ch. 6's random search)
+and ``twolayer predict`` (a trained network's guess at pictures of digits).
 
-Exit status: 0 on success, 1 on an error (data not found, a diverged run), 2 on a usage error, 130 on Ctrl-C.
+Exit status: 0 on success, 1 on an error (data not found, a diverged run, an image that could not be read), 2 on a
+usage error, 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import contextlib
+import json
 import math
 import sys
 import time
@@ -19,8 +22,10 @@ from typing import Any, Optional
 import numpy as np
 
 from . import __version__, set_num_threads
-from ._threads import MAX_THREADS, _cpu_count
-from .datasets import cache_dir, load_mnist
+from ._cpus import available_cpus
+from ._files import atomic_write
+from ._threads import MAX_THREADS
+from .datasets import cache_dir, image_to_mnist, load_mnist
 from .net import ACTIVATIONS, TwoLayerNet
 from .plotting import plot_history
 from .sweep import (
@@ -39,6 +44,7 @@ __all__ = ["main"]
 
 _EXIT_ERROR, _EXIT_USAGE, _EXIT_INTERRUPTED = 1, 2, 130
 _CLASSES = 10
+_MNIST_PIXELS = 28 * 28
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_gradcheck_command(commands, common)
     _add_plot_command(commands)
     _add_sweep_command(commands, machine)
+    _add_predict_command(commands)
     return parser
 
 
@@ -110,7 +117,8 @@ def _machine_options() -> argparse.ArgumentParser:
         type=_thread_count,
         default=None,
         metavar="N",
-        help=f"threads of the C++ core, 1 to {MAX_THREADS} (default: all)",
+        help=f"threads of the C++ core, 1 to {MAX_THREADS} (default: $TWOLAYER_NUM_THREADS, "
+        "else $OMP_NUM_THREADS, else the CPUs available)",
     )
     return machine
 
@@ -216,6 +224,83 @@ _SETTING_FLAGS = {
 def _train_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments of twolayer.training.train that the flags give."""
     return {name: getattr(args, flag[2:].replace("-", "_")) for name, flag in _SETTING_FLAGS.items()}
+
+
+def _add_predict_command(commands: Any) -> None:
+    parser = commands.add_parser(
+        "predict",
+        help="guess the digit in pictures (PNG, JPEG) with a trained network",
+        description=(
+            "Print the three most probable digits of each picture, with their probabilities. A picture may be of any "
+            "size, in colour or grey, dark ink on light paper or light on dark: it is converted as MNIST's digits "
+            "were (cropped to the ink, scaled to fit 20x20, centred by mass in 28x28). A picture that cannot be read "
+            "is reported and the others still done; the exit status is then 1."
+        ),
+    )
+    parser.add_argument("params", type=Path, metavar="PARAMS", help="the network, as 'twolayer train' saves it")
+    parser.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="pictures of digits")
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    parser.add_argument(
+        "--save-preprocessed",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write the 28x28 image the network saw for each picture into DIR, as NAME.png",
+    )
+    parser.set_defaults(run=_predict, num_threads=None)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    try:
+        net = TwoLayerNet.load(args.params)
+        if net.input_size != _MNIST_PIXELS:
+            raise ValueError(f"{args.params}: the network takes {net.input_size} inputs, not MNIST's {_MNIST_PIXELS}")
+        if args.save_preprocessed is not None:
+            args.save_preprocessed.mkdir(parents=True, exist_ok=True)
+    except (OSError, ValueError) as exc:
+        return _error(exc)
+    samples: dict[int, np.ndarray] = {}  # by the image's place in the command line
+    results: list[dict[str, Any]] = [{"image": str(image)} for image in args.images]
+    for i, (image, name) in enumerate(zip(args.images, _unique_stems(args.images))):
+        try:
+            samples[i] = image_to_mnist(image)
+            if args.save_preprocessed is not None:
+                _save_sample(samples[i], args.save_preprocessed / f"{name}.png")
+        except (OSError, ValueError) as exc:  # the message names the file; the other images are still done
+            _error(exc)
+            results[i]["error"] = str(exc)
+    if samples:
+        for i, p in zip(samples, net.predict(np.stack(list(samples.values())))):
+            top = np.argsort(-p, kind="stable")[:3]
+            results[i]["top"] = [[int(k), float(p[k])] for k in top]
+    if args.json:
+        print(json.dumps(results, indent=1))
+    else:
+        for i, image in enumerate(args.images):
+            if i in samples:
+                print(f"{image}: " + ", ".join(f"{k} ({p:.3f})" for k, p in results[i]["top"]))
+    return _EXIT_ERROR if len(samples) < len(args.images) else 0
+
+
+def _unique_stems(paths: list[Path]) -> list[str]:
+    """A file name (without suffix) for each path, numbered where two paths share one."""
+    names: list[str] = []
+    for path in paths:
+        name, n = path.stem, 1
+        while name in names:
+            n += 1
+            name = f"{path.stem}-{n}"
+        names.append(name)
+    return names
+
+
+def _save_sample(sample: np.ndarray, path: Path) -> None:
+    """Write an MNIST sample (784 values in [0, 1]) as a 28x28 grey PNG."""
+    from PIL import Image
+
+    pixels = np.round(sample.reshape(28, 28) * 255).astype(np.uint8)
+    with atomic_write(path) as f:
+        Image.fromarray(pixels).save(f, format="PNG")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -423,7 +508,7 @@ def _sweep_executor(args: argparse.Namespace) -> Iterator[tuple[cf.Executor | No
     elif args.workers == 1:
         yield None, None, args.num_threads  # in this process, with main()'s --num-threads
     else:
-        threads = args.num_threads or max(1, _cpu_count() // args.workers)
+        threads = args.num_threads or max(1, available_cpus() // args.workers)
         with local_executor(args.workers, threads) as executor:
             yield executor, args.workers, threads
 

@@ -1,37 +1,56 @@
-"""MNIST as the book's ``load_mnist`` returns it, read from the four standard IDX files and verified.
+"""MNIST as the book's ``load_mnist`` returns it, read from the four standard IDX files and
+verified.
 
-Every file is checked against the SHA-256 of its uncompressed IDX payload, so the gzip layer (which differs between
-mirrors) does not matter, and a truncated, corrupt or wrong file is never used. In the cache directory, the parsed
-arrays are also kept as ``.npy`` files, re-checked against the same digests when read back.
+Every file is checked against the SHA-256 of its uncompressed IDX payload, so the gzip layer (which
+differs between mirrors) does not matter, and a truncated, corrupt or wrong file is never used. In
+the cache directory, the parsed arrays are also kept as ``.npy`` files, re-checked against the same
+digests when read back.
+
+Nothing is read whole before it is checked: files and downloads are read in chunks, decompressed
+into an array of the size the IDX header gives (which must be MNIST's), hashed as they come, and
+refused as soon as they go past the size any genuine copy can have (docs/reliability.md).
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import http.client
+import itertools
 import math
 import os
+import socket
 import struct
 import sys
+import time
 import urllib.request
 import warnings
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from ._files import atomic_write
 from ._progress import progress_bar
+from .images import image_to_mnist
 
-__all__ = ["MIRRORS", "cache_dir", "load_mnist", "read_idx"]
+__all__ = ["DOWNLOAD_TIMEOUT", "MIRRORS", "cache_dir", "image_to_mnist", "load_mnist", "read_idx"]
 
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
-"""Base URLs tried in turn for a missing file; ``$TWOLAYER_MNIST_URL`` replaces them with a single one."""
+"""Base URLs tried in turn for a missing file; ``$TWOLAYER_MNIST_URL`` replaces them with one."""
+
+DOWNLOAD_TIMEOUT = (60.0, 900.0)
+"""Seconds a download may go without receiving data (stall), and the most one file's download may
+take (deadline).
+
+The deadline lets a 10 MB file arrive at 11 kB/s. ``$TWOLAYER_DOWNLOAD_TIMEOUT`` (``STALL`` or
+``STALL,DEADLINE``) and :func:`load_mnist`'s `download_timeout` override them.
+"""
 
 
 @dataclass(frozen=True)
@@ -40,20 +59,44 @@ class _IdxSpec:
     shape: tuple[int, ...]
     sha256: str  # of the uncompressed IDX file
 
+    @property
+    def payload_size(self) -> int:
+        """The size of the uncompressed IDX file: its header, then one byte per value."""
+        return 4 + 4 * len(self.shape) + math.prod(self.shape)
+
+    @property
+    def max_file_size(self) -> int:
+        """The most bytes a copy can have: gzip's worst case for the payload, which is more than the
+        payload itself.
+
+        zlib's deflateBound() (stored blocks when nothing compresses), the 18 bytes of the gzip
+        wrapper, and 1 KiB for its optional header fields (a file name, a comment).
+        """
+        n = self.payload_size
+        return n + (n >> 12) + (n >> 14) + (n >> 25) + 7 + 18 + 1024
+
 
 # Keyed as in the book's dataset/mnist.py.
 _MNIST = {
     "train_img": _IdxSpec(
-        "train-images-idx3-ubyte", (60000, 28, 28), "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"
+        "train-images-idx3-ubyte",
+        (60000, 28, 28),
+        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
     ),
     "train_label": _IdxSpec(
-        "train-labels-idx1-ubyte", (60000,), "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"
+        "train-labels-idx1-ubyte",
+        (60000,),
+        "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
     ),
     "test_img": _IdxSpec(
-        "t10k-images-idx3-ubyte", (10000, 28, 28), "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"
+        "t10k-images-idx3-ubyte",
+        (10000, 28, 28),
+        "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     ),
     "test_label": _IdxSpec(
-        "t10k-labels-idx1-ubyte", (10000,), "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"
+        "t10k-labels-idx1-ubyte",
+        (10000,),
+        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
     ),
 }
 _NUM_CLASSES = 10
@@ -61,6 +104,8 @@ _NUM_CLASSES = 10
 # IDX type codes; multi-byte values are big-endian.
 _IDX_DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _GZIP_MAGIC = b"\x1f\x8b"
+_MAX_DEFLATE_RATIO = 1032  # deflate's most: a 258-byte match in one 2-bit code, 8 * 258 / 2
+_CHUNK = 1 << 18  # bytes read, or decompressed, at a time
 
 
 def load_mnist(
@@ -70,8 +115,10 @@ def load_mnist(
     *,
     data_dir: str | os.PathLike[str] | None = None,
     download: bool = True,
+    download_timeout: float | tuple[float, float] | None = None,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Load MNIST as ``((x_train, t_train), (x_test, t_test))``, 60,000 training and 10,000 test samples.
+    """Load MNIST as ``((x_train, t_train), (x_test, t_test))``, 60,000 training and 10,000 test
+    samples.
 
     Parameters
     ----------
@@ -82,181 +129,428 @@ def load_mnist(
     one_hot_label
         True: labels as float32 one-hot rows of shape (N, 10). False: uint8 labels of shape (N,).
     data_dir
-        Directory holding the four IDX files (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
-        ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, each gzipped with a ``.gz`` suffix or not).
-        Default: :func:`cache_dir`, where parsed ``.npy`` copies are also kept so that the next load is quick. In a
-        `data_dir` of yours, nothing is written but downloads, and the IDX files are read and verified every time.
+        Directory holding the four IDX files (``train-images-idx3-ubyte``,
+        ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, each
+        gzipped with a ``.gz`` suffix or not). Default: :func:`cache_dir`, where parsed ``.npy``
+        copies are also kept so that the next load is quick. In a `data_dir` of yours, nothing is
+        written but downloads, and the IDX files are read and verified every time.
     download
-        Download missing or corrupt files into `data_dir` from :data:`MIRRORS` (or ``$TWOLAYER_MNIST_URL``).
+        Download missing or corrupt files into `data_dir` from :data:`MIRRORS` (or
+        ``$TWOLAYER_MNIST_URL``).
+    download_timeout
+        Seconds a download may go without data, or a pair (that, the most seconds one file may
+        take). Default: ``$TWOLAYER_DOWNLOAD_TIMEOUT`` if set, else :data:`DOWNLOAD_TIMEOUT`.
 
     Raises
     ------
     FileNotFoundError
-        A file is missing (and `download` is False), or no mirror gave a valid copy. The message names the directory,
-        the files to put there and, for each attempt, why it failed.
+        A file is missing (and `download` is False), or no mirror gave a valid copy. The message
+        names the directory, the files to put there and, for each attempt, why it failed.
     ValueError
-        A file is present but damaged or not the genuine MNIST file, and `download` is False.
+        A file is present but damaged or not the genuine MNIST file, and `download` is False; or a
+        bad `download_timeout`.
     """
+    timeouts = _download_timeouts(download_timeout)
     directory = cache_dir() if data_dir is None else Path(data_dir)
     if directory.exists() and not directory.is_dir():
         raise NotADirectoryError(f"{directory} is a file, not a directory for the MNIST files")
-    data = {key: _load_array(directory, spec, download, keep_parsed=data_dir is None) for key, spec in _MNIST.items()}
+    keep_parsed = data_dir is None
+    data = {
+        key: _load_array(directory, spec, download, keep_parsed, timeouts)
+        for key, spec in _MNIST.items()
+    }
+    return _as_the_book_does(data, normalize, flatten, one_hot_label)
 
+
+def _as_the_book_does(
+    data: dict[str, np.ndarray], normalize: bool, flatten: bool, one_hot_label: bool
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """The four arrays in the formats that load_mnist's flags ask for."""
     for key in ("train_img", "test_img"):
         images = data[key]
         if normalize:
             images = images.astype(np.float32)
             images /= 255
-        data[key] = images.reshape(len(images), -1) if flatten else images.reshape(len(images), 1, *images.shape[1:])
+        data[key] = (
+            images.reshape(len(images), -1)
+            if flatten
+            else images.reshape(len(images), 1, *images.shape[1:])
+        )
     if one_hot_label:
         for key in ("train_label", "test_label"):
             data[key] = np.eye(_NUM_CLASSES, dtype=np.float32)[data[key]]
     return (data["train_img"], data["train_label"]), (data["test_img"], data["test_label"])
 
 
+def _download_timeouts(download_timeout: float | tuple[float, float] | None) -> tuple[float, float]:
+    """(stall, deadline) from the argument, else from $TWOLAYER_DOWNLOAD_TIMEOUT, else the
+    defaults."""
+    value: object
+    if download_timeout is None and (setting := os.environ.get("TWOLAYER_DOWNLOAD_TIMEOUT")):
+        name, value = "$TWOLAYER_DOWNLOAD_TIMEOUT", setting
+        try:
+            numbers = [float(part) for part in setting.split(",")]
+        except ValueError:
+            numbers = []
+    else:
+        name, value = "download_timeout", download_timeout
+        given = DOWNLOAD_TIMEOUT if download_timeout is None else download_timeout
+        items = list(given) if isinstance(given, tuple) else [given]
+        numbers = [n for n in items if isinstance(n, (int, float)) and not isinstance(n, bool)]
+        numbers = numbers if len(numbers) == len(items) else []
+    if not 1 <= len(numbers) <= 2 or not all(0 < n < math.inf for n in numbers):
+        raise ValueError(
+            f"{name} must be a positive number of seconds without data (the stall timeout), "
+            "or two: that and the "
+            f"most seconds one file may take; got {value!r}"
+        )
+    return numbers[0], numbers[1] if len(numbers) == 2 else DOWNLOAD_TIMEOUT[1]
+
+
 def cache_dir() -> Path:
     """The directory :func:`load_mnist` uses when `data_dir` is not given.
 
-    ``$TWOLAYER_DATA`` if set; otherwise the platform's user cache directory: ``$XDG_CACHE_HOME/twolayer`` (default
-    ``~/.cache/twolayer``) on Linux, ``~/Library/Caches/twolayer`` on macOS, ``%LOCALAPPDATA%\\twolayer\\Cache`` on
-    Windows.
+    ``$TWOLAYER_DATA`` if set; otherwise the platform's user cache directory:
+    ``$XDG_CACHE_HOME/twolayer`` (default ``~/.cache/twolayer``) on Linux,
+    ``~/Library/Caches/twolayer`` on macOS, ``%LOCALAPPDATA%\\twolayer\\Cache`` on Windows.
     """
     if os.environ.get("TWOLAYER_DATA"):
         return Path(os.environ["TWOLAYER_DATA"]).expanduser()
     if sys.platform == "win32":
-        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "twolayer" / "Cache"
+        return (
+            Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+            / "twolayer"
+            / "Cache"
+        )
     if sys.platform == "darwin":
         return Path.home() / "Library" / "Caches" / "twolayer"
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "twolayer"
 
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an IDX file, gzipped or not, into an array of the shape and type its header gives (native byte order).
+    """Read an IDX file, gzipped or not, into an array of the shape and type its header gives
+    (native byte order).
 
-    Raises ValueError naming the file when it is not IDX, its size disagrees with its header, or its gzip stream is
-    damaged or truncated.
+    The file is read in chunks, never past the size its header gives, and that size must fit the
+    file: its size when uncompressed, at most what gzip can expand it to (1032 times) when gzipped.
+    Raises ValueError naming the file when it is not IDX, its size disagrees with its header, or its
+    gzip stream is damaged or truncated.
     """
-    path = Path(path)
-    return _parse_idx(_gunzip(path.read_bytes(), str(path)), str(path))
+    with open(path, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        gzipped = file.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC
+        file.seek(0)
+        stream = _IdxStream(str(path), max_payload=size * _MAX_DEFLATE_RATIO if gzipped else size)
+        stream.feed_file(file)
+    return stream.finish()
 
 
-def _gunzip(raw: bytes, source: str) -> bytes:
-    """`raw` uncompressed if it starts with the gzip magic number, else `raw` itself."""
-    if not raw.startswith(_GZIP_MAGIC):
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (EOFError, OSError, zlib.error) as exc:
-        raise ValueError(f"{source}: damaged or truncated gzip data ({exc})") from None
+class _IdxStream:
+    """An IDX array assembled from the bytes of its file as they come (gzipped or not), bounded and
+    hashed as it goes.
+
+    At most `max_payload` uncompressed bytes are accepted: a header that gives more, or data that
+    goes on past what the header gives, is refused at once, before any more is decompressed or
+    stored. With `shape`, the header must give exactly that shape of uint8. Every refusal is a
+    ValueError naming `source`.
+    """
+
+    def __init__(self, source: str, max_payload: int, shape: tuple[int, ...] | None = None) -> None:
+        self.source, self.max_payload, self.shape = source, max_payload, shape
+        self.sha256 = hashlib.sha256()  # of the uncompressed IDX file
+        self._start = b""  # the first bytes, until there are enough to tell gzip from plain
+        # A zlib decompressor for gzip; False for a plain file; None until known.
+        self._inflate: Any = None
+        self._head = b""  # the start of the IDX file, until it holds the whole header
+        self._array: np.ndarray | None = None  # allocated once the header is known
+        self._data = memoryview(b"")  # the bytes of _array
+        self._filled = 0
+
+    def feed_file(self, file: BinaryIO) -> None:
+        while chunk := file.read(_CHUNK):
+            self.feed(chunk)
+
+    def feed(self, raw: bytes) -> None:
+        """Take the next bytes of the file."""
+        if self._inflate is None:
+            self._start += raw
+            if len(self._start) < len(_GZIP_MAGIC):
+                return
+            raw, self._start = self._start, b""
+            self._inflate = zlib.decompressobj(wbits=31) if raw.startswith(_GZIP_MAGIC) else False
+        if self._inflate is False:
+            self._take(raw)
+            return
+        # Decompressed a chunk at a time, so that a bomb is caught within a chunk of the end the
+        # header gives.
+        while True:
+            if self._inflate.eof and raw:
+                raise ValueError(f"{self.source}: unexpected bytes after the end of the gzip data")
+            try:
+                payload = self._inflate.decompress(raw, _CHUNK)
+            except zlib.error as exc:
+                raise ValueError(f"{self.source}: damaged or truncated gzip data ({exc})") from None
+            self._take(payload)
+            raw = self._inflate.unconsumed_tail or self._inflate.unused_data
+            if not raw and len(payload) < _CHUNK:
+                return
+
+    def _take(self, payload: bytes) -> None:
+        """Store the next uncompressed bytes, refusing any past the end of the data the header
+        gives."""
+        if self._array is None:
+            self._head += payload
+            header = _idx_header(self._head, self.source, complete=False)
+            if header is None:
+                return
+            offset = self._allocate(*header)
+            self.sha256.update(self._head[:offset])
+            payload, self._head = self._head[offset:], b""
+        end = self._filled + len(payload)
+        if end > len(self._data):
+            raise ValueError(f"{self.source}: {self._sizes()}, but the data goes on past them")
+        self._data[self._filled : end] = payload
+        self._filled = end
+        self.sha256.update(payload)
+
+    def _allocate(self, dtype: np.dtype, shape: tuple[int, ...], offset: int) -> int:
+        """Allocate the array the header gives, once checked; return where its data starts."""
+        if self.shape is not None and (shape != self.shape or dtype != np.uint8):
+            raise ValueError(
+                f"{self.source}: expected an IDX array of shape {self.shape}, "
+                f"got {shape} of {dtype}"
+            )
+        size = offset + math.prod(shape) * dtype.itemsize
+        if size > self.max_payload:
+            raise ValueError(
+                f"{self.source}: the IDX header gives shape {shape} of {dtype.name}, "
+                f"{size} bytes in all, more than the {self.max_payload} this file can hold"
+            )
+        try:
+            self._array = np.empty(shape, dtype)
+        # Found by fuzzing: sizes with a 0 among them, whose product without it overflows.
+        except ValueError:
+            raise ValueError(
+                f"{self.source}: the IDX header gives shape {shape}, too large"
+            ) from None
+        self._data = self._array.reshape(-1).view(np.uint8).data
+        return offset
+
+    def _sizes(self) -> str:
+        assert self._array is not None
+        size = 4 + 4 * self._array.ndim + len(self._data)
+        shape, dtype = self._array.shape, self._array.dtype.name
+        return f"the IDX header gives shape {shape} of {dtype}, {size} bytes in all"
+
+    def finish(self) -> np.ndarray:
+        """The array, once the file has ended; ValueError if it ended early."""
+        if self._inflate and not self._inflate.eof:
+            raise ValueError(
+                f"{self.source}: damaged or truncated gzip data "
+                "(it ends before its end-of-stream mark)"
+            )
+        if self._array is None:
+            _idx_header(
+                self._start + self._head, self.source, complete=True
+            )  # raises: there is no whole header
+        assert self._array is not None
+        if self._filled != len(self._data):
+            got = 4 + 4 * self._array.ndim + self._filled
+            raise ValueError(f"{self.source}: {self._sizes()}, but there are {got} bytes")
+        return self._array.astype(self._array.dtype.newbyteorder("="), copy=False)
 
 
-def _parse_idx(payload: bytes, source: str) -> np.ndarray:
-    """The array in an uncompressed IDX `payload`: 00 00, a type code, ndim, ndim big-endian uint32 sizes, the data."""
-    if len(payload) < 4 or payload[:2] != b"\0\0" or payload[2] not in _IDX_DTYPES:
+def _idx_header(
+    head: bytes, source: str, complete: bool
+) -> tuple[np.dtype, tuple[int, ...], int] | None:
+    """The dtype, shape and data offset that the IDX header at the start of `head` gives: 00 00, a
+    type code, ndim, then ndim big-endian uint32 sizes. None if `head` is too short to tell, unless
+    it is `complete` (then an error)."""
+    if len(head) < 4 and not complete:
+        return None
+    if len(head) < 4 or head[:2] != b"\0\0" or head[2] not in _IDX_DTYPES:
         raise ValueError(
-            f"{source}: not an IDX file (starts with {payload[:4].hex(' ') or 'nothing'}; "
+            f"{source}: not an IDX file (starts with {head[:4].hex(' ') or 'nothing'}; "
             "expected 00 00, a type code, the number of dimensions)"
         )
-    dtype = np.dtype(_IDX_DTYPES[payload[2]])
-    ndim = payload[3]
+    ndim = head[3]
     offset = 4 + 4 * ndim
-    if len(payload) < offset:
-        raise ValueError(f"{source}: truncated IDX header ({ndim} dimensions need {offset} bytes, got {len(payload)})")
-    shape = struct.unpack(f">{ndim}I", payload[4:offset])
-    size = offset + math.prod(shape) * dtype.itemsize
-    if len(payload) != size:
+    if len(head) >= offset:
+        return np.dtype(_IDX_DTYPES[head[2]]), struct.unpack(f">{ndim}I", head[4:offset]), offset
+    if complete:
         raise ValueError(
-            f"{source}: the IDX header gives shape {shape} of {dtype.name}, {size} bytes in all, "
-            f"but there are {len(payload)} bytes"
+            f"{source}: truncated IDX header "
+            f"({ndim} dimensions need {offset} bytes, got {len(head)})"
         )
-    return np.frombuffer(payload, dtype, offset=offset).reshape(shape).astype(dtype.newbyteorder("="))
+    return None
 
 
-def _decode(raw: bytes, spec: _IdxSpec, source: str) -> np.ndarray:
-    """The verified uint8 array of `spec` in the file contents `raw`; ValueError naming `source` if it is not it."""
-    payload = _gunzip(raw, source)
-    array = _parse_idx(payload, source)
-    if array.shape != spec.shape:
-        raise ValueError(f"{source}: expected an IDX array of shape {spec.shape}, got {array.shape}")
-    digest = hashlib.sha256(payload).hexdigest()
+def _verified(stream: _IdxStream, spec: _IdxSpec) -> np.ndarray:
+    """The array of a stream that has taken a whole file, if it is the genuine file of `spec`."""
+    array = stream.finish()
+    digest = stream.sha256.hexdigest()
     if digest != spec.sha256:
-        raise ValueError(f"{source}: SHA-256 of the uncompressed data is {digest}, expected {spec.sha256}")
+        raise ValueError(
+            f"{stream.source}: SHA-256 of the uncompressed data is {digest}, expected {spec.sha256}"
+        )
     return array
 
 
-def _load_array(directory: Path, spec: _IdxSpec, download: bool, keep_parsed: bool) -> np.ndarray:
-    """The array of `spec` from its IDX file in `directory`, else a download; with `keep_parsed`, through a .npy."""
+def _load_array(
+    directory: Path,
+    spec: _IdxSpec,
+    download: bool,
+    keep_parsed: bool,
+    timeouts: tuple[float, float],
+) -> np.ndarray:
+    """The array of `spec` from its IDX file in `directory`, else a download; with `keep_parsed`,
+    through a .npy."""
     if keep_parsed and (array := _read_parsed(directory, spec)) is not None:
         return array
     array, problems = _read_local(directory, spec)
     if array is None:
         if not download:
             error = ValueError if problems else FileNotFoundError
-            raise error(_unavailable_message(directory, spec, problems, "pass download=True to fetch it"))
-        array = _download(directory, spec, problems)
+            raise error(
+                _unavailable_message(directory, spec, problems, "pass download=True to fetch it")
+            )
+        array = _download(directory, spec, problems, timeouts)
     if keep_parsed:
         _write_parsed(directory, spec, array)
     return array
 
 
 def _read_local(directory: Path, spec: _IdxSpec) -> tuple[np.ndarray | None, list[str]]:
-    """The verified array in the .gz or plain IDX file of `spec`, or None; and why each file present was rejected."""
-    problems = []
+    """The verified array in the .gz or plain IDX file of `spec`, or None; and why each file present
+    was rejected."""
+    problems: list[str] = []
     for path in (directory / f"{spec.name}.gz", directory / spec.name):
         if path.is_file():
             try:
-                return _decode(path.read_bytes(), spec, str(path)), problems
+                return _read_verified(path, spec), problems
             except ValueError as exc:
                 problems.append(str(exc))
     return None, problems
 
 
-def _download(directory: Path, spec: _IdxSpec, problems: list[str]) -> np.ndarray:
-    """Fetch, verify and save the file of `spec` into `directory`; only a verified copy ever gets its real name."""
+def _read_verified(path: Path, spec: _IdxSpec) -> np.ndarray:
+    with open(path, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        if size > spec.max_file_size:  # checked before reading anything
+            raise ValueError(
+                f"{path} is {size} bytes, more than any copy of {spec.name} can be "
+                f"({spec.max_file_size} bytes: "
+                f"{spec.payload_size} uncompressed, plus gzip's worst-case overhead)"
+            )
+        stream = _IdxStream(str(path), spec.payload_size, spec.shape)
+        stream.feed_file(file)
+    return _verified(stream, spec)
+
+
+def _download(
+    directory: Path, spec: _IdxSpec, problems: list[str], timeouts: tuple[float, float]
+) -> np.ndarray:
+    """Fetch, verify and save the file of `spec` into `directory`, trying each mirror in turn."""
     directory.mkdir(parents=True, exist_ok=True)
     override = os.environ.get("TWOLAYER_MNIST_URL")
     for base in (override,) if override else MIRRORS:
         url = f"{base.rstrip('/')}/{spec.name}.gz"
         try:
-            raw = _http_get(url)
-            array = _decode(raw, spec, url)
-        # URLError, HTTPError and socket errors are OSErrors; IncompleteRead is an HTTPException; a bad URL is a
-        # ValueError.
+            return _fetch(url, directory, spec, timeouts)
+        # URLError, HTTPError, socket errors and timeouts are OSErrors; IncompleteRead is an
+        # HTTPException; a bad URL or a refused body is a ValueError.
         except (OSError, http.client.HTTPException, ValueError) as exc:
-            problems.append(f"{url}: {exc}")
-            continue
-        # A server may send the file uncompressed; name it for what it is.
-        with atomic_write(directory / (f"{spec.name}.gz" if raw.startswith(_GZIP_MAGIC) else spec.name)) as f:
-            f.write(raw)
-        return array
-    raise FileNotFoundError(_unavailable_message(directory, spec, problems, "check the network or $TWOLAYER_MNIST_URL"))
+            problems.append(
+                message if (message := str(exc)).startswith(url) else f"{url}: {message}"
+            )
+    raise FileNotFoundError(
+        _unavailable_message(directory, spec, problems, "check the network or $TWOLAYER_MNIST_URL")
+    )
 
 
-def _http_get(url: str) -> bytes:
-    """The body at `url`, with a progress bar on a terminal."""
-    with urllib.request.urlopen(url, timeout=60) as response:
-        total = int(response.headers.get("Content-Length") or 0) or None
-        bar = progress_bar(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=url.rsplit("/", 1)[-1])
-        chunks = []
-        try:
-            while chunk := response.read(1 << 16):
-                chunks.append(chunk)
-                if bar is not None:
-                    bar.update(len(chunk))
-        finally:
+def _fetch(url: str, directory: Path, spec: _IdxSpec, timeouts: tuple[float, float]) -> np.ndarray:
+    """Download `url` into `directory` as the file of `spec`, verified as it comes: only a verified
+    copy ever gets its real name, and a refused one leaves nothing behind."""
+    stall, deadline = timeouts
+    give_up_at = time.monotonic() + deadline
+    stream = _IdxStream(url, spec.payload_size, spec.shape)
+    try:
+        response = urllib.request.urlopen(url, timeout=stall)
+    # While waiting for the headers. (socket.timeout: Python 3.9's is no TimeoutError.)
+    except socket.timeout:  # noqa: UP041
+        raise TimeoutError(f"no response for {stall:g} s (the stall timeout)") from None
+    with response:
+        chunks = _body(response, spec.max_file_size, stall, (deadline, give_up_at))
+        start = b""
+        for chunk in chunks:  # enough to tell gzip from plain, and name the file for what it is
+            start += chunk
+            if len(start) >= len(_GZIP_MAGIC):
+                break
+        name = f"{spec.name}.gz" if start.startswith(_GZIP_MAGIC) else spec.name
+        with atomic_write(directory / name) as file:
+            for chunk in itertools.chain([start], chunks):
+                file.write(chunk)
+                stream.feed(chunk)
+            # Within the block: a refused file is never renamed into place.
+            return _verified(stream, spec)
+
+
+def _body(
+    response: Any, max_size: int, stall: float, deadline: tuple[float, float]
+) -> Iterator[bytes]:
+    """The body of `response` as it arrives, with a progress bar on a terminal; stopped past
+    `max_size` bytes, after `stall` seconds without data, or at the monotonic time ``deadline[1]``
+    (``deadline[0]`` seconds from the start)."""
+    total = int(response.headers.get("Content-Length") or 0) or None
+    if total is not None and total > max_size:
+        raise ValueError(
+            f"the server announces {total} bytes, more than any copy can be ({max_size} bytes)"
+        )
+    bar = progress_bar(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=response.url.rsplit("/", 1)[-1],
+    )
+    received = 0
+    try:
+        while True:
+            if time.monotonic() > deadline[1]:
+                raise TimeoutError(
+                    f"not complete after {deadline[0]:g} s (the deadline), {received} bytes in"
+                )
+            try:
+                # read1: whatever has arrived, so that the deadline is checked between arrivals.
+                chunk = response.read1(_CHUNK)
+            except socket.timeout:  # noqa: UP041 (see above)
+                raise TimeoutError(
+                    f"no data for {stall:g} s (the stall timeout), {received} bytes in"
+                ) from None
+            if not chunk:
+                break
+            received += len(chunk)
+            if received > max_size:
+                raise ValueError(
+                    f"the body goes on past {max_size} bytes, more than any copy can be"
+                )
             if bar is not None:
-                bar.close()
-    body = b"".join(chunks)
+                bar.update(len(chunk))
+            yield chunk
+    finally:
+        if bar is not None:
+            bar.close()
     # http.client ends a body cut short without an error; say so rather than blame the data.
-    if total is not None and len(body) != total:
-        raise ConnectionError(f"the connection closed after {len(body)} of {total} bytes")
-    return body
+    if total is not None and received != total:
+        raise ConnectionError(f"the connection closed after {received} of {total} bytes")
 
 
 def _unavailable_message(directory: Path, spec: _IdxSpec, problems: list[str], remedy: str) -> str:
     files = ", ".join(s.name for s in _MNIST.values())
     lines = [f"no valid copy of the MNIST file {spec.name} in {directory}"]
-    lines += [f"  {problem}" for problem in problems] or [f"  neither {spec.name}.gz nor {spec.name} is there"]
+    lines += [f"  {problem}" for problem in problems] or [
+        f"  neither {spec.name}.gz nor {spec.name} is there"
+    ]
     lines.append(
         f"Put the four MNIST files ({files}; gzipped with a .gz suffix or not) in {directory}, "
         f"or pass data_dir= (CLI: --data-dir) or set $TWOLAYER_DATA to where they are, or {remedy}."
@@ -269,22 +563,40 @@ def _parsed_path(directory: Path, spec: _IdxSpec) -> Path:
 
 
 def _read_parsed(directory: Path, spec: _IdxSpec) -> np.ndarray | None:
-    """The array a previous load kept, or None if there is none or it does not match the digest of `spec`."""
+    """The array a previous load kept, or None if there is none or it is not exactly the array of
+    `spec`.
+
+    Its .npy header is checked before its data is read, and the data against the digest of `spec`.
+    """
     try:
-        # A damaged .npy header makes np.load raise more than ValueError (TokenError, SyntaxError,
-        # TypeError), or warn and guess: whatever goes wrong, the copy is rebuilt from the IDX file.
-        with warnings.catch_warnings():
+        with open(_parsed_path(directory, spec), "rb") as file, warnings.catch_warnings():
+            # A damaged header can make NumPy warn and go on guessing: that is damage too.
             warnings.simplefilter("error")
-            array = np.load(_parsed_path(directory, spec), allow_pickle=False)
-    except Exception:  # absent or damaged: rebuild it from the IDX file
+            version = np.lib.format.read_magic(file)
+            read_header = {
+                (1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0,
+            }
+            shape, fortran_order, dtype = read_header[version](file)
+            if (
+                shape != spec.shape
+                or dtype != np.uint8
+                or os.fstat(file.fileno()).st_size != file.tell() + math.prod(shape)
+            ):
+                return None
+            array = np.empty(shape, np.uint8)
+            file.readinto(array.reshape(-1).data)
+    # Absent, or damaged in any of the ways that make NumPy's header parser raise (ValueError,
+    # KeyError, TokenError, SyntaxError, TypeError...): it is rebuilt from the IDX file.
+    except Exception:
         return None
-    if array.dtype != np.uint8 or array.shape != spec.shape:
-        return None
-    # A uint8 IDX header is determined by the shape, so the cached array can be checked against the file's digest.
-    header = struct.pack(f">2xBB{array.ndim}I", 0x08, array.ndim, *array.shape)
-    if hashlib.sha256(header + array.tobytes()).hexdigest() != spec.sha256:
-        return None
-    return array
+    if fortran_order:
+        array = array.reshape(shape[::-1]).T
+    # A uint8 IDX header is determined by the shape, so the cached array can be checked against the
+    # file's digest.
+    digest = hashlib.sha256(struct.pack(f">2xBB{array.ndim}I", 0x08, array.ndim, *array.shape))
+    digest.update(np.ascontiguousarray(array).data)
+    return array if digest.hexdigest() == spec.sha256 else None
 
 
 def _write_parsed(directory: Path, spec: _IdxSpec, array: np.ndarray) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import math
 import numbers
 import operator
 import os
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping
-from typing import Any, Optional
+from typing import Any, BinaryIO, Optional
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -252,15 +253,33 @@ class TwoLayerNet:
             f"output_size={self.output_size}, activation={self.activation}, dtype={self.dtype.name})"
         )
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Save the sizes, activation, dtype and parameters to the npz file `path`, atomically
-        (:mod:`twolayer.serialization`)."""
-        serialization.save(self, path)
+    def save(self, file: str | os.PathLike[str] | BinaryIO) -> None:
+        """Save the sizes, activation, dtype and parameters as npz to `file`, a path (written atomically) or a
+        binary file object (:mod:`twolayer.serialization`)."""
+        serialization.save(self, file)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> TwoLayerNet:
-        """A network restored from a file written by :meth:`save`; ValueError naming the file if it is not one."""
-        return serialization.load(path, cls)
+    def load(cls, file: str | os.PathLike[str] | BinaryIO) -> TwoLayerNet:
+        """A network restored from a path or binary file object written by :meth:`save`; ValueError naming the file
+        if it is not one."""
+        return serialization.load(file, cls)
+
+    # Copies and pickles go through the save format, so they hold exactly what a saved file holds (sizes, dtype,
+    # parameters; not the last gradient in `grads`) and a pickle is checked as a file is when it is loaded.
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_from_saved, (type(self), self._saved()))
+
+    def __copy__(self) -> TwoLayerNet:
+        """An independent copy: a shallow copy would share the C++ parameter buffers, so it is a full one."""
+        return _from_saved(type(self), self._saved())
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> TwoLayerNet:
+        return _from_saved(type(self), self._saved())
+
+    def _saved(self) -> bytes:
+        buffer = io.BytesIO()
+        self.save(buffer)
+        return buffer.getvalue()
 
     def predict(self, x: ArrayLike) -> NDArray:
         """Softmax probabilities, shape (N, C); shape (C,) for a single sample x of shape (D,)."""
@@ -335,6 +354,16 @@ class TwoLayerNet:
         x, t = _batch_and_targets(x, t, self.input_size, self.output_size)
         self.grads = dict(zip(PARAM_NAMES, self._core.numerical_gradient(x, t, method, h)))
         return self.grads
+
+
+def _from_saved(cls: type[TwoLayerNet], saved: bytes) -> TwoLayerNet:
+    """The network held by `saved`, the bytes :meth:`TwoLayerNet.save` wrote (the unpickling function)."""
+    if not isinstance(saved, bytes):
+        raise TypeError(f"cannot unpickle a TwoLayerNet: expected the bytes of a saved network, got {type(saved).__name__}")
+    try:
+        return cls.load(io.BytesIO(saved))
+    except ValueError as exc:
+        raise ValueError(f"cannot unpickle a TwoLayerNet (damaged, or pickled by another version of twolayer): {exc}") from None
 
 
 def initial_params(

@@ -1,7 +1,9 @@
 """The book's figures 4-11 (mini-batch loss) and 4-12 (accuracy per epoch), drawn with matplotlib.
 
 matplotlib is an optional extra (``pip install twolayer[plot]``). Figures are built on ``matplotlib.figure.Figure``
-directly rather than through pyplot, so no display, backend choice or global state is involved; they render with Agg.
+directly rather than through pyplot, so no display, backend choice or global state is involved; they render with Agg,
+and in a notebook a returned figure shows as an image. Like scikit-learn's displays, ``plot_loss`` and
+``plot_accuracy`` take ``ax=`` to draw into axes of the caller's instead.
 """
 
 from __future__ import annotations
@@ -9,37 +11,50 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
 from ._files import atomic_write
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
 
     from .training import History
+
+    FigureLike = Union[Figure, SubFigure]
 
 __all__ = ["plot_accuracy", "plot_history", "plot_loss"]
 
 
 def plot_loss(
-    train_loss_list: Sequence[float], path: str | os.PathLike[str] | None = None, *, first: int = 1000
-) -> Figure:
+    train_loss_list: Sequence[float],
+    path: str | os.PathLike[str] | None = None,
+    *,
+    first: int = 1000,
+    ax: Axes | Sequence[Axes] | None = None,
+) -> FigureLike:
     """Figure 4-11: the mini-batch loss over all iterations, and beside it over the first `first` when there are more.
 
-    Saved as PNG to `path` when given. Returns the figure.
+    `ax`: None for a new figure; or Axes to draw the panels into, one (all iterations only) or two. Saved as PNG to
+    `path` when given. Returns the figure drawn into.
     """
     loss = np.asarray(train_loss_list, dtype=float)
     panels = [(len(loss), "all iterations")]
     if len(loss) > first:
         panels.append((first, f"first {first:,} iterations"))
-    figure = _new_figure(figsize=(5 * len(panels), 4))
-    for ax, (n, title) in zip(figure.subplots(1, len(panels), squeeze=False)[0], panels):
-        ax.plot(np.arange(n), loss[:n], linewidth=0.6)
-        ax.set(title=title, xlabel="iteration", ylabel="loss")
-        ax.set_ylim(bottom=0)
-    return _save(figure, path)
+    if ax is None:
+        axes = list(_new_figure(figsize=(5 * len(panels), 4)).subplots(1, len(panels), squeeze=False)[0])
+    else:
+        axes = list(ax) if isinstance(ax, Sequence) else [ax]
+        if not 1 <= len(axes) <= 2:
+            raise ValueError(f"ax must be one Axes or two, got {len(axes)}")
+    for panel, (n, title) in zip(axes, panels):
+        panel.plot(np.arange(n), loss[:n], linewidth=0.6)
+        panel.set(title=title, xlabel="iteration", ylabel="loss")
+        panel.set_ylim(bottom=0)
+    return _save(axes[0].figure, path)
 
 
 def plot_accuracy(
@@ -50,14 +65,16 @@ def plot_accuracy(
     val_acc_list: Sequence[float] | None = None,
     iterations: Sequence[int] | None = None,
     iter_per_epoch: float | None = None,
-) -> Figure:
+    ax: Axes | None = None,
+) -> FigureLike:
     """Figure 4-12: train (solid), validation (dotted, when given) and test (dashed) accuracy, y from 0 to 1.
 
     Without `iterations`, measurement k is drawn at epoch k, as the book draws it. With `iterations`, the number of
     updates made before each measurement, and `iter_per_epoch`, the x axis is in epochs; in iterations when the run
     is shorter than an epoch (or `iter_per_epoch` is not given). The epoch ticks are whole numbers.
 
-    Saved as PNG to `path` when given. Returns the figure.
+    Drawn into `ax` when given, else into a new figure. Saved as PNG to `path` when given. Returns the figure drawn
+    into.
     """
     val_acc_list = [] if val_acc_list is None else val_acc_list
     lines = {"train acc": train_acc_list, "val acc": val_acc_list, "test acc": test_acc_list}
@@ -75,10 +92,10 @@ def plot_accuracy(
     else:
         x, unit = np.asarray(iterations, dtype=float), "iterations"
 
-    figure = _new_figure(figsize=(6, 4))  # first: it says how to install matplotlib when it is missing
+    if ax is None:  # first: it says how to install matplotlib when it is missing
+        ax = _new_figure(figsize=(6, 4)).subplots()
     from matplotlib.ticker import MaxNLocator
 
-    ax = figure.subplots()
     markevery = max(1, len(x) // 25)  # a marker on each of hundreds of points would hide the lines
     styles = {"train acc": ("o", "-"), "val acc": ("^", ":"), "test acc": ("s", "--")}
     for label, (marker, linestyle) in styles.items():
@@ -90,7 +107,7 @@ def plot_accuracy(
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 0.5
     if ax.lines:  # none for a run interrupted before its first evaluation
         ax.legend(loc="lower right")
-    return _save(figure, path)
+    return _save(ax.figure, path)
 
 
 def plot_history(history: History, out_dir: str | os.PathLike[str]) -> list[Path]:
@@ -117,14 +134,18 @@ def plot_history(history: History, out_dir: str | os.PathLike[str]) -> list[Path
 
 def _new_figure(figsize: tuple[float, float]) -> Figure:
     try:
-        from matplotlib.figure import Figure
+        import matplotlib.figure  # noqa: F401 (checked even when the module below was imported earlier)
+
+        from ._figure import DisplayFigure
     except ImportError as exc:
         raise ImportError("drawing figures needs matplotlib, an optional extra: pip install 'twolayer[plot]'") from exc
-    return Figure(figsize=figsize, layout="constrained")
+    return DisplayFigure(figsize=figsize, layout="constrained")
 
 
-def _save(figure: Figure, path: str | os.PathLike[str] | None) -> Figure:
+def _save(figure: FigureLike | None, path: str | os.PathLike[str] | None) -> FigureLike:
+    if figure is None:  # only an Axes removed from its figure has none
+        raise ValueError("ax must belong to a figure")
     if path is not None:  # atomically: an interrupted or failed save leaves no partial image behind
-        with atomic_write(path) as f:
-            figure.savefig(f, format="png", dpi=100)
+        with atomic_write(path) as f:  # the whole figure, also when drawn into a subfigure's axes
+            figure.figure.savefig(f, format="png", dpi=100)
     return figure

@@ -1,14 +1,20 @@
-"""Saving and loading a TwoLayerNet as an ``.npz`` file: its sizes, activation, dtype and parameters.
+"""Saving and loading a TwoLayerNet as an ``.npz`` file: its sizes, its dtype and its parameters.
 
 Use :meth:`TwoLayerNet.save` and :meth:`TwoLayerNet.load`; this module holds their logic.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import math
 import os
 import warnings
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import IO, TYPE_CHECKING, BinaryIO, TypeVar
 
 import numpy as np
 
@@ -21,83 +27,275 @@ if TYPE_CHECKING:
 __all__ = ["FORMAT", "load", "save"]
 
 FORMAT = "twolayer.TwoLayerNet/2"
-"""Stored under the key ``format``: it marks the file as ours, and its version tells old layouts from new. Version 2
-added ``activation``: a version 1 reader refuses such files rather than load a ReLU network as a sigmoid one."""
+"""Stored under the key ``format``: it marks the file as ours, and its version tells old layouts from
+new. Version 2 added ``activation``: a version 1 reader refuses such files rather than load a ReLU
+network as a sigmoid one."""
 _FORMAT_BEFORE_ACTIVATION = "twolayer.TwoLayerNet/1"
 """Files of version 1 hold sigmoid networks, the only kind there was."""
 
 Net = TypeVar("Net", bound="TwoLayerNet")
 
 
-def save(net: TwoLayerNet, path: str | os.PathLike[str]) -> None:
-    """Write `net` to the npz file `path` (exactly that name: no suffix is added), atomically.
+def save(net: TwoLayerNet, path: str | os.PathLike[str] | BinaryIO) -> None:
+    """Write `net` to the npz file `path` (exactly that name: no suffix is added), atomically; or to a
+    binary file object opened for writing, at its current position.
 
-    The file holds ``format``, ``sizes`` (input, hidden, output), ``activation``, ``dtype`` and the arrays
-    ``W1 b1 W2 b2``. It is
-    written to a temporary file beside `path` and renamed over it once complete, so an existing file at `path` is
-    replaced whole or not at all.
+    The file holds ``format``, ``sizes`` (input, hidden, output), ``activation``, ``dtype`` and the
+    arrays ``W1 b1 W2 b2``. It is written to a temporary file beside `path` and renamed over it once complete, so
+    an existing file at `path` is replaced whole or not at all.
     """
     sizes = np.array([net.input_size, net.hidden_size, net.output_size], dtype=np.int64)
+    contents = {
+        "format": np.str_(FORMAT), "sizes": sizes, "activation": np.str_(net.activation),
+        "dtype": np.str_(net.dtype.name), **net.params,
+    }  # fmt: skip
+    if not isinstance(path, (str, os.PathLike)):
+        np.savez(_binary(path), **contents)
+        return
     with atomic_write(path) as f:
-        np.savez(
-            f, format=np.str_(FORMAT), sizes=sizes, activation=np.str_(net.activation), dtype=np.str_(net.dtype.name),
-            **net.params,
-        )  # fmt: skip
+        np.savez(f, **contents)
 
 
-def load(path: str | os.PathLike[str], cls: type[Net]) -> Net:
-    """A new `cls` (a TwoLayerNet class) with the sizes, activation, dtype and parameters saved in `path` by :func:`save`.
+def _binary(file: BinaryIO) -> BinaryIO:
+    """`file`, a file object; TypeError if it was opened in text mode (NumPy's error would not say so)."""
+    if isinstance(file, io.TextIOBase):
+        raise TypeError(f"the file must be opened in binary mode ('rb' or 'wb'), got {file!r}")
+    return file
 
-    Raises FileNotFoundError if `path` does not exist, and ValueError naming `path` if it is not such a file, is
-    damaged, holds an activation this version does not know, or holds parameters whose shapes or dtypes disagree
-    with its sizes and dtype. Files written before the activation was recorded load as sigmoid networks.
+
+_NPY_MAGIC = b"\x93NUMPY"
+_HEADER_KEYS = ("format", "sizes", "dtype", "activation")
+_PARAM_KEYS = ("W1", "b1", "W2", "b2")
+_DTYPES = ("float32", "float64")
+_MAX_HEADER_MEMBER = (
+    4096  # bytes: format, sizes, dtype and the like are .npy files of about 150 bytes
+)
+_MAX_READ = 1 << 20  # bytes read at a time; a TwoLayerNet file's zip directory is under 1 KiB
+
+
+def load(path: str | os.PathLike[str] | BinaryIO, cls: type[Net]) -> Net:
+    """A new `cls` (a TwoLayerNet class) with the sizes, dtype and parameters saved in `path` by
+    :func:`save`.
+
+    Nothing is read before it is checked: first the zip directory (every member one of ours, stored
+    uncompressed, of a size that the header implies), then the header (``format``, ``sizes``,
+    ``dtype``, ``activation``), then the header of each parameter's .npy; only then is the network
+    allocated and its parameters read into it. So the network a file describes is never larger than
+    the file.
+
+    Raises FileNotFoundError if `path` does not exist, ValueError naming `path` if it is not such a
+    file, is damaged, or holds parameters whose shapes or dtypes disagree with its sizes and dtype,
+    and MemoryError naming the size of a network too large to allocate.
     """
-    path = Path(path)
-    # Opened here rather than by np.load, which leaves its own file open when the zip turns out damaged.
-    with open(path, "rb") as file:
-        try:
-            # A damaged header can also make NumPy warn and go on guessing: that is damage too.
-            with warnings.catch_warnings():
-                warnings.simplefilter("error")
-                data = np.load(file, allow_pickle=False)
-                if not isinstance(data, np.lib.npyio.NpzFile):
-                    raise ValueError("it is a single .npy array")
-                contents = {key: data[key] for key in data.files}
-        except MemoryError:
-            raise
-        # A file of another kind, or a truncated or corrupted one. Besides ValueError, EOFError and BadZipFile,
-        # damaged bytes make zipfile raise NotImplementedError (a compression method or version it lacks),
-        # RuntimeError (an encryption flag) or OSError (an impossible offset), and np.load's header parser
-        # tokenize.TokenError, SyntaxError or TypeError: whatever it is, the file is not readable.
-        except Exception as exc:
-            raise ValueError(f"{path} is not a readable npz file: {exc}") from None
-
-    found = str(contents["format"]) if "format" in contents else None
-    if found not in (FORMAT, _FORMAT_BEFORE_ACTIVATION):
-        raise ValueError(f"{path} is not a TwoLayerNet saved by twolayer: its format is {found!r}, expected {FORMAT!r}")
-    sizes, dtype = contents.get("sizes", np.empty(0)), str(contents.get("dtype", ""))
-    if sizes.shape != (3,) or sizes.dtype.kind not in "iu" or (sizes < 1).any() or dtype not in ("float32", "float64"):
-        raise ValueError(f"{path}: damaged header: sizes {sizes.tolist()}, dtype {dtype!r}")
-
-    if found == FORMAT and "activation" not in contents:
-        raise ValueError(f"{path}: damaged header: the activation is missing")
-    activation = str(contents["activation"]) if found == FORMAT else "sigmoid"
-    if activation not in _core.ACTIVATIONS:
-        raise ValueError(
-            f"{path}: the network's activation is {activation!r}, which this version of twolayer does not know "
-            f"(it knows {', '.join(map(repr, _core.ACTIVATIONS))})"
-        )
-
-    # A fixed seed, so that loading never draws from NumPy's global generator; the weights are overwritten below.
-    net = cls(*(int(n) for n in sizes), activation=activation, dtype=dtype, seed=0)
-    for key, view in net.params.items():
-        if key not in contents:
-            raise ValueError(f"{path}: the parameter {key} is missing")
-        array = contents[key]
-        if array.shape != view.shape or array.dtype != view.dtype:
-            raise ValueError(
-                f"{path}: {key} is {array.dtype}{list(array.shape)}, expected {view.dtype}{list(view.shape)} "
-                f"for sizes {sizes.tolist()} and dtype {dtype}"
-            )
-        net.params[key] = array
+    opened: contextlib.AbstractContextManager[IO[bytes]]
+    if isinstance(path, (str, os.PathLike)):
+        path = Path(path)
+        # Opened here rather than by zipfile, so that it is closed whatever goes wrong.
+        opened = open(path, "rb")  # noqa: SIM115 (entered just below, whichever kind)
+    else:  # a seekable binary file object, named in errors by its name or its type
+        opened = contextlib.nullcontext(_binary(path))
+        path = Path(str(getattr(path, "name", None) or f"the {type(path).__name__}"))
+    with opened as file:
+        with _reading(path):
+            if file.read(len(_NPY_MAGIC)) == _NPY_MAGIC:
+                raise ValueError("it is a single .npy array")
+            archive = zipfile.ZipFile(_BoundedReads(file))  # reads the zip directory only
+            header = _read_header(archive, path)
+            params = {
+                key: _param_layout(archive, key, shape, header, path)
+                for key, shape in header.shapes()
+            }
+        # A fixed seed, so that loading never draws from NumPy's global generator; the weights are
+        # overwritten below.
+        net = cls(*header.sizes, activation=header.activation, dtype=header.dtype, seed=0)
+        with _reading(path):
+            for key, (info, fortran_order) in params.items():
+                net.params[key] = _read_data(archive, info, net.params[key], fortran_order)
     return net
+
+
+class _Refusal(ValueError):
+    """A file refused by a check of ours, its message complete (naming the file)."""
+
+
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Turn whatever reading a damaged or foreign file raises into a ValueError naming it."""
+    try:
+        # A damaged .npy header can make NumPy warn and go on guessing: that is damage too.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            yield
+    except _Refusal as exc:
+        raise ValueError(str(exc)) from None
+    except MemoryError:
+        raise
+    # Besides ValueError, EOFError and BadZipFile, damaged bytes make zipfile raise
+    # NotImplementedError (a compression method or version it lacks), RuntimeError (an encryption
+    # flag) or OSError (an impossible offset), and NumPy's .npy header parser tokenize.TokenError,
+    # SyntaxError or TypeError: whatever it is, the file is not readable.
+    except Exception as exc:
+        raise ValueError(f"{path} is not a readable npz file: {exc}") from None
+
+
+class _BoundedReads:
+    """A binary file whose reads return at most _MAX_READ bytes, and refuse to go further: a zip
+    directory that claims more is refused before it is read (zipfile reads it whole)."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self.seek, self.tell, self.seekable = file.seek, file.tell, file.seekable
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is not None and 0 <= size <= _MAX_READ:
+            return self._file.read(size)
+        data = self._file.read(_MAX_READ + 1)
+        if len(data) > _MAX_READ:
+            raise ValueError(
+                f"its zip directory or a header in it is larger than {_MAX_READ} bytes"
+            )
+        return data
+
+
+@dataclass(frozen=True)
+class _Header:
+    sizes: tuple[int, int, int]
+    dtype: str
+    activation: str
+
+    def shapes(self) -> list[tuple[str, tuple[int, ...]]]:
+        d, h, c = self.sizes
+        return list(zip(_PARAM_KEYS, [(d, h), (h,), (h, c), (c,)]))  # noqa: B905 (strict= is Python 3.10+)
+
+
+def _read_header(archive: zipfile.ZipFile, path: Path) -> _Header:
+    """The checked header of a TwoLayerNet file, once its zip directory is checked; nothing else is
+    read."""
+    members = {info.filename: info for info in archive.infolist()}
+    values = {}
+    for key in _HEADER_KEYS:
+        if (info := members.get(f"{key}.npy")) is not None:
+            if info.file_size > _MAX_HEADER_MEMBER:
+                raise _Refusal(
+                    f"{path}: damaged header: {key} is {info.file_size} bytes, "
+                    f"more than {_MAX_HEADER_MEMBER}"
+                )
+            values[key] = _read_small(archive, info)
+    found = str(values["format"]) if "format" in values else None
+    if found not in (FORMAT, _FORMAT_BEFORE_ACTIVATION):
+        raise _Refusal(
+            f"{path} is not a TwoLayerNet saved by twolayer: "
+            f"its format is {found!r}, expected {FORMAT!r}"
+        )
+    unknown = sorted(set(members) - {f"{key}.npy" for key in (*_HEADER_KEYS, *_PARAM_KEYS)})
+    if unknown:
+        raise _Refusal(f"{path}: damaged: it also holds {', '.join(unknown)}")
+    for info in members.values():
+        if (
+            info.compress_type != zipfile.ZIP_STORED
+        ):  # as save writes them: the file is as large as the network
+            raise _Refusal(
+                f"{path}: {info.filename} is compressed; "
+                "a TwoLayerNet file stores its arrays as they are"
+            )
+    sizes, dtype = values.get("sizes", np.empty(0)), str(values.get("dtype", ""))
+    if (
+        sizes.shape != (3,)
+        or sizes.dtype.kind not in "iu"
+        or (sizes < 1).any()
+        or dtype not in _DTYPES
+    ):
+        raise _Refusal(f"{path}: damaged header: sizes {sizes.tolist()}, dtype {dtype!r}")
+    if found == FORMAT and "activation" not in values:
+        raise _Refusal(f"{path}: damaged header: the activation is missing")
+    # Files from before the activation was saved hold sigmoid networks.
+    activation = str(values["activation"]) if found == FORMAT else "sigmoid"
+    if activation not in _core.ACTIVATIONS:
+        raise _Refusal(
+            f"{path}: the network's activation is {activation!r}, which this version of twolayer "
+            f"does not know (it knows {', '.join(map(repr, _core.ACTIVATIONS))})"
+        )
+    return _Header((int(sizes[0]), int(sizes[1]), int(sizes[2])), dtype, activation)
+
+
+def _npy_header(member: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """The shape, order and dtype in the header of the .npy file `member`, read up to the start of
+    its data."""
+    version = np.lib.format.read_magic(member)
+    read_header = {
+        (1, 0): np.lib.format.read_array_header_1_0,
+        (2, 0): np.lib.format.read_array_header_2_0,
+    }
+    if version not in read_header:
+        raise ValueError(f"a .npy file of version {version}, not 1.0 or 2.0")
+    return read_header[version](member)
+
+
+def _read_small(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+    """The array in the .npy entry `info`, already known to be small, once its header agrees with
+    its size."""
+    with archive.open(info) as member:
+        shape, fortran_order, dtype = _npy_header(member)
+        nbytes = math.prod(shape) * dtype.itemsize
+        if nbytes > info.file_size:
+            raise ValueError(
+                f"{info.filename} claims {nbytes} bytes of data in a {info.file_size}-byte entry"
+            )
+        array = np.frombuffer(member.read(nbytes), dtype).reshape(
+            shape, order="F" if fortran_order else "C"
+        )
+        member.read()  # to the end, where zipfile checks the CRC-32
+    return array
+
+
+def _param_layout(
+    archive: zipfile.ZipFile, key: str, shape: tuple[int, ...], header: _Header, path: Path
+) -> tuple[zipfile.ZipInfo, bool]:
+    """The zip entry of parameter `key` and whether it is in Fortran order, once its .npy header and
+    its size agree with the `shape` and dtype that the file's header implies; only that .npy header
+    is read."""
+    try:
+        info = archive.getinfo(f"{key}.npy")
+    except KeyError:
+        raise _Refusal(f"{path}: the parameter {key} is missing") from None
+    dtype = np.dtype(header.dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    if info.file_size > nbytes + _MAX_HEADER_MEMBER:  # before reading any of it
+        raise _Refusal(
+            f"{path}: {key}.npy is {info.file_size} bytes in the zip directory, "
+            f"more than {dtype}{list(shape)} needs "
+            f"({nbytes} bytes and a .npy header of at most {_MAX_HEADER_MEMBER})"
+        )
+    with archive.open(info) as member:
+        found_shape, fortran_order, found_dtype = _npy_header(member)
+        data_offset = member.tell()
+    if found_shape != shape or found_dtype != dtype:
+        raise _Refusal(
+            f"{path}: {key} is {found_dtype}{list(found_shape)}, expected {dtype}{list(shape)} "
+            f"for sizes {list(header.sizes)} and dtype {dtype}"
+        )
+    size = data_offset + nbytes
+    if info.file_size != size:
+        raise _Refusal(
+            f"{path}: {key}.npy is {info.file_size} bytes in the zip directory, expected {size}"
+        )
+    return info, fortran_order
+
+
+def _read_data(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, like: np.ndarray, fortran_order: bool
+) -> np.ndarray:
+    """The array in the .npy entry `info`, of the shape and dtype of `like` (already checked), read
+    in chunks."""
+    array = np.empty(like.shape, like.dtype, order="F" if fortran_order else "C")
+    data = (array.T if fortran_order else array).data.cast("B")
+    with archive.open(info) as member:
+        # Past the .npy header, checked already (a seek would skip the CRC-32 check).
+        member.read(info.file_size - len(data))
+        for start in range(0, len(data), _MAX_READ):
+            chunk = member.read(min(_MAX_READ, len(data) - start))
+            data[start : start + len(chunk)] = chunk
+            if len(chunk) < min(_MAX_READ, len(data) - start):
+                raise EOFError(f"{info.filename} ends early")
+        member.read(1)  # reaches the end, where zipfile checks the CRC-32
+    return array

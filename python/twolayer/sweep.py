@@ -38,9 +38,10 @@ from typing import Any, Callable, Union
 
 import numpy as np
 
+from ._cpus import available_cpus
 from ._files import atomic_write
 from ._progress import progress_bar
-from ._threads import _cpu_count, get_num_threads, set_num_threads
+from ._threads import get_num_threads, set_num_threads
 
 __all__ = ["LogRange", "SweepResult", "dask_executor", "local_executor", "sweep"]
 
@@ -409,7 +410,7 @@ def local_executor(workers: int, threads_per_worker: int | None = None) -> cf.Pr
 
     _check_count("workers", workers)
     if threads_per_worker is None:
-        threads_per_worker = max(1, _cpu_count() // workers)
+        threads_per_worker = max(1, available_cpus() // workers)
     _check_count("threads_per_worker", threads_per_worker)
     # "spawn": a fresh interpreter, not a fork of one whose core has threads running (and the same
     # on every OS).

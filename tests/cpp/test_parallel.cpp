@@ -1,0 +1,214 @@
+// The thread pool: every chunk runs exactly once, results do not depend on which thread ran what,
+// and a call never waits for a worker that is not running. CMake builds this test with its own
+// copy of parallel.cpp compiled with TWOLAYER_POOL_TEST_HOOKS, through which the test holds a
+// worker asleep or makes it wake late (the library itself has no such hook). CI also runs it under
+// ThreadSanitizer (.ci/steps/*-tsan.sh).
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "check.hpp"
+#include "net.hpp"
+#include "parallel.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+enum class Mode { normal, hold, late, jitter };
+std::atomic<Mode> mode{Mode::normal};
+std::atomic<int> hook_calls{0};  // how often worker 1 entered the hook in the current mode
+std::atomic<bool> held{false};   // worker 1 is being held right now
+
+// A hang (a call waiting for the held worker) fails the test instead of blocking CTest.
+void start_watchdog(std::chrono::seconds limit) {
+  std::thread([limit] {
+    std::this_thread::sleep_for(limit);
+    std::fprintf(stderr, "test_parallel: still running after %llds: a call waits for a worker\n",
+                 static_cast<long long>(limit.count()));
+    std::_Exit(2);
+  }).detach();
+}
+
+void set_mode(Mode m) {
+  hook_calls = 0;
+  mode = m;
+}
+
+// Each item's visits, by the thread count and chunking of one call.
+void check_every_item_once(std::size_t n, std::size_t grain, int workers, int threads) {
+  std::vector<std::atomic<int>> visits(n);
+  std::atomic<bool> bad_chunk{false};
+  twolayer::parallel_for(n, grain, workers, [&](std::size_t begin, std::size_t end, int w) {
+    if (begin % grain != 0 || end != std::min(n, begin + grain) || w < 0 || w >= workers ||
+        w >= threads)
+      bad_chunk = true;
+    for (std::size_t i = begin; i < end; ++i) visits[i].fetch_add(1);
+  });
+  CHECK(!bad_chunk);
+  for (auto& v : visits) CHECK(v.load() == 1);
+}
+
+void every_item_once() {
+  for (int threads : {1, 2, 3, 5}) {
+    twolayer::set_num_threads(threads);
+    for (std::size_t n : {1, 2, 7, 64, 1000})
+      for (std::size_t grain : {1, 3, 64})
+        for (int workers : {1, 2, 4, 8}) check_every_item_once(n, grain, workers, std::min(threads, workers));
+  }
+}
+
+// Per-chunk sums added in chunk order: the same bits whichever thread ran each chunk.
+double chunked_sum(std::size_t n, int workers) {
+  const std::size_t grain = 7;
+  std::vector<double> sums((n + grain - 1) / grain);
+  twolayer::parallel_for(n, grain, workers, [&](std::size_t begin, std::size_t end, int) {
+    double s = 0;
+    for (std::size_t i = begin; i < end; ++i) s += 1.0 / static_cast<double>(i + 1);
+    sums[begin / grain] = s;
+  });
+  double total = 0;
+  for (double s : sums) total += s;
+  return total;
+}
+
+// Many short regions, while another thread changes the thread count and a third calls too.
+void short_regions_with_resizes() {
+  twolayer::set_num_threads(1);
+  const double expected = chunked_sum(100, 1);
+  std::atomic<bool> stop{false};
+  std::thread resizer([&] {
+    for (int i = 0; !stop; ++i) {
+      twolayer::set_num_threads(1 + i % 4);
+      std::this_thread::sleep_for(200us);
+    }
+  });
+  std::atomic<int> wrong{0};
+  auto caller = [&] {
+    for (int i = 0; i < 20000; ++i)
+      if (chunked_sum(100, 4) != expected) ++wrong;
+  };
+  std::thread other(caller);
+  caller();
+  other.join();
+  stop = true;
+  resizer.join();
+  CHECK(wrong == 0);
+}
+
+// Workers that wake late: a late worker finds its call over and must not claim the next call's
+// chunks; it never runs one, since it is late for every call.
+void late_workers_never_run_chunks() {
+  twolayer::set_num_threads(2);
+  set_mode(Mode::late);
+  std::atomic<int> by_late_worker{0};
+  int wrong = 0;
+  for (int call = 0; call < 2000; ++call) {
+    std::vector<int> visits(64, 0);
+    twolayer::parallel_for(64, 4, 2, [&](std::size_t begin, std::size_t end, int w) {
+      if (w == 1) ++by_late_worker;
+      for (std::size_t i = begin; i < end; ++i) ++visits[i];
+    });
+    for (int v : visits) wrong += v != 1;
+    std::this_thread::sleep_for(20us);  // lets the worker have a CPU, on a loaded machine too
+  }
+  const int woke = hook_calls;
+  set_mode(Mode::normal);
+  CHECK(wrong == 0);
+  CHECK(woke > 0);  // the worker did wake, late, for some calls
+  CHECK(by_late_worker == 0);
+}
+
+struct Problem {
+  twolayer::Dims dims{784, 50, 10};
+  std::size_t N = 100;
+  std::vector<float> x;
+  std::vector<std::int64_t> labels;
+  twolayer::TwoLayerNet<double> net{dims};
+
+  Problem() : x(N * dims.D), labels(N) {
+    std::mt19937 gen(3);
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    for (auto& v : x) v = uniform(gen) < 0.81 ? 0.0f : static_cast<float>(uniform(gen));
+    for (auto& t : labels) t = static_cast<std::int64_t>(gen() % dims.C);
+    for (std::size_t i = 0; i < dims.size(); ++i) net.params()[i] = 0.1 * (uniform(gen) - 0.5);
+  }
+
+  std::vector<double> gradient() {
+    std::vector<double> grads(dims.size());
+    twolayer::Targets<double> t;
+    t.labels = labels.data();
+    net.gradient(grads.data(), x.data(), t, N);
+    return grads;
+  }
+};
+
+// A worker held asleep throughout: gradient calls still complete (the caller runs its chunks) and
+// give the same bits as with every worker running.
+void gradient_with_a_held_worker(Problem& p, int threads) {
+  twolayer::set_num_threads(threads);
+  const std::vector<double> expected = p.gradient();
+  set_mode(Mode::hold);
+  p.gradient();
+  while (!held) std::this_thread::sleep_for(100us);  // worker 1 woke for a call and is held now
+  int differ = 0;
+  for (int i = 0; i < 200; ++i) differ += p.gradient() != expected;
+  CHECK(held);  // still held: every call above ended without it
+  set_mode(Mode::normal);
+  while (held) std::this_thread::sleep_for(100us);
+  CHECK(differ == 0);
+}
+
+void gradient_with_late_or_jittery_workers(Problem& p, Mode m) {
+  twolayer::set_num_threads(3);
+  const std::vector<double> expected = p.gradient();
+  set_mode(m);
+  int differ = 0;
+  for (int i = 0; i < 1000; ++i) differ += p.gradient() != expected;
+  const int woke = hook_calls;
+  set_mode(Mode::normal);
+  CHECK(differ == 0);
+  CHECK(woke > 0);
+}
+
+}  // namespace
+
+namespace twolayer::pool_test {
+
+// Called by a worker of the pool each time it sees a new call, before it looks for chunks.
+void worker_woke(int worker, const std::function<bool()>& call_is_current,
+                 const std::function<bool()>& pool_is_stopping) {
+  const Mode m = mode;
+  if (worker != 1 || m == Mode::normal) return;
+  ++hook_calls;
+  if (m == Mode::hold) {
+    held = true;
+    while (mode == Mode::hold && !pool_is_stopping()) std::this_thread::sleep_for(50us);
+    held = false;
+  } else if (m == Mode::late) {
+    while (mode == Mode::late && call_is_current()) std::this_thread::sleep_for(20us);
+  } else {
+    thread_local std::minstd_rand gen(worker);
+    std::this_thread::sleep_for(std::chrono::microseconds(gen() % 40));
+  }
+}
+
+}  // namespace twolayer::pool_test
+
+int main() {
+  start_watchdog(std::chrono::seconds(300));
+  every_item_once();
+  short_regions_with_resizes();
+  late_workers_never_run_chunks();
+  Problem p;
+  gradient_with_a_held_worker(p, 2);
+  gradient_with_a_held_worker(p, 3);
+  gradient_with_late_or_jittery_workers(p, Mode::late);
+  gradient_with_late_or_jittery_workers(p, Mode::jitter);
+  return twolayer_test::report("test_parallel");
+}
