@@ -18,3 +18,22 @@ install_package() {
   shift
   python -m pip install -q -Cbuild-dir="$CI_WORK/build-$name" "$@"
 }
+
+# pyenv_python X.Y: the newest Python X.Y that pyenv has installed (under $PYENV_ROOT, `pyenv root`
+# or ~/.pyenv, whichever is found first).
+pyenv_python() {
+  local root python
+  root=${PYENV_ROOT:-$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")}
+  python=$(ls -d "$root/versions/$1".*/bin/python 2>/dev/null | sort -V | tail -n 1)
+  [[ -n $python ]] || { echo "no Python $1 in $root/versions" >&2; return 1; }
+  echo "$python"
+}
+
+# cmake_cache_has NAME REGEX: fails unless a line of the CMake cache of install_package NAME's build
+# matches REGEX whole (a build option really in effect, say, or the compiler really used).
+cmake_cache_has() {
+  grep -qxE "$2" "$CI_WORK/build-$1/CMakeCache.txt" || {
+    echo "the $1 build's CMake cache lacks $2" >&2
+    return 1
+  }
+}

@@ -214,14 +214,6 @@ def test_diverged_run_is_an_error(mnist_dir, tmp_path, capsys):
     assert not (out / "params.npz").exists()  # NaN parameters are not saved
 
 
-def test_without_matplotlib_the_figures_are_skipped(mnist_dir, tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    out = tmp_path / "out"
-    assert main(["train", "--iters", "5", "--hidden", "5", "--data-dir", str(mnist_dir), "--out", str(out)]) == 0
-    assert "figures skipped: drawing figures needs matplotlib" in capsys.readouterr().err
-    assert sorted(p.name for p in out.iterdir()) == ["history.json", "params.npz"]
-
-
 def test_missing_data_is_a_clear_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TWOLAYER_MNIST_URL", "http://127.0.0.1:9/")  # refused at once: no network needed
     empty = tmp_path / "empty"

@@ -21,6 +21,7 @@ from test_datasets import Server, fake_mnist, listing, write_files
 
 from twolayer import TwoLayerNet
 from twolayer.datasets import load_mnist
+from twolayer.plotting import plot_loss
 from twolayer.training import History
 
 # --- Failing in the middle of a write ------------------------------------------------------------
@@ -36,9 +37,7 @@ def _history() -> History:
 
 
 def _figure(path: Path) -> None:
-    plotting = pytest.importorskip("twolayer.plotting")
-    pytest.importorskip("matplotlib")
-    plotting.plot_loss([0.7, 0.6, 0.5], path)
+    plot_loss([0.7, 0.6, 0.5], path)
 
 
 WRITERS: dict[str, Callable[[Path], Any]] = {

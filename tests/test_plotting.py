@@ -1,17 +1,14 @@
-"""twolayer.plotting: figures 4-11 and 4-12 for runs of any length, and the message when matplotlib is missing."""
+"""twolayer.plotting: figures 4-11 and 4-12 for runs of any length."""
 
 from __future__ import annotations
 
 import base64
 import re
-import sys
 
 import numpy as np
 import pytest
 from twolayer.plotting import plot_accuracy, plot_history, plot_loss
 from twolayer.training import History
-
-pytest.importorskip("matplotlib")
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -112,12 +109,6 @@ def test_history_figures_include_the_final_accuracies_and_validation(tmp_path, m
 
     plot_history(history(final_train_acc=None, final_test_acc=None, interrupted=True), tmp_path)
     assert drawn["args"][0] == [0.1, 0.8, 0.9] and drawn["kwargs"]["iterations"] == [1, 601, 1201]
-
-
-def test_missing_matplotlib_says_how_to_install_it(monkeypatch):
-    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # makes the import fail
-    with pytest.raises(ImportError, match=r"pip install 'twolayer\[plot\]'"):
-        plot_loss([1.0, 0.5])
 
 
 def test_drawn_into_the_callers_axes(tmp_path):

@@ -131,7 +131,6 @@ class Terminal(io.StringIO):
 
 
 def test_progress_bar_on_a_terminal(small, monkeypatch, capsys):
-    pytest.importorskip("tqdm")
     terminal = Terminal()
     monkeypatch.setattr("sys.stderr", terminal)
     train(TwoLayerNet(784, 5, 10, seed=0), *small, iters_num=25, seed=0)
@@ -367,7 +366,6 @@ def test_progress_lines_say_what_was_measured(capsys):
 
 
 def test_progress_bar_says_what_was_measured(monkeypatch, capsys):
-    pytest.importorskip("tqdm")
     terminal = Terminal()
     monkeypatch.setattr("sys.stderr", terminal)
     train(RecordingNet(), *id_data(103), validation_size=30, eval_samples=10, iters_num=5, seed=0)

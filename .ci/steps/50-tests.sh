@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# The package installed as the README says, the README's test command, and the C++ tests.
+# GCC with the AVX2 kernels, as the README installs it: a plain `pip install .` (no extras) trains
+# and draws both figures; then the test extra, the whole suite, and the C++ tests.
 set -euo pipefail
 . .ci/lib.sh
 new_venv tests
+install_package tests .
+out=$CI_WORK/train-out
+twolayer train --iters 300 --data-dir "${TWOLAYER_MNIST_DIR:-$PWD/../shared/mnist}" --out "$out"
+for figure in loss.png accuracy.png; do
+  head -c 8 "$out/$figure" | cmp -s - <(printf '\x89PNG\r\n\x1a\n') \
+    || { echo "twolayer train wrote no PNG $figure" >&2; exit 1; }
+done
 install_package tests ".[test]"
 # pytest exits non-zero on any failure and with code 5 when it collects no test.
 python -m pytest

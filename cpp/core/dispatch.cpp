@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "compiler.hpp"
 #include "numerical_gradient.hpp"
 #ifdef TWOLAYER_HAVE_AVX2
 #include "kernels_avx2.hpp"
@@ -11,10 +12,9 @@
 namespace twolayer {
 namespace {
 
-bool cpu_has_avx2_fma() {
+bool avx2_kernels_usable() {
 #ifdef TWOLAYER_HAVE_AVX2
-  // Also checks that the OS saves the YMM registers.
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return cpu_has_avx2_fma();
 #else
   return false;
 #endif
@@ -91,7 +91,7 @@ const NumericalKernels& numerical_kernels() {
 }
 
 bool simd_available() {
-  static const bool available = cpu_has_avx2_fma();
+  static const bool available = avx2_kernels_usable();
   return available;
 }
 

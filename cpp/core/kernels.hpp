@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "compiler.hpp"
+
 #include "dims.hpp"
 
 namespace twolayer {
@@ -107,7 +109,7 @@ void sparse_affine_backward_weights(T* dw, const std::uint64_t* masks, const A* 
     T* dwk = dw + k * M;
     for (std::size_t word = 0; word < W; ++word)
       for (std::uint64_t bits = masks[k * W + word]; bits != 0; bits &= bits - 1) {
-        const std::size_t n = word * 64 + static_cast<std::size_t>(__builtin_ctzll(bits));
+        const std::size_t n = word * 64 + static_cast<std::size_t>(count_trailing_zeros(bits));
         const T ak = static_cast<T>(a[n * K + k]);
         for (std::size_t m = 0; m < M; ++m) dwk[m] += ak * d[n * M + m];
       }

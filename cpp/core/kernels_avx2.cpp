@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "compiler.hpp"
 #include "simd_avx2.hpp"
 
 namespace twolayer {
@@ -101,7 +102,7 @@ int pack_nonzeros(std::uint32_t* index, T* value, const float* a, size_t k) {
   } else {
     _mm256_storeu_ps(value, packed);
   }
-  return __builtin_popcount(mask);
+  return popcount(mask);
 }
 
 // The same for 4 doubles.
@@ -118,7 +119,7 @@ int pack_nonzeros(std::uint32_t* index, T* value, const double* a, size_t k) {
     _mm256_storeu_pd(value, packed);
   else
     _mm_storeu_ps(value, _mm256_cvtpd_ps(packed));
-  return __builtin_popcount(mask);
+  return popcount(mask);
 }
 
 template <class T, class X>
@@ -273,7 +274,7 @@ void sparse_affine_backward_weights(T* dw, const std::uint64_t* masks, const X* 
       acc.load(row, mask);
       for (size_t word = 0; word < W; ++word)
         for (std::uint64_t bits = column[word]; bits != 0; bits &= bits - 1) {
-          const size_t n = word * 64 + static_cast<size_t>(__builtin_ctzll(bits));
+          const size_t n = word * 64 + static_cast<size_t>(count_trailing_zeros(bits));
           acc.fmadd(static_cast<T>(a[n * K + k]), d + n * M + m0, mask);
         }
       acc.store(row, tail);

@@ -15,6 +15,7 @@
 // -log(numerator_t/denominator + 1e-7) as before: a real evaluation of the loss at the perturbed
 // parameters, not a derivative. Where some |δ| is 2^-10 or more (huge weights or step sizes),
 // the lanes take the general path, every exp computed whole.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -76,8 +77,8 @@ template <>
 struct HiddenShift<Activation::sigmoid> {
   V exp_minus_shift, exp_plus_shift;
   explicit HiddenShift(double shift)
-      : exp_minus_shift(S::set1(__builtin_exp(-shift))),
-        exp_plus_shift(S::set1(__builtin_exp(shift))) {}
+      : exp_minus_shift(S::set1(std::exp(-shift))),
+        exp_plus_shift(S::set1(std::exp(shift))) {}
   // sigmoid(a ± shift) = 1 / (1 + exp(-a)·exp(∓shift)), exp(-a) from the unperturbed pass.
   void operator()(V& dz_plus, V& dz_minus, const UnperturbedPass& u, size_t at) const {
     const V e = S::load(u.exp_minus_a1 + at), z = S::load(u.z1 + at), one = S::set1(1.0);

@@ -8,6 +8,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <limits>
 
 namespace twolayer {
 namespace avx2 {
@@ -209,9 +210,9 @@ inline __m256d log(__m256d x) {
   __m256d y = S::fmadd(e, S::set1(6.93147180369123816490e-01), S::sub(f, S::sub(hfsq, low)));
 
   // Special cases, in order: x = 0, x < 0 or NaN, x = inf.
-  y = S::select(_mm256_cmp_pd(x, S::zero(), _CMP_EQ_OQ), S::set1(-__builtin_inf()), y);
-  y = S::select(_mm256_cmp_pd(x, S::zero(), _CMP_NGE_UQ), S::set1(__builtin_nan("")), y);
-  y = S::select(_mm256_cmp_pd(x, S::set1(__builtin_inf()), _CMP_EQ_OQ), x, y);
+  y = S::select(_mm256_cmp_pd(x, S::zero(), _CMP_EQ_OQ), S::set1(-std::numeric_limits<double>::infinity()), y);
+  y = S::select(_mm256_cmp_pd(x, S::zero(), _CMP_NGE_UQ), S::set1(std::numeric_limits<double>::quiet_NaN()), y);
+  y = S::select(_mm256_cmp_pd(x, S::set1(std::numeric_limits<double>::infinity()), _CMP_EQ_OQ), x, y);
   return y;
 }
 

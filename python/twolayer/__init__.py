@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 try:
-    from . import _core
+    from . import _core  # noqa: F401 - fails here, with the message below, when it is not built
 except ImportError as exc:  # pragma: no cover - only without a built extension
     raise ImportError(
         "twolayer's C++ extension (twolayer._core) is not built. Install the package with "

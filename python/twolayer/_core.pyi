@@ -1,15 +1,13 @@
 """Type stubs for twolayer's C++ extension. Use twolayer.TwoLayerNet rather than these classes."""
 
-from typing import Literal
-
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-
-_Method = Literal["incremental", "naive"]
 
 ACTIVATIONS: tuple[str, ...]
 PARAM_NAMES: tuple[str, ...]
 
+# Net64 and Net32 are two separate classes in the extension (one C++ template, bound twice), so
+# each is written out here: a shared base class would describe something the module does not have.
 class Net64:
     def __init__(
         self, input_size: int, hidden_size: int, output_size: int, activation: str = "sigmoid"
@@ -34,7 +32,7 @@ class Net64:
         return_loss: bool = True,
     ) -> float | None: ...
     def numerical_gradient(
-        self, x: ArrayLike, t: ArrayLike, method: _Method = "incremental", h: float = 1e-4
+        self, x: ArrayLike, t: ArrayLike, method: str = "incremental", h: float = 1e-4
     ) -> tuple[NDArray[np.float64], ...]: ...
 
 class Net32:
@@ -61,7 +59,7 @@ class Net32:
         return_loss: bool = True,
     ) -> float | None: ...
     def numerical_gradient(
-        self, x: ArrayLike, t: ArrayLike, method: _Method = "incremental", h: float = 1e-4
+        self, x: ArrayLike, t: ArrayLike, method: str = "incremental", h: float = 1e-4
     ) -> tuple[NDArray[np.float32], ...]: ...
 
 def set_num_threads(n: int) -> None: ...

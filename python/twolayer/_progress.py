@@ -1,5 +1,4 @@
-"""Optional tqdm progress bars: on a terminal when tqdm is installed, in a Jupyter notebook when ipywidgets is
-too; absent otherwise."""
+"""tqdm progress bars: on a terminal, or in a Jupyter notebook when ipywidgets is installed."""
 
 from __future__ import annotations
 
@@ -8,27 +7,24 @@ from typing import Any, TextIO
 
 
 def progress_bar(*, file: TextIO | None = None, **kwargs: Any) -> Any | None:
-    """Return a `tqdm` bar writing to `file` (default stderr) when it is a terminal, tqdm's notebook widget in a
-    Jupyter kernel, or None otherwise or when tqdm (or, in a notebook, ipywidgets) is missing.
+    """Return a `tqdm` bar writing to `file` (default stderr) when it is a terminal, tqdm's notebook
+    widget in a Jupyter kernel with ipywidgets, or None otherwise.
 
     Callers treat None as "report progress some other way, or not at all", so that logs, pipes and notebooks never
     fill with carriage-return redraws.
     """
     if _in_jupyter_kernel():
-        try:
-            from tqdm import notebook
-        except ImportError:
-            return None
+        from tqdm import notebook
+
         # IProgress is the ipywidgets bar, None without ipywidgets (the bar would then fail half made).
-        return notebook.tqdm(**kwargs) if notebook.IProgress is not None else None
+        has_widgets = getattr(notebook, "IProgress", None) is not None
+        return notebook.tqdm(**kwargs) if has_widgets else None
     file = sys.stderr if file is None else file
     isatty = getattr(file, "isatty", None)
     if isatty is None or not isatty():
         return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
+    from tqdm import tqdm
+
     return tqdm(file=file, **kwargs)
 
 

@@ -355,13 +355,10 @@ def _describe_run(settings: dict[str, Any], n_train: int, n_test: int) -> str:
 
 
 def _write_results(out: Path, net: TwoLayerNet, history: History) -> list[Path]:
-    """Write history.json, the two figures (when matplotlib is there) and params.npz (unless diverged) into `out`."""
+    """Write history.json, the two figures and params.npz (unless diverged) into `out`."""
     written = [out / "history.json"]
     history.to_json(written[0])
-    try:
-        written += plot_history(history, out)
-    except ImportError as exc:  # matplotlib is an optional extra; the message says how to install it
-        print(f"twolayer: figures skipped: {exc}", file=sys.stderr)
+    written += plot_history(history, out)
     if not history.diverged:  # parameters full of NaN are worth nothing
         net.save(out / "params.npz")
         written.append(out / "params.npz")
@@ -374,7 +371,7 @@ def _plot(args: argparse.Namespace) -> int:
         out = args.history.parent if args.out is None else args.out
         out.mkdir(parents=True, exist_ok=True)
         written = plot_history(history, out)
-    except (ImportError, OSError, ValueError) as exc:  # each message names the file, or says what to install
+    except (OSError, ValueError) as exc:  # each message names the file
         return _error(exc)
     print(f"Wrote {', '.join(str(path) for path in written)}")
     return 0

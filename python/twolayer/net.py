@@ -9,7 +9,7 @@ import operator
 import os
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping
-from typing import Any, BinaryIO, Optional
+from typing import Any, BinaryIO, Callable, Optional
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -19,10 +19,13 @@ from ._core import PARAM_NAMES
 
 ACTIVATIONS: tuple[str, ...] = _core.ACTIVATIONS
 """The hidden layer's activations: ``"sigmoid"`` (the book's chapter 4 net) and ``"relu"`` (chapter 5's)."""
-_CORE_BY_DTYPE = {np.dtype(np.float64): _core.Net64, np.dtype(np.float32): _core.Net32}
+_CORE_BY_DTYPE: dict[np.dtype[Any], type[_core.Net64] | type[_core.Net32]] = {
+    np.dtype(np.float64): _core.Net64,
+    np.dtype(np.float32): _core.Net32,
+}
 
 
-class Params(MutableMapping):
+class Params(MutableMapping[str, NDArray[Any]]):
     """The parameters ``W1 b1 W2 b2`` as NumPy views of the C++ buffers.
 
     The arrays are the network's own memory: ``params["W1"] -= lr * g`` and any other in-place
@@ -30,10 +33,10 @@ class Params(MutableMapping):
     stays bound to the network); the shape must match. Keys cannot be added or removed.
     """
 
-    def __init__(self, views: tuple) -> None:
+    def __init__(self, views: tuple[NDArray[Any], ...]) -> None:
         self._views = dict(zip(PARAM_NAMES, views))
 
-    def __getitem__(self, key: str) -> NDArray:
+    def __getitem__(self, key: str) -> NDArray[Any]:
         return self._view(key)
 
     def __setitem__(self, key: str, value: ArrayLike) -> None:
@@ -42,7 +45,7 @@ class Params(MutableMapping):
             return
         view[...] = self._checked(key, value)
 
-    def _view(self, key: str) -> NDArray:
+    def _view(self, key: str) -> NDArray[Any]:
         try:
             return self._views[key]
         except (KeyError, TypeError):  # TypeError: an unhashable key
@@ -111,10 +114,10 @@ def _real(name: str, value: Any) -> float:
     """value as a finite float; bools, strings, arrays and complex numbers are refused."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be finite, got {number}")
+    return number
 
 
 def _activation(value: Any) -> str:
@@ -129,13 +132,13 @@ def _activation(value: Any) -> str:
 def _step(h: Any) -> float:
     """h as the step of central differences: a finite float of at least the smallest normal double
     (a subnormal h makes 1/2h overflow to inf, and the differences 0·inf = NaN)."""
-    h = _real("h", h)
-    if not h >= sys.float_info.min:
+    step = _real("h", h)
+    if not step >= sys.float_info.min:
         raise ValueError(
             f"h must be a positive finite number of at least {sys.float_info.min!r} "
-            f"(the smallest normal double), got {h!r}"
+            f"(the smallest normal double), got {step!r}"
         )
-    return h
+    return step
 
 
 def _check_seed(seed: Any) -> None:
@@ -189,7 +192,7 @@ class TwoLayerNet:
         *,
         activation: str = "sigmoid",
         dtype: DTypeLike = np.float64,
-        seed: Optional[int] = None,
+        seed: int | None = None,
     ) -> None:
         sizes = (
             _size("input_size", input_size),
@@ -206,7 +209,7 @@ class TwoLayerNet:
             raise TypeError(f"dtype must be float64 or float32, got {dtype!r}") from None
         self._core = _new_core(dtype, sizes, activation)
         self._params = Params(self._core.params)
-        self.grads: dict[str, NDArray] = {}
+        self.grads: dict[str, NDArray[Any]] = {}
 
         self._params.update(initial_params(*sizes, weight_init_std, seed))
 
@@ -281,10 +284,10 @@ class TwoLayerNet:
         self.save(buffer)
         return buffer.getvalue()
 
-    def predict(self, x: ArrayLike) -> NDArray:
+    def predict(self, x: ArrayLike) -> NDArray[Any]:
         """Softmax probabilities, shape (N, C); shape (C,) for a single sample x of shape (D,)."""
         x, single = _batch(x, self.input_size)
-        y = self._core.predict(x)
+        y: NDArray[Any] = self._core.predict(x)
         return y[0] if single else y
 
     def loss(self, x: ArrayLike, t: ArrayLike) -> float:
@@ -297,7 +300,7 @@ class TwoLayerNet:
         x, t = _batch_and_targets(x, t, self.input_size, self.output_size)
         return self._core.accuracy(x, t)
 
-    def gradient(self, x: ArrayLike, t: ArrayLike) -> dict[str, NDArray]:
+    def gradient(self, x: ArrayLike, t: ArrayLike) -> dict[str, NDArray[Any]]:
         """The loss gradient by backpropagation: a dict ``W1 b1 W2 b2`` of new arrays.
 
         The result is also kept in ``self.grads``; later calls never overwrite its arrays.
@@ -338,7 +341,7 @@ class TwoLayerNet:
 
     def numerical_gradient(
         self, x: ArrayLike, t: ArrayLike, *, method: str = "incremental", h: float = 1e-4
-    ) -> dict[str, NDArray]:
+    ) -> dict[str, NDArray[Any]]:
         """The loss gradient by central differences ``(f(θ+h) - f(θ-h)) / 2h``, per parameter.
 
         ``method="naive"`` is the book's algorithm: perturb one parameter, evaluate the whole
@@ -367,13 +370,14 @@ def _from_saved(cls: type[TwoLayerNet], saved: bytes) -> TwoLayerNet:
 
 
 def initial_params(
-    input_size: int, hidden_size: int, output_size: int, weight_init_std: float, seed: Optional[int]
-) -> dict[str, NDArray]:
+    input_size: int, hidden_size: int, output_size: int, weight_init_std: float, seed: int | None
+) -> dict[str, NDArray[Any]]:
     """The book's initial parameters (float64): ``weight_init_std * randn`` weights, zero biases.
 
     ``seed=None`` draws from NumPy's global generator, as the book does; otherwise from
     ``np.random.default_rng(seed)``.
     """
+    randn: Callable[..., NDArray[Any]]
     if seed is None:
         randn = np.random.randn
     else:
@@ -387,7 +391,7 @@ def initial_params(
     }
 
 
-def _new_core(dtype: np.dtype, sizes: tuple[int, int, int], activation: str) -> Any:
+def _new_core(dtype: np.dtype, sizes: tuple[int, int, int], activation: str) -> _core.Net64 | _core.Net32:
     """The C++ net, or an error that says which network could not be allocated."""
     D, H, C = sizes
     count = D * H + H + H * C + C

@@ -1,9 +1,9 @@
 """The book's figures 4-11 (mini-batch loss) and 4-12 (accuracy per epoch), drawn with matplotlib.
 
-matplotlib is an optional extra (``pip install twolayer[plot]``). Figures are built on ``matplotlib.figure.Figure``
-directly rather than through pyplot, so no display, backend choice or global state is involved; they render with Agg,
-and in a notebook a returned figure shows as an image. Like scikit-learn's displays, ``plot_loss`` and
-``plot_accuracy`` take ``ax=`` to draw into axes of the caller's instead.
+Figures are built on ``matplotlib.figure.Figure`` directly rather than through pyplot, so no display,
+backend choice or global state is involved; they render with Agg, and in a notebook a returned
+figure shows as an image. Like scikit-learn's displays, ``plot_loss`` and ``plot_accuracy`` take
+``ax=`` to draw into axes of the caller's instead.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def plot_accuracy(
     else:
         x, unit = np.asarray(iterations, dtype=float), "iterations"
 
-    if ax is None:  # first: it says how to install matplotlib when it is missing
+    if ax is None:
         ax = _new_figure(figsize=(6, 4)).subplots()
     from matplotlib.ticker import MaxNLocator
 
@@ -133,12 +133,9 @@ def plot_history(history: History, out_dir: str | os.PathLike[str]) -> list[Path
 
 
 def _new_figure(figsize: tuple[float, float]) -> Figure:
-    try:
-        import matplotlib.figure  # noqa: F401 (checked even when the module below was imported earlier)
+    # Imported here: importing matplotlib takes a while, and most uses of the package draw nothing.
+    from ._figure import DisplayFigure
 
-        from ._figure import DisplayFigure
-    except ImportError as exc:
-        raise ImportError("drawing figures needs matplotlib, an optional extra: pip install 'twolayer[plot]'") from exc
     return DisplayFigure(figsize=figsize, layout="constrained")
 
 

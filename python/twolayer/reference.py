@@ -8,7 +8,8 @@ MNIST-like batches to feed them.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
@@ -16,7 +17,8 @@ from numpy.typing import DTypeLike, NDArray
 from ._core import PARAM_NAMES
 from .net import initial_params
 
-def sigmoid(x: NDArray) -> NDArray:
+
+def sigmoid(x: NDArray[Any]) -> NDArray[Any]:
     return 1 / (1 + np.exp(-x))
 
 
@@ -30,25 +32,25 @@ def relu(x: NDArray[np.floating]) -> NDArray[np.floating]:
 ACTIVATIONS = {"sigmoid": sigmoid, "relu": relu}
 
 
-def softmax(x: NDArray) -> NDArray:
+def softmax(x: NDArray[Any]) -> NDArray[Any]:
     x = x - x.max(axis=-1, keepdims=True)  # exp never overflows
     e = np.exp(x)
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def cross_entropy_error(y: NDArray, t: NDArray) -> float:
+def cross_entropy_error(y: NDArray[Any], t: NDArray[Any]) -> float:
     """The book's loss: rows of t are read through their argmax, then ``-mean(log(y[n, t_n] + 1e-7))``."""
     if y.ndim == 1:
         y, t = y.reshape(1, -1), np.reshape(t, (1, -1))
     if t.size == y.size and t.ndim == y.ndim:  # rows; labels of a one-class net are not rows
         t = t.argmax(axis=1)
     n = y.shape[0]
-    return -np.sum(np.log(y[np.arange(n), t] + 1e-7)) / n
+    return float(-np.sum(np.log(y[np.arange(n), t] + 1e-7)) / n)
 
 
 def numerical_gradient(
-    f: Callable[[], float], x: NDArray, h: float = 1e-4, indices: Optional[Sequence[int]] = None
-) -> NDArray:
+    f: Callable[[], float], x: NDArray[Any], h: float = 1e-4, indices: Sequence[int] | None = None
+) -> NDArray[Any]:
     """The book's central differences of f() over every entry of x (or over the flat `indices` of
     x only, returned in their order), perturbing x in place and restoring it."""
     flat = x.reshape(-1)  # a view: perturbing it perturbs x
@@ -66,15 +68,15 @@ def numerical_gradient(
 
 def train_like_the_book(
     net: Any,
-    x_train: NDArray,
-    t_train: NDArray,
-    batches: Sequence[NDArray],
+    x_train: NDArray[Any],
+    t_train: NDArray[Any],
+    batches: Sequence[NDArray[Any]],
     learning_rate: float = 0.1,
     *,
     numerical: bool = False,
-    iter_per_epoch: Optional[int] = None,
-    x_test: Optional[NDArray] = None,
-    t_test: Optional[NDArray] = None,
+    iter_per_epoch: int | None = None,
+    x_test: NDArray[Any] | None = None,
+    t_test: NDArray[Any] | None = None,
 ) -> tuple[list[float], list[float], list[float]]:
     """ch04/train_neuralnet.py on any network with the book's API: SGD on the given mini-batches
     (index arrays into x_train), recording each mini-batch's loss and, every `iter_per_epoch`
@@ -98,7 +100,7 @@ def train_like_the_book(
 
 def mnist_like_batch(
     rng: np.random.Generator, n: int, d: int, dtype: DTypeLike = np.float64
-) -> NDArray:
+) -> NDArray[Any]:
     """n random inputs of size d in [0, 1] with about 81% zeros, like normalised MNIST pixels."""
     x = rng.random((n, d))
     x[rng.random((n, d)) < 0.81] = 0
@@ -117,7 +119,7 @@ class ReferenceNet:
         *,
         activation: str = "sigmoid",
         dtype: DTypeLike = np.float64,
-        seed: Optional[int] = None,
+        seed: int | None = None,
     ) -> None:
         self.activation = activation
         self.dtype = np.dtype(dtype)
@@ -128,8 +130,8 @@ class ReferenceNet:
 
     @classmethod
     def from_params(
-        cls, params: Mapping[str, NDArray], dtype: Optional[DTypeLike] = None, *, activation: str = "sigmoid"
-    ) -> "ReferenceNet":
+        cls, params: Mapping[str, NDArray[Any]], dtype: DTypeLike | None = None, *, activation: str = "sigmoid"
+    ) -> ReferenceNet:
         """A reference net holding copies of the given parameters (of any TwoLayerNet), converted
         to `dtype` if given, with the given activation."""
         net = cls.__new__(cls)
@@ -138,32 +140,32 @@ class ReferenceNet:
         net.dtype = net.params["W1"].dtype
         return net
 
-    def _forward(self, x: NDArray) -> tuple[NDArray, NDArray]:
+    def _forward(self, x: NDArray[Any]) -> tuple[NDArray[Any], NDArray[Any]]:
         p = self.params
         z1 = ACTIVATIONS[self.activation](np.dot(x, p["W1"]) + p["b1"])
         y = softmax(np.dot(z1, p["W2"]) + p["b2"])
         return z1, y
 
-    def predict(self, x: NDArray) -> NDArray:
+    def predict(self, x: NDArray[Any]) -> NDArray[Any]:
         return self._forward(x)[1]
 
-    def loss(self, x: NDArray, t: NDArray) -> float:
+    def loss(self, x: NDArray[Any], t: NDArray[Any]) -> float:
         return cross_entropy_error(self.predict(x), t)
 
-    def accuracy(self, x: NDArray, t: NDArray) -> float:
+    def accuracy(self, x: NDArray[Any], t: NDArray[Any]) -> float:
         y = np.argmax(self.predict(x), axis=1)
         if t.ndim != 1:
             t = np.argmax(t, axis=1)
         return float(np.sum(y == t) / x.shape[0])
 
-    def gradient(self, x: NDArray, t: NDArray) -> dict[str, NDArray]:
+    def gradient(self, x: NDArray[Any], t: NDArray[Any]) -> dict[str, NDArray[Any]]:
         """Backpropagation, with the book's ``dy = (y - t) / N`` (integer labels become one-hot rows)."""
         z1, y = self._forward(x)
         if t.ndim == 1:
             t = np.eye(y.shape[1], dtype=y.dtype)[t]
         return self._backward(x, z1, (y - t) / x.shape[0])
 
-    def exact_gradient(self, x: NDArray, t: NDArray) -> dict[str, NDArray]:
+    def exact_gradient(self, x: NDArray[Any], t: NDArray[Any]) -> dict[str, NDArray[Any]]:
         """The exact derivative of the book's loss ``-mean(log(y[n, t_n] + 1e-7))`` for integer
         labels t: backpropagation with each sample's term scaled by r_n = y_n / (y_n + 1e-7), y_n
         the probability of its label (the ``+ 1e-7`` is what backprop's ``y - t`` leaves out)."""
@@ -173,7 +175,7 @@ class ReferenceNet:
         r = y_label / (y_label + 1e-7)
         return self._backward(x, z1, r[:, None] * (y - np.eye(y.shape[1])[t]) / n)
 
-    def _backward(self, x: NDArray, z1: NDArray, dy: NDArray) -> dict[str, NDArray]:
+    def _backward(self, x: NDArray[Any], z1: NDArray[Any], dy: NDArray[Any]) -> dict[str, NDArray[Any]]:
         """The parameters' gradients from the gradient dy of the loss by the logits."""
         da1 = np.dot(dy, self.params["W2"].T)
         if self.activation == "relu":  # the book's Relu.backward: dout[mask] = 0, mask = (x <= 0)
@@ -187,7 +189,7 @@ class ReferenceNet:
             "b2": dy.sum(axis=0),
         }
 
-    def numerical_gradient(self, x: NDArray, t: NDArray, h: float = 1e-4) -> dict[str, NDArray]:
+    def numerical_gradient(self, x: NDArray[Any], t: NDArray[Any], h: float = 1e-4) -> dict[str, NDArray[Any]]:
         """The book's numerical gradient: every parameter perturbed by ±h in turn, the whole loss
         evaluated each time."""
         return {k: numerical_gradient(lambda: self.loss(x, t), self.params[k], h) for k in PARAM_NAMES}

@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, BinaryIO, TypeVar
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import numpy as np
 
@@ -45,10 +45,13 @@ def save(net: TwoLayerNet, path: str | os.PathLike[str] | BinaryIO) -> None:
     an existing file at `path` is replaced whole or not at all.
     """
     sizes = np.array([net.input_size, net.hidden_size, net.output_size], dtype=np.int64)
-    contents = {
-        "format": np.str_(FORMAT), "sizes": sizes, "activation": np.str_(net.activation),
-        "dtype": np.str_(net.dtype.name), **net.params,
-    }  # fmt: skip
+    contents: dict[str, Any] = {  # Any: NumPy's stub would match a key with allow_pickle
+        "format": np.str_(FORMAT),
+        "sizes": sizes,
+        "activation": np.str_(net.activation),
+        "dtype": np.str_(net.dtype.name),
+        **net.params,
+    }
     if not isinstance(path, (str, os.PathLike)):
         np.savez(_binary(path), **contents)
         return
@@ -142,7 +145,7 @@ class _BoundedReads:
     """A binary file whose reads return at most _MAX_READ bytes, and refuse to go further: a zip
     directory that claims more is refused before it is read (zipfile reads it whole)."""
 
-    def __init__(self, file: BinaryIO) -> None:
+    def __init__(self, file: IO[bytes]) -> None:
         self._file = file
         self.seek, self.tell, self.seekable = file.seek, file.tell, file.seekable
 

@@ -739,14 +739,9 @@ def write_reports(
         with atomic_write(out / name) as f:
             f.write(text.encode())
     files = [out / name for name in texts]
-    try:
-        files.append(_plot_curves(out / CURVES_PNG, rows, records, metric, swept))
-        if swept:
-            files.append(_plot_finals(out / FINALS_PNG, rows, records, metric, swept))
-    except (
-        ImportError
-    ) as exc:  # matplotlib is an optional extra; the message says how to install it
-        print(f"twolayer sweep: figures skipped: {exc}", file=sys.stderr)
+    files.append(_plot_curves(out / CURVES_PNG, rows, records, metric, swept))
+    if swept:
+        files.append(_plot_finals(out / FINALS_PNG, rows, records, metric, swept))
     return files
 
 

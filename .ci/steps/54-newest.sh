@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The newest Python that pyenv has here (3.13) with the newest dependencies: the package and the
+# whole suite.
+set -euo pipefail
+. .ci/lib.sh
+new_venv newest "$(pyenv_python 3.13)"
+install_package newest ".[test]"
+python -m pytest
