@@ -14,6 +14,7 @@ import os
 import sys
 
 import numpy as np
+
 import twolayer
 from twolayer import TwoLayerNet
 from twolayer.datasets import load_mnist

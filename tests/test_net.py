@@ -19,13 +19,12 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
+from isolation import Case, expect_error, in_child, run_python, sanitized
 
 import twolayer
 from twolayer import TwoLayerNet
 from twolayer._core import PARAM_NAMES
 from twolayer.reference import ReferenceNet, mnist_like_batch
-
-from isolation import Case, expect_error, in_child, run_python, sanitized
 
 # (N, D, H, C): tiny, odd, the book's MNIST net, and batches that span several row chunks.
 SHAPES = [(1, 4, 3, 2), (7, 13, 5, 3), (100, 784, 50, 10), (300, 20, 8, 4), (1500, 30, 6, 5)]
