@@ -36,6 +36,7 @@ from twolayer.reference import (  # noqa: E402
     numerical_gradient,
     train_like_the_book,
 )
+from twolayer.training import train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # Where `twolayer train` keeps MNIST, unless $TWOLAYER_MNIST_DIR says otherwise.
@@ -320,7 +321,28 @@ def bench_numerical_gradient(data, quick):
              "note": f"NumPy and the C++ naive method timed on {count} of {total:,} parameters, scaled by {scale:.0f}"}]
 
 
-def bench_book_run(data, torch_ok, quick, numerical=False, iterations=None, repeats=1):
+def train_run(net, data, iters):
+    """twolayer.training.train with the book's settings: its fused steps (TwoLayerNet.train_step), its own
+    mini-batches (the same sampling as the book's), accuracy on all 70,000 images every epoch and, unlike the
+    book's loop, once more on both sets at the end."""
+    history = train(net, *data[:4], iters_num=iters, batch_size=100, learning_rate=0.1, seed=3, progress=False)
+    return history.train_loss_list, history.train_acc_list, history.test_acc_list
+
+
+def fma_count(data, iterations, evaluations, batch=100, hidden=50, classes=10):
+    """The multiply-adds of a book run as the core does it, skipping zero pixels: per step, the first layer's
+    sparse product three times (the gradient's forward pass, W1's gradient, the loss after the update) and the small
+    layer's dense product four times (forward, W2's gradient, da1, the loss); per evaluation, the forward pass of
+    every image."""
+    x_train, x_test = data[0], data[2]
+    nonzeros = np.count_nonzero(x_train) + np.count_nonzero(x_test)
+    per_row = np.count_nonzero(x_train) / len(x_train)
+    step = 3 * batch * per_row * hidden + 4 * batch * hidden * classes
+    evaluation = nonzeros * hidden + (len(x_train) + len(x_test)) * hidden * classes
+    return iterations * step + evaluations * evaluation
+
+
+def bench_book_run(data, torch_ok, quick, numerical=False, iterations=None, repeats=1, peak=None):
     """The book's full training run (ch04/train_neuralnet.py), the same mini-batches for everyone.
     With repeats, the implementations take turns, and each reports its median time."""
     x_train, t_train, x_test, t_test = data[:4]
@@ -331,20 +353,22 @@ def bench_book_run(data, torch_ok, quick, numerical=False, iterations=None, repe
     if numerical:  # and backprop on the same batches, whose accuracy it must reach
         cases = [(np.float64, ("ours", "ours, backprop"))]
     else:
-        cases = [(np.float64, ("ours", "numpy", "torch")), (np.float32, ("ours", "numpy", "torch"))]
+        everyone = ("ours", "ours, train", "numpy", "torch")
+        cases = [(np.float64, everyone), (np.float32, everyone)]
     for dtype, names in cases:
         names = [name for name in names if name != "torch" or torch_ok]
         results = {}
         for _ in range(repeats):
             for name in names:
                 ours = TwoLayerNet(784, 50, 10, dtype=dtype, seed=0)
-                net = {"ours": ours, "ours, backprop": ours, "numpy": ReferenceNet.from_params(ours.params)}.get(name) \
-                    or TorchNet(ours.params, dtype)
+                net = {"ours": ours, "ours, backprop": ours, "ours, train": ours,
+                       "numpy": ReferenceNet.from_params(ours.params)}.get(name) or TorchNet(ours.params, dtype)
                 time.sleep(5 * SETTLE)  # let the previous run's worker threads go to sleep (see timed())
                 t0 = time.perf_counter()
                 (losses, train_acc, test_acc), memory = peak_memory(
                     lambda: train_like_the_book(net, x_train, t_train, batches, numerical=numerical and name == "ours",
-                                                iter_per_epoch=per_epoch, x_test=x_test, t_test=t_test))
+                                                iter_per_epoch=per_epoch, x_test=x_test, t_test=t_test)
+                    if name != "ours, train" else train_run(net, data, iters))
                 seconds = time.perf_counter() - t0
                 run = results.setdefault(name, {"all_seconds": [], "peak_memory_mb": memory})
                 run["all_seconds"].append(seconds)
@@ -354,6 +378,10 @@ def bench_book_run(data, torch_ok, quick, numerical=False, iterations=None, repe
                             "final_train_accuracy": net.accuracy(x_train, t_train),
                             "final_test_accuracy": net.accuracy(x_test, t_test),
                             "final_loss": float(np.mean(losses[-100:])), "test_accuracy_per_epoch": test_acc})
+        if "ours, train" in results and peak:
+            run = results["ours, train"]
+            fmas = fma_count(data, iters, len(run["test_accuracy_per_epoch"]) + 1)  # + train's final evaluation
+            run["limit"] = {"fmas": fmas, "seconds_at_peak": 2 * fmas / (peak[np.dtype(dtype).name] * 1e9)}
         agreement = {}
         if numerical:
             agreement["ours"] = check(
@@ -362,7 +390,8 @@ def bench_book_run(data, torch_ok, quick, numerical=False, iterations=None, repe
                 0.01 if not quick else 0.05)
         if "numpy" in results:
             for name in results:
-                if name != "numpy":
+                # train draws its own batches: too few in --quick mode to reach a comparable accuracy.
+                if name != "numpy" and not (quick and name == "ours, train"):
                     # Chaotic over 10,000 steps: rounding differences grow, so compare outcomes.
                     agreement[name] = check(
                         f"book run {np.dtype(dtype).name} {name} final test accuracy",
@@ -514,14 +543,14 @@ def use_threads(threads, no_torch):
     return True
 
 
-def run_benchmarks(data, torch_ok, threads, args):
+def run_benchmarks(data, torch_ok, threads, args, peak):
     """Every benchmark's rows, in order, each section's time on stderr."""
     rows = []
     for title, run in (
         ("gradient", lambda: bench_gradient(data, torch_ok, args.quick)),
         ("accuracy", lambda: bench_accuracy(data, torch_ok, args.quick)),
         ("numerical gradient", lambda: bench_numerical_gradient(data, args.quick)),
-        ("book run", lambda: bench_book_run(data, torch_ok, args.quick, repeats=1 if args.quick else 3)),
+        ("book run", lambda: bench_book_run(data, torch_ok, args.quick, repeats=1 if args.quick else 3, peak=peak)),
         ("numerical-gradient training",
          lambda: [] if args.skip_numerical_training else bench_book_run(data, torch_ok, args.quick, numerical=True,
                                                                          iterations=20 if args.quick else None)),
@@ -535,6 +564,30 @@ def run_benchmarks(data, torch_ok, threads, args):
         rows += run()
         print(f"... {title}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
     return rows
+
+
+def train_lines(rows):
+    """twolayer's train against the book's loop on the core and in NumPy, float32 against float64, and against the
+    limit: the run's multiply-adds at the machine's measured peak."""
+    lines, train_seconds = [], {}
+    for row in rows:
+        runs = row.get("runs", {})
+        if "ours, train" not in runs:
+            continue
+        train = runs["ours, train"]
+        train_seconds[row["dtype"]] = train["seconds"]
+        lines.append(f"- train, {row['dtype']}: {fmt_time(train['seconds'])}; the book's loop on the core "
+                     f"{fmt_ratio(runs['ours']['seconds'] / train['seconds'])} as long, in NumPy "
+                     f"{fmt_ratio(runs['numpy']['seconds'] / train['seconds'])}.")
+        if "limit" in train:
+            limit = train["limit"]
+            lines.append(f"- distance from the limit, train {row['dtype']}: {limit['fmas'] / 1e9:.2f} billion "
+                         f"multiply-adds, {fmt_time(limit['seconds_at_peak'])} at the measured peak; measured "
+                         f"{fmt_ratio(train['seconds'] / limit['seconds_at_peak'])} the limit.")
+    if len(train_seconds) == 2:
+        lines.append(f"- train, float32 against float64: {fmt_ratio(train_seconds['float64'] / train_seconds['float32'])}"
+                     " as fast.")
+    return lines
 
 
 def report(rows, peak):
@@ -555,6 +608,8 @@ def report(rows, peak):
                                   (activations, activation_table), (shared, lambda r: shared_table(r, fmt_time))):
         if rows_of_a_table:
             print(draw(rows_of_a_table), "\n")
+    if train_lines(rows):
+        print("\n".join(train_lines(rows)), "\n")
 
 
 def main(argv=None):
@@ -577,7 +632,7 @@ def main(argv=None):
     peak = bench_peak(args.quick)
     print(f"Peak (a {256 if args.quick else 2048}² NumPy matmul): {peak['float64']:.0f} GFLOP/s float64, "
           f"{peak['float32']:.0f} GFLOP/s float32.\n", flush=True)
-    rows = run_benchmarks(data, torch_ok, threads, args)
+    rows = run_benchmarks(data, torch_ok, threads, args, peak)
     results = {"machine": info, "peak_gflops": peak, "quick": args.quick, "rows": rows, "failures": failures,
                "seconds": time.perf_counter() - started}
     report(rows, peak)

@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import copy
 import io
+import json
+import math
 import multiprocessing
 import pickle
 from typing import Any, Callable
 
 import numpy as np
 import pytest
+from isolation import Case, expect_error, in_child, run_python, sanitized
 
 import twolayer
 from twolayer import TwoLayerNet
 from twolayer._core import PARAM_NAMES
 from twolayer.reference import ReferenceNet, mnist_like_batch
-
-from isolation import Case, expect_error, in_child, run_python, sanitized
 
 # (N, D, H, C): tiny, odd, the book's MNIST net, and batches that span several row chunks.
 SHAPES = [(1, 4, 3, 2), (7, 13, 5, 3), (100, 784, 50, 10), (300, 20, 8, 4), (1500, 30, 6, 5)]
@@ -826,3 +827,113 @@ def test_case_ids_are_unique() -> None:
         ids = [case.id for case in table]
         assert len(ids) == len(set(ids)), ids
     assert sum(map(len, (BAD_X, BAD_T, SINGLE_T, OTHER))) >= 40
+
+
+# train_step against the book's step on the same net: net.gradient, then params[key] -= lr · grad.
+# Run in a child so that both kernel sets are covered (TWOLAYER_SIMD=0: the portable ones).
+# Reports, per case, the largest difference of each parameter in units of its largest value,
+# and of the loss, between the two paths.
+TRAIN_STEP_AGAINST_BOOK_STEP = """
+import json, sys
+import numpy as np
+from twolayer import TwoLayerNet
+dtype = np.dtype(sys.argv[1])
+rng = np.random.default_rng(5)
+report = {}
+for n_set, n_batch, h, c, x_dtype, targets, gather, activation in [
+    (7, 7, 5, 3, np.float64, "labels", False, "sigmoid"),
+    (100, 100, 50, 10, np.float32, "labels", False, "sigmoid"),
+    (600, 100, 50, 10, np.float32, "labels", True, "sigmoid"),
+    (600, 100, 50, 10, np.float64, "one-hot", True, "relu"),
+    (2000, 1500, 6, 5, np.float32, "rows", True, "relu"),
+    (40, 70, 8, 4, np.float64, "labels", True, "sigmoid"),
+    (300, 300, 20, 4, np.float32, "labels", False, "relu"),
+]:
+    d = 784 if h == 50 else 30
+    x = rng.random((n_set, d)).astype(x_dtype)
+    x[rng.random((n_set, d)) < 0.81] = 0
+    labels = rng.integers(0, c, n_set)
+    t = {"labels": labels, "one-hot": np.eye(c)[labels], "rows": rng.random((n_set, c))}[targets]
+    new = lambda: TwoLayerNet(d, h, c, weight_init_std=0.5, dtype=dtype, seed=1, activation=activation)
+    fused, book = new(), new()
+    indices = rng.integers(0, n_set, n_batch) if gather else None
+    rows = indices if gather else slice(None)
+    losses = []
+    for step in range(3):
+        losses.append(fused.train_step(x, t, 0.3, indices=indices))
+        grads = book.gradient(x[rows], t[rows])
+        for key in grads:
+            book.params[key] -= 0.3 * grads[key]
+        losses.append(book.loss(x[rows], t[rows]))
+    moved = {k: float(np.abs(book.params[k] - new().params[k]).max()) for k in grads}
+    diff = {k: float(np.abs(fused.params[k] - book.params[k]).max() / np.abs(book.params[k]).max())
+            for k in grads}
+    diff["loss"] = abs(losses[-2] - losses[-1]) / abs(losses[-1])
+    report[f"{n_set}-{n_batch}-{targets}-{'gather' if gather else 'whole'}-{activation}"] = (diff, moved)
+print(json.dumps(report))
+"""
+
+
+@pytest.mark.parametrize("simd", ["1", "0"], ids=["avx2", "portable"])
+def test_train_step_is_the_books_step(dtype, simd):
+    if simd == "1" and not cpu_has_avx2_and_fma():
+        pytest.skip("this CPU has no AVX2 or FMA: the portable kernels are the only ones")
+    child = run_python(TRAIN_STEP_AGAINST_BOOK_STEP, dtype.name, env={"TWOLAYER_SIMD": simd})
+    assert child.returncode == 0, child.stderr
+    eps = np.finfo(dtype).eps
+    for case, (diff, moved) in json.loads(child.stdout).items():
+        # The same rounding as the book's update; and the parameters did move, by far more.
+        assert all(diff[key] <= 4 * eps for key in diff), (case, diff)
+        assert all(step > 1000 * eps for step in moved.values()), (case, moved)
+
+
+def test_train_step_without_the_loss_makes_the_same_step(dtype):
+    rng = np.random.default_rng(6)
+    x, t = mnist_like_batch(rng, 300, 40), rng.integers(0, 4, 300)
+    nets = [TwoLayerNet(40, 9, 4, dtype=dtype, seed=2) for _ in range(2)]
+    assert nets[0].train_step(x, t, 0.5, return_loss=False) is None
+    loss = nets[1].train_step(x, t, 0.5)
+    assert loss == nets[1].loss(x, t)
+    assert all(np.array_equal(nets[0].params[k], nets[1].params[k]) for k in nets[0].params)
+    assert nets[0].grads == {}  # no gradient arrays handed out
+
+
+@pytest.mark.parametrize("indices, error, message", [
+    ([0, 5, 10], ValueError, r"indices\[2\] = 10 is not a row of x: expected 0 <= index < 10"),
+    ([-1], ValueError, r"indices\[0\] = -1 is not a row of x"),
+    (np.array([3, 2**64 - 1], np.uint64), ValueError, r"indices\[1\] = 18446744073709551615 is not"),
+    ([], TypeError, r"indices must be an array of integers, got dtype float64"),
+    (np.array([], np.int64), ValueError, "indices must select at least one row, got none"),
+    ([1.0, 2.0], TypeError, "indices must be an array of integers, got dtype float64"),
+    ([True, False], TypeError, "indices must be an array of integers, got dtype bool"),
+    ([[1, 2]], ValueError, r"indices must be 1-D, got shape \(1, 2\)"),
+    (["a"], TypeError, "indices must be an array of integers, got dtype <U1"),
+], ids=["past-end", "negative", "uint64", "empty-list", "empty", "float", "bool", "2-D", "str"])
+def test_train_step_refuses_bad_indices(dtype, indices, error, message):
+    rng = np.random.default_rng(7)
+    x, t = mnist_like_batch(rng, 10, 6), rng.integers(0, 3, 10)
+    net = TwoLayerNet(6, 4, 3, dtype=dtype, seed=0)
+    before = {k: v.copy() for k, v in net.params.items()}
+    with pytest.raises(error, match=message):
+        net.train_step(x, t, 0.1, indices=indices)
+    assert all(np.array_equal(before[k], net.params[k]) for k in before)  # nothing moved
+
+
+@pytest.mark.parametrize("args, error, message", [
+    ((np.zeros((4, 6)), [0, 1, 2, 7], 0.1), ValueError, r"t\[3\] = 7 is not a class label"),
+    ((np.zeros((4, 6)), [0, 1, 2, 1], 0.0), ValueError, "learning_rate must be finite and > 0"),
+    ((np.zeros((4, 6)), [0, 1, 2, 1], "0.1"), TypeError, "learning_rate must be a real number"),
+    ((np.zeros((4, 5)), [0, 1, 2, 1], 0.1), ValueError, r"x must have shape \(N, 6\)"),
+], ids=["label", "rate", "rate-type", "x-shape"])
+def test_train_step_refuses_bad_arguments(args, error, message):
+    with pytest.raises(error, match=message):
+        TwoLayerNet(6, 4, 3, seed=0).train_step(*args)
+
+
+def test_train_step_checks_only_the_labels_it_gathers():
+    # A label outside the batch is never read, so it is not an error; one inside is.
+    x, t = np.zeros((5, 6)), np.array([0, 1, 2, 99, 1])
+    net = TwoLayerNet(6, 4, 3, seed=0)
+    assert math.isfinite(net.train_step(x, t, 0.1, indices=[0, 4]))
+    with pytest.raises(ValueError, match=r"t\[3\] = 99 is not a class label"):
+        net.train_step(x, t, 0.1, indices=[0, 3])

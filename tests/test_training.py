@@ -463,3 +463,45 @@ def test_numpy_integer_settings_are_written_as_numbers(tmp_path):
     data = json.loads((tmp_path / "history.json").read_text())
     assert (data["train_size"], data["validation_size"], data["epochs"], data["eval_samples"]) == (50, 10, 2, 5)
     assert History.from_json(tmp_path / "history.json") == history
+
+
+class BookStepsNet:
+    """A TwoLayerNet behind the book's interface only: not a TwoLayerNet, so train takes the book's steps with it."""
+
+    def __init__(self, net: TwoLayerNet):
+        self.net = net
+        self.params = net.params
+
+    def gradient(self, x, t):
+        return self.net.gradient(x, t)
+
+    def loss(self, x, t):
+        return self.net.loss(x, t)
+
+    def accuracy(self, x, t):
+        return self.net.accuracy(x, t)
+
+
+@pytest.mark.parametrize("dtype, labels, settings", [
+    (np.float64, "labels", dict(iters_num=40, batch_size=50)),
+    (np.float32, "one-hot", dict(iters_num=40, batch_size=100)),
+    (np.float64, "one-hot", dict(epochs=2, sampling="shuffle", batch_size=64, validation_size=200, eval_every=7)),
+    (np.float32, "labels", dict(iters_num=30, train_size=500, eval_samples=300, batch_size=300)),
+], ids=["f64-labels", "f32-one-hot", "f64-shuffle-validation", "f32-subsets"])
+def test_the_fused_step_and_the_books_steps_give_the_same_history(small, dtype, labels, settings):
+    x_train, t_train, x_test, t_test = small
+    if labels == "one-hot":
+        t_train, t_test = np.eye(10)[t_train], np.eye(10)[t_test]
+    fused_net, book_net = (TwoLayerNet(784, 30, 10, dtype=dtype, seed=4) for _ in range(2))
+    data = (x_train, t_train, x_test, t_test)
+    fused = train(fused_net, *data, learning_rate=0.4, seed=9, progress=False, **settings)
+    book = train(BookStepsNet(book_net), *data, learning_rate=0.4, seed=9, progress=False, **settings)
+    assert fused_net.grads == {} and book_net.grads != {}  # each took the path it should
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(fused.train_loss_list, book.train_loss_list, rtol=rtol)
+    assert len(fused.train_loss_list) == book.iters_num
+    for name in ("train_acc_list", "val_acc_list", "test_acc_list", "epoch_iters", "final_train_acc",
+                 "final_val_acc", "final_test_acc"):
+        assert getattr(fused, name) == getattr(book, name), name
+    for key in fused_net.params:
+        np.testing.assert_allclose(fused_net.params[key], book_net.params[key], rtol=rtol, atol=rtol)

@@ -108,12 +108,21 @@ struct Labels {
   CArray<T> rows;
   bool has_labels = false;  // given as labels, or taken from the rows' argmax already
 
-  Labels(py::handle obj, std::size_t N, std::size_t C) {
+  // `checked`, when given, lists the rows the caller will read (train_step's indices): only
+  // their labels are checked, so that a step on a batch does not scan the whole set's labels.
+  Labels(py::handle obj, std::size_t N, std::size_t C, const CArray<std::int64_t>* checked = nullptr) {
     py::array t = as_array(obj);
     require_real(t, "t");
     const std::string expected =
         "t must be labels of shape (" + std::to_string(N) + ",) or rows of shape (" +
         std::to_string(N) + ", " + std::to_string(C) + ") to match x, got " + shape_of(t);
+    auto for_each_checked = [&](auto&& check) {
+      if (!checked)
+        for (std::size_t n = 0; n < N; ++n) check(n);
+      else
+        for (py::ssize_t i = 0; i < checked->size(); ++i)
+          check(static_cast<std::size_t>(checked->data()[i]));
+    };
     if (t.ndim() == 1) {
       if (t.dtype().kind() == 'f')
         throw py::type_error("t of shape " + shape_of(t) +
@@ -123,14 +132,16 @@ struct Labels {
       if (t.dtype().kind() == 'u' && t.dtype().itemsize() == 8) {
         // uint64 labels past int64's range would wrap to negative numbers: check them first.
         auto u = c_array<std::uint64_t>(t);
-        for (std::size_t n = 0; n < N; ++n)
+        for_each_checked([&](std::size_t n) {
           if (u.data()[n] >= C) bad_label(n, std::to_string(u.data()[n]), C);
+        });
       }
       labels = c_array<std::int64_t>(t);
       has_labels = true;
       const std::int64_t* l = labels.data();
-      for (std::size_t n = 0; n < N; ++n)
+      for_each_checked([&](std::size_t n) {
         if (l[n] < 0 || static_cast<std::size_t>(l[n]) >= C) bad_label(n, std::to_string(l[n]), C);
+      });
     } else if (t.ndim() == 2) {
       if (static_cast<std::size_t>(t.shape(0)) != N || static_cast<std::size_t>(t.shape(1)) != C)
         throw std::invalid_argument(expected);
@@ -220,6 +231,30 @@ auto interruptible(F&& work) {
   return result.get();
 }
 
+// train_step's indices: a non-empty 1-D integer array of rows of x, which has N rows.
+CArray<std::int64_t> batch_indices(py::handle obj, std::size_t N) {
+  py::array a = as_array(obj);
+  const char kind = a.dtype().kind();
+  if (kind != 'i' && kind != 'u')
+    throw py::type_error("indices must be an array of integers, got dtype " + dtype_of(a));
+  if (a.ndim() != 1) throw std::invalid_argument("indices must be 1-D, got shape " + shape_of(a));
+  if (a.shape(0) == 0) throw std::invalid_argument("indices must select at least one row, got none");
+  const std::string range = " is not a row of x: expected 0 <= index < " + std::to_string(N);
+  if (kind == 'u' && a.dtype().itemsize() == 8) {  // past int64's range they would wrap around
+    auto u = c_array<std::uint64_t>(a);
+    for (py::ssize_t i = 0; i < u.size(); ++i)
+      if (u.data()[i] >= N)
+        throw std::invalid_argument("indices[" + std::to_string(i) + "] = " +
+                                    std::to_string(u.data()[i]) + range);
+  }
+  auto rows = c_array<std::int64_t>(a);
+  for (py::ssize_t i = 0; i < rows.size(); ++i)
+    if (rows.data()[i] < 0 || static_cast<std::size_t>(rows.data()[i]) >= N)
+      throw std::invalid_argument("indices[" + std::to_string(i) + "] = " +
+                                  std::to_string(rows.data()[i]) + range);
+  return rows;
+}
+
 // The activations by the names Python gives them, in the order the error messages list them.
 const std::pair<const char*, Activation> kActivations[] = {{"sigmoid", Activation::sigmoid},
                                                            {"relu", Activation::relu}};
@@ -306,6 +341,28 @@ py::tuple gradient(PyNet<T>& self, py::handle x_obj, py::handle t_obj) {
   return split(out, d, flat);
 }
 
+// The loss after the step, or None without it. learning_rate is the wrapper's to check.
+template <class T>
+py::object train_step(PyNet<T>& self, py::handle x_obj, py::handle t_obj, double learning_rate,
+                      py::handle indices_obj, bool return_loss) {
+  const Dims d = self.net.dims();
+  Batch<T> x(x_obj, d.D);
+  const bool gather = !indices_obj.is_none();
+  CArray<std::int64_t> indices;
+  if (gather) indices = batch_indices(indices_obj, x.N);
+  Labels<T> t(t_obj, x.N, d.C, gather ? &indices : nullptr);
+  const Targets<T> targets = t.targets();
+  const std::int64_t* rows = gather ? indices.data() : nullptr;
+  const std::size_t N = gather ? static_cast<std::size_t>(indices.size()) : x.N;
+  const double loss = x.visit([&](auto* in) {
+    return self.locked([&](auto& net) {
+      return net.train_step(in, targets, rows, N, static_cast<T>(learning_rate), return_loss);
+    });
+  });
+  if (!return_loss) return py::none();
+  return py::float_(loss);
+}
+
 template <class T>
 py::tuple numerical_gradient(PyNet<T>& self, py::handle x_obj, py::handle t_obj,
                              const std::string& method, double h) {
@@ -346,6 +403,8 @@ void bind_net(py::module_& m, const char* name) {
       .def("loss", &loss<T>, py::arg("x"), py::arg("t"))
       .def("accuracy", &accuracy<T>, py::arg("x"), py::arg("t"))
       .def("gradient", &gradient<T>, py::arg("x"), py::arg("t"))
+      .def("train_step", &train_step<T>, py::arg("x"), py::arg("t"), py::arg("learning_rate"),
+           py::kw_only(), py::arg("indices") = py::none(), py::arg("return_loss") = true)
       .def("numerical_gradient", &numerical_gradient<T>, py::arg("x"), py::arg("t"),
            py::arg("method") = "incremental", py::arg("h") = 1e-4);
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
+#include <type_traits>
 
 #include "dispatch.hpp"
 #include "kernels.hpp"
@@ -27,6 +28,21 @@ std::size_t rows_per_chunk(std::size_t N) {
   if (N < 2 * kMinRowsPerThread) return N;
   const std::size_t chunks = 2 * ((N + 2 * kRowsPerChunk - 1) / (2 * kRowsPerChunk));
   return (N + chunks - 1) / chunks;
+}
+
+// p[i] -= learning_rate · g[i], as the book's `params[key] -= learning_rate * grad[key]` rounds
+// it: the product rounded, then the difference (this file is built without FMA contraction).
+template <class T>
+void sgd_update(T* p, const T* g, std::size_t n, T learning_rate) {
+  for (std::size_t i = 0; i < n; ++i) p[i] -= learning_rate * g[i];
+}
+
+// Rows rows[begin..end) of x[·×D], copied to the same places of out.
+template <class X>
+void gather_rows(X* out, const X* x, const std::int64_t* rows, std::size_t begin, std::size_t end,
+                 std::size_t D) {
+  for (std::size_t r = begin; r < end; ++r)
+    std::copy_n(x + static_cast<std::size_t>(rows[r]) * D, D, out + r * D);
 }
 
 }  // namespace
@@ -160,10 +176,23 @@ void TwoLayerNet<T>::backward_chunk(Scratch& s, const X* x, const Targets<T>& t,
 template <class T>
 template <class X>
 void TwoLayerNet<T>::gradient(T* grads, const X* x, const Targets<T>& t, std::size_t N) {
+  backprop(grads, x, nullptr, t, N, T(0));
+}
+
+template <class T>
+template <class X>
+const X* TwoLayerNet<T>::backprop(T* grads, const X* x, const std::int64_t* rows,
+                                  const Targets<T>& t, std::size_t N, T learning_rate) {
   const Dims& d = dims_;
   // da1 = dy·W2ᵀ runs as a forward product with W2 transposed once per call.
   w2t_.resize(d.H * d.C);
   transpose(w2t_.data(), params_.data() + d.W2(), d.H, d.C);
+  X* gathered = nullptr;  // the batch's rows, copied chunk by chunk by the thread that takes it
+  if (rows) {
+    batch_rows<X>().resize(N * d.D);
+    gathered = batch_rows<X>().data();
+  }
+  const X* batch = rows ? gathered : x;
 
   // Rounds of up to one chunk per thread. In each round, the threads first take a chunk each
   // through backward_chunk, with its share of the small gradients (b1, W2, b2: everything after
@@ -172,11 +201,11 @@ void TwoLayerNet<T>::gradient(T* grads, const X* x, const Targets<T>& t, std::si
   // order whatever the thread count) and only the small gradients are summed over the slots at
   // the end, in slot order.
   const int workers = num_threads();
-  const std::size_t rows = rows_per_chunk(N), chunks = (N + rows - 1) / rows;
+  const std::size_t chunk = rows_per_chunk(N), chunks = (N + chunk - 1) / chunk;
   const std::size_t slots = std::min<std::size_t>(chunks, static_cast<std::size_t>(workers));
   const std::size_t small = d.size() - d.b1();
   for (std::size_t slot = 0; slot < slots; ++slot) {
-    reserve(static_cast<int>(slot), rows, true);
+    reserve(static_cast<int>(slot), chunk, true);
     scratch_[slot].grads.assign(small, T(0));
   }
   // W1's gradient rows are shared out in pieces of this many, taken in turn by free threads.
@@ -186,29 +215,78 @@ void TwoLayerNet<T>::gradient(T* grads, const X* x, const Targets<T>& t, std::si
   const int w1_workers = chunks > 1 ? workers : 1;
   T* gW1 = grads + d.W1();
   const T scale = T(1) / static_cast<T>(N);
-
   for (std::size_t first = 0; first < chunks; first += slots) {
     const std::size_t in_round = std::min(slots, chunks - first);
-    auto begin = [&](std::size_t slot) { return (first + slot) * rows; };  // the slot's chunk
-    auto size = [&](std::size_t slot) { return std::min(rows, N - begin(slot)); };
+    auto begin = [&](std::size_t slot) { return (first + slot) * chunk; };  // the slot's chunk
+    auto size = [&](std::size_t slot) { return std::min(chunk, N - begin(slot)); };
     parallel_for(in_round, 1, workers, [&](std::size_t slot, std::size_t, int) {
-      backward_chunk(scratch_[slot], x + begin(slot) * d.D, t.from(begin(slot), d.C), size(slot),
-                     scale);
+      if (rows) gather_rows(gathered, x, rows, begin(slot), begin(slot) + size(slot), d.D);
+      backward_chunk(scratch_[slot], batch + begin(slot) * d.D, t.from(begin(slot), d.C),
+                     size(slot), scale);
     });
+    const bool last = first + slots >= chunks;
     parallel_for(d.D, w1_rows, w1_workers, [&](std::size_t k0, std::size_t k1, int) {
       if (first == 0) std::fill(gW1 + k0 * d.H, gW1 + k1 * d.H, T(0));
       for (std::size_t slot = 0; slot < in_round; ++slot)
         kernels<T>().sparse_affine_backward_weights(gW1, scratch_[slot].masks.data(),
-                                                    x + begin(slot) * d.D,
+                                                    batch + begin(slot) * d.D,
                                                     scratch_[slot].da1.data(), size(slot), d.D,
                                                     d.H, k0, k1);
+      // Each thread updates the rows of W1 it has just finished, while they are in its cache.
+      if (last && learning_rate != T(0))
+        sgd_update(params_.data() + k0 * d.H, gW1 + k0 * d.H, (k1 - k0) * d.H, learning_rate);
     });
   }
   std::copy(scratch_[0].grads.begin(), scratch_[0].grads.end(), grads + d.b1());
-  for (std::size_t slot = 1; slot < slots; ++slot) {
-    const T* partial = scratch_[slot].grads.data();
-    for (std::size_t i = 0; i < small; ++i) grads[d.b1() + i] += partial[i];
+  for (std::size_t slot = 1; slot < slots; ++slot)
+    for (std::size_t i = 0; i < small; ++i) grads[d.b1() + i] += scratch_[slot].grads[i];
+  if (learning_rate != T(0))
+    sgd_update(params_.data() + d.b1(), grads + d.b1(), small, learning_rate);
+  return batch;
+}
+
+template <class T>
+Targets<T> TwoLayerNet<T>::gather_targets(const Targets<T>& t, const std::int64_t* rows,
+                                          std::size_t N) {
+  const std::size_t C = dims_.C;
+  Targets<T> batch;
+  if (t.labels) {
+    batch_labels_.resize(N);
+    for (std::size_t n = 0; n < N; ++n) batch_labels_[n] = t.labels[rows[n]];
+    batch.labels = batch_labels_.data();
+  } else {
+    batch_targets_.resize(N * C);
+    for (std::size_t n = 0; n < N; ++n)
+      std::copy_n(t.rows + static_cast<std::size_t>(rows[n]) * C, C, &batch_targets_[n * C]);
+    batch.rows = batch_targets_.data();
   }
+  return batch;
+}
+
+template <class T>
+template <class X>
+std::vector<X>& TwoLayerNet<T>::batch_rows() {
+  if constexpr (std::is_same<X, float>::value)
+    return rows_of_float_;
+  else
+    return rows_of_double_;
+}
+
+template <class T>
+template <class X>
+double TwoLayerNet<T>::train_step(const X* x, const Targets<T>& t, const std::int64_t* rows,
+                                  std::size_t N, T learning_rate, bool with_loss) {
+  const Targets<T> batch_t = rows ? gather_targets(t, rows, N) : t;
+  step_grads_.resize(dims_.size());
+  const X* batch = backprop(step_grads_.data(), x, rows, batch_t, N, learning_rate);
+  if (!with_loss) return std::numeric_limits<double>::quiet_NaN();
+  const std::int64_t* labels = batch_t.labels;
+  if (!labels) {  // the loss reads target rows through their argmax, as the book's does
+    batch_labels_.resize(N);
+    argmax_rows(batch_labels_.data(), batch_t.rows, N, dims_.C);
+    labels = batch_labels_.data();
+  }
+  return loss(batch, labels, N);
 }
 
 template <class T>
@@ -236,6 +314,8 @@ bool TwoLayerNet<T>::numerical_gradient(T* grads, const X* x, const std::int64_t
   template std::size_t TwoLayerNet<T>::count_correct<X>(const X*, const std::int64_t*,           \
                                                         std::size_t);                            \
   template void TwoLayerNet<T>::gradient<X>(T*, const X*, const Targets<T>&, std::size_t);       \
+  template double TwoLayerNet<T>::train_step<X>(const X*, const Targets<T>&, const std::int64_t*, \
+                                                std::size_t, T, bool);                          \
   template bool TwoLayerNet<T>::numerical_gradient<X>(T*, const X*, const std::int64_t*,         \
                                                       std::size_t, double, NumericalMethod,      \
                                                       const std::atomic<bool>&);

@@ -63,6 +63,14 @@ class TwoLayerNet {
   template <class X>
   void gradient(T* grads, const X* x, const Targets<T>& t, std::size_t N);
 
+  // One step of the book's SGD on a batch of N rows: params -= learning_rate · gradient, without
+  // handing the gradient out. With `rows` (N indices checked to lie in x and t), the batch is rows
+  // rows[0..N) of x and t; else their first N rows. Returns the batch's loss after the update (the
+  // book records it), or NaN without computing it when with_loss is false.
+  template <class X>
+  double train_step(const X* x, const Targets<T>& t, const std::int64_t* rows, std::size_t N,
+                    T learning_rate, bool with_loss);
+
   // grads = central differences (f(θ+h) - f(θ-h)) / 2h of the loss over every parameter, formed in
   // double precision for both T. Returns false, leaving grads incomplete, if `cancel` turned true.
   template <class X>
@@ -80,6 +88,17 @@ class TwoLayerNet {
     std::vector<std::uint64_t> masks;
   };
   Scratch& scratch(int worker);
+
+  // The gradient into grads, then params -= learning_rate · grads unless learning_rate is 0.
+  // With `rows`, the batch is gathered from x first (into batch_rows<X>()); returns where the
+  // batch's rows were read from.
+  template <class X>
+  const X* backprop(T* grads, const X* x, const std::int64_t* rows, const Targets<T>& t,
+                    std::size_t N, T learning_rate);
+  // The targets of rows rows[0..N) of t, gathered into the net's buffers.
+  Targets<T> gather_targets(const Targets<T>& t, const std::int64_t* rows, std::size_t N);
+  template <class X>
+  std::vector<X>& batch_rows();
   // Sizes worker w's scratch for chunks of up to `rows` rows; with_backward adds what the
   // gradient needs.
   void reserve(int worker, std::size_t rows, bool with_backward);
@@ -101,6 +120,13 @@ class TwoLayerNet {
   std::vector<T> params_;
   std::vector<Scratch> scratch_;
   std::vector<T> w2t_;  // W2 transposed, for the gradient
+  // train_step's: the gradient, and the batch gathered by rows (its inputs, of either type, and
+  // its targets).
+  std::vector<T> step_grads_;
+  std::vector<float> rows_of_float_;
+  std::vector<double> rows_of_double_;
+  std::vector<std::int64_t> batch_labels_;
+  std::vector<T> batch_targets_;
 };
 
 }  // namespace twolayer

@@ -309,6 +309,36 @@ class TwoLayerNet:
         self.grads = dict(zip(PARAM_NAMES, self._core.gradient(x, t)))
         return self.grads
 
+    def train_step(
+        self,
+        x: ArrayLike,
+        t: ArrayLike,
+        learning_rate: float,
+        *,
+        indices: ArrayLike | None = None,
+        return_loss: bool = True,
+    ) -> float | None:
+        """One step of the book's SGD in a single call into the core: the gradient by
+        backpropagation and ``params[key] -= learning_rate * grad[key]``, without creating the
+        gradient arrays (``self.grads`` is left as it was).
+
+        Returns the mini-batch loss after the update, as the book's loop records it
+        (``net.loss(x_batch, t_batch)``); ``return_loss=False`` skips that forward pass and
+        returns None. With `indices` (integers), the batch is rows ``indices`` of `x` and `t`,
+        gathered inside the core, so the caller never copies it.
+        """
+        learning_rate = _real("learning_rate", learning_rate)
+        if not learning_rate > 0:
+            raise ValueError(f"learning_rate must be finite and > 0, got {learning_rate}")
+        if indices is None:
+            x, t = _batch_and_targets(x, t, self.input_size, self.output_size)
+        else:
+            x, t = _as_array(x, "x"), _as_array(t, "t")
+            indices = _as_array(indices, "indices")
+        return self._core.train_step(
+            x, t, learning_rate, indices=indices, return_loss=bool(return_loss)
+        )
+
     def numerical_gradient(
         self, x: ArrayLike, t: ArrayLike, *, method: str = "incremental", h: float = 1e-4
     ) -> dict[str, NDArray[Any]]:

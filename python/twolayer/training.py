@@ -22,16 +22,14 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ._core import PARAM_NAMES
 from ._files import atomic_write
 from ._progress import progress_bar
-
-if TYPE_CHECKING:
-    from .net import TwoLayerNet
+from .net import TwoLayerNet
 
 __all__ = ["MAX_HISTORY_BYTES", "DivergedError", "History", "check_settings", "train"]
 
@@ -175,6 +173,9 @@ def train(
     settings["seed"] = None if seed is None else int(seed)  # not a NumPy integer, which JSON cannot hold
     batch_rng, split_rng, eval_rng = _generators(settings["seed"])
     fit, validation = _hold_out(x_train, t_train, split_rng, train_size, validation_size)
+    fused = _takes_fused_steps(net, gradient)
+    if fused:
+        fit = _as_core_reads(net, *fit)
     iter_per_epoch = _iter_per_epoch(sampling, len(fit[0]), batch_size)
     if iters_num is None:
         settings["iters_num"] = _DEFAULT_ITERS if epochs is None else math.ceil(epochs * iter_per_epoch)
@@ -189,26 +190,53 @@ def train(
     whole_sets = {"train": fit, **({"val": validation} if validation else {}), "test": (x_test, t_test)}
     eval_sets = _evaluation_sets(whole_sets, eval_samples, eval_rng)
     batches = _batch_indices(sampling, batch_rng, len(fit[0]), batch_size)
-    _run(net, history, fit, batches, eval_sets, whole_sets, progress)
+    _run(net, history, fit, batches, eval_sets, whole_sets, progress, fused)
     return history
 
 
 def _sgd_step(
     net: Any, x_train: np.ndarray, t_train: np.ndarray, batch: np.ndarray, learning_rate: float, gradient: str,
-    losses: list[float],
+    losses: list[float], fused: bool,
 ) -> None:  # fmt: skip
     """One iteration of the book's SGD on the rows `batch` of the training set: the gradient, the update of every
-    parameter, and the loss of the mini-batch after the update, appended to `losses`.
+    parameter, and the loss of the mini-batch after the update, appended to `losses`. `fused`: all of it in one call
+    of ``net.train_step``, which gathers the batch itself; the same parameters and loss, to rounding.
 
     A Ctrl-C during the update and the loss is held back until both are done, so that the parameters are never left
     half updated and `losses` always has one entry per update made.
     """
+    if fused:
+        with _ctrl_c_deferred():
+            losses.append(net.train_step(x_train, t_train, learning_rate, indices=batch))
+        return
     x_batch, t_batch = x_train[batch], t_train[batch]
     grad = net.gradient(x_batch, t_batch) if gradient == "backprop" else net.numerical_gradient(x_batch, t_batch)
     with _ctrl_c_deferred():
         for key in PARAM_NAMES:
             net.params[key] -= learning_rate * grad[key]
         losses.append(net.loss(x_batch, t_batch))
+
+
+def _takes_fused_steps(net: Any, gradient: str) -> bool:
+    """Whether each step is one call of ``net.train_step``: for this package's net with backprop. Any other net, the
+    book's own class included, and a subclass with its own ``gradient`` or ``loss`` (which the fused step would not
+    call) take the book's steps."""
+    if not isinstance(net, TwoLayerNet) or gradient != "backprop":
+        return False
+    return type(net).gradient is TwoLayerNet.gradient and type(net).loss is TwoLayerNet.loss
+
+
+def _as_core_reads(net: TwoLayerNet, x: np.ndarray, t: np.ndarray) -> Pair:
+    """The training set in types the core reads in place (float32 or float64 images; int64 labels or target rows of
+    the net's dtype), converted once for the run rather than at every step. Other types are left for the core to
+    refuse."""
+    if x.dtype.kind in "iuf" and x.dtype not in (np.float32, np.float64):
+        x = x.astype(net.dtype)
+    if t.ndim == 2 and t.dtype.kind in "iuf":
+        t = t.astype(net.dtype, copy=False)
+    elif t.ndim == 1 and (t.dtype.kind == "i" or t.dtype.kind == "u" and t.dtype.itemsize < 8):
+        t = t.astype(np.int64, copy=False)  # (uint64 labels past int64's range are left for the core to refuse)
+    return np.ascontiguousarray(x), np.ascontiguousarray(t)
 
 
 def check_settings(settings: Mapping[str, Any], *, data_sizes: tuple[int, int] | None = None) -> None:
@@ -344,7 +372,7 @@ def _evaluate(net: Any, sets: dict[str, Pair]) -> dict[str, float]:
 
 def _run(
     net: Any, history: History, fit: Pair, batches: Iterator[np.ndarray], eval_sets: dict[str, Pair],
-    whole_sets: dict[str, Pair], progress: bool,
+    whole_sets: dict[str, Pair], progress: bool, fused: bool,
 ) -> None:  # fmt: skip
     """The loop: fills `history` in place."""
     shown = _Progress(progress, history)
@@ -353,7 +381,9 @@ def _run(
     next_evaluation = 0.0  # the (fractional) iteration at which the next evaluation is due
     try:
         for i in range(history.iters_num):
-            _sgd_step(net, *fit, next(batches), history.learning_rate, history.gradient, history.train_loss_list)
+            _sgd_step(
+                net, *fit, next(batches), history.learning_rate, history.gradient, history.train_loss_list, fused
+            )
             loss = history.train_loss_list[-1]
             if not math.isfinite(loss):
                 history.diverged = True
