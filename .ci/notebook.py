@@ -20,10 +20,18 @@ import nbformat
 
 def main(path: str, assignments: list[str]) -> int:
     notebook = nbformat.read(path, as_version=4)
-    if any(cell.get("outputs") or cell.get("execution_count") for cell in notebook.cells if cell.cell_type == "code"):
-        print(f"{path} is stored with outputs; clear them (Jupyter: Edit > Clear Outputs of All Cells)")
+    if any(
+        cell.get("outputs") or cell.get("execution_count")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+    ):
+        print(
+            f"{path} is stored with outputs; clear them (Jupyter: Edit > Clear Outputs of All Cells)"
+        )
         return 1
-    tagged = [i for i, cell in enumerate(notebook.cells) if "parameters" in cell.metadata.get("tags", [])]
+    tagged = [
+        i for i, cell in enumerate(notebook.cells) if "parameters" in cell.metadata.get("tags", [])
+    ]
     if len(tagged) != 1:
         print(f"{path} must have one cell tagged 'parameters', has {len(tagged)}")
         return 1
@@ -32,10 +40,15 @@ def main(path: str, assignments: list[str]) -> int:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as directory:
         client = nbclient.NotebookClient(
-            notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": directory}}
+            notebook,
+            timeout=600,
+            kernel_name="python3",
+            resources={"metadata": {"path": directory}},
         )
         client.execute()  # raises CellExecutionError, with the cell and its traceback, on any error
-    print(f"{path}: {len(notebook.cells)} cells ran in {time.perf_counter() - start:.0f} s with {assignments}")
+    print(
+        f"{path}: {len(notebook.cells)} cells ran in {time.perf_counter() - start:.0f} s with {assignments}"
+    )
 
     missing = [
         cell.source.splitlines()[-1]

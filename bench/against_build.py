@@ -41,7 +41,9 @@ print(json.dumps({
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("other", help="the Python interpreter of the other build")
     parser.add_argument("--turns", type=int, default=5)
     args = parser.parse_args()

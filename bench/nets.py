@@ -18,7 +18,9 @@ class TorchNet:
 
         self.torch = torch
         self.dtype = torch.float64 if np.dtype(dtype) == np.float64 else torch.float32
-        self.params = {k: torch.tensor(np.asarray(params[k]), dtype=self.dtype) for k in PARAM_NAMES}
+        self.params = {
+            k: torch.tensor(np.asarray(params[k]), dtype=self.dtype) for k in PARAM_NAMES
+        }
 
     def _tensor(self, a):
         return self.torch.from_numpy(np.asarray(a)).to(self.dtype)

@@ -28,8 +28,8 @@ from shared import bench_shared, shared_table  # noqa: E402
 
 import twolayer  # noqa: E402
 from twolayer import TwoLayerNet  # noqa: E402
-from twolayer.datasets import cache_dir, load_mnist  # noqa: E402
 from twolayer._core import PARAM_NAMES  # noqa: E402
+from twolayer.datasets import cache_dir, load_mnist  # noqa: E402
 from twolayer.reference import (  # noqa: E402
     ReferenceNet,
     mnist_like_batch,
@@ -60,7 +60,9 @@ def machine(threads: int) -> dict:
         pass
     info = {
         "cpu": cpu,
-        "cpus_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpus_available": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
         "threads": threads,
         "kernels": kernels_in_use(),
         "python": platform.python_version(),
@@ -82,8 +84,11 @@ def kernels_in_use() -> str:
     if os.environ.get("TWOLAYER_SIMD") in ("0", "off"):
         return "portable (TWOLAYER_SIMD)"
     try:
-        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("flags")).split()
+        flags = next(
+            line
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("flags")
+        ).split()
     except (OSError, StopIteration):
         return "unknown"
     return "avx2" if "avx2" in flags and "fma" in flags else "portable"
@@ -100,10 +105,17 @@ def load_data(mnist_dir: Path, quick: bool):
     except FileNotFoundError:
         rng = np.random.default_rng(0)
         x_train, x_test = (mnist_like_batch(rng, n, 784, np.float32) for n in (60000, 10000))
-        t_train, t_test = (np.eye(10, dtype=np.float32)[rng.integers(0, 10, n)] for n in (60000, 10000))
+        t_train, t_test = (
+            np.eye(10, dtype=np.float32)[rng.integers(0, 10, n)] for n in (60000, 10000)
+        )
         source = f"random MNIST-like data (no MNIST files in {mnist_dir})"
     if quick:  # small, so that the per-epoch accuracy of the quick book run stays quick
-        x_train, t_train, x_test, t_test = x_train[:3000], t_train[:3000], x_test[:1000], t_test[:1000]
+        x_train, t_train, x_test, t_test = (
+            x_train[:3000],
+            t_train[:3000],
+            x_test[:1000],
+            t_test[:1000],
+        )
     return x_train, t_train, x_test, t_test, source
 
 
@@ -111,8 +123,16 @@ def load_data(mnist_dir: Path, quick: bool):
 # Timing and checking
 
 
-SECTIONS = ("gradient", "accuracy", "numerical gradient", "book run", "numerical-gradient training", "scaling",
-            "activation", "shared machine")
+SECTIONS = (
+    "gradient",
+    "accuracy",
+    "numerical gradient",
+    "book run",
+    "numerical-gradient training",
+    "scaling",
+    "activation",
+    "shared machine",
+)
 SETTLE = 0.2  # seconds of rest between implementations (see timed()); less in --quick mode
 
 
@@ -170,7 +190,9 @@ def peak_memory(run) -> tuple[object, float | None]:
     try:
         Path("/proc/self/clear_refs").write_text("5")  # resets the peak (VmHWM) to the current RSS
         status = lambda: dict(  # noqa: E731
-            line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line
+            line.split(":", 1)
+            for line in Path("/proc/self/status").read_text().splitlines()
+            if ":" in line
         )
         before = int(status()["VmRSS"].split()[0])
     except OSError:
@@ -191,28 +213,64 @@ def bench_activations(data, quick):
     batch = np.random.default_rng(6).choice(len(x_train), 100)
     x, t = x_train[batch], t_train[batch]
     rows = []
-    for what, dtype in (("gradient, batch 100", np.float64), ("gradient, batch 100", np.float32),
-                        ("numerical_gradient, batch 100", np.float64)):
-        nets = {f: TwoLayerNet(784, 50, 10, activation=f, dtype=dtype, seed=0) for f in ("sigmoid", "relu")}
+    for what, dtype in (
+        ("gradient, batch 100", np.float64),
+        ("gradient, batch 100", np.float32),
+        ("numerical_gradient, batch 100", np.float64),
+    ):
+        nets = {
+            f: TwoLayerNet(784, 50, 10, activation=f, dtype=dtype, seed=0)
+            for f in ("sigmoid", "relu")
+        }
         ref = ReferenceNet.from_params(nets["relu"].params, activation="relu")
         if what.startswith("gradient"):
-            times = timed({f: (lambda n=n: n.gradient(x, t)) for f, n in nets.items()}, 20 if quick else 400,
-                          0 if quick else 3)
+            times = timed(
+                {f: (lambda n=n: n.gradient(x, t)) for f, n in nets.items()},
+                20 if quick else 400,
+                0 if quick else 3,
+            )
             difference = relative_difference(nets["relu"].gradient(x, t), ref.gradient(x, t))
-            agreement = {"relu": check(f"relu {what} {np.dtype(dtype).name}", difference, TOLERANCE[dtype])}
+            agreement = {
+                "relu": check(f"relu {what} {np.dtype(dtype).name}", difference, TOLERANCE[dtype])
+            }
         else:
-            times = timed({f: (lambda n=n: n.numerical_gradient(x, t)) for f, n in nets.items()}, 2 if quick else 5,
-                          0 if quick else 10)
-            picks = {key: np.random.default_rng(7).choice(ref.params[key].size, 4, replace=False) for key in PARAM_NAMES}
+            times = timed(
+                {f: (lambda n=n: n.numerical_gradient(x, t)) for f, n in nets.items()},
+                2 if quick else 5,
+                0 if quick else 10,
+            )
+            picks = {
+                key: np.random.default_rng(7).choice(ref.params[key].size, 4, replace=False)
+                for key in PARAM_NAMES
+            }
             full = nets["relu"].numerical_gradient(x, t)
             difference = relative_difference(
                 np.concatenate([full[key].reshape(-1)[index] for key, index in picks.items()]),
-                np.concatenate([numerical_gradient(lambda ref=ref: ref.loss(x, t), ref.params[key], indices=index)
-                                for key, index in picks.items()]))
-            agreement = {"relu": check("relu numerical gradient against the book's algorithm in NumPy", difference,
-                                       1e-6)}
-        rows.append({"benchmark": f"activation: {what}", "case": "sigmoid and ReLU, float32 pixels",
-                     "dtype": np.dtype(dtype).name, "seconds": times, "agreement": agreement})
+                np.concatenate(
+                    [
+                        numerical_gradient(
+                            lambda ref=ref: ref.loss(x, t), ref.params[key], indices=index
+                        )
+                        for key, index in picks.items()
+                    ]
+                ),
+            )
+            agreement = {
+                "relu": check(
+                    "relu numerical gradient against the book's algorithm in NumPy",
+                    difference,
+                    1e-6,
+                )
+            }
+        rows.append(
+            {
+                "benchmark": f"activation: {what}",
+                "case": "sigmoid and ReLU, float32 pixels",
+                "dtype": np.dtype(dtype).name,
+                "seconds": times,
+                "agreement": agreement,
+            }
+        )
     return rows
 
 
@@ -237,13 +295,30 @@ def bench_gradient(data, torch_ok, quick):
     for label, dtype, x_dtype in cases:
         nets = nets_for(dtype, torch_ok)
         x, t = x_train[batch].astype(x_dtype), t_train[batch]
-        times = timed({name: (lambda n=n: n.gradient(x, t)) for name, n in nets.items()}, 20 if quick else 400,
-                      0 if quick else 3)
+        times = timed(
+            {name: (lambda n=n: n.gradient(x, t)) for name, n in nets.items()},
+            20 if quick else 400,
+            0 if quick else 3,
+        )
         expected = nets["numpy"].gradient(x, t)
-        agreement = {name: check(f"gradient {label} {name}", relative_difference(tensor_to_numpy(n.gradient(x, t)), expected),
-                                 TOLERANCE[dtype]) for name, n in nets.items() if name != "numpy"}
-        rows.append({"benchmark": "gradient, batch 100", "case": label, "dtype": np.dtype(dtype).name,
-                     "seconds": times, "agreement": agreement})
+        agreement = {
+            name: check(
+                f"gradient {label} {name}",
+                relative_difference(tensor_to_numpy(n.gradient(x, t)), expected),
+                TOLERANCE[dtype],
+            )
+            for name, n in nets.items()
+            if name != "numpy"
+        }
+        rows.append(
+            {
+                "benchmark": "gradient, batch 100",
+                "case": label,
+                "dtype": np.dtype(dtype).name,
+                "seconds": times,
+                "agreement": agreement,
+            }
+        )
     return rows
 
 
@@ -252,7 +327,9 @@ def bench_accuracy(data, torch_ok, quick):
     rows = []
     for dtype in (np.float64, np.float32):
         ours = TwoLayerNet(784, 50, 10, dtype=dtype, seed=0)
-        for i in range(30):  # trained a little, so that the predictions differ from sample to sample
+        for i in range(
+            30
+        ):  # trained a little, so that the predictions differ from sample to sample
             b = slice(100 * i, 100 * i + 100)
             g = ours.gradient(x_train[b], t_train[b])
             for k in PARAM_NAMES:
@@ -260,19 +337,41 @@ def bench_accuracy(data, torch_ok, quick):
         nets = {"ours": ours, "numpy": ReferenceNet.from_params(ours.params)}
         if torch_ok:
             nets["torch"] = TorchNet(ours.params, dtype)
-        for label, x, t in (("10,000 test images", x_test, t_test), ("60,000 train images", x_train, t_train)):
-            times = timed({name: (lambda n=n: n.accuracy(x, t)) for name, n in nets.items()}, 3 if quick else 15,
-                          0 if quick else 4)
+        for label, x, t in (
+            ("10,000 test images", x_test, t_test),
+            ("60,000 train images", x_train, t_train),
+        ):
+            times = timed(
+                {name: (lambda n=n: n.accuracy(x, t)) for name, n in nets.items()},
+                3 if quick else 15,
+                0 if quick else 4,
+            )
             expected = nets["numpy"].accuracy(x, t)
             # Accuracy is a count: allow one sample to flip on a near-tie of two classes.
-            agreement = {name: check(f"accuracy {label} {np.dtype(dtype).name} {name}",
-                                     abs(n.accuracy(x, t) - expected) * len(x), 1.0)
-                         for name, n in nets.items() if name != "numpy"}
+            agreement = {
+                name: check(
+                    f"accuracy {label} {np.dtype(dtype).name} {name}",
+                    abs(n.accuracy(x, t) - expected) * len(x),
+                    1.0,
+                )
+                for name, n in nets.items()
+                if name != "numpy"
+            }
             y_ours, y_ref = nets["ours"].predict(x[:2000]), nets["numpy"].predict(x[:2000])
-            agreement["ours predict"] = check(f"predict {np.dtype(dtype).name}", relative_difference(y_ours, y_ref),
-                                              TOLERANCE[dtype])
-            rows.append({"benchmark": "accuracy", "case": f"{label} ({len(x):,} rows)" if quick else label,
-                         "dtype": np.dtype(dtype).name, "seconds": times, "agreement": agreement})
+            agreement["ours predict"] = check(
+                f"predict {np.dtype(dtype).name}",
+                relative_difference(y_ours, y_ref),
+                TOLERANCE[dtype],
+            )
+            rows.append(
+                {
+                    "benchmark": "accuracy",
+                    "case": f"{label} ({len(x):,} rows)" if quick else label,
+                    "dtype": np.dtype(dtype).name,
+                    "seconds": times,
+                    "agreement": agreement,
+                }
+            )
     return rows
 
 
@@ -289,7 +388,12 @@ def bench_numerical_gradient(data, quick):
     total = sum(v.size for v in ours.params.values())
     # Parameters spread over all four arrays; for W1, rows of pixels that this batch has non-zero.
     busy_pixels = np.flatnonzero((x != 0).sum(axis=0) > 0)
-    per_key = {"W1": 4 if quick else 24, "b1": 2 if quick else 6, "W2": 2 if quick else 6, "b2": 1 if quick else 4}
+    per_key = {
+        "W1": 4 if quick else 24,
+        "b1": 2 if quick else 6,
+        "W2": 2 if quick else 6,
+        "b2": 1 if quick else 4,
+    }
     picks = {}  # flat indices of the picked parameters, per array
     for key, count in per_key.items():
         if key == "W1":
@@ -299,33 +403,58 @@ def bench_numerical_gradient(data, quick):
 
     def book_subset(net):
         """The book's numerical gradient of the picked parameters, in order."""
-        return np.concatenate([numerical_gradient(lambda: net.loss(x, t), net.params[key], indices=index)
-                               for key, index in picks.items()])
+        return np.concatenate(
+            [
+                numerical_gradient(lambda: net.loss(x, t), net.params[key], indices=index)
+                for key, index in picks.items()
+            ]
+        )
 
-    times = timed({
-        "ours": lambda: ours.numerical_gradient(x, t),
-        "ours, the book's algorithm (subset)": lambda: book_subset(ours),
-        "numpy (subset)": lambda: book_subset(ref),
-    }, 2 if quick else 5, 0 if quick else 10)
+    times = timed(
+        {
+            "ours": lambda: ours.numerical_gradient(x, t),
+            "ours, the book's algorithm (subset)": lambda: book_subset(ours),
+            "numpy (subset)": lambda: book_subset(ref),
+        },
+        2 if quick else 5,
+        0 if quick else 10,
+    )
     count = sum(len(index) for index in picks.values())
     scale = total / count
     full = ours.numerical_gradient(x, t)
     ours_subset = np.concatenate([full[key].reshape(-1)[index] for key, index in picks.items()])
     ref_subset = book_subset(ref)
-    agreement = {"ours": check("numerical gradient, ours against the book's algorithm in NumPy",
-                               relative_difference(ours_subset, ref_subset), 1e-6)}
-    seconds = {"ours": times["ours"], "numpy": times["numpy (subset)"] * scale,
-               "ours (naive)": times["ours, the book's algorithm (subset)"] * scale}
-    return [{"benchmark": "numerical_gradient, batch 100", "case": "float64 net, float32 pixels",
-             "dtype": "float64", "seconds": seconds, "agreement": agreement,
-             "note": f"NumPy and the C++ naive method timed on {count} of {total:,} parameters, scaled by {scale:.0f}"}]
+    agreement = {
+        "ours": check(
+            "numerical gradient, ours against the book's algorithm in NumPy",
+            relative_difference(ours_subset, ref_subset),
+            1e-6,
+        )
+    }
+    seconds = {
+        "ours": times["ours"],
+        "numpy": times["numpy (subset)"] * scale,
+        "ours (naive)": times["ours, the book's algorithm (subset)"] * scale,
+    }
+    return [
+        {
+            "benchmark": "numerical_gradient, batch 100",
+            "case": "float64 net, float32 pixels",
+            "dtype": "float64",
+            "seconds": seconds,
+            "agreement": agreement,
+            "note": f"NumPy and the C++ naive method timed on {count} of {total:,} parameters, scaled by {scale:.0f}",
+        }
+    ]
 
 
 def train_run(net, data, iters):
     """twolayer.training.train with the book's settings: its fused steps (TwoLayerNet.train_step), its own
     mini-batches (the same sampling as the book's), accuracy on all 70,000 images every epoch and, unlike the
     book's loop, once more on both sets at the end."""
-    history = train(net, *data[:4], iters_num=iters, batch_size=100, learning_rate=0.1, seed=3, progress=False)
+    history = train(
+        net, *data[:4], iters_num=iters, batch_size=100, learning_rate=0.1, seed=3, progress=False
+    )
     return history.train_loss_list, history.train_acc_list, history.test_acc_list
 
 
@@ -361,33 +490,65 @@ def bench_book_run(data, torch_ok, quick, numerical=False, iterations=None, repe
         for _ in range(repeats):
             for name in names:
                 ours = TwoLayerNet(784, 50, 10, dtype=dtype, seed=0)
-                net = {"ours": ours, "ours, backprop": ours, "ours, train": ours,
-                       "numpy": ReferenceNet.from_params(ours.params)}.get(name) or TorchNet(ours.params, dtype)
-                time.sleep(5 * SETTLE)  # let the previous run's worker threads go to sleep (see timed())
+                net = {
+                    "ours": ours,
+                    "ours, backprop": ours,
+                    "ours, train": ours,
+                    "numpy": ReferenceNet.from_params(ours.params),
+                }.get(name) or TorchNet(ours.params, dtype)
+                time.sleep(
+                    5 * SETTLE
+                )  # let the previous run's worker threads go to sleep (see timed())
                 t0 = time.perf_counter()
                 (losses, train_acc, test_acc), memory = peak_memory(
-                    lambda: train_like_the_book(net, x_train, t_train, batches, numerical=numerical and name == "ours",
-                                                iter_per_epoch=per_epoch, x_test=x_test, t_test=t_test)
-                    if name != "ours, train" else train_run(net, data, iters))
+                    lambda: (
+                        train_like_the_book(
+                            net,
+                            x_train,
+                            t_train,
+                            batches,
+                            numerical=numerical and name == "ours",
+                            iter_per_epoch=per_epoch,
+                            x_test=x_test,
+                            t_test=t_test,
+                        )
+                        if name != "ours, train"
+                        else train_run(net, data, iters)
+                    )
+                )
                 seconds = time.perf_counter() - t0
                 run = results.setdefault(name, {"all_seconds": [], "peak_memory_mb": memory})
                 run["all_seconds"].append(seconds)
                 if memory is not None:
                     run["peak_memory_mb"] = max(run["peak_memory_mb"], memory)
-                run.update({"seconds": float(np.median(run["all_seconds"])),
-                            "final_train_accuracy": net.accuracy(x_train, t_train),
-                            "final_test_accuracy": net.accuracy(x_test, t_test),
-                            "final_loss": float(np.mean(losses[-100:])), "test_accuracy_per_epoch": test_acc})
+                run.update(
+                    {
+                        "seconds": float(np.median(run["all_seconds"])),
+                        "final_train_accuracy": net.accuracy(x_train, t_train),
+                        "final_test_accuracy": net.accuracy(x_test, t_test),
+                        "final_loss": float(np.mean(losses[-100:])),
+                        "test_accuracy_per_epoch": test_acc,
+                    }
+                )
         if "ours, train" in results and peak:
             run = results["ours, train"]
-            fmas = fma_count(data, iters, len(run["test_accuracy_per_epoch"]) + 1)  # + train's final evaluation
-            run["limit"] = {"fmas": fmas, "seconds_at_peak": 2 * fmas / (peak[np.dtype(dtype).name] * 1e9)}
+            fmas = fma_count(
+                data, iters, len(run["test_accuracy_per_epoch"]) + 1
+            )  # + train's final evaluation
+            run["limit"] = {
+                "fmas": fmas,
+                "seconds_at_peak": 2 * fmas / (peak[np.dtype(dtype).name] * 1e9),
+            }
         agreement = {}
         if numerical:
             agreement["ours"] = check(
                 "numerical-gradient training against backprop, final test accuracy",
-                abs(results["ours"]["final_test_accuracy"] - results["ours, backprop"]["final_test_accuracy"]),
-                0.01 if not quick else 0.05)
+                abs(
+                    results["ours"]["final_test_accuracy"]
+                    - results["ours, backprop"]["final_test_accuracy"]
+                ),
+                0.01 if not quick else 0.05,
+            )
         if "numpy" in results:
             for name in results:
                 # train draws its own batches: too few in --quick mode to reach a comparable accuracy.
@@ -395,12 +556,22 @@ def bench_book_run(data, torch_ok, quick, numerical=False, iterations=None, repe
                     # Chaotic over 10,000 steps: rounding differences grow, so compare outcomes.
                     agreement[name] = check(
                         f"book run {np.dtype(dtype).name} {name} final test accuracy",
-                        abs(results[name]["final_test_accuracy"] - results["numpy"]["final_test_accuracy"]),
-                        0.01 if not quick else 0.05)
-        rows.append({"benchmark": "numerical-gradient training" if numerical else "the book's full run",
-                     "case": f"{iters:,} iterations, batch 100, accuracy on all {len(x_train) + len(x_test):,} images every epoch",
-                     "dtype": np.dtype(dtype).name, "seconds": {k: v["seconds"] for k, v in results.items()},
-                     "runs": results, "agreement": agreement})
+                        abs(
+                            results[name]["final_test_accuracy"]
+                            - results["numpy"]["final_test_accuracy"]
+                        ),
+                        0.01 if not quick else 0.05,
+                    )
+        rows.append(
+            {
+                "benchmark": "numerical-gradient training" if numerical else "the book's full run",
+                "case": f"{iters:,} iterations, batch 100, accuracy on all {len(x_train) + len(x_test):,} images every epoch",
+                "dtype": np.dtype(dtype).name,
+                "seconds": {k: v["seconds"] for k, v in results.items()},
+                "runs": results,
+                "agreement": agreement,
+            }
+        )
     return rows
 
 
@@ -421,15 +592,31 @@ def bench_scaling(data, quick):
                 x, t = x_train[batch].astype(dtype), t_train[batch]
                 work = n * hidden * 784 * 10  # scalar multiply-adds of the first layer, roughly
                 repeats = 3 if quick else max(3, min(200, int(2e9 / work)))
-                times = timed({"ours": lambda: ours.gradient(x, t), "numpy": lambda: ref.gradient(x, t)}, repeats,
-                              0 if quick else 1)
+                times = timed(
+                    {"ours": lambda: ours.gradient(x, t), "numpy": lambda: ref.gradient(x, t)},
+                    repeats,
+                    0 if quick else 1,
+                )
                 flops = 2 * n * (2 * 784 * hidden + 3 * hidden * 10)
-                agreement = {"ours": check(f"scaling gradient {np.dtype(dtype).name} N={n} H={hidden}",
-                                           relative_difference(ours.gradient(x, t), ref.gradient(x, t)),
-                                           TOLERANCE[dtype])}
-                rows.append({"benchmark": "scaling: gradient", "case": f"batch {n}, hidden {hidden}",
-                             "dtype": np.dtype(dtype).name, "batch": n, "hidden": hidden, "seconds": times,
-                             "gflops": {k: flops / v / 1e9 for k, v in times.items()}, "agreement": agreement})
+                agreement = {
+                    "ours": check(
+                        f"scaling gradient {np.dtype(dtype).name} N={n} H={hidden}",
+                        relative_difference(ours.gradient(x, t), ref.gradient(x, t)),
+                        TOLERANCE[dtype],
+                    )
+                }
+                rows.append(
+                    {
+                        "benchmark": "scaling: gradient",
+                        "case": f"batch {n}, hidden {hidden}",
+                        "dtype": np.dtype(dtype).name,
+                        "batch": n,
+                        "hidden": hidden,
+                        "seconds": times,
+                        "gflops": {k: flops / v / 1e9 for k, v in times.items()},
+                        "agreement": agreement,
+                    }
+                )
     return rows
 
 
@@ -474,59 +661,101 @@ def agrees(row):
 
 
 def table(rows):
-    out = ["| benchmark | case | dtype | ours | NumPy | NumPy / ours | PyTorch | PyTorch / ours | agree |",
-           "|---|---|---|---:|---:|---:|---:|---:|---|"]
+    out = [
+        "| benchmark | case | dtype | ours | NumPy | NumPy / ours | PyTorch | PyTorch / ours | agree |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|",
+    ]
     for row in rows:
         s = row["seconds"]
-        out.append(f"| {row['benchmark']} | {row['case']} | {row['dtype']} | {fmt_time(s.get('ours'))} | "
-                   f"{fmt_time(s.get('numpy'))} | {fmt_ratio(ratio(row, 'numpy'))} | {fmt_time(s.get('torch'))} | "
-                   f"{fmt_ratio(ratio(row, 'torch'))} | {agrees(row)} |")
+        out.append(
+            f"| {row['benchmark']} | {row['case']} | {row['dtype']} | {fmt_time(s.get('ours'))} | "
+            f"{fmt_time(s.get('numpy'))} | {fmt_ratio(ratio(row, 'numpy'))} | {fmt_time(s.get('torch'))} | "
+            f"{fmt_ratio(ratio(row, 'torch'))} | {agrees(row)} |"
+        )
     return "\n".join(out)
 
 
 def scaling_table(rows, peak):
-    out = ["| dtype | batch | hidden | ours | NumPy | NumPy / ours | ours GFLOP/s (% of peak) | NumPy GFLOP/s (% of peak) |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        "| dtype | batch | hidden | ours | NumPy | NumPy / ours | ours GFLOP/s (% of peak) | NumPy GFLOP/s (% of peak) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for row in rows:
         p = peak[row["dtype"]]
         g = row["gflops"]
-        out.append(f"| {row['dtype']} | {row['batch']:,} | {row['hidden']:,} | {fmt_time(row['seconds']['ours'])} | "
-                   f"{fmt_time(row['seconds']['numpy'])} | {fmt_ratio(ratio(row, 'numpy'))} | "
-                   f"{g['ours']:.1f} ({100 * g['ours'] / p:.0f}%) | {g['numpy']:.1f} ({100 * g['numpy'] / p:.0f}%) |")
+        out.append(
+            f"| {row['dtype']} | {row['batch']:,} | {row['hidden']:,} | {fmt_time(row['seconds']['ours'])} | "
+            f"{fmt_time(row['seconds']['numpy'])} | {fmt_ratio(ratio(row, 'numpy'))} | "
+            f"{g['ours']:.1f} ({100 * g['ours'] / p:.0f}%) | {g['numpy']:.1f} ({100 * g['numpy'] / p:.0f}%) |"
+        )
     return "\n".join(out)
 
 
 def activation_table(rows):
-    out = ["| benchmark | dtype | sigmoid | ReLU | sigmoid / ReLU | ReLU agrees with NumPy |", "|---|---|---:|---:|---:|---|"]
+    out = [
+        "| benchmark | dtype | sigmoid | ReLU | sigmoid / ReLU | ReLU agrees with NumPy |",
+        "|---|---|---:|---:|---:|---|",
+    ]
     for row in rows:
         s = row["seconds"]
-        out.append(f"| {row['benchmark'].removeprefix('activation: ')} | {row['dtype']} | {fmt_time(s['sigmoid'])} | "
-                   f"{fmt_time(s['relu'])} | {fmt_ratio(s['sigmoid'] / s['relu'])} | {agrees(row)} |")
+        out.append(
+            f"| {row['benchmark'].removeprefix('activation: ')} | {row['dtype']} | {fmt_time(s['sigmoid'])} | "
+            f"{fmt_time(s['relu'])} | {fmt_ratio(s['sigmoid'] / s['relu'])} | {agrees(row)} |"
+        )
     return "\n".join(out)
 
 
 def runs_table(rows):
-    out = ["| run | dtype | implementation | time | peak memory added | final train acc. | final test acc. |",
-           "|---|---|---|---:|---:|---:|---:|"]
+    out = [
+        "| run | dtype | implementation | time | peak memory added | final train acc. | final test acc. |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
     for row in rows:
         for name, r in row["runs"].items():
             memory = "–" if r["peak_memory_mb"] is None else f"{r['peak_memory_mb']:,.0f} MB"
-            out.append(f"| {row['benchmark']} | {row['dtype']} | {name} | {fmt_time(r['seconds'])} | {memory} | "
-                       f"{r['final_train_accuracy']:.4f} | {r['final_test_accuracy']:.4f} |")
+            out.append(
+                f"| {row['benchmark']} | {row['dtype']} | {name} | {fmt_time(r['seconds'])} | {memory} | "
+                f"{r['final_train_accuracy']:.4f} | {r['final_test_accuracy']:.4f} |"
+            )
     return "\n".join(out)
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes: check that the benchmarks run")
-    parser.add_argument("--mnist", type=Path, default=DEFAULT_MNIST, help="directory of the four MNIST files (default: %(default)s)")
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the results")
-    parser.add_argument("--threads", type=int, default=None, help="threads for the core and PyTorch (default: all CPUs)")
-    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if it is installed")
-    parser.add_argument("--skip-numerical-training", action="store_true",
-                        help="leave out the 10,000-iteration numerical-gradient training (about 2 minutes)")
-    parser.add_argument("--only", choices=SECTIONS, action="append",
-                        help="run only this section (repeatable; default: all of them)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes: check that the benchmarks run"
+    )
+    parser.add_argument(
+        "--mnist",
+        type=Path,
+        default=DEFAULT_MNIST,
+        help="directory of the four MNIST files (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--json", type=Path, default=DEFAULT_JSON, help="where to write the results"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads for the core and PyTorch (default: all CPUs)",
+    )
+    parser.add_argument(
+        "--no-torch", action="store_true", help="leave PyTorch out even if it is installed"
+    )
+    parser.add_argument(
+        "--skip-numerical-training",
+        action="store_true",
+        help="leave out the 10,000-iteration numerical-gradient training (about 2 minutes)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=SECTIONS,
+        action="append",
+        help="run only this section (repeatable; default: all of them)",
+    )
     return parser.parse_args(argv)
 
 
@@ -550,10 +779,26 @@ def run_benchmarks(data, torch_ok, threads, args, peak):
         ("gradient", lambda: bench_gradient(data, torch_ok, args.quick)),
         ("accuracy", lambda: bench_accuracy(data, torch_ok, args.quick)),
         ("numerical gradient", lambda: bench_numerical_gradient(data, args.quick)),
-        ("book run", lambda: bench_book_run(data, torch_ok, args.quick, repeats=1 if args.quick else 3, peak=peak)),
-        ("numerical-gradient training",
-         lambda: [] if args.skip_numerical_training else bench_book_run(data, torch_ok, args.quick, numerical=True,
-                                                                         iterations=20 if args.quick else None)),
+        (
+            "book run",
+            lambda: bench_book_run(
+                data, torch_ok, args.quick, repeats=1 if args.quick else 3, peak=peak
+            ),
+        ),
+        (
+            "numerical-gradient training",
+            lambda: (
+                []
+                if args.skip_numerical_training
+                else bench_book_run(
+                    data,
+                    torch_ok,
+                    args.quick,
+                    numerical=True,
+                    iterations=20 if args.quick else None,
+                )
+            ),
+        ),
         ("scaling", lambda: bench_scaling(data, args.quick)),
         ("activation", lambda: bench_activations(data, args.quick)),
         ("shared machine", lambda: bench_shared(data, args.mnist, threads, args.quick, check)),
@@ -576,25 +821,36 @@ def train_lines(rows):
             continue
         train = runs["ours, train"]
         train_seconds[row["dtype"]] = train["seconds"]
-        lines.append(f"- train, {row['dtype']}: {fmt_time(train['seconds'])}; the book's loop on the core "
-                     f"{fmt_ratio(runs['ours']['seconds'] / train['seconds'])} as long, in NumPy "
-                     f"{fmt_ratio(runs['numpy']['seconds'] / train['seconds'])}.")
+        lines.append(
+            f"- train, {row['dtype']}: {fmt_time(train['seconds'])}; the book's loop on the core "
+            f"{fmt_ratio(runs['ours']['seconds'] / train['seconds'])} as long, in NumPy "
+            f"{fmt_ratio(runs['numpy']['seconds'] / train['seconds'])}."
+        )
         if "limit" in train:
             limit = train["limit"]
-            lines.append(f"- distance from the limit, train {row['dtype']}: {limit['fmas'] / 1e9:.2f} billion "
-                         f"multiply-adds, {fmt_time(limit['seconds_at_peak'])} at the measured peak; measured "
-                         f"{fmt_ratio(train['seconds'] / limit['seconds_at_peak'])} the limit.")
+            lines.append(
+                f"- distance from the limit, train {row['dtype']}: {limit['fmas'] / 1e9:.2f} billion "
+                f"multiply-adds, {fmt_time(limit['seconds_at_peak'])} at the measured peak; measured "
+                f"{fmt_ratio(train['seconds'] / limit['seconds_at_peak'])} the limit."
+            )
     if len(train_seconds) == 2:
-        lines.append(f"- train, float32 against float64: {fmt_ratio(train_seconds['float64'] / train_seconds['float32'])}"
-                     " as fast.")
+        lines.append(
+            f"- train, float32 against float64: {fmt_ratio(train_seconds['float64'] / train_seconds['float32'])}"
+            " as fast."
+        )
     return lines
 
 
 def report(rows, peak):
     """The tables of the rows there are (--only runs some)."""
     shared = [r for r in rows if r["benchmark"].startswith("shared")]
-    main_rows = [r for r in rows if r["benchmark"] != "scaling: gradient" and "sigmoid" not in r["seconds"]
-                 and r not in shared]
+    main_rows = [
+        r
+        for r in rows
+        if r["benchmark"] != "scaling: gradient"
+        and "sigmoid" not in r["seconds"]
+        and r not in shared
+    ]
     if main_rows:
         print(table(main_rows), "\n")
         for r in main_rows:
@@ -604,8 +860,12 @@ def report(rows, peak):
     runs = [r for r in rows if "runs" in r]
     scaling = [r for r in rows if r["benchmark"] == "scaling: gradient"]
     activations = [r for r in rows if "sigmoid" in r["seconds"]]
-    for rows_of_a_table, draw in ((runs, runs_table), (scaling, lambda r: scaling_table(r, peak)),
-                                  (activations, activation_table), (shared, lambda r: shared_table(r, fmt_time))):
+    for rows_of_a_table, draw in (
+        (runs, runs_table),
+        (scaling, lambda r: scaling_table(r, peak)),
+        (activations, activation_table),
+        (shared, lambda r: shared_table(r, fmt_time)),
+    ):
         if rows_of_a_table:
             print(draw(rows_of_a_table), "\n")
     if train_lines(rows):
@@ -617,24 +877,39 @@ def main(argv=None):
     global SETTLE
     if args.quick:
         SETTLE = 0.01
-    threads = args.threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+    threads = args.threads or (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    )
     torch_ok = use_threads(threads, args.no_torch)
 
     info = machine(threads)
     data = load_data(args.mnist, args.quick)
     info["data"] = data[4]
-    print(f"# twolayer benchmarks{' (quick: tiny sizes, no speed asserted)' if args.quick else ''}\n")
-    print(f"{info['cpu']}, {info['cpus_available']} CPUs; {threads} threads for the core and PyTorch; "
-          f"kernels: {info['kernels']}; NumPy {info['numpy']}, PyTorch {info['torch'] or 'not installed'}; {info['data']}.\n",
-          flush=True)
+    print(
+        f"# twolayer benchmarks{' (quick: tiny sizes, no speed asserted)' if args.quick else ''}\n"
+    )
+    print(
+        f"{info['cpu']}, {info['cpus_available']} CPUs; {threads} threads for the core and PyTorch; "
+        f"kernels: {info['kernels']}; NumPy {info['numpy']}, PyTorch {info['torch'] or 'not installed'}; {info['data']}.\n",
+        flush=True,
+    )
 
     started = time.perf_counter()
     peak = bench_peak(args.quick)
-    print(f"Peak (a {256 if args.quick else 2048}² NumPy matmul): {peak['float64']:.0f} GFLOP/s float64, "
-          f"{peak['float32']:.0f} GFLOP/s float32.\n", flush=True)
+    print(
+        f"Peak (a {256 if args.quick else 2048}² NumPy matmul): {peak['float64']:.0f} GFLOP/s float64, "
+        f"{peak['float32']:.0f} GFLOP/s float32.\n",
+        flush=True,
+    )
     rows = run_benchmarks(data, torch_ok, threads, args, peak)
-    results = {"machine": info, "peak_gflops": peak, "quick": args.quick, "rows": rows, "failures": failures,
-               "seconds": time.perf_counter() - started}
+    results = {
+        "machine": info,
+        "peak_gflops": peak,
+        "quick": args.quick,
+        "rows": rows,
+        "failures": failures,
+        "seconds": time.perf_counter() - started,
+    }
     report(rows, peak)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=1, default=float))
@@ -643,6 +918,7 @@ def main(argv=None):
         print("\nDISAGREEMENT:\n" + "\n".join(failures), file=sys.stderr)
         return 1
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+
 import twolayer
 from twolayer import TwoLayerNet
 from twolayer.reference import ReferenceNet
@@ -40,13 +41,17 @@ def _block(call: Callable[[], object], calls: int) -> float:
 Check = Callable[[str, float, float], dict]  # run.py's check(what, difference, tolerance)
 
 
-def interleaved(x: np.ndarray, t: np.ndarray, threads: int, check: Check, calls: int = 100) -> dict[str, Any]:
+def interleaved(
+    x: np.ndarray, t: np.ndarray, threads: int, check: Check, calls: int = 100
+) -> dict[str, Any]:
     """Rounds of a block of core gradients, then a block of NumPy reference gradients; for each
     thread count, the median per call of every round."""
     ours = TwoLayerNet(784, 50, 10, seed=0)
     numpy_net = ReferenceNet.from_params(ours.params)
     expected, got = numpy_net.gradient(x, t), ours.gradient(x, t)
-    difference = max(float(np.abs(got[k] - expected[k]).max() / np.abs(expected[k]).max()) for k in expected)
+    difference = max(
+        float(np.abs(got[k] - expected[k]).max() / np.abs(expected[k]).max()) for k in expected
+    )
     rounds: dict[str, list[float]] = {"ours": [], "ours, 1 thread": [], "numpy": []}
     for name, count in (("ours", threads), ("ours, 1 thread", 1)):
         twolayer.set_num_threads(count)
@@ -60,13 +65,27 @@ def interleaved(x: np.ndarray, t: np.ndarray, threads: int, check: Check, calls:
         "seconds": {name: float(np.median(r)) for name, r in rounds.items()},
         "worst_round": {name: max(r) for name, r in rounds.items()},
         "rounds": rounds,
-        "agreement": {"ours": check("shared: interleaved gradient against NumPy", difference, 1e-9)},
+        "agreement": {
+            "ours": check("shared: interleaved gradient against NumPy", difference, 1e-9)
+        },
     }
 
 
 def _train_command(mnist: Path, iters: int, threads: int | None, out: Path) -> list[str]:
-    command = [sys.executable, "-m", "twolayer", "train", "--iters", str(iters), "--data-dir", str(mnist),
-               "--seed", "0", "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "twolayer",
+        "train",
+        "--iters",
+        str(iters),
+        "--data-dir",
+        str(mnist),
+        "--seed",
+        "0",
+        "--out",
+        str(out),
+    ]
     if threads is not None:
         command += ["--num-threads", str(threads)]
     return command
@@ -79,7 +98,9 @@ def _final_test_accuracy(out: Path) -> float:
 def _wall(commands: list[list[str]]) -> float:
     """Seconds from starting the commands together until the last one ends."""
     t0 = time.perf_counter()
-    processes = [subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for c in commands]
+    processes = [
+        subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for c in commands
+    ]
     for p in processes:
         _, err = p.communicate()
         if p.returncode != 0:
@@ -110,17 +131,39 @@ def processes(mnist: Path, iters: int, repeats: int, check: Check) -> list[dict[
                     spinner.wait()
                 seconds["busy"].setdefault(name, []).append(busy)
                 accuracy[name] = _final_test_accuracy(outs[0])
-    cases = {"two": ("shared: two processes", f"two `twolayer train --iters {iters}` started together, wall time"),
-             "busy": ("shared: busy neighbour", f"`twolayer train --iters {iters}` beside a process spinning on one core")}
+    cases = {
+        "two": (
+            "shared: two processes",
+            f"two `twolayer train --iters {iters}` started together, wall time",
+        ),
+        "busy": (
+            "shared: busy neighbour",
+            f"`twolayer train --iters {iters}` beside a process spinning on one core",
+        ),
+    }
     # The thread count changes the gradient's rounding only: the outcomes must agree.
-    agreement = {"ours": check("shared: final test accuracy, default threads against 1 thread",
-                               abs(accuracy["ours"] - accuracy["ours, 1 thread"]), 0.01 if iters >= 1000 else 0.05)}
-    return [{"benchmark": cases[key][0], "case": cases[key][1], "agreement": agreement,
-             "seconds": {name: float(np.median(s)) for name, s in runs.items()}, "all_seconds": runs}
-            for key, runs in seconds.items()]
+    agreement = {
+        "ours": check(
+            "shared: final test accuracy, default threads against 1 thread",
+            abs(accuracy["ours"] - accuracy["ours, 1 thread"]),
+            0.01 if iters >= 1000 else 0.05,
+        )
+    }
+    return [
+        {
+            "benchmark": cases[key][0],
+            "case": cases[key][1],
+            "agreement": agreement,
+            "seconds": {name: float(np.median(s)) for name, s in runs.items()},
+            "all_seconds": runs,
+        }
+        for key, runs in seconds.items()
+    ]
 
 
-def bench_shared(data: tuple, mnist: Path, threads: int, quick: bool, check: Check) -> list[dict[str, Any]]:
+def bench_shared(
+    data: tuple, mnist: Path, threads: int, quick: bool, check: Check
+) -> list[dict[str, Any]]:
     """The scenarios above; the two with `twolayer train` only when MNIST was found."""
     x_train, t_train = data[0], data[1]
     batch = np.random.default_rng(6).choice(len(x_train), 100)
@@ -134,16 +177,20 @@ def bench_shared(data: tuple, mnist: Path, threads: int, quick: bool, check: Che
 
 
 def shared_table(rows: list[dict[str, Any]], fmt_time: Callable[[float], str]) -> str:
-    out = ["| scenario | case | ours (default threads) | ours, 1 thread | default / 1 thread | NumPy | NumPy / ours |",
-           "|---|---|---:|---:|---:|---:|---:|"]
+    out = [
+        "| scenario | case | ours (default threads) | ours, 1 thread | default / 1 thread | NumPy | NumPy / ours |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
     for row in rows:
         s = row["seconds"]
         numpy_time, numpy_ratio = "–", "–"
         if "numpy" in s:
             numpy_time, numpy_ratio = fmt_time(s["numpy"]), f"{s['numpy'] / s['ours']:.1f}×"
-        out.append(f"| {row['benchmark'].removeprefix('shared: ')} | {row['case']} | {fmt_time(s['ours'])} | "
-                   f"{fmt_time(s['ours, 1 thread'])} | {s['ours'] / s['ours, 1 thread']:.2f}× | "
-                   f"{numpy_time} | {numpy_ratio} |")
+        out.append(
+            f"| {row['benchmark'].removeprefix('shared: ')} | {row['case']} | {fmt_time(s['ours'])} | "
+            f"{fmt_time(s['ours, 1 thread'])} | {s['ours'] / s['ours, 1 thread']:.2f}× | "
+            f"{numpy_time} | {numpy_ratio} |"
+        )
     return "\n".join(out)
 
 
@@ -157,5 +204,10 @@ if __name__ == "__main__":  # the shared-machine section alone: python bench/sha
     rows = bench_shared(data, run.DEFAULT_MNIST, threads, quick, run.check)
     print(shared_table(rows, run.fmt_time))
     for row in rows:
-        print(row["benchmark"], {k: [round(v * 1e6) if v < 1 else round(v, 2) for v in r]
-                                 for k, r in (row.get("rounds") or row["all_seconds"]).items()})
+        print(
+            row["benchmark"],
+            {
+                k: [round(v * 1e6) if v < 1 else round(v, 2) for v in r]
+                for k, r in (row.get("rounds") or row["all_seconds"]).items()
+            },
+        )

@@ -13,18 +13,33 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_quick_benchmarks_run_and_agree(tmp_path, mnist_dir_if_any):
     out = tmp_path / "results.json"
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--json", str(out),
-         "--mnist", str(mnist_dir_if_any)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(ROOT / "bench" / "run.py"),
+            "--quick",
+            "--json",
+            str(out),
+            "--mnist",
+            str(mnist_dir_if_any),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = json.loads(out.read_text())
     assert results["failures"] == []
     benchmarks = {row["benchmark"] for row in results["rows"]}
     assert benchmarks >= {
-        "gradient, batch 100", "accuracy", "numerical_gradient, batch 100", "the book's full run",
-        "numerical-gradient training", "scaling: gradient", "shared: interleaved with NumPy",
-        "activation: gradient, batch 100", "activation: numerical_gradient, batch 100",
+        "gradient, batch 100",
+        "accuracy",
+        "numerical_gradient, batch 100",
+        "the book's full run",
+        "numerical-gradient training",
+        "scaling: gradient",
+        "shared: interleaved with NumPy",
+        "activation: gradient, batch 100",
+        "activation: numerical_gradient, batch 100",
     }
     for row in results["rows"]:
         assert row["seconds"] and all(seconds > 0 for seconds in row["seconds"].values())

@@ -88,7 +88,12 @@ def test_gradient_check_of_chapter_5_prints_the_books_differences(mnist_dir, cap
         assert [re.sub(":.*", "", line) for line in lines] == ["W1", "b1", "W2", "b2"]
         printed[Net] = {key: float(value) for key, value in (line.split(":") for line in lines)}
     ours, reference = printed[TwoLayerNet], printed[ReferenceNet]
-    orders = {"W1": 1e-10, "b1": 1e-9, "W2": 1e-9, "b2": 1e-7}  # measured: 4.6e-10, 2.8e-9, 6.1e-9, 1.4e-7
+    orders = {
+        "W1": 1e-10,
+        "b1": 1e-9,
+        "W2": 1e-9,
+        "b2": 1e-7,
+    }  # measured: 4.6e-10, 2.8e-9, 6.1e-9, 1.4e-7
     for key, order in orders.items():
         assert order / 10 < ours[key] < order * 10, (key, ours[key])
         assert ours[key] == pytest.approx(reference[key], rel=1e-2), key

@@ -30,7 +30,19 @@ def png_size(path) -> tuple[int, int]:
 
 def test_train_end_to_end(mnist_dir, mnist, tmp_path, capsys):
     out = tmp_path / "out"
-    args = ["train", "--iters", "120", "--batch-size", "50", "--lr", "0.5", "--hidden", "10", "--seed", "3"]
+    args = [
+        "train",
+        "--iters",
+        "120",
+        "--batch-size",
+        "50",
+        "--lr",
+        "0.5",
+        "--hidden",
+        "10",
+        "--seed",
+        "3",
+    ]
     assert main([*args, "--data-dir", str(mnist_dir), "--out", str(out)]) == 0
 
     stdout = capsys.readouterr().out
@@ -38,14 +50,36 @@ def test_train_end_to_end(mnist_dir, mnist, tmp_path, capsys):
         "Training TwoLayerNet(input_size=784, hidden_size=10, output_size=10, activation=sigmoid, dtype=float64)"
     )
     assert "120 iterations, batch size 50, learning rate 0.5, backprop gradient" in stdout
-    assert len(re.findall(r"^train acc, test acc \| 0\.\d{4}, 0\.\d{4}$", stdout, re.M)) == 1  # epoch 0 only
-    assert re.search(r"^Done: 120 iterations in [\d.]+ s; final train acc 0\.\d{4}, test acc 0\.\d{4}$", stdout, re.M)
+    assert (
+        len(re.findall(r"^train acc, test acc \| 0\.\d{4}, 0\.\d{4}$", stdout, re.M)) == 1
+    )  # epoch 0 only
+    assert re.search(
+        r"^Done: 120 iterations in [\d.]+ s; final train acc 0\.\d{4}, test acc 0\.\d{4}$",
+        stdout,
+        re.M,
+    )
 
-    assert sorted(p.name for p in out.iterdir()) == ["accuracy.png", "history.json", "loss.png", "params.npz"]
-    assert all(w > 100 and h > 100 for w, h in (png_size(out / "loss.png"), png_size(out / "accuracy.png")))
+    assert sorted(p.name for p in out.iterdir()) == [
+        "accuracy.png",
+        "history.json",
+        "loss.png",
+        "params.npz",
+    ]
+    assert all(
+        w > 100 and h > 100 for w, h in (png_size(out / "loss.png"), png_size(out / "accuracy.png"))
+    )
     history = json.loads((out / "history.json").read_text())
-    assert (history["iters_num"], history["batch_size"], history["learning_rate"], history["seed"]) == (120, 50, 0.5, 3)
-    assert (history["hidden_size"], history["dtype"], history["gradient"]) == (10, "float64", "backprop")
+    assert (
+        history["iters_num"],
+        history["batch_size"],
+        history["learning_rate"],
+        history["seed"],
+    ) == (120, 50, 0.5, 3)
+    assert (history["hidden_size"], history["dtype"], history["gradient"]) == (
+        10,
+        "float64",
+        "backprop",
+    )
     assert len(history["train_loss_list"]) == 120 and history["epoch_iters"] == [0]
     assert history["wall_time"] > 0 and not history["interrupted"] and not history["diverged"]
 
@@ -58,46 +92,118 @@ def test_train_end_to_end(mnist_dir, mnist, tmp_path, capsys):
 def test_train_overfitting_settings(mnist_dir, tmp_path, capsys):
     """The README's overfitting run, shortened: shuffled epochs over 300 images, 100 held out for validation."""
     out = tmp_path / "out"
-    args = ["train", "--sampling", "shuffle", "--train-size", "300", "--validation-size", "100", "--epochs", "4"]
-    assert main([*args, "--hidden", "10", "--seed", "1", "--data-dir", str(mnist_dir), "--out", str(out)]) == 0
+    args = [
+        "train",
+        "--sampling",
+        "shuffle",
+        "--train-size",
+        "300",
+        "--validation-size",
+        "100",
+        "--epochs",
+        "4",
+    ]
+    assert (
+        main(
+            [
+                *args,
+                "--hidden",
+                "10",
+                "--seed",
+                "1",
+                "--data-dir",
+                str(mnist_dir),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     stdout = capsys.readouterr().out
-    assert "on 300 MNIST images (100 held out for validation, 10,000 for testing): 4 epochs, batch size 100" in stdout
+    assert (
+        "on 300 MNIST images (100 held out for validation, 10,000 for testing): 4 epochs, batch size 100"
+        in stdout
+    )
     assert "backprop gradient, shuffled every epoch" in stdout
-    assert len(re.findall(r"^train acc, val acc, test acc \| 0\.\d{4}, 0\.\d{4}, 0\.\d{4}$", stdout, re.M)) == 4
-    assert re.search(r"^Done: 12 iterations in [\d.]+ s; final train acc 0\.\d{4}, val acc 0\.\d{4}, test acc", stdout, re.M)
+    assert (
+        len(
+            re.findall(
+                r"^train acc, val acc, test acc \| 0\.\d{4}, 0\.\d{4}, 0\.\d{4}$", stdout, re.M
+            )
+        )
+        == 4
+    )
+    assert re.search(
+        r"^Done: 12 iterations in [\d.]+ s; final train acc 0\.\d{4}, val acc 0\.\d{4}, test acc",
+        stdout,
+        re.M,
+    )
     history = json.loads((out / "history.json").read_text())
     assert (history["sampling"], history["train_size"], history["validation_size"], history["epochs"]) == (
         "shuffle", 300, 100, 4,
     )  # fmt: skip
-    assert history["iters_num"] == 12 and history["epoch_iters"] == [0, 3, 6, 9] and len(history["val_acc_list"]) == 4
+    assert (
+        history["iters_num"] == 12
+        and history["epoch_iters"] == [0, 3, 6, 9]
+        and len(history["val_acc_list"]) == 4
+    )
     assert png_size(out / "accuracy.png")
 
 
 def test_train_cheaper_evaluation(mnist_dir, tmp_path, capsys):
     out = tmp_path / "out"
-    args = ["train", "--iters", "10", "--eval-every", "5", "--eval-samples", "500", "--hidden", "5", "--seed", "0"]
+    args = [
+        "train",
+        "--iters",
+        "10",
+        "--eval-every",
+        "5",
+        "--eval-samples",
+        "500",
+        "--hidden",
+        "5",
+        "--seed",
+        "0",
+    ]
     assert main([*args, "--data-dir", str(mnist_dir), "--out", str(out)]) == 0
-    lines = [line for line in capsys.readouterr().out.splitlines() if " acc" in line and "|" in line]
+    lines = [
+        line for line in capsys.readouterr().out.splitlines() if " acc" in line and "|" in line
+    ]
     assert [line.split("|")[0] for line in lines] == [
         f"iteration {i}: train acc, test acc on 500 samples each " for i in (0, 5)
     ]
     history = json.loads((out / "history.json").read_text())
-    assert (history["eval_every"], history["eval_samples"], history["epoch_iters"]) == (5, 500, [0, 5])
+    assert (history["eval_every"], history["eval_samples"], history["epoch_iters"]) == (
+        5,
+        500,
+        [0, 5],
+    )
 
 
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--train-size", "60001"], "argument --train-size: train_size must be at most 60,000 (the 60,000 training"),
+        (
+            ["--train-size", "60001"],
+            "argument --train-size: train_size must be at most 60,000 (the 60,000 training",
+        ),
         (
             ["--validation-size", "60000"],
             "argument --validation-size: validation_size must leave samples to train on: at most 59,999",
         ),
-        (["--train-size", "100", "--eval-samples", "101"], "argument --eval-samples: eval_samples must be at most 100"),
-        (["--eval-samples", "10001"], "eval_samples must be at most 10,000, the size of the test set, got 10,001"),
+        (
+            ["--train-size", "100", "--eval-samples", "101"],
+            "argument --eval-samples: eval_samples must be at most 100",
+        ),
+        (
+            ["--eval-samples", "10001"],
+            "eval_samples must be at most 10,000, the size of the test set, got 10,001",
+        ),
     ],
 )
-def test_settings_too_large_for_the_data_are_usage_errors(mnist_dir, tmp_path, capsys, flags, message):
+def test_settings_too_large_for_the_data_are_usage_errors(
+    mnist_dir, tmp_path, capsys, flags, message
+):
     out = tmp_path / "out"
     with pytest.raises(SystemExit) as info:
         main(["train", *flags, "--data-dir", str(mnist_dir), "--out", str(out)])
@@ -109,7 +215,17 @@ def test_settings_too_large_for_the_data_are_usage_errors(mnist_dir, tmp_path, c
 
 def test_plot_redraws_the_figures(mnist_dir, tmp_path, capsys):
     out = tmp_path / "out"
-    args = ["train", "--iters", "20", "--hidden", "5", "--validation-size", "50", "--eval-every", "10"]
+    args = [
+        "train",
+        "--iters",
+        "20",
+        "--hidden",
+        "5",
+        "--validation-size",
+        "50",
+        "--eval-every",
+        "10",
+    ]
     assert main([*args, "--data-dir", str(mnist_dir), "--out", str(out)]) == 0
     redrawn = tmp_path / "redrawn"
     assert main(["plot", str(out / "history.json"), "--out", str(redrawn)]) == 0
@@ -117,7 +233,10 @@ def test_plot_redraws_the_figures(mnist_dir, tmp_path, capsys):
     assert png_size(redrawn / "accuracy.png") == png_size(out / "accuracy.png")
     (out / "loss.png").unlink()
     assert main(["plot", str(out / "history.json")]) == 0  # beside the history by default
-    assert png_size(out / "loss.png") and f"Wrote {out / 'loss.png'}, {out / 'accuracy.png'}" in capsys.readouterr().out
+    assert (
+        png_size(out / "loss.png")
+        and f"Wrote {out / 'loss.png'}, {out / 'accuracy.png'}" in capsys.readouterr().out
+    )
 
 
 @pytest.mark.parametrize(
@@ -143,12 +262,26 @@ def test_plot_of_a_huge_file_is_refused(tmp_path, capsys):
     with open(path, "wb") as f:
         f.truncate(2**30)  # sparse
     assert main(["plot", str(path)]) == 1
-    assert f"twolayer: error: {path} is larger than a training history can be (67,108,864 bytes)" in capsys.readouterr().err
+    assert (
+        f"twolayer: error: {path} is larger than a training history can be (67,108,864 bytes)"
+        in capsys.readouterr().err
+    )
 
 
 def test_python_dash_m(mnist_dir, tmp_path):
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "twolayer", "train", "--iters", "30", "--hidden", "5", "--dtype", "float32"]
+    command = [
+        sys.executable,
+        "-m",
+        "twolayer",
+        "train",
+        "--iters",
+        "30",
+        "--hidden",
+        "5",
+        "--dtype",
+        "float32",
+    ]
     result = subprocess.run(
         [*command, "--data-dir", str(mnist_dir), "--out", str(out), "--num-threads", "1"],
         capture_output=True, text=True, timeout=120,
@@ -171,16 +304,45 @@ def test_gradcheck(mnist_dir, capsys):
 
 
 def test_gradcheck_of_chapter_5s_relu_network(mnist_dir, capsys):
-    assert main(["gradcheck", "--activation", "relu", "--hidden", "8", "--seed", "0", "--data-dir", str(mnist_dir)]) == 0
+    assert (
+        main(
+            [
+                "gradcheck",
+                "--activation",
+                "relu",
+                "--hidden",
+                "8",
+                "--seed",
+                "0",
+                "--data-dir",
+                str(mnist_dir),
+            ]
+        )
+        == 0
+    )
     stdout = capsys.readouterr().out
     assert "activation=relu" in stdout.splitlines()[0]
     rows = re.findall(r"^(W1|b1|W2|b2) +(naive|incremental) +(\S+) +(\S+)$", stdout, re.MULTILINE)
-    assert len(rows) == 8 and all(float(mean) <= float(largest) < 1e-6 for _, _, mean, largest in rows)
+    assert len(rows) == 8 and all(
+        float(mean) <= float(largest) < 1e-6 for _, _, mean, largest in rows
+    )
 
 
 def test_train_relu_saves_a_relu_network(mnist_dir, tmp_path, capsys):
     out = tmp_path / "out"
-    args = ["train", "--activation", "relu", "--iters", "20", "--hidden", "6", "--seed", "1", "--data-dir", str(mnist_dir)]
+    args = [
+        "train",
+        "--activation",
+        "relu",
+        "--iters",
+        "20",
+        "--hidden",
+        "6",
+        "--seed",
+        "1",
+        "--data-dir",
+        str(mnist_dir),
+    ]
     assert main([*args, "--out", str(out)]) == 0
     assert "activation=relu" in capsys.readouterr().out.splitlines()[0]
     assert TwoLayerNet.load(out / "params.npz").activation == "relu"
@@ -207,7 +369,19 @@ def test_interrupted_run_keeps_what_it_recorded(mnist_dir, tmp_path, monkeypatch
 
 def test_diverged_run_is_an_error(mnist_dir, tmp_path, capsys):
     out = tmp_path / "out"
-    args = ["train", "--iters", "50", "--hidden", "20", "--dtype", "float32", "--lr", "1e38", "--seed", "0"]
+    args = [
+        "train",
+        "--iters",
+        "50",
+        "--hidden",
+        "20",
+        "--dtype",
+        "float32",
+        "--lr",
+        "1e38",
+        "--seed",
+        "0",
+    ]
     assert main([*args, "--data-dir", str(mnist_dir), "--out", str(out)]) == 1
     assert "twolayer: error: training diverged at iteration" in capsys.readouterr().err
     assert json.loads((out / "history.json").read_text())["diverged"]
@@ -215,11 +389,15 @@ def test_diverged_run_is_an_error(mnist_dir, tmp_path, capsys):
 
 
 def test_missing_data_is_a_clear_error(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("TWOLAYER_MNIST_URL", "http://127.0.0.1:9/")  # refused at once: no network needed
+    monkeypatch.setenv(
+        "TWOLAYER_MNIST_URL", "http://127.0.0.1:9/"
+    )  # refused at once: no network needed
     empty = tmp_path / "empty"
     assert main(["train", "--data-dir", str(empty), "--out", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("twolayer: error: no valid copy of the MNIST file train-images-idx3-ubyte")
+    assert err.startswith(
+        "twolayer: error: no valid copy of the MNIST file train-images-idx3-ubyte"
+    )
     assert str(empty) in err and "t10k-labels-idx1-ubyte" in err
     assert not (tmp_path / "out").exists()
 
@@ -245,13 +423,28 @@ def test_help(capsys):
         (["gradcheck", "--gradient", "numerical"], "unrecognized arguments: --gradient numerical"),
         (["train", "--activation", "tanh"], "argument --activation: invalid choice: 'tanh'"),
         (["gradcheck", "--activation", "ReLU"], "argument --activation: invalid choice: 'ReLU'"),
-        (["train", "--iters", "10", "--epochs", "2"], "argument --epochs: not allowed with argument --iters"),
+        (
+            ["train", "--iters", "10", "--epochs", "2"],
+            "argument --epochs: not allowed with argument --iters",
+        ),
         (["train", "--epochs", "0"], "argument --epochs: must be a positive integer, got '0'"),
         (["train", "--sampling", "random"], "argument --sampling: invalid choice: 'random'"),
-        (["train", "--train-size", "0"], "argument --train-size: must be a positive integer, got '0'"),
-        (["train", "--validation-size", "-1"], "argument --validation-size: must be a non-negative integer, got '-1'"),
-        (["train", "--eval-every", "0"], "argument --eval-every: must be a positive integer, got '0'"),
-        (["train", "--eval-samples", "x"], "argument --eval-samples: must be a positive integer, got 'x'"),
+        (
+            ["train", "--train-size", "0"],
+            "argument --train-size: must be a positive integer, got '0'",
+        ),
+        (
+            ["train", "--validation-size", "-1"],
+            "argument --validation-size: must be a non-negative integer, got '-1'",
+        ),
+        (
+            ["train", "--eval-every", "0"],
+            "argument --eval-every: must be a positive integer, got '0'",
+        ),
+        (
+            ["train", "--eval-samples", "x"],
+            "argument --eval-samples: must be a positive integer, got 'x'",
+        ),
         (["plot"], "the following arguments are required: HISTORY"),
         (["plot", "h.json", "--seed", "1"], "unrecognized arguments: --seed 1"),
     ],
@@ -266,9 +459,15 @@ def test_bad_flags_are_usage_errors(argv, message, capsys):
 
 def test_python_dash_m_bad_flag():
     result = subprocess.run(
-        [sys.executable, "-m", "twolayer", "train", "--batch-size", "-3"], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "twolayer", "train", "--batch-size", "-3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
-    assert result.returncode == 2 and "argument --batch-size: must be a positive integer, got '-3'" in result.stderr
+    assert (
+        result.returncode == 2
+        and "argument --batch-size: must be a positive integer, got '-3'" in result.stderr
+    )
     assert result.stderr.startswith("usage: twolayer train")
 
 
@@ -287,11 +486,25 @@ def pictures(book_net, mnist, tmp_path):
 
 def test_predict_end_to_end(pictures, tmp_path, capsys):
     params, paths, labels = pictures
-    assert main(["predict", str(params), *map(str, paths), "--save-preprocessed", str(tmp_path / "seen")]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(params),
+                *map(str, paths),
+                "--save-preprocessed",
+                str(tmp_path / "seen"),
+            ]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3
     for line, path, label in zip(lines, paths, labels):
-        match = re.fullmatch(rf"{re.escape(str(path))}: (\d) \((0\.\d{{3}}|1\.000)\), \d \(0\.\d{{3}}\), \d \(0\.\d{{3}}\)", line)
+        match = re.fullmatch(
+            rf"{re.escape(str(path))}: (\d) \((0\.\d{{3}}|1\.000)\), \d \(0\.\d{{3}}\), \d \(0\.\d{{3}}\)",
+            line,
+        )
         assert match and int(match[1]) == label, line
     for path in paths:  # what the network saw, as 28x28 8-bit grey
         seen = np.asarray(Image.open(tmp_path / "seen" / f"{path.stem}.png"))
@@ -303,19 +516,33 @@ def test_predict_reports_bad_files_and_goes_on(pictures, tmp_path, capsys):
     (tmp_path / "notes.png").write_text("not a picture")
     (tmp_path / "cut.png").write_bytes(paths[1].read_bytes()[:300])
     Image.new("L", (64, 64), 255).save(tmp_path / "blank.png")
-    bad = [tmp_path / "notes.png", tmp_path / "cut.png", tmp_path / "blank.png", tmp_path / "missing.png"]
+    bad = [
+        tmp_path / "notes.png",
+        tmp_path / "cut.png",
+        tmp_path / "blank.png",
+        tmp_path / "missing.png",
+    ]
     argv = ["predict", str(params), str(bad[0]), str(paths[0]), *map(str, bad[1:]), "--json"]
     assert main(argv) == 1
 
     out, err = capsys.readouterr()
     results = json.loads(out)
-    assert [result["image"] for result in results] == [str(bad[0]), str(paths[0]), *map(str, bad[1:])]
+    assert [result["image"] for result in results] == [
+        str(bad[0]),
+        str(paths[0]),
+        *map(str, bad[1:]),
+    ]
     good = results[1]
     assert good["top"][0][0] == labels[0] and len(good["top"]) == 3
-    assert good["top"][0][1] >= good["top"][1][1] >= good["top"][2][1] and sum(p for _, p in good["top"]) <= 1
+    assert (
+        good["top"][0][1] >= good["top"][1][1] >= good["top"][2][1]
+        and sum(p for _, p in good["top"]) <= 1
+    )
     errors = [result["error"] for result in results if "error" in result]
     for error, path, what in zip(
-        errors, bad, ("is not an image", "is a truncated or damaged image", "holds no ink", "No such file")
+        errors,
+        bad,
+        ("is not an image", "is a truncated or damaged image", "holds no ink", "No such file"),
     ):
         assert str(path) in error and what in error
         assert f"twolayer: error: {error}" in err
@@ -376,9 +603,7 @@ def test_bad_command_line_flags(argv: list[str], message: str) -> None:
 
 
 def test_a_network_too_large_is_an_error_not_a_traceback(mnist_dir, tmp_path) -> None:
-    code, err = _run_cli(
-        ["gradcheck", "--hidden", str(10**18), "--data-dir", str(mnist_dir)]
-    )
+    code, err = _run_cli(["gradcheck", "--hidden", str(10**18), "--data-dir", str(mnist_dir)])
     assert code == 1, err
     assert err.startswith("twolayer: error: a 784-1000000000000000000-10 network"), err
     assert "too large to allocate" in err

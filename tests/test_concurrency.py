@@ -19,8 +19,9 @@ import subprocess
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -59,7 +60,9 @@ def _assert_identical(got: dict, expected: dict, what: str) -> None:
     for name, value in expected.items():
         if isinstance(value, dict):
             for key in value:
-                np.testing.assert_array_equal(got[name][key], value[key], err_msg=f"{what}: {name} {key}")
+                np.testing.assert_array_equal(
+                    got[name][key], value[key], err_msg=f"{what}: {name} {key}"
+                )
         else:
             np.testing.assert_array_equal(got[name], value, err_msg=f"{what}: {name}")
 
@@ -128,7 +131,9 @@ def test_the_core_releases_the_gil(call: str) -> None:
 @pytest.mark.parametrize("threads", [2, 4])
 def test_different_nets_in_threads_match_sequential_calls(threads: int) -> None:
     def run():
-        problems = [_problem(seed, dtype) for seed in range(4) for dtype in (np.float64, np.float32)]
+        problems = [
+            _problem(seed, dtype) for seed in range(4) for dtype in (np.float64, np.float32)
+        ]
         sequential = [_work(*p) for p in problems]
         concurrent = _in_threads([lambda p=p: _work(*p) for p in problems * 2], threads)
         return sequential, concurrent
@@ -181,7 +186,9 @@ def test_thread_count_changes_take_effect() -> None:
         got, expected = dict(seen[n][2]), dict(seen[4][2])
         got_gradient, expected_gradient = got.pop("gradient"), expected.pop("gradient")
         for key, value in expected_gradient.items():
-            np.testing.assert_allclose(got_gradient[key], value, rtol=1e-12, atol=1e-17, err_msg=key)
+            np.testing.assert_allclose(
+                got_gradient[key], value, rtol=1e-12, atol=1e-17, err_msg=key
+            )
         _assert_identical(got, expected, f"{n} threads vs 4")
 
 
@@ -230,7 +237,9 @@ def test_thread_count_changes_during_calls_are_safe() -> None:
         for result in runs:
             for name, value in result.items():
                 candidates = [expected[n][i][name] for n in expected]
-                assert any(_equal(value, c) for c in candidates), f"net {i}: {name} matches no thread count"
+                assert any(_equal(value, c) for c in candidates), (
+                    f"net {i}: {name} matches no thread count"
+                )
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -288,6 +297,7 @@ def test_fork_after_the_pool_ran_does_not_hang() -> None:
         twolayer.set_num_threads(4)
         net, x, t = _problem(3)
         before = _work(net, x, t)  # the pool's threads are running now
+
         def child():
             result = _work(net, x, t)
             return _os_threads(), result

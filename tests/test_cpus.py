@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from twolayer import _cpus
 from twolayer._cpus import (
     QuotaError,

@@ -29,10 +29,23 @@ from twolayer.training import History
 
 def _history() -> History:
     return History(
-        iters_num=3, batch_size=2, learning_rate=0.1, gradient="backprop", seed=0, input_size=4,
-        hidden_size=3, output_size=2, dtype="float64", train_size=6, test_size=2, iter_per_epoch=3.0,
-        train_loss_list=[0.7, 0.6, float("nan")], train_acc_list=[0.5], test_acc_list=[0.5],
-        epoch_iters=[0], epoch_times=[0.01],
+        iters_num=3,
+        batch_size=2,
+        learning_rate=0.1,
+        gradient="backprop",
+        seed=0,
+        input_size=4,
+        hidden_size=3,
+        output_size=2,
+        dtype="float64",
+        train_size=6,
+        test_size=2,
+        iter_per_epoch=3.0,
+        train_loss_list=[0.7, 0.6, float("nan")],
+        train_acc_list=[0.5],
+        test_acc_list=[0.5],
+        epoch_iters=[0],
+        epoch_times=[0.01],
     )
 
 
@@ -64,7 +77,7 @@ class _FailingFile:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._file, name)
 
-    def __enter__(self) -> "_FailingFile":
+    def __enter__(self) -> _FailingFile:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -75,7 +88,9 @@ def _sabotage(monkeypatch: pytest.MonkeyPatch, point: str, error: BaseException)
     """Make the next atomic write fail at `point` with `error`."""
     if point == "mid-write":
         fdopen = os.fdopen
-        monkeypatch.setattr(os, "fdopen", lambda fd, *a, **k: _FailingFile(fdopen(fd, *a, **k), 40, error))
+        monkeypatch.setattr(
+            os, "fdopen", lambda fd, *a, **k: _FailingFile(fdopen(fd, *a, **k), 40, error)
+        )
     elif point == "fsync":
         monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(error))
     else:  # the final rename
@@ -91,7 +106,11 @@ ERRORS = {
 def _cases() -> list:
     cases = [
         pytest.param(
-            writer, error, point, existing, id=f"{writer}-{error}-{point}-{'replacing' if existing else 'new'}"
+            writer,
+            error,
+            point,
+            existing,
+            id=f"{writer}-{error}-{point}-{'replacing' if existing else 'new'}",
         )
         for writer in WRITERS
         for error in ERRORS
@@ -141,7 +160,9 @@ def test_failed_cache_write_leaves_no_partial_npy(tiny, tmp_path, monkeypatch, e
     """The loader keeps parsed .npy copies in its cache: a failure while writing one leaves none
     (a full disk is skipped over, Ctrl-C goes through), and the next load is right."""
     arrays, files = tiny
-    cache = write_files(tmp_path / "cache", {f"{name}.gz": gzip.compress(data) for name, data in files.items()})
+    cache = write_files(
+        tmp_path / "cache", {f"{name}.gz": gzip.compress(data) for name, data in files.items()}
+    )
     with monkeypatch.context() as patch:
         _sabotage(patch, "mid-write", ERRORS[error])
         if error == "ctrl-c":
@@ -217,7 +238,10 @@ def test_every_damaged_byte_of_an_mnist_file_is_detected(tiny, tmp_path, compres
     arrays, files = tiny
     suffix = ".gz" if compressed else ""
     data_dir = tmp_path / "data"
-    originals = {name + suffix: gzip.compress(data, mtime=0) if compressed else data for name, data in files.items()}
+    originals = {
+        name + suffix: gzip.compress(data, mtime=0) if compressed else data
+        for name, data in files.items()
+    }
     for name, raw in originals.items():
         for what, data in _damaged(raw):
             write_files(data_dir, {**originals, name: data})

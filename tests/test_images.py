@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from conftest import digit_picture
 from PIL import Image
+
 from twolayer import images
 from twolayer.datasets import image_to_mnist
 
@@ -13,7 +14,9 @@ from twolayer.datasets import image_to_mnist
 def _centre_of_mass(sample: np.ndarray) -> tuple[float, float]:
     field = sample.reshape(28, 28)
     index = np.arange(28)
-    return float(field.sum(axis=1) @ index / field.sum()), float(field.sum(axis=0) @ index / field.sum())
+    return float(field.sum(axis=1) @ index / field.sum()), float(
+        field.sum(axis=0) @ index / field.sum()
+    )
 
 
 def _people_pictures(samples: np.ndarray, directory, rng: np.random.Generator) -> list:
@@ -32,7 +35,9 @@ def _people_pictures(samples: np.ndarray, directory, rng: np.random.Generator) -
     return paths
 
 
-def test_pictures_of_test_digits_are_recognised_nearly_as_well_as_the_digits(book_net, mnist, tmp_path):
+def test_pictures_of_test_digits_are_recognised_nearly_as_well_as_the_digits(
+    book_net, mnist, tmp_path
+):
     _, (x_test, t_test) = mnist
     x, t = x_test[:200], t_test[:200]
     paths = _people_pictures(x, tmp_path, np.random.default_rng(1))
@@ -61,7 +66,9 @@ def test_every_kind_of_picture_gives_the_same_digit():
     page = _drawn_seven()
     expected = image_to_mnist(page)
     rgb = np.repeat(page[..., None], 3, axis=2)
-    transparent = np.dstack([np.zeros_like(page)] * 3 + [255 - page])  # black ink on a transparent sheet
+    transparent = np.dstack(
+        [np.zeros_like(page)] * 3 + [255 - page]
+    )  # black ink on a transparent sheet
     for picture in (
         Image.fromarray(page),
         Image.fromarray(rgb),
@@ -125,10 +132,14 @@ def test_files_too_large_are_refused_before_decoding(tmp_path, monkeypatch):
     path = tmp_path / "seven.png"
     Image.fromarray(_drawn_seven(120)).save(path)
     monkeypatch.setattr(images, "MAX_PIXELS", 100 * 100)
-    with pytest.raises(ValueError, match=rf"{path}: the image is 120×120 pixels, more than the 10,000 allowed"):
+    with pytest.raises(
+        ValueError, match=rf"{path}: the image is 120×120 pixels, more than the 10,000 allowed"
+    ):
         image_to_mnist(path)
     monkeypatch.setattr(images, "MAX_FILE_BYTES", 100)
-    with pytest.raises(ValueError, match=rf"{path}: the file is [\d,]+ bytes, more than the 100 an image may have"):
+    with pytest.raises(
+        ValueError, match=rf"{path}: the file is [\d,]+ bytes, more than the 100 an image may have"
+    ):
         image_to_mnist(path)
 
 
@@ -140,7 +151,11 @@ def test_a_missing_file(tmp_path):
 @pytest.mark.parametrize(
     "image, error, message",
     [
-        (np.zeros((4, 4, 2)), ValueError, r"shape \(H, W\), \(H, W, 3\) or \(H, W, 4\), got \(4, 4, 2\)"),
+        (
+            np.zeros((4, 4, 2)),
+            ValueError,
+            r"shape \(H, W\), \(H, W, 3\) or \(H, W, 4\), got \(4, 4, 2\)",
+        ),
         (np.zeros((0, 4)), ValueError, "must not be empty"),
         (np.full((4, 4), 2.0), ValueError, r"values in \[0, 1\], got values from 2.0 to 2.0"),
         (np.full((4, 4), np.nan), ValueError, r"values in \[0, 1\]"),

@@ -120,7 +120,9 @@ def test_ctrl_c_during_the_update_never_leaves_a_torn_network() -> None:
     data = _small_problem()
     net = ReferenceNet(12, 5, 3, weight_init_std=0.3, seed=0)
     net.params = _SignalDuringUpdate(net.params, at=7)
-    history = train(net, *data, iters_num=50, batch_size=20, learning_rate=0.5, seed=1, progress=False)
+    history = train(
+        net, *data, iters_num=50, batch_size=20, learning_rate=0.5, seed=1, progress=False
+    )
     assert history.interrupted
 
     done = len(history.train_loss_list)
@@ -181,7 +183,16 @@ def test_real_ctrl_c_during_a_long_numerical_gradient(mnist):
     timer.start()
     try:
         # Far more iterations than fit in the half second before the signal (about 100 a second here).
-        history = train(net, x_train, t_train, x_test, t_test, iters_num=10000, gradient="numerical", progress=False)
+        history = train(
+            net,
+            x_train,
+            t_train,
+            x_test,
+            t_test,
+            iters_num=10000,
+            gradient="numerical",
+            progress=False,
+        )
     finally:
         timer.cancel()
         timer.join()

@@ -97,7 +97,9 @@ print(json.dumps(growth))
 """
 
 
-@pytest.mark.skipif(sanitized(), reason="ASan's quarantine holds freed memory, so RSS grows by design")
+@pytest.mark.skipif(
+    sanitized(), reason="ASan's quarantine holds freed memory, so RSS grows by design"
+)
 def test_memory_does_not_grow_over_many_calls() -> None:
     result = run_python(CHILD, str(CALLS), timeout=300)
     assert result.returncode == 0, result.stderr

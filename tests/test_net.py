@@ -28,6 +28,8 @@ from twolayer.reference import ReferenceNet, mnist_like_batch
 
 # (N, D, H, C): tiny, odd, the book's MNIST net, and batches that span several row chunks.
 SHAPES = [(1, 4, 3, 2), (7, 13, 5, 3), (100, 784, 50, 10), (300, 20, 8, 4), (1500, 30, 6, 5)]
+
+
 def make_pair(shape, dtype, seed=0, std=0.5, activation="sigmoid"):
     """A C++ net with random (not tiny) weights and biases, and a reference copy of it."""
     n, d, h, c = shape
@@ -165,13 +167,17 @@ def test_copies_are_equal_and_independent(dtype, activation):
     net = TwoLayerNet(6, 4, 3, dtype=dtype, seed=1, activation=activation)
     x = np.random.default_rng(2).random((5, 6))
     for how, twin in _copies(net).items():
-        assert type(twin) is TwoLayerNet and twin.dtype == dtype and twin.activation == activation, how
+        assert (
+            type(twin) is TwoLayerNet and twin.dtype == dtype and twin.activation == activation
+        ), how
         assert (twin.input_size, twin.hidden_size, twin.output_size) == (6, 4, 3), how
         for key in net.params:
             np.testing.assert_array_equal(twin.params[key], net.params[key], err_msg=how)
             assert not np.shares_memory(twin.params[key], net.params[key]), how
         np.testing.assert_array_equal(twin.predict(x), net.predict(x), err_msg=how)
-        twin.params["W1"] += 1  # changing the copy changes not the original, and the copy's views are its own
+        twin.params["W1"] += (
+            1  # changing the copy changes not the original, and the copy's views are its own
+        )
         assert not np.array_equal(twin.params["W1"], net.params["W1"]), how
         np.testing.assert_array_equal(twin.predict(x), twin._core.predict(x), err_msg=how)
         assert not np.array_equal(twin.predict(x), net.predict(x)), how
@@ -195,9 +201,13 @@ def test_damaged_pickles_are_clear_errors():
     saved = io.BytesIO()
     TwoLayerNet(6, 4, 3, seed=1).save(saved)
     damaged = pickled.replace(saved.getvalue()[-40:], bytes(40))
-    with pytest.raises(ValueError, match="cannot unpickle a TwoLayerNet .damaged, or pickled by another version"):
+    with pytest.raises(
+        ValueError, match="cannot unpickle a TwoLayerNet .damaged, or pickled by another version"
+    ):
         pickle.loads(damaged)
-    with pytest.raises(ValueError, match="format is 'twolayer.TwoLayerNet/9', expected 'twolayer.TwoLayerNet/2'"):
+    with pytest.raises(
+        ValueError, match="format is 'twolayer.TwoLayerNet/9', expected 'twolayer.TwoLayerNet/2'"
+    ):
         pickle.loads(pickle.dumps(_PickledByANewerVersion()))
 
 
@@ -234,9 +244,13 @@ def test_relu_passes_nan_through_as_the_book_does(dtype):
     assert np.isnan(net.predict(np.ones((2, 3)))).all()
 
 
-@pytest.mark.parametrize("value, error", [("tanh", ValueError), ("ReLU", ValueError), (None, TypeError), (1, TypeError)])
+@pytest.mark.parametrize(
+    "value, error", [("tanh", ValueError), ("ReLU", ValueError), (None, TypeError), (1, TypeError)]
+)
 def test_unknown_activation_is_refused(value, error):
-    with pytest.raises(error, match=r"activation must be 'sigmoid' or 'relu', got " + repr(repr(value))[1:-1]):
+    with pytest.raises(
+        error, match=r"activation must be 'sigmoid' or 'relu', got " + repr(repr(value))[1:-1]
+    ):
         TwoLayerNet(4, 3, 2, activation=value)
 
 
@@ -270,15 +284,22 @@ def cpu_has_avx2_and_fma() -> bool:
 def results_on_both_kernel_sets(tmp_path, net, x, t, h=0.0):
     """{"avx2": results, "portable": results} of RUN_ON_KERNELS for net on the batch (x, t)."""
     if not cpu_has_avx2_and_fma():
-        pytest.skip("this CPU has no AVX2 or FMA: the portable kernels are the only ones (and "
-                    "every other test runs on them)")
+        pytest.skip(
+            "this CPU has no AVX2 or FMA: the portable kernels are the only ones (and "
+            "every other test runs on them)"
+        )
     net.save(tmp_path / "net.npz")
     np.savez(tmp_path / "data.npz", x=x, t=t, h=h)
     results = {}
     for name, simd in (("avx2", "1"), ("portable", "0")):
         out = tmp_path / f"{name}.npz"
-        child = run_python(RUN_ON_KERNELS, str(tmp_path / "net.npz"), str(tmp_path / "data.npz"),
-                           str(out), env={"TWOLAYER_SIMD": simd})
+        child = run_python(
+            RUN_ON_KERNELS,
+            str(tmp_path / "net.npz"),
+            str(tmp_path / "data.npz"),
+            str(out),
+            env={"TWOLAYER_SIMD": simd},
+        )
         assert child.returncode == 0, child.stderr
         with np.load(out) as saved:
             results[name] = dict(saved)
@@ -286,7 +307,9 @@ def results_on_both_kernel_sets(tmp_path, net, x, t, h=0.0):
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "relu"])
-def test_the_net_gives_the_same_results_on_either_kernel_set(tmp_path, dtype, activation, tol, assert_close):
+def test_the_net_gives_the_same_results_on_either_kernel_set(
+    tmp_path, dtype, activation, tol, assert_close
+):
     rng = np.random.default_rng(3)
     net = TwoLayerNet(784, 50, 10, weight_init_std=0.5, activation=activation, dtype=dtype, seed=0)
     net.params["b1"] = rng.normal(size=50)
@@ -307,9 +330,12 @@ def test_the_net_gives_the_same_results_on_either_kernel_set(tmp_path, dtype, ac
 # the logits move by less than 2^-10, and whole otherwise: small weights and steps take the first
 # path, large output weights or steps the second.
 @pytest.mark.parametrize("activation", ["sigmoid", "relu"])
-@pytest.mark.parametrize("w2_scale, h", [(1.0, 1e-4), (5.0, 1e-3), (1.0, 1e-2)],
-                         ids=["factored", "whole-w", "whole-h"])
-def test_the_numerical_gradient_is_the_same_on_either_kernel_set(tmp_path, w2_scale, h, activation, relative_error):
+@pytest.mark.parametrize(
+    "w2_scale, h", [(1.0, 1e-4), (5.0, 1e-3), (1.0, 1e-2)], ids=["factored", "whole-w", "whole-h"]
+)
+def test_the_numerical_gradient_is_the_same_on_either_kernel_set(
+    tmp_path, w2_scale, h, activation, relative_error
+):
     rng = np.random.default_rng(4)
     net = TwoLayerNet(60, 11, 7, weight_init_std=1.0, activation=activation, seed=0)
     net.params["W2"] *= w2_scale
@@ -337,7 +363,6 @@ def make_batch() -> tuple[np.ndarray, np.ndarray]:
     x = rng.integers(0, 4, size=(N, D)).astype(np.float64)
     t = np.array([0, 2, 1, 1, 0, 2])
     return x, t
-
 
 
 # --- The methods that take a batch, all called the same way -------------------------------------
@@ -638,7 +663,9 @@ def _all_results(net: TwoLayerNet, x: Any, t: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, call in BATCH_METHODS.items():
         result = call(net, x, t)
-        out[name] = {k: np.array(v) for k, v in result.items()} if isinstance(result, dict) else result
+        out[name] = (
+            {k: np.array(v) for k, v in result.items()} if isinstance(result, dict) else result
+        )
     return out
 
 
@@ -646,7 +673,9 @@ def _assert_same(got: dict, expected: dict) -> None:
     for name in expected:
         if isinstance(expected[name], dict):
             for key in expected[name]:
-                np.testing.assert_array_equal(got[name][key], expected[name][key], err_msg=f"{name} {key}")
+                np.testing.assert_array_equal(
+                    got[name][key], expected[name][key], err_msg=f"{name} {key}"
+                )
         else:
             np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
 
@@ -699,10 +728,16 @@ def test_plain_arrays_agree_with_the_reference(dtype: np.dtype, tol: Any) -> Non
     expected = ref.gradient(x, t)
     numerical = ref.numerical_gradient(x, t)
     for key in expected:
-        np.testing.assert_allclose(got["gradient"][key], expected[key], rtol=10 * tol.rtol, atol=tol.atol, err_msg=key)
+        np.testing.assert_allclose(
+            got["gradient"][key], expected[key], rtol=10 * tol.rtol, atol=tol.atol, err_msg=key
+        )
         for method in ("numerical_gradient", "numerical_gradient_naive"):
             np.testing.assert_allclose(
-                got[method][key], numerical[key], rtol=10 * tol.rtol, atol=1e-9, err_msg=f"{method} {key}"
+                got[method][key],
+                numerical[key],
+                rtol=10 * tol.rtol,
+                atol=1e-9,
+                err_msg=f"{method} {key}",
             )
 
 
@@ -720,7 +755,13 @@ def test_nan_in_a_sample_stays_in_that_sample(dtype: np.dtype) -> None:
 
     def run():
         net = make_net(dtype)
-        return dict(net.params), net.predict(x), net.loss(x, t), net.accuracy(x, t), net.gradient(x, t)
+        return (
+            dict(net.params),
+            net.predict(x),
+            net.loss(x, t),
+            net.accuracy(x, t),
+            net.gradient(x, t),
+        )
 
     params, y, loss, accuracy, grads = in_child(run)
     assert np.isnan(y[3]).all() and np.isfinite(np.delete(y, 3, axis=0)).all()
@@ -731,7 +772,9 @@ def test_nan_in_a_sample_stays_in_that_sample(dtype: np.dtype) -> None:
     clean = np.delete(np.arange(N), 3)
     right = np.argmax(ref.predict(x[clean]), axis=1) == t[clean]
     assert accuracy == (right.sum() + 1) / N
-    assert np.isnan(grads["b2"]).all() and np.isnan(grads["W2"]).all() and np.isnan(grads["b1"]).all()
+    assert (
+        np.isnan(grads["b2"]).all() and np.isnan(grads["W2"]).all() and np.isnan(grads["b1"]).all()
+    )
     # W1 row i collects x[n, i]·δ[n]: NaN exactly where sample 3 has a non-zero input
     np.testing.assert_array_equal(np.isnan(grads["W1"]).all(axis=1), x[3] != 0)
     assert np.isfinite(grads["W1"][x[3] == 0]).all()
@@ -898,17 +941,25 @@ def test_train_step_without_the_loss_makes_the_same_step(dtype):
     assert nets[0].grads == {}  # no gradient arrays handed out
 
 
-@pytest.mark.parametrize("indices, error, message", [
-    ([0, 5, 10], ValueError, r"indices\[2\] = 10 is not a row of x: expected 0 <= index < 10"),
-    ([-1], ValueError, r"indices\[0\] = -1 is not a row of x"),
-    (np.array([3, 2**64 - 1], np.uint64), ValueError, r"indices\[1\] = 18446744073709551615 is not"),
-    ([], TypeError, r"indices must be an array of integers, got dtype float64"),
-    (np.array([], np.int64), ValueError, "indices must select at least one row, got none"),
-    ([1.0, 2.0], TypeError, "indices must be an array of integers, got dtype float64"),
-    ([True, False], TypeError, "indices must be an array of integers, got dtype bool"),
-    ([[1, 2]], ValueError, r"indices must be 1-D, got shape \(1, 2\)"),
-    (["a"], TypeError, "indices must be an array of integers, got dtype <U1"),
-], ids=["past-end", "negative", "uint64", "empty-list", "empty", "float", "bool", "2-D", "str"])
+@pytest.mark.parametrize(
+    "indices, error, message",
+    [
+        ([0, 5, 10], ValueError, r"indices\[2\] = 10 is not a row of x: expected 0 <= index < 10"),
+        ([-1], ValueError, r"indices\[0\] = -1 is not a row of x"),
+        (
+            np.array([3, 2**64 - 1], np.uint64),
+            ValueError,
+            r"indices\[1\] = 18446744073709551615 is not",
+        ),
+        ([], TypeError, r"indices must be an array of integers, got dtype float64"),
+        (np.array([], np.int64), ValueError, "indices must select at least one row, got none"),
+        ([1.0, 2.0], TypeError, "indices must be an array of integers, got dtype float64"),
+        ([True, False], TypeError, "indices must be an array of integers, got dtype bool"),
+        ([[1, 2]], ValueError, r"indices must be 1-D, got shape \(1, 2\)"),
+        (["a"], TypeError, "indices must be an array of integers, got dtype <U1"),
+    ],
+    ids=["past-end", "negative", "uint64", "empty-list", "empty", "float", "bool", "2-D", "str"],
+)
 def test_train_step_refuses_bad_indices(dtype, indices, error, message):
     rng = np.random.default_rng(7)
     x, t = mnist_like_batch(rng, 10, 6), rng.integers(0, 3, 10)
@@ -919,12 +970,16 @@ def test_train_step_refuses_bad_indices(dtype, indices, error, message):
     assert all(np.array_equal(before[k], net.params[k]) for k in before)  # nothing moved
 
 
-@pytest.mark.parametrize("args, error, message", [
-    ((np.zeros((4, 6)), [0, 1, 2, 7], 0.1), ValueError, r"t\[3\] = 7 is not a class label"),
-    ((np.zeros((4, 6)), [0, 1, 2, 1], 0.0), ValueError, "learning_rate must be finite and > 0"),
-    ((np.zeros((4, 6)), [0, 1, 2, 1], "0.1"), TypeError, "learning_rate must be a real number"),
-    ((np.zeros((4, 5)), [0, 1, 2, 1], 0.1), ValueError, r"x must have shape \(N, 6\)"),
-], ids=["label", "rate", "rate-type", "x-shape"])
+@pytest.mark.parametrize(
+    "args, error, message",
+    [
+        ((np.zeros((4, 6)), [0, 1, 2, 7], 0.1), ValueError, r"t\[3\] = 7 is not a class label"),
+        ((np.zeros((4, 6)), [0, 1, 2, 1], 0.0), ValueError, "learning_rate must be finite and > 0"),
+        ((np.zeros((4, 6)), [0, 1, 2, 1], "0.1"), TypeError, "learning_rate must be a real number"),
+        ((np.zeros((4, 5)), [0, 1, 2, 1], 0.1), ValueError, r"x must have shape \(N, 6\)"),
+    ],
+    ids=["label", "rate", "rate-type", "x-shape"],
+)
 def test_train_step_refuses_bad_arguments(args, error, message):
     with pytest.raises(error, match=message):
         TwoLayerNet(6, 4, 3, seed=0).train_step(*args)

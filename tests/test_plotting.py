@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+
 from twolayer.plotting import plot_accuracy, plot_history, plot_loss
 from twolayer.training import History
 
@@ -17,7 +18,11 @@ def test_loss_figure(tmp_path):
     loss = 2.3 * np.exp(-np.arange(3000) / 500)
     figure = plot_loss(loss, tmp_path / "loss.png")
     left, right = figure.axes
-    assert (left.get_xlabel(), left.get_ylabel(), right.get_xlabel()) == ("iteration", "loss", "iteration")
+    assert (left.get_xlabel(), left.get_ylabel(), right.get_xlabel()) == (
+        "iteration",
+        "loss",
+        "iteration",
+    )
     assert len(left.lines[0].get_xdata()) == 3000 and len(right.lines[0].get_xdata()) == 1000
     assert right.get_title() == "first 1,000 iterations"
     assert (tmp_path / "loss.png").read_bytes().startswith(PNG_SIGNATURE)
@@ -43,12 +48,18 @@ def test_accuracy_figure(tmp_path):
 def test_validation_is_a_labelled_third_line():
     (ax,) = plot_accuracy([0.1, 0.9], [0.1, 0.8], val_acc_list=[0.1, 0.7]).axes
     assert [line.get_linestyle() for line in ax.lines] == ["-", ":", "--"]
-    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["train acc", "val acc", "test acc"]
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == [
+        "train acc",
+        "val acc",
+        "test acc",
+    ]
     assert list(ax.lines[1].get_ydata()) == [0.1, 0.7]
 
 
 def test_epoch_ticks_are_whole_numbers():
-    (ax,) = plot_accuracy([0.1, 0.5, 0.7], [0.1, 0.5, 0.6], iterations=[1, 601, 1000], iter_per_epoch=600).axes
+    (ax,) = plot_accuracy(
+        [0.1, 0.5, 0.7], [0.1, 0.5, 0.6], iterations=[1, 601, 1000], iter_per_epoch=600
+    ).axes
     figure = ax.figure
     figure.canvas.draw()  # the ticks are placed when drawn
     ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
@@ -102,10 +113,20 @@ def test_history_figures_include_the_final_accuracies_and_validation(tmp_path, m
         drawn.update(args=args, kwargs=kwargs)
 
     monkeypatch.setattr("twolayer.plotting.plot_accuracy", record)
-    plot_history(history(validation_size=100, val_acc_list=[0.1, 0.7, 0.8], final_val_acc=0.81), tmp_path)
+    plot_history(
+        history(validation_size=100, val_acc_list=[0.1, 0.7, 0.8], final_val_acc=0.81), tmp_path
+    )
     (train, test, path), kwargs = drawn["args"], drawn["kwargs"]
-    assert train == [0.1, 0.8, 0.9, 0.92] and test == [0.1, 0.8, 0.88, 0.9] and path == tmp_path / "accuracy.png"
-    assert kwargs == {"val_acc_list": [0.1, 0.7, 0.8, 0.81], "iterations": [1, 601, 1201, 1500], "iter_per_epoch": 600}
+    assert (
+        train == [0.1, 0.8, 0.9, 0.92]
+        and test == [0.1, 0.8, 0.88, 0.9]
+        and path == tmp_path / "accuracy.png"
+    )
+    assert kwargs == {
+        "val_acc_list": [0.1, 0.7, 0.8, 0.81],
+        "iterations": [1, 601, 1201, 1500],
+        "iter_per_epoch": 600,
+    }
 
     plot_history(history(final_train_acc=None, final_test_acc=None, interrupted=True), tmp_path)
     assert drawn["args"][0] == [0.1, 0.8, 0.9] and drawn["kwargs"]["iterations"] == [1, 601, 1201]
@@ -116,7 +137,9 @@ def test_drawn_into_the_callers_axes(tmp_path):
 
     figure = Figure()
     left, right, third = figure.subplots(1, 3)
-    assert plot_loss([2.0, 1.0, 0.5], tmp_path / "loss.png", first=2, ax=[left, right]) is figure  # two panels
+    assert (
+        plot_loss([2.0, 1.0, 0.5], tmp_path / "loss.png", first=2, ax=[left, right]) is figure
+    )  # two panels
     assert len(left.lines[0].get_xdata()) == 3 and len(right.lines[0].get_xdata()) == 2
     assert plot_accuracy([0.1, 0.8], [0.1, 0.7], ax=third) is figure and len(third.lines) == 2
     assert plot_loss([2.0, 1.0], ax=third) is figure and len(third.lines) == 3
@@ -143,5 +166,7 @@ def test_a_run_interrupted_before_its_first_evaluation_still_plots(tmp_path, rec
         train_loss_list=[], train_acc_list=[], test_acc_list=[], epoch_iters=[], epoch_times=[],
         final_train_acc=None, final_test_acc=None, interrupted=True,
     )  # fmt: skip
-    assert all(path.read_bytes().startswith(PNG_SIGNATURE) for path in plot_history(empty, tmp_path))
+    assert all(
+        path.read_bytes().startswith(PNG_SIGNATURE) for path in plot_history(empty, tmp_path)
+    )
     assert not recwarn.list  # no "no artists with labels" warning

@@ -18,10 +18,18 @@ history = train(TwoLayerNet(4, 5, 3, seed=0), x, t, x, t, iters_num=4, batch_siz
 def test_training_in_a_notebook(ipywidgets):
     if ipywidgets:
         pytest.importorskip("ipywidgets")
-    hide = "" if ipywidgets else "import sys; sys.modules['ipywidgets'] = None  # as if not installed\n"
+    hide = (
+        ""
+        if ipywidgets
+        else "import sys; sys.modules['ipywidgets'] = None  # as if not installed\n"
+    )
     (outputs,) = run_cells(hide + TRAIN)
-    widgets = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    text = "".join(o["text"] for o in outputs if o["output_type"] == "stream" and o["name"] == "stdout")
+    widgets = [
+        o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+    ]
+    text = "".join(
+        o["text"] for o in outputs if o["output_type"] == "stream" and o["name"] == "stdout"
+    )
     assert not [o for o in outputs if o["output_type"] == "error"], outputs
     assert len(widgets) == (1 if ipywidgets else 0)
     assert text.count("train acc, test acc | ") == 2  # an epoch is 2 iterations of 10 out of 20

@@ -49,7 +49,11 @@ def problems(draw: Any, max_d: int = 10, max_h: int = 8, max_c: int = 6, max_n: 
     D, H, C, N = (draw(st.integers(1, m)) for m in (max_d, max_h, max_c, max_n))
     net_dtype = np.dtype(draw(st.sampled_from([np.float64, np.float32])))
     net = TwoLayerNet(
-        D, H, C, draw(st.sampled_from([0.01, 0.5, 2.0])), dtype=net_dtype,
+        D,
+        H,
+        C,
+        draw(st.sampled_from([0.01, 0.5, 2.0])),
+        dtype=net_dtype,
         seed=draw(st.integers(0, 2**32 - 1)),
     )
     x_dtype = np.dtype(draw(st.sampled_from(INPUT_DTYPES)))
@@ -125,8 +129,22 @@ def test_numerical_gradient_agrees_with_the_reference(problem, method: str) -> N
 # --- Garbage: any value in any argument gives a result or a clean exception -------------------
 
 GARBAGE_DTYPES = [
-    "?", "i1", "u1", "<i8", "<u8", "<f2", "<f4", "<f8", ">f4", ">f8", "g", "<c8", "<U3", "S2",
-    "M8[s]", "m8[ms]",
+    "?",
+    "i1",
+    "u1",
+    "<i8",
+    "<u8",
+    "<f2",
+    "<f4",
+    "<f8",
+    ">f4",
+    ">f8",
+    "g",
+    "<c8",
+    "<U3",
+    "S2",
+    "M8[s]",
+    "m8[ms]",
 ]
 CLEAN_ERRORS = (TypeError, ValueError, KeyError, MemoryError, OverflowError)
 
@@ -142,17 +160,31 @@ def garbage() -> st.SearchStrategy:
     )
     arrays = arrays | objects
     views = arrays.map(lambda a: a[::-1] if a.ndim else a) | arrays.map(lambda a: a.T)
-    scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.complex_numbers() | st.text(max_size=3)
-    lists = st.lists(st.integers(-5, 5) | st.floats() | st.lists(st.floats(), max_size=6), max_size=6)
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats()
+        | st.complex_numbers()
+        | st.text(max_size=3)
+    )
+    lists = st.lists(
+        st.integers(-5, 5) | st.floats() | st.lists(st.floats(), max_size=6), max_size=6
+    )
     return arrays | views | scalars | lists
 
 
 def _call_with_garbage(data: Any) -> None:
     net = TwoLayerNet(
-        data.draw(st.integers(1, 6)), data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4)),
-        dtype=data.draw(st.sampled_from([np.float64, np.float32])), seed=0,
+        data.draw(st.integers(1, 6)),
+        data.draw(st.integers(1, 4)),
+        data.draw(st.integers(1, 4)),
+        dtype=data.draw(st.sampled_from([np.float64, np.float32])),
+        seed=0,
     )
-    action = data.draw(st.sampled_from(["predict", "loss", "accuracy", "gradient", "numerical", "params"]))
+    action = data.draw(
+        st.sampled_from(["predict", "loss", "accuracy", "gradient", "numerical", "params"])
+    )
     x, t = data.draw(garbage()), data.draw(garbage())
     try:
         if action == "predict":

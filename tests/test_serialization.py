@@ -182,7 +182,9 @@ def test_saved_file_gets_the_usual_permissions(tmp_path):
     os.umask(umask)
     path = tmp_path / "net.npz"
     TwoLayerNet(4, 3, 2).save(path)
-    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() would give, not mkstemp's private 0o600
+    assert (
+        path.stat().st_mode & 0o777 == 0o666 & ~umask
+    )  # as open() would give, not mkstemp's private 0o600
 
 
 def test_round_trip_through_a_file_object(dtype):
@@ -210,7 +212,10 @@ def test_a_damaged_file_object_is_named(tmp_path):
         TwoLayerNet.load(io.BytesIO(b"PK\x03\x04 not really"))
     path = tmp_path / "junk.npz"
     path.write_bytes(b"junk")
-    with open(path, "rb") as file, pytest.raises(ValueError, match=f"{path} is not a readable npz file"):
+    with (
+        open(path, "rb") as file,
+        pytest.raises(ValueError, match=f"{path} is not a readable npz file"),
+    ):
         TwoLayerNet.load(file)
 
 

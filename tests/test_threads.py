@@ -14,8 +14,9 @@ import os
 from collections.abc import Iterator
 
 import pytest
-import twolayer
 from isolation import Case, expect_error, run_python
+
+import twolayer
 
 # fmt: off
 BAD_THREAD_COUNTS = [

@@ -31,7 +31,16 @@ def book_loop(network, x_train, t_train, *, iters_num, batch_size, learning_rate
 def test_short_mnist_run_learns(mnist):
     (x_train, t_train), (x_test, t_test) = mnist
     net = TwoLayerNet(784, 50, 10, seed=0)
-    history = train(net, x_train[:10000], t_train[:10000], x_test, t_test, iters_num=300, learning_rate=0.5, seed=0)
+    history = train(
+        net,
+        x_train[:10000],
+        t_train[:10000],
+        x_test,
+        t_test,
+        iters_num=300,
+        learning_rate=0.5,
+        seed=0,
+    )
     assert history.final_test_acc > 0.8  # chance is 0.1
     assert history.final_test_acc == net.accuracy(x_test, t_test)
     assert np.mean(history.train_loss_list[-20:]) < np.mean(history.train_loss_list[:20]) / 3
@@ -40,7 +49,15 @@ def test_short_mnist_run_learns(mnist):
 def test_matches_the_books_loop_on_the_reference_network(small):
     x_train, t_train, x_test, t_test = small
     settings = dict(iters_num=30, batch_size=50, learning_rate=0.3, seed=7)
-    history = train(TwoLayerNet(784, 20, 10, seed=3), x_train, t_train, x_test, t_test, progress=False, **settings)
+    history = train(
+        TwoLayerNet(784, 20, 10, seed=3),
+        x_train,
+        t_train,
+        x_test,
+        t_test,
+        progress=False,
+        **settings,
+    )
     expected = book_loop(ReferenceNet(784, 20, 10, seed=3), x_train, t_train, **settings)
     np.testing.assert_allclose(history.train_loss_list, expected, rtol=1e-9)
 
@@ -55,25 +72,40 @@ def test_numerical_gradient_run_agrees_with_backprop(small):
             iters_num=5, batch_size=20, learning_rate=1.0, gradient=gradient, seed=5, progress=False,
         )  # fmt: skip
     assert histories["numerical"].gradient == "numerical"
-    np.testing.assert_allclose(histories["numerical"].train_loss_list, histories["backprop"].train_loss_list, rtol=1e-6)
+    np.testing.assert_allclose(
+        histories["numerical"].train_loss_list, histories["backprop"].train_loss_list, rtol=1e-6
+    )
     for key in ("W1", "b1", "W2", "b2"):
         # Central differences are off by O(h^2) = 1e-8 per step, against updates of about 1e-2.
-        np.testing.assert_allclose(nets["numerical"].params[key], nets["backprop"].params[key], rtol=0, atol=1e-6)
+        np.testing.assert_allclose(
+            nets["numerical"].params[key], nets["backprop"].params[key], rtol=0, atol=1e-6
+        )
 
 
 def test_history_contents(small):
     x_train, t_train, x_test, t_test = small
     net = TwoLayerNet(784, 10, 10, dtype=np.float32, seed=0)
-    history = train(net, x_train, t_train, x_test, t_test, iters_num=25, batch_size=100, seed=1, progress=False)
+    history = train(
+        net, x_train, t_train, x_test, t_test, iters_num=25, batch_size=100, seed=1, progress=False
+    )
     assert (history.iters_num, history.batch_size, history.learning_rate, history.gradient, history.seed) == (
         25, 100, 0.1, "backprop", 1,
     )  # fmt: skip
-    assert (history.input_size, history.hidden_size, history.output_size, history.dtype) == (784, 10, 10, "float32")
+    assert (history.input_size, history.hidden_size, history.output_size, history.dtype) == (
+        784,
+        10,
+        10,
+        "float32",
+    )
     assert history.activation == "sigmoid"
     assert (history.train_size, history.test_size, history.iter_per_epoch) == (1000, 500, 10.0)
-    assert len(history.train_loss_list) == 25 and all(isinstance(x, float) for x in history.train_loss_list)
+    assert len(history.train_loss_list) == 25 and all(
+        isinstance(x, float) for x in history.train_loss_list
+    )
     assert history.epoch_iters == [0, 10, 20]  # i % iter_per_epoch == 0, as in the book
-    assert len(history.train_acc_list) == len(history.test_acc_list) == len(history.epoch_times) == 3
+    assert (
+        len(history.train_acc_list) == len(history.test_acc_list) == len(history.epoch_times) == 3
+    )
     assert all(0 <= a <= 1 for a in history.train_acc_list + history.test_acc_list)
     assert 0 < history.epoch_times[0] < history.epoch_times[-1] < history.wall_time
     assert history.final_train_acc == net.accuracy(x_train, t_train)
@@ -107,7 +139,8 @@ def test_one_evaluation_per_epoch(small, train_size, batch_size, epoch_iters):
 
 def test_same_seeds_same_run(small):
     runs = [
-        train(TwoLayerNet(784, 10, 10, seed=2), *small, iters_num=15, seed=s, progress=False) for s in (4, np.int64(4))
+        train(TwoLayerNet(784, 10, 10, seed=2), *small, iters_num=15, seed=s, progress=False)
+        for s in (4, np.int64(4))
     ]
     assert runs[1].seed == 4 and type(runs[1].seed) is int
     assert runs[0].train_loss_list == runs[1].train_loss_list
@@ -142,10 +175,18 @@ def test_progress_bar_on_a_terminal(small, monkeypatch, capsys):
 
 def test_divergence_stops_with_a_clear_error(small):
     net = TwoLayerNet(784, 20, 10, dtype=np.float32, seed=0)
-    with pytest.raises(DivergedError, match=r"diverged at iteration \d+: the mini-batch loss is nan") as info:
-        train(net, *small, iters_num=50, learning_rate=1e38, seed=0, progress=False)  # float32 overflows
+    with pytest.raises(
+        DivergedError, match=r"diverged at iteration \d+: the mini-batch loss is nan"
+    ) as info:
+        train(
+            net, *small, iters_num=50, learning_rate=1e38, seed=0, progress=False
+        )  # float32 overflows
     history = info.value.history
-    assert history.diverged and not math.isfinite(history.train_loss_list[-1]) and len(history.train_loss_list) < 50
+    assert (
+        history.diverged
+        and not math.isfinite(history.train_loss_list[-1])
+        and len(history.train_loss_list) < 50
+    )
     assert history.final_test_acc is None
     assert json.loads(history.to_json())["train_loss_list"][-1] is None  # JSON has no NaN
 
@@ -165,7 +206,9 @@ class InterruptedNet(TwoLayerNet):
 
 
 def test_ctrl_c_keeps_the_history(small):
-    history = train(InterruptedNet(784, 5, 10, seed=0, at=13), *small, iters_num=100, seed=0, progress=False)
+    history = train(
+        InterruptedNet(784, 5, 10, seed=0, at=13), *small, iters_num=100, seed=0, progress=False
+    )
     assert history.interrupted and not history.diverged
     assert len(history.train_loss_list) == 13 and history.epoch_iters == [0, 10]
     assert history.final_test_acc is None and history.wall_time > 0
@@ -220,7 +263,9 @@ def test_rejects_bad_settings(small, kwargs, error, message):
     before = {key: value.copy() for key, value in net.params.items()}
     with pytest.raises(error, match=message):
         train(net, *small, **kwargs)
-    assert all(np.array_equal(net.params[key], before[key]) for key in before)  # rejected before any step
+    assert all(
+        np.array_equal(net.params[key], before[key]) for key in before
+    )  # rejected before any step
     if "momentum" not in kwargs:  # the same check, up front, for a series of runs
         with pytest.raises(error, match=message):
             check_settings(kwargs, data_sizes=(1000, 500))
@@ -228,16 +273,22 @@ def test_rejects_bad_settings(small, kwargs, error, message):
 
 def test_check_settings_without_data_checks_what_it_can():
     check_settings({})  # train's defaults
-    check_settings({"train_size": 10**9, "validation_size": 10**9, "eval_samples": 10**9})  # no data to compare with
+    check_settings(
+        {"train_size": 10**9, "validation_size": 10**9, "eval_samples": 10**9}
+    )  # no data to compare with
     with pytest.raises(ValueError, match="train_size must be at most 60,000"):
         check_settings({"train_size": 10**9}, data_sizes=(60000, 10000))
-    with pytest.raises(TypeError, match="unknown training setting momentum, nesterov; the settings are iters_num, "):
+    with pytest.raises(
+        TypeError, match="unknown training setting momentum, nesterov; the settings are iters_num, "
+    ):
         check_settings({"momentum": 0.9, "nesterov": True, "batch_size": 10})
 
 
 def test_rejects_mismatched_data(small):
     x_train, t_train, x_test, t_test = small
-    with pytest.raises(ValueError, match="x_test and t_test must hold the same number .* got 500 and 499"):
+    with pytest.raises(
+        ValueError, match="x_test and t_test must hold the same number .* got 500 and 499"
+    ):
         train(TwoLayerNet(784, 5, 10), x_train, t_train, x_test, t_test[:499])
 
 
@@ -246,7 +297,12 @@ class RecordingNet:
     and records the rows it is given. Each row of the data carries its sample's id in column 0."""
 
     def __init__(self):
-        self.params = {"W1": np.zeros((2, 3)), "b1": np.zeros(3), "W2": np.zeros((3, 4)), "b2": np.zeros(4)}
+        self.params = {
+            "W1": np.zeros((2, 3)),
+            "b1": np.zeros(3),
+            "W2": np.zeros((3, 4)),
+            "b2": np.zeros(4),
+        }
         self.trained: list[np.ndarray] = []  # the ids of each mini-batch
         self.measured: list[np.ndarray] = []  # the ids of each accuracy call, in order
 
@@ -273,11 +329,15 @@ def id_data(n_train=103, n_test=20):
 
 def test_shuffle_uses_each_sample_once_per_epoch():
     net = RecordingNet()
-    history = train(net, *id_data(103), sampling="shuffle", batch_size=10, epochs=3, seed=0, progress=False)
+    history = train(
+        net, *id_data(103), sampling="shuffle", batch_size=10, epochs=3, seed=0, progress=False
+    )
     assert history.iter_per_epoch == 11 and history.iters_num == 33 and len(net.trained) == 33
     epochs = [net.trained[11 * e : 11 * (e + 1)] for e in range(3)]
     for batches in epochs:
-        assert [len(batch) for batch in batches] == [10] * 10 + [3]  # the short last batch used as it is
+        assert [len(batch) for batch in batches] == [10] * 10 + [
+            3
+        ]  # the short last batch used as it is
         assert sorted(np.concatenate(batches)) == list(range(103))
     orders = [np.concatenate(batches) for batches in epochs]
     assert not np.array_equal(orders[0], orders[1])  # shuffled anew each epoch
@@ -286,7 +346,9 @@ def test_shuffle_uses_each_sample_once_per_epoch():
 
     again = RecordingNet()
     train(again, *id_data(103), sampling="shuffle", batch_size=10, epochs=3, seed=0, progress=False)
-    assert all(np.array_equal(a, b) for a, b in zip(net.trained, again.trained))  # same seed, same batches
+    assert all(
+        np.array_equal(a, b) for a, b in zip(net.trained, again.trained)
+    )  # same seed, same batches
     other = RecordingNet()
     train(other, *id_data(103), sampling="shuffle", batch_size=10, epochs=3, seed=1, progress=False)
     assert not all(np.array_equal(a, b) for a, b in zip(net.trained, other.trained))
@@ -314,7 +376,15 @@ def test_validation_samples_are_never_trained_on(sampling):
           seed=3, progress=False)  # fmt: skip
     assert set(again.measured[1]) == val_rows  # the same seed holds the same samples out
     other = RecordingNet()
-    train(other, *id_data(103), sampling=sampling, validation_size=20, iters_num=1, seed=4, progress=False)
+    train(
+        other,
+        *id_data(103),
+        sampling=sampling,
+        validation_size=20,
+        iters_num=1,
+        seed=4,
+        progress=False,
+    )
     assert set(other.measured[1]) != val_rows
     assert len(other.measured[0]) == 83  # without train_size, all that is not held out
 
@@ -322,7 +392,14 @@ def test_validation_samples_are_never_trained_on(sampling):
 def test_eval_samples_keep_their_subset_within_a_run():
     net = RecordingNet()
     history = train(
-        net, *id_data(103), validation_size=30, eval_samples=7, eval_every=2, iters_num=10, seed=5, progress=False
+        net,
+        *id_data(103),
+        validation_size=30,
+        eval_samples=7,
+        eval_every=2,
+        iters_num=10,
+        seed=5,
+        progress=False,
     )
     assert history.epoch_iters == [0, 2, 4, 6, 8]
     evaluations, final = net.measured[:15], net.measured[15:]
@@ -332,7 +409,15 @@ def test_eval_samples_keep_their_subset_within_a_run():
         assert len(set(subsets[0])) == 7 and set(subsets[0]) <= set(final[k])
     assert [len(ids) for ids in final] == [73, 30, 20]  # the final accuracies are on the whole sets
     other = RecordingNet()
-    train(other, *id_data(103), validation_size=30, eval_samples=7, iters_num=1, seed=6, progress=False)
+    train(
+        other,
+        *id_data(103),
+        validation_size=30,
+        eval_samples=7,
+        iters_num=1,
+        seed=6,
+        progress=False,
+    )
     assert not np.array_equal(other.measured[2], evaluations[2])  # drawn with the seed
 
 
@@ -342,7 +427,15 @@ def test_eval_samples_keep_their_subset_within_a_run():
 )
 def test_epochs_set_the_number_of_iterations(sampling, epochs, iters_num, iter_per_epoch):
     net = RecordingNet()
-    history = train(net, *id_data(1000), sampling=sampling, batch_size=300, epochs=epochs, seed=0, progress=False)
+    history = train(
+        net,
+        *id_data(1000),
+        sampling=sampling,
+        batch_size=300,
+        epochs=epochs,
+        seed=0,
+        progress=False,
+    )
     assert (history.epochs, history.iters_num, len(net.trained)) == (epochs, iters_num, iters_num)
     assert history.iter_per_epoch == pytest.approx(iter_per_epoch)
 
@@ -351,14 +444,22 @@ def test_default_is_the_books_run_and_whole_sets_are_not_copied():
     net = RecordingNet()
     x_train, t_train, x_test, t_test = id_data(103)
     history = train(net, x_train, t_train, x_test, t_test, iters_num=3, seed=0, progress=False)
-    assert (history.iters_num, history.sampling, history.validation_size, history.train_size) == (3, "replacement", 0, 103)
+    assert (history.iters_num, history.sampling, history.validation_size, history.train_size) == (
+        3,
+        "replacement",
+        0,
+        103,
+    )
     rng = np.random.default_rng(0)
     assert all(np.array_equal(batch, rng.choice(103, 100)) for batch in net.trained)
 
 
 def test_progress_lines_say_what_was_measured(capsys):
     train(RecordingNet(), *id_data(103), validation_size=30, eval_samples=10, iters_num=1, seed=0)
-    assert capsys.readouterr().out == "train acc, val acc, test acc on 10 samples each | 0.5000, 0.5000, 0.5000\n"
+    assert (
+        capsys.readouterr().out
+        == "train acc, val acc, test acc on 10 samples each | 0.5000, 0.5000, 0.5000\n"
+    )
     train(RecordingNet(), *id_data(103), eval_every=4, iters_num=9, seed=0)
     assert capsys.readouterr().out.splitlines() == [
         f"iteration {i}: train acc, test acc | 0.5000, 0.5000" for i in (0, 4, 8)
@@ -369,7 +470,10 @@ def test_progress_bar_says_what_was_measured(monkeypatch, capsys):
     terminal = Terminal()
     monkeypatch.setattr("sys.stderr", terminal)
     train(RecordingNet(), *id_data(103), validation_size=30, eval_samples=10, iters_num=5, seed=0)
-    assert "train acc 0.5000, val acc 0.5000, test acc 0.5000 on 10 samples each" in terminal.getvalue()
+    assert (
+        "train acc 0.5000, val acc 0.5000, test acc 0.5000 on 10 samples each"
+        in terminal.getvalue()
+    )
 
 
 def test_overfitting_on_300_images(mnist):
@@ -391,7 +495,9 @@ def test_overfitting_on_300_images(mnist):
 
 
 def test_history_round_trip(small, tmp_path):
-    history = train(RecordingNet(), *id_data(103), validation_size=10, iters_num=5, seed=0, progress=False)
+    history = train(
+        RecordingNet(), *id_data(103), validation_size=10, iters_num=5, seed=0, progress=False
+    )
     history.train_loss_list[2] = math.nan  # written as null, read back as NaN
     history.to_json(tmp_path / "history.json")
     again = History.from_json(tmp_path / "history.json")
@@ -414,8 +520,12 @@ def test_history_from_before_the_new_settings_loads(tmp_path):
 def test_history_too_large_is_refused_before_reading(tmp_path):
     path = tmp_path / "huge.json"
     with open(path, "wb") as f:
-        f.truncate(MAX_HISTORY_BYTES + 1)  # sparse: no disk space, and reading it would take a while
-    with pytest.raises(ValueError, match=f"{path} is larger than a training history can be \\(67,108,864 bytes\\)"):
+        f.truncate(
+            MAX_HISTORY_BYTES + 1
+        )  # sparse: no disk space, and reading it would take a while
+    with pytest.raises(
+        ValueError, match=f"{path} is larger than a training history can be \\(67,108,864 bytes\\)"
+    ):
         History.from_json(path)
 
 
@@ -458,10 +568,17 @@ def test_invalid_history_is_a_clear_error(tmp_path, change, message):
 
 def test_numpy_integer_settings_are_written_as_numbers(tmp_path):
     sizes = {"train_size": np.int64(50), "validation_size": np.int32(10), "epochs": np.int64(2)}
-    history = train(RecordingNet(), *id_data(103), eval_samples=np.int64(5), progress=False, seed=0, **sizes)
+    history = train(
+        RecordingNet(), *id_data(103), eval_samples=np.int64(5), progress=False, seed=0, **sizes
+    )
     history.to_json(tmp_path / "history.json")
     data = json.loads((tmp_path / "history.json").read_text())
-    assert (data["train_size"], data["validation_size"], data["epochs"], data["eval_samples"]) == (50, 10, 2, 5)
+    assert (data["train_size"], data["validation_size"], data["epochs"], data["eval_samples"]) == (
+        50,
+        10,
+        2,
+        5,
+    )
     assert History.from_json(tmp_path / "history.json") == history
 
 
@@ -482,12 +599,24 @@ class BookStepsNet:
         return self.net.accuracy(x, t)
 
 
-@pytest.mark.parametrize("dtype, labels, settings", [
-    (np.float64, "labels", dict(iters_num=40, batch_size=50)),
-    (np.float32, "one-hot", dict(iters_num=40, batch_size=100)),
-    (np.float64, "one-hot", dict(epochs=2, sampling="shuffle", batch_size=64, validation_size=200, eval_every=7)),
-    (np.float32, "labels", dict(iters_num=30, train_size=500, eval_samples=300, batch_size=300)),
-], ids=["f64-labels", "f32-one-hot", "f64-shuffle-validation", "f32-subsets"])
+@pytest.mark.parametrize(
+    "dtype, labels, settings",
+    [
+        (np.float64, "labels", dict(iters_num=40, batch_size=50)),
+        (np.float32, "one-hot", dict(iters_num=40, batch_size=100)),
+        (
+            np.float64,
+            "one-hot",
+            dict(epochs=2, sampling="shuffle", batch_size=64, validation_size=200, eval_every=7),
+        ),
+        (
+            np.float32,
+            "labels",
+            dict(iters_num=30, train_size=500, eval_samples=300, batch_size=300),
+        ),
+    ],
+    ids=["f64-labels", "f32-one-hot", "f64-shuffle-validation", "f32-subsets"],
+)
 def test_the_fused_step_and_the_books_steps_give_the_same_history(small, dtype, labels, settings):
     x_train, t_train, x_test, t_test = small
     if labels == "one-hot":
@@ -495,13 +624,24 @@ def test_the_fused_step_and_the_books_steps_give_the_same_history(small, dtype, 
     fused_net, book_net = (TwoLayerNet(784, 30, 10, dtype=dtype, seed=4) for _ in range(2))
     data = (x_train, t_train, x_test, t_test)
     fused = train(fused_net, *data, learning_rate=0.4, seed=9, progress=False, **settings)
-    book = train(BookStepsNet(book_net), *data, learning_rate=0.4, seed=9, progress=False, **settings)
+    book = train(
+        BookStepsNet(book_net), *data, learning_rate=0.4, seed=9, progress=False, **settings
+    )
     assert fused_net.grads == {} and book_net.grads != {}  # each took the path it should
     rtol = 1e-12 if dtype == np.float64 else 1e-5
     np.testing.assert_allclose(fused.train_loss_list, book.train_loss_list, rtol=rtol)
     assert len(fused.train_loss_list) == book.iters_num
-    for name in ("train_acc_list", "val_acc_list", "test_acc_list", "epoch_iters", "final_train_acc",
-                 "final_val_acc", "final_test_acc"):
+    for name in (
+        "train_acc_list",
+        "val_acc_list",
+        "test_acc_list",
+        "epoch_iters",
+        "final_train_acc",
+        "final_val_acc",
+        "final_test_acc",
+    ):
         assert getattr(fused, name) == getattr(book, name), name
     for key in fused_net.params:
-        np.testing.assert_allclose(fused_net.params[key], book_net.params[key], rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(
+            fused_net.params[key], book_net.params[key], rtol=rtol, atol=rtol
+        )

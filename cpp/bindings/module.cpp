@@ -33,8 +33,7 @@ using CArray = py::array_t<T, py::array::c_style | py::array::forcecast>;
 
 std::string shape_of(const py::array& a) {
   std::string s = "(";
-  for (py::ssize_t i = 0; i < a.ndim(); ++i)
-    s += (i ? ", " : "") + std::to_string(a.shape(i));
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
   return s + (a.ndim() == 1 ? ",)" : ")");
 }
 
@@ -110,12 +109,13 @@ struct Labels {
 
   // `checked`, when given, lists the rows the caller will read (train_step's indices): only
   // their labels are checked, so that a step on a batch does not scan the whole set's labels.
-  Labels(py::handle obj, std::size_t N, std::size_t C, const CArray<std::int64_t>* checked = nullptr) {
+  Labels(py::handle obj, std::size_t N, std::size_t C,
+         const CArray<std::int64_t>* checked = nullptr) {
     py::array t = as_array(obj);
     require_real(t, "t");
-    const std::string expected =
-        "t must be labels of shape (" + std::to_string(N) + ",) or rows of shape (" +
-        std::to_string(N) + ", " + std::to_string(C) + ") to match x, got " + shape_of(t);
+    const std::string expected = "t must be labels of shape (" + std::to_string(N) +
+                                 ",) or rows of shape (" + std::to_string(N) + ", " +
+                                 std::to_string(C) + ") to match x, got " + shape_of(t);
     auto for_each_checked = [&](auto&& check) {
       if (!checked)
         for (std::size_t n = 0; n < N; ++n) check(n);
@@ -238,20 +238,21 @@ CArray<std::int64_t> batch_indices(py::handle obj, std::size_t N) {
   if (kind != 'i' && kind != 'u')
     throw py::type_error("indices must be an array of integers, got dtype " + dtype_of(a));
   if (a.ndim() != 1) throw std::invalid_argument("indices must be 1-D, got shape " + shape_of(a));
-  if (a.shape(0) == 0) throw std::invalid_argument("indices must select at least one row, got none");
+  if (a.shape(0) == 0)
+    throw std::invalid_argument("indices must select at least one row, got none");
   const std::string range = " is not a row of x: expected 0 <= index < " + std::to_string(N);
   if (kind == 'u' && a.dtype().itemsize() == 8) {  // past int64's range they would wrap around
     auto u = c_array<std::uint64_t>(a);
     for (py::ssize_t i = 0; i < u.size(); ++i)
       if (u.data()[i] >= N)
-        throw std::invalid_argument("indices[" + std::to_string(i) + "] = " +
-                                    std::to_string(u.data()[i]) + range);
+        throw std::invalid_argument("indices[" + std::to_string(i) +
+                                    "] = " + std::to_string(u.data()[i]) + range);
   }
   auto rows = c_array<std::int64_t>(a);
   for (py::ssize_t i = 0; i < rows.size(); ++i)
     if (rows.data()[i] < 0 || static_cast<std::size_t>(rows.data()[i]) >= N)
-      throw std::invalid_argument("indices[" + std::to_string(i) + "] = " +
-                                  std::to_string(rows.data()[i]) + range);
+      throw std::invalid_argument("indices[" + std::to_string(i) +
+                                  "] = " + std::to_string(rows.data()[i]) + range);
   return rows;
 }
 
@@ -311,8 +312,9 @@ double loss(PyNet<T>& self, py::handle x_obj, py::handle t_obj) {
   Batch<T> x(x_obj, d.D);
   Labels<T> t(t_obj, x.N, d.C);
   const std::int64_t* labels = t.as_labels(x.N, d.C);
-  return x.visit(
-      [&](auto* rows) { return self.locked([&](auto& net) { return net.loss(rows, labels, x.N); }); });
+  return x.visit([&](auto* rows) {
+    return self.locked([&](auto& net) { return net.loss(rows, labels, x.N); });
+  });
 }
 
 template <class T>
@@ -395,8 +397,8 @@ void bind_net(py::module_& m, const char* name) {
            py::arg("input_size"), py::arg("hidden_size"), py::arg("output_size"),
            py::arg("activation") = "sigmoid")
       .def_property_readonly("sizes", &sizes<T>)
-      .def_property_readonly(
-          "activation", [](const Net& self) { return activation_name(self.net.activation()); })
+      .def_property_readonly("activation",
+                             [](const Net& self) { return activation_name(self.net.activation()); })
       .def_property_readonly("params", &params<T>,
                              "(W1, b1, W2, b2): writable views of the parameter buffer")
       .def("predict", &predict<T>, py::arg("x"))

@@ -14,8 +14,9 @@ namespace twolayer {
 template <class T>
 struct Kernels {
   const char* name;
-  std::size_t (*gather_nonzeros_by_rows_of_float)(std::uint32_t* index, T* value, std::size_t* start,
-                                                  const float* a, std::size_t N, std::size_t K);
+  std::size_t (*gather_nonzeros_by_rows_of_float)(std::uint32_t* index, T* value,
+                                                  std::size_t* start, const float* a, std::size_t N,
+                                                  std::size_t K);
   std::size_t (*gather_nonzeros_by_rows_of_double)(std::uint32_t* index, T* value,
                                                    std::size_t* start, const double* a,
                                                    std::size_t N, std::size_t K);
@@ -23,10 +24,10 @@ struct Kernels {
                                 std::size_t N, std::size_t K, std::size_t M);
   void (*mark_nonzero_columns)(std::uint64_t* masks, const SparseRows<T>& a, std::size_t N,
                                std::size_t K);
-  void (*sparse_affine_backward_weights_of_float)(T* dw, const std::uint64_t* masks,
-                                                  const float* a, const T* d, std::size_t N,
-                                                  std::size_t K, std::size_t M,
-                                                  std::size_t k_begin, std::size_t k_end);
+  void (*sparse_affine_backward_weights_of_float)(T* dw, const std::uint64_t* masks, const float* a,
+                                                  const T* d, std::size_t N, std::size_t K,
+                                                  std::size_t M, std::size_t k_begin,
+                                                  std::size_t k_end);
   void (*sparse_affine_backward_weights_of_double)(T* dw, const std::uint64_t* masks,
                                                    const double* a, const T* d, std::size_t N,
                                                    std::size_t K, std::size_t M,
@@ -45,8 +46,8 @@ struct Kernels {
   }
 
   // The kernels that read the input, for either type of it.
-  void sparse_affine_backward_weights(T* dw, const std::uint64_t* masks, const float* a,
-                                      const T* d, std::size_t N, std::size_t K, std::size_t M,
+  void sparse_affine_backward_weights(T* dw, const std::uint64_t* masks, const float* a, const T* d,
+                                      std::size_t N, std::size_t K, std::size_t M,
                                       std::size_t k_begin, std::size_t k_end) const {
     sparse_affine_backward_weights_of_float(dw, masks, a, d, N, K, M, k_begin, k_end);
   }

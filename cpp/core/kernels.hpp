@@ -11,7 +11,6 @@
 #include <cstdint>
 
 #include "compiler.hpp"
-
 #include "dims.hpp"
 
 namespace twolayer {
@@ -51,7 +50,7 @@ struct SparseRows {
 // start for N + 1. Returns the number of non-zeros. NaNs count as non-zero.
 template <class T, class A>
 std::size_t gather_nonzeros_by_rows(std::uint32_t* index, T* value, std::size_t* start, const A* a,
-                            std::size_t N, std::size_t K) {
+                                    std::size_t N, std::size_t K) {
   std::size_t count = 0;
   for (std::size_t n = 0; n < N; ++n) {
     start[n] = count;
@@ -246,8 +245,8 @@ double cross_entropy_sum(const T* y, const std::int64_t* t, std::size_t N, std::
 
 // dy[N×C] = (y - onehot(t)) * scale. Overwrites.
 template <class T>
-void softmax_cross_entropy_backward(T* dy, const T* y, const std::int64_t* t, T scale, std::size_t N,
-                                    std::size_t C) {
+void softmax_cross_entropy_backward(T* dy, const T* y, const std::int64_t* t, T scale,
+                                    std::size_t N, std::size_t C) {
   for (std::size_t n = 0; n < N; ++n) {
     for (std::size_t c = 0; c < C; ++c) dy[n * C + c] = y[n * C + c] * scale;
     dy[n * C + t[n]] -= scale;

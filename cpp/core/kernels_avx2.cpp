@@ -85,7 +85,9 @@ constexpr LeftPackPairs make_left_pack_pairs() {
 }
 alignas(32) constexpr LeftPackPairs kLeftPackPairs = make_left_pack_pairs();
 
-__m256i load_lanes(const std::uint32_t* p) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p)); }
+__m256i load_lanes(const std::uint32_t* p) {
+  return _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
+}
 
 // The non-zeros of 8 floats at a, their inputs numbered from k: stored at index, value.
 template <class T>
@@ -110,11 +112,12 @@ template <class T>
 int pack_nonzeros(std::uint32_t* index, T* value, const double* a, size_t k) {
   const __m256d x = _mm256_loadu_pd(a);
   const unsigned mask = Simd<double>::nonzero_lanes(x);
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(index),
-                   _mm_add_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(kLeftPack.lanes[mask])),
-                                 _mm_set1_epi32(static_cast<int>(k))));
-  const __m256d packed =
-      _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(x), load_lanes(kLeftPackPairs.halves[mask])));
+  _mm_storeu_si128(
+      reinterpret_cast<__m128i*>(index),
+      _mm_add_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(kLeftPack.lanes[mask])),
+                    _mm_set1_epi32(static_cast<int>(k))));
+  const __m256d packed = _mm256_castps_pd(
+      _mm256_permutevar8x32_ps(_mm256_castpd_ps(x), load_lanes(kLeftPackPairs.halves[mask])));
   if constexpr (sizeof(T) == sizeof(double))
     _mm256_storeu_pd(value, packed);
   else
@@ -298,7 +301,8 @@ void affine_forward_tile(T* out, const T* a, const T* w, const T* b, size_t K, s
   constexpr int L = S::lanes, F = Partial ? NV - 1 : NV;
   V acc[R][NV];
   for (int v = 0; v < NV; ++v) {
-    const V bias = !b ? S::zero() : (v < F ? S::load(b + m0 + v * L) : S::load_masked(b + m0 + v * L, mask));
+    const V bias =
+        !b ? S::zero() : (v < F ? S::load(b + m0 + v * L) : S::load_masked(b + m0 + v * L, mask));
     for (int r = 0; r < R; ++r) acc[r][v] = bias;
   }
   for (size_t k = 0; k < K; ++k) {

@@ -83,7 +83,8 @@ void TwoLayerNet<T>::reserve(int worker, std::size_t rows, bool with_backward) {
 
 template <class T>
 template <class X>
-SparseRows<T> TwoLayerNet<T>::forward_chunk(Scratch& s, T* logits, const X* x, std::size_t n) const {
+SparseRows<T> TwoLayerNet<T>::forward_chunk(Scratch& s, T* logits, const X* x,
+                                            std::size_t n) const {
   const Dims& d = dims_;
   const Params<const T> p(params_.data(), d);
   const Kernels<T>& k = kernels<T>();
@@ -228,10 +229,9 @@ const X* TwoLayerNet<T>::backprop(T* grads, const X* x, const std::int64_t* rows
     parallel_for(d.D, w1_rows, w1_workers, [&](std::size_t k0, std::size_t k1, int) {
       if (first == 0) std::fill(gW1 + k0 * d.H, gW1 + k1 * d.H, T(0));
       for (std::size_t slot = 0; slot < in_round; ++slot)
-        kernels<T>().sparse_affine_backward_weights(gW1, scratch_[slot].masks.data(),
-                                                    batch + begin(slot) * d.D,
-                                                    scratch_[slot].da1.data(), size(slot), d.D,
-                                                    d.H, k0, k1);
+        kernels<T>().sparse_affine_backward_weights(
+            gW1, scratch_[slot].masks.data(), batch + begin(slot) * d.D, scratch_[slot].da1.data(),
+            size(slot), d.D, d.H, k0, k1);
       // Each thread updates the rows of W1 it has just finished, while they are in its cache.
       if (last && learning_rate != T(0))
         sgd_update(params_.data() + k0 * d.H, gW1 + k0 * d.H, (k1 - k0) * d.H, learning_rate);
@@ -291,33 +291,33 @@ double TwoLayerNet<T>::train_step(const X* x, const Targets<T>& t, const std::in
 
 template <class T>
 template <class X>
-bool TwoLayerNet<T>::numerical_gradient(T* grads, const X* x, const std::int64_t* t,
-                                        std::size_t N, double h, NumericalMethod method,
+bool TwoLayerNet<T>::numerical_gradient(T* grads, const X* x, const std::int64_t* t, std::size_t N,
+                                        double h, NumericalMethod method,
                                         const std::atomic<bool>& cancel) {
   // A float32 net's loss changes by about 2h·g ≈ 1e-8 under a perturbation, below one float32 ulp
   // of the loss: the differences are formed in double so that they still measure a gradient.
   const std::vector<double> theta(params_.begin(), params_.end());
   std::vector<double> wide(theta.size());
-  const bool done =
-      method == NumericalMethod::naive
-          ? numerical_gradient_naive(wide.data(), theta.data(), dims_, activation_, x, t, N, h,
-                                     cancel)
-          : numerical_gradient_incremental(wide.data(), theta.data(), dims_, activation_, x, t, N,
-                                           h, cancel);
-  if (done) std::transform(wide.begin(), wide.end(), grads, [](double g) { return static_cast<T>(g); });
+  const bool done = method == NumericalMethod::naive
+                        ? numerical_gradient_naive(wide.data(), theta.data(), dims_, activation_, x,
+                                                   t, N, h, cancel)
+                        : numerical_gradient_incremental(wide.data(), theta.data(), dims_,
+                                                         activation_, x, t, N, h, cancel);
+  if (done)
+    std::transform(wide.begin(), wide.end(), grads, [](double g) { return static_cast<T>(g); });
   return done;
 }
 
 #define TWOLAYER_INSTANTIATE(T, X)                                                                \
-  template void TwoLayerNet<T>::predict<X>(T*, const X*, std::size_t);                           \
-  template double TwoLayerNet<T>::loss<X>(const X*, const std::int64_t*, std::size_t);           \
-  template std::size_t TwoLayerNet<T>::count_correct<X>(const X*, const std::int64_t*,           \
-                                                        std::size_t);                            \
-  template void TwoLayerNet<T>::gradient<X>(T*, const X*, const Targets<T>&, std::size_t);       \
+  template void TwoLayerNet<T>::predict<X>(T*, const X*, std::size_t);                            \
+  template double TwoLayerNet<T>::loss<X>(const X*, const std::int64_t*, std::size_t);            \
+  template std::size_t TwoLayerNet<T>::count_correct<X>(const X*, const std::int64_t*,            \
+                                                        std::size_t);                             \
+  template void TwoLayerNet<T>::gradient<X>(T*, const X*, const Targets<T>&, std::size_t);        \
   template double TwoLayerNet<T>::train_step<X>(const X*, const Targets<T>&, const std::int64_t*, \
-                                                std::size_t, T, bool);                          \
-  template bool TwoLayerNet<T>::numerical_gradient<X>(T*, const X*, const std::int64_t*,         \
-                                                      std::size_t, double, NumericalMethod,      \
+                                                std::size_t, T, bool);                            \
+  template bool TwoLayerNet<T>::numerical_gradient<X>(T*, const X*, const std::int64_t*,          \
+                                                      std::size_t, double, NumericalMethod,       \
                                                       const std::atomic<bool>&);
 template class TwoLayerNet<float>;
 template class TwoLayerNet<double>;

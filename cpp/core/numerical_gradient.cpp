@@ -61,8 +61,8 @@ double shifted_sample_loss(const double* a2n, double dz, const double* w, std::s
 }
 
 // The same loss with only logit `shifted` moved, by `shift`.
-double one_logit_shifted_loss(const double* a2n, std::size_t shifted, double shift,
-                              std::int64_t t, std::size_t C) {
+double one_logit_shifted_loss(const double* a2n, std::size_t shifted, double shift, std::int64_t t,
+                              std::size_t C) {
   auto logit = [&](std::size_t c) { return c == shifted ? a2n[c] + shift : a2n[c]; };
   double top = logit(0);
   for (std::size_t c = 1; c < C; ++c) top = std::max(top, logit(c));
@@ -128,10 +128,21 @@ struct UnperturbedArrays {
   template <class X>
   UnperturbedArrays(const Params<const double>& p, const Dims& d, Activation f, const X* x,
                     const std::int64_t* t, std::size_t N)
-      : activation(f), Np(round_up(N, kPassPadding)), Hp(round_up(d.H, kPassPadding)),
-        a1(N * Hp, 0.0), z1(N * Hp, activate(f, 0.0)), a2(N * d.C), a2t(d.C * Np, 0.0), w2t(d.C * Hp, 0.0),
-        exp_minus_a1(N * Hp, 1.0), e2(N * d.C), e2t(d.C * Np, 1.0),
-        e2_sum(Np, static_cast<double>(d.C)), e2_target(Np, 1.0), w2_max(Hp, 0.0), labels(Np, 0) {
+      : activation(f),
+        Np(round_up(N, kPassPadding)),
+        Hp(round_up(d.H, kPassPadding)),
+        a1(N * Hp, 0.0),
+        z1(N * Hp, activate(f, 0.0)),
+        a2(N * d.C),
+        a2t(d.C * Np, 0.0),
+        w2t(d.C * Hp, 0.0),
+        exp_minus_a1(N * Hp, 1.0),
+        e2(N * d.C),
+        e2t(d.C * Np, 1.0),
+        e2_sum(Np, static_cast<double>(d.C)),
+        e2_target(Np, 1.0),
+        w2_max(Hp, 0.0),
+        labels(Np, 0) {
     const std::size_t D = d.D, H = d.H, C = d.C;
     std::vector<double> row(H);
     for (std::size_t n = 0; n < N; ++n) {
@@ -160,11 +171,24 @@ struct UnperturbedArrays {
   }
 
   UnperturbedPass view(const Dims& d, std::size_t N) const {
-    return {activation,       N,           d.H,           d.C,
-            Np,               Hp,          a1.data(),     z1.data(),
-            a2.data(),        a2t.data(),  w2t.data(),    labels.data(),
-            exp_minus_a1.data(), e2.data(), e2t.data(),   e2_sum.data(),
-            e2_target.data(), w2_max.data()};
+    return {activation,
+            N,
+            d.H,
+            d.C,
+            Np,
+            Hp,
+            a1.data(),
+            z1.data(),
+            a2.data(),
+            a2t.data(),
+            w2t.data(),
+            labels.data(),
+            exp_minus_a1.data(),
+            e2.data(),
+            e2t.data(),
+            e2_sum.data(),
+            e2_target.data(),
+            w2_max.data()};
   }
 };
 
@@ -216,40 +240,42 @@ bool numerical_gradient_incremental(double* grads, const double* theta, const Di
     std::vector<double> diff, shift;
   };
   const int workers = num_threads();
-  std::vector<Work> work(workers, Work{std::vector<double>(std::max(u.Hp, C)), std::vector<double>(u.Np, 0.0)});
+  std::vector<Work> work(
+      workers, Work{std::vector<double>(std::max(u.Hp, C)), std::vector<double>(u.Np, 0.0)});
 
-  parallel_for(hidden_rows + logit_rows, 4, workers, [&](std::size_t begin, std::size_t end, int w) {
-    Work& s = work[w];
-    for (std::size_t row = begin; row < end && !cancel.load(std::memory_order_relaxed); ++row) {
-      if (row < hidden_rows) {
-        // W1[i, :] (b1 when i == D): perturbing W1[i, j] by ±h moves a1[n, j] by ±h·x[n, i].
-        const std::size_t i = row, first = columns.start[i], count = columns.start[i + 1] - first;
-        if (count > 0)
-          kernels.hidden_row_differences(s.diff.data(), u, &columns.samples[first],
-                                         &columns.inputs[first], count, h);
-        else
-          std::fill(s.diff.begin(), s.diff.end(), 0.0);  // no sample's loss moves
-        for (std::size_t j = 0; j < H; ++j) grads[d.W1() + i * H + j] = s.diff[j] * scale;
-      } else {
-        // W2[j, :] (b2 when j == H): perturbing W2[j, c] by ±h moves a2[n, c] by ±h·z1[n, j].
-        const std::size_t j = row - hidden_rows;
-        for (std::size_t n = 0; n < N; ++n) s.shift[n] = h * (j < H ? u.z1[n * u.Hp + j] : 1.0);
-        kernels.logit_row_differences(s.diff.data(), u, s.shift.data());
-        for (std::size_t c = 0; c < C; ++c) grads[d.W2() + j * C + c] = s.diff[c] * scale;
-      }
-    }
-  });
+  parallel_for(
+      hidden_rows + logit_rows, 4, workers, [&](std::size_t begin, std::size_t end, int w) {
+        Work& s = work[w];
+        for (std::size_t row = begin; row < end && !cancel.load(std::memory_order_relaxed); ++row) {
+          if (row < hidden_rows) {
+            // W1[i, :] (b1 when i == D): perturbing W1[i, j] by ±h moves a1[n, j] by ±h·x[n, i].
+            const std::size_t i = row, first = columns.start[i],
+                              count = columns.start[i + 1] - first;
+            if (count > 0)
+              kernels.hidden_row_differences(s.diff.data(), u, &columns.samples[first],
+                                             &columns.inputs[first], count, h);
+            else
+              std::fill(s.diff.begin(), s.diff.end(), 0.0);  // no sample's loss moves
+            for (std::size_t j = 0; j < H; ++j) grads[d.W1() + i * H + j] = s.diff[j] * scale;
+          } else {
+            // W2[j, :] (b2 when j == H): perturbing W2[j, c] by ±h moves a2[n, c] by ±h·z1[n, j].
+            const std::size_t j = row - hidden_rows;
+            for (std::size_t n = 0; n < N; ++n) s.shift[n] = h * (j < H ? u.z1[n * u.Hp + j] : 1.0);
+            kernels.logit_row_differences(s.diff.data(), u, s.shift.data());
+            for (std::size_t c = 0; c < C; ++c) grads[d.W2() + j * C + c] = s.diff[c] * scale;
+          }
+        }
+      });
   return !cancel.load();
 }
 
-#define TWOLAYER_INSTANTIATE(X)                                                                   \
-  template bool numerical_gradient_naive<X>(double*, const double*, const Dims&, Activation,    \
-                                            const X*, const std::int64_t*, std::size_t, double,  \
-                                            const std::atomic<bool>&);                           \
-  template bool numerical_gradient_incremental<X>(double*, const double*, const Dims&,           \
-                                                  Activation, const X*, const std::int64_t*,     \
-                                                  std::size_t, double,                           \
-                                                  const std::atomic<bool>&);
+#define TWOLAYER_INSTANTIATE(X)                                                                    \
+  template bool numerical_gradient_naive<X>(double*, const double*, const Dims&, Activation,       \
+                                            const X*, const std::int64_t*, std::size_t, double,    \
+                                            const std::atomic<bool>&);                             \
+  template bool numerical_gradient_incremental<X>(double*, const double*, const Dims&, Activation, \
+                                                  const X*, const std::int64_t*, std::size_t,      \
+                                                  double, const std::atomic<bool>&);
 TWOLAYER_INSTANTIATE(float)
 TWOLAYER_INSTANTIATE(double)
 #undef TWOLAYER_INSTANTIATE

@@ -38,15 +38,15 @@ bool numerical_gradient_incremental(double* grads, const double* theta, const Di
 struct UnperturbedPass {
   Activation activation;
   std::size_t N, H, C;
-  std::size_t Np, Hp;      // N and H rounded up to a multiple of kPassPadding
-  const double* a1;        // [N×Hp] hidden pre-activations x·W1 + b1
-  const double* z1;        // [N×Hp] hidden outputs activation(a1)
-  const double* a2;        // [N×C] logits z1·W2 + b2
-  const double* a2t;       // [C×Np] the logits transposed
-  const double* w2t;       // [C×Hp] W2 transposed
-  const std::int64_t* t;   // [Np] labels
-  // The same pass in exponentials, for evaluating perturbed losses through exp(a + b) = exp(a)·exp(b)
-  // (the AVX2 kernels; see numerical_gradient_avx2.cpp).
+  std::size_t Np, Hp;     // N and H rounded up to a multiple of kPassPadding
+  const double* a1;       // [N×Hp] hidden pre-activations x·W1 + b1
+  const double* z1;       // [N×Hp] hidden outputs activation(a1)
+  const double* a2;       // [N×C] logits z1·W2 + b2
+  const double* a2t;      // [C×Np] the logits transposed
+  const double* w2t;      // [C×Hp] W2 transposed
+  const std::int64_t* t;  // [Np] labels
+  // The same pass in exponentials, for evaluating perturbed losses through exp(a + b) =
+  // exp(a)·exp(b) (the AVX2 kernels; see numerical_gradient_avx2.cpp).
   const double* exp_minus_a1;  // [N×Hp] exp(-a1), for the sigmoid
   const double* e2;            // [N×C] exp(a2 - max_c a2), each row's softmax numerators
   const double* e2t;           // [C×Np] e2 transposed

@@ -58,7 +58,8 @@ V loss_of(V numerator, V denominator) {
 // w_c = w[c·stride] (each lane its own dz and w; all lanes the same sample and label).
 V shifted_sample_loss(const double* a2n, V dz, const double* w, size_t stride, size_t t, size_t C) {
   V top = S::fmadd(dz, S::load(w), S::set1(a2n[0]));
-  for (size_t c = 1; c < C; ++c) top = S::max(top, S::fmadd(dz, S::load(w + c * stride), S::set1(a2n[c])));
+  for (size_t c = 1; c < C; ++c)
+    top = S::max(top, S::fmadd(dz, S::load(w + c * stride), S::set1(a2n[c])));
   V sum = S::zero(), target = S::zero();
   for (size_t c = 0; c < C; ++c) {
     const V e = exp(S::sub(S::fmadd(dz, S::load(w + c * stride), S::set1(a2n[c])), top));
@@ -77,8 +78,7 @@ template <>
 struct HiddenShift<Activation::sigmoid> {
   V exp_minus_shift, exp_plus_shift;
   explicit HiddenShift(double shift)
-      : exp_minus_shift(S::set1(std::exp(-shift))),
-        exp_plus_shift(S::set1(std::exp(shift))) {}
+      : exp_minus_shift(S::set1(std::exp(-shift))), exp_plus_shift(S::set1(std::exp(shift))) {}
   // sigmoid(a ± shift) = 1 / (1 + exp(-a)·exp(∓shift)), exp(-a) from the unperturbed pass.
   void operator()(V& dz_plus, V& dz_minus, const UnperturbedPass& u, size_t at) const {
     const V e = S::load(u.exp_minus_a1 + at), z = S::load(u.z1 + at), one = S::set1(1.0);
@@ -148,7 +148,8 @@ void hidden_row_differences(double* diff, const UnperturbedPass& u, const std::u
 
 // The general path for four samples (lanes) with logit `shifted` moved by `shift`; a2t holds the
 // logits transposed, so the four samples' logit c are a2t[c·Np ...].
-V one_logit_shifted_loss(const double* a2t, size_t Np, size_t shifted, V shift, __m256i t, size_t C) {
+V one_logit_shifted_loss(const double* a2t, size_t Np, size_t shifted, V shift, __m256i t,
+                         size_t C) {
   auto logit = [&](size_t c) {
     const V l = S::load(a2t + c * Np);
     return c == shifted ? S::add(l, shift) : l;
@@ -178,9 +179,11 @@ void logit_row_differences(double* diff, const UnperturbedPass& u, const double*
         // samples whose label is c, in the target.
         const V e2c = S::load(u.e2t + c * u.Np + n), e2_sum = S::load(u.e2_sum + n);
         const V e2_target = S::load(u.e2_target + n), labelled_c = is_label(t, c);
-        const V up = S::mul(e2c, expm1_small(s)), um = S::mul(e2c, expm1_small(S::sub(S::zero(), s)));
+        const V up = S::mul(e2c, expm1_small(s)),
+                um = S::mul(e2c, expm1_small(S::sub(S::zero(), s)));
         plus = loss_of(S::add(e2_target, S::select(labelled_c, up, S::zero())), S::add(e2_sum, up));
-        minus = loss_of(S::add(e2_target, S::select(labelled_c, um, S::zero())), S::add(e2_sum, um));
+        minus =
+            loss_of(S::add(e2_target, S::select(labelled_c, um, S::zero())), S::add(e2_sum, um));
       } else {
         plus = one_logit_shifted_loss(u.a2t + n, u.Np, c, s, t, u.C);
         minus = one_logit_shifted_loss(u.a2t + n, u.Np, c, S::sub(S::zero(), s), t, u.C);

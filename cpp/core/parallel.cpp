@@ -81,7 +81,8 @@ class Pool {
   // or memory limit), the pool keeps those it has and parallel_for shares the chunks among them.
   // Letting the exception out instead would destroy the condition variables under the waiting
   // workers (a hang) and then joinable threads (std::terminate).
-  Pool(int threads, unsigned forks) : forks_(forks), requested_(threads), sleepers_(new Sleeper[threads]) {
+  Pool(int threads, unsigned forks)
+      : forks_(forks), requested_(threads), sleepers_(new Sleeper[threads]) {
     for (int w = 1; w < threads; ++w) {
       try {
         threads_.emplace_back([this, w] { work(w); });
@@ -110,8 +111,8 @@ class Pool {
     n_ = n;
     grain_ = grain;
     chunks_.store(static_cast<std::uint32_t>(chunks), std::memory_order_relaxed);
-    const int helpers = static_cast<int>(std::min<std::size_t>(
-        {static_cast<std::size_t>(workers), chunks, threads_.size() + 1}));
+    const int helpers = static_cast<int>(
+        std::min<std::size_t>({static_cast<std::size_t>(workers), chunks, threads_.size() + 1}));
     helpers_.store(helpers, std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
     const std::uint32_t call = ++calls_;
@@ -129,7 +130,9 @@ class Pool {
   // so that claiming a chunk and checking that it belongs to the call one woke for are one
   // compare-and-swap: a worker that comes late can never claim a chunk of a later call.
   static constexpr std::uint64_t kMaxChunks = std::numeric_limits<std::uint32_t>::max();
-  static std::uint32_t call_of(std::uint64_t ticket) { return static_cast<std::uint32_t>(ticket >> 32); }
+  static std::uint32_t call_of(std::uint64_t ticket) {
+    return static_cast<std::uint32_t>(ticket >> 32);
+  }
   static std::uint32_t chunk_of(std::uint64_t ticket) { return static_cast<std::uint32_t>(ticket); }
 
   // Runs chunks of call `call` until none is left unclaimed, or until that call is over. The call's
@@ -199,7 +202,9 @@ class Pool {
 
   void wake(int worker) {
     Sleeper& s = sleepers_[worker];
-    { std::lock_guard<std::mutex> lock(s.mutex); }  // the worker is inside wait(), or has not yet looked
+    {
+      std::lock_guard<std::mutex> lock(s.mutex);
+    }  // the worker is inside wait(), or has not yet looked
     s.wake.notify_one();
   }
 
@@ -214,7 +219,7 @@ class Pool {
   const int requested_;
   std::unique_ptr<Sleeper[]> sleepers_;
   std::vector<std::thread> threads_;
-  std::mutex busy_;  // one call at a time
+  std::mutex busy_;          // one call at a time
   std::uint32_t calls_ = 0;  // the caller's count of calls; workers read it from the ticket
   std::atomic<std::uint64_t> ticket_{0};
   // The call's description: written by the caller before it stores the ticket. The atomic parts
@@ -222,7 +227,7 @@ class Pool {
   const Body* body_ = nullptr;
   std::size_t n_ = 0, grain_ = 1;
   std::atomic<std::uint32_t> chunks_{0};
-  std::atomic<int> helpers_{0};  // the workers [0, helpers) take part
+  std::atomic<int> helpers_{0};                     // the workers [0, helpers) take part
   alignas(64) std::atomic<std::uint32_t> done_{0};  // chunks finished
   std::atomic<bool> caller_asleep_{false};
   std::mutex done_mutex_;

@@ -40,7 +40,9 @@ struct Simd<double> {
   static V max(V a, V b) { return _mm256_max_pd(a, b); }
   static V min(V a, V b) { return _mm256_min_pd(a, b); }
   static V abs(V a) { return _mm256_andnot_pd(_mm256_set1_pd(-0.0), a); }
-  static V select(V mask, V if_true, V if_false) { return _mm256_blendv_pd(if_false, if_true, mask); }
+  static V select(V mask, V if_true, V if_false) {
+    return _mm256_blendv_pd(if_false, if_true, mask);
+  }
   static V is_nan(V a) { return _mm256_cmp_pd(a, a, _CMP_UNORD_Q); }
   static V greater_equal(V a, V b) { return _mm256_cmp_pd(a, b, _CMP_GE_OQ); }
   static V less_equal(V a, V b) { return _mm256_cmp_pd(a, b, _CMP_LE_OQ); }
@@ -80,7 +82,9 @@ struct Simd<float> {
   static V max(V a, V b) { return _mm256_max_ps(a, b); }
   static V min(V a, V b) { return _mm256_min_ps(a, b); }
   static V abs(V a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
-  static V select(V mask, V if_true, V if_false) { return _mm256_blendv_ps(if_false, if_true, mask); }
+  static V select(V mask, V if_true, V if_false) {
+    return _mm256_blendv_ps(if_false, if_true, mask);
+  }
   static V is_nan(V a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
   static V greater_equal(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_GE_OQ); }
   static V less_equal(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_LE_OQ); }
@@ -113,8 +117,8 @@ inline __m256d exp(__m256d input) {
   // Beyond ±1100 every result is 0 or inf already; clamping keeps k within two 2^(k/2) factors.
   // (The clamp turns NaN into -1100; NaN lanes are restored at the end.)
   const __m256d x = S::min(S::max(input, S::set1(-1100.0)), S::set1(1100.0));
-  const __m256d k =
-      _mm256_round_pd(S::mul(x, S::set1(1.4426950408889634)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256d k = _mm256_round_pd(S::mul(x, S::set1(1.4426950408889634)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256d r = S::fmadd(k, S::set1(-6.93147180369123816490e-01), x);  // ln2_hi: k·ln2_hi exact
   r = S::fmadd(k, S::set1(-1.90821492927058770002e-10), r);          // ln2_lo
   // exp(r) = 1 + r·(1 + r·(1/2 + r·q(r))), q(r) = Σ r^i/(i + 3)! for i <= 10. The outer steps
@@ -123,13 +127,14 @@ inline __m256d exp(__m256d input) {
   // gradient's exps wait on each other otherwise).
   const __m256d r2 = S::mul(r, r), r4 = S::mul(r2, r2), r8 = S::mul(r4, r4);
   auto pair = [&](double c0, double c1) { return S::fmadd(S::set1(c1), r, S::set1(c0)); };
-  const __m256d a = pair(1.0 / 6.0, 1.0 / 24.0);            // r^0, r^1 of q
-  const __m256d b = pair(1.0 / 120.0, 1.0 / 720.0);         // r^2, r^3
-  const __m256d c = pair(1.0 / 5040.0, 1.0 / 40320.0);      // r^4, r^5
-  const __m256d d = pair(1.0 / 362880.0, 1.0 / 3628800.0);  // r^6, r^7
+  const __m256d a = pair(1.0 / 6.0, 1.0 / 24.0);                // r^0, r^1 of q
+  const __m256d b = pair(1.0 / 120.0, 1.0 / 720.0);             // r^2, r^3
+  const __m256d c = pair(1.0 / 5040.0, 1.0 / 40320.0);          // r^4, r^5
+  const __m256d d = pair(1.0 / 362880.0, 1.0 / 3628800.0);      // r^6, r^7
   const __m256d e = pair(1.0 / 39916800.0, 1.0 / 479001600.0);  // r^8, r^9
   const __m256d f = S::set1(1.0 / 6227020800.0);                // r^10
-  const __m256d q = S::fmadd(S::fmadd(f, r2, e), r8, S::fmadd(S::fmadd(d, r2, c), r4, S::fmadd(b, r2, a)));
+  const __m256d q =
+      S::fmadd(S::fmadd(f, r2, e), r8, S::fmadd(S::fmadd(d, r2, c), r4, S::fmadd(b, r2, a)));
   __m256d p = S::fmadd(q, r, S::set1(0.5));
   p = S::fmadd(p, r, S::set1(1.0));
   p = S::fmadd(p, r, S::set1(1.0));
@@ -150,9 +155,10 @@ inline __m256 exp(__m256 input) {
   using S = Simd<float>;
   // exp(float) is 0 below -104 and inf above 89; the clamp keeps 2^(k/2) a normal float.
   const __m256 x = S::min(S::max(input, S::set1(-150.0f)), S::set1(100.0f));
-  const __m256 k = _mm256_round_ps(S::mul(x, S::set1(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 k = _mm256_round_ps(S::mul(x, S::set1(1.44269504f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = S::fmadd(k, S::set1(-0.693145751953125f), x);  // ln2_hi: 12 significant bits
-  r = S::fmadd(k, S::set1(-1.428606765330187045e-06f), r);   // ln2_lo
+  r = S::fmadd(k, S::set1(-1.428606765330187045e-06f), r);  // ln2_lo
   __m256 p = S::set1(1.0f / 5040.0f);
   p = S::fmadd(p, r, S::set1(1.0f / 720.0f));
   p = S::fmadd(p, r, S::set1(1.0f / 120.0f));
@@ -171,7 +177,8 @@ inline __m256 exp(__m256 input) {
   return S::select(S::is_nan(input), input, y);
 }
 
-// log(x) lane by lane, within 1 ulp: log(0) = -inf, log(x < 0) = NaN, log(inf) = inf, NaN stays NaN.
+// log(x) lane by lane, within 1 ulp: log(0) = -inf, log(x < 0) = NaN, log(inf) = inf, NaN stays
+// NaN.
 //
 // x = 2^e·m with m in [√½, √2); with f = m - 1 and s = f/(2 + f), log(m) = 2·atanh(s) =
 // f - f²/2 + s·(f²/2 + R(s²)), R the minimax polynomial of fdlibm's log (error below 2^-58).
@@ -184,11 +191,13 @@ inline __m256d log(__m256d x) {
   // The biased exponent as a double, by the 2^52 trick (AVX2 has no int64 -> double conversion).
   const __m256i biased = _mm256_srli_epi64(bits, 52);
   const __m256d magic = S::set1(4503599627370496.0);
-  __m256d e = S::sub(_mm256_castsi256_pd(_mm256_or_si256(biased, _mm256_castpd_si256(magic))), magic);
+  __m256d e =
+      S::sub(_mm256_castsi256_pd(_mm256_or_si256(biased, _mm256_castpd_si256(magic))), magic);
   e = S::sub(e, S::select(tiny, S::set1(1023.0 + 54.0), S::set1(1023.0)));
   // m in [1, 2): the significand with the exponent of 1.0; then into [√½, √2).
-  __m256d m = _mm256_castsi256_pd(_mm256_or_si256(
-      _mm256_and_si256(bits, _mm256_set1_epi64x(0x000fffffffffffffLL)), _mm256_castpd_si256(S::set1(1.0))));
+  __m256d m = _mm256_castsi256_pd(
+      _mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi64x(0x000fffffffffffffLL)),
+                      _mm256_castpd_si256(S::set1(1.0))));
   const __m256d big = _mm256_cmp_pd(m, S::set1(1.4142135623730951), _CMP_GT_OQ);
   m = S::select(big, S::mul(m, S::set1(0.5)), m);
   e = S::add(e, _mm256_and_pd(big, S::set1(1.0)));
@@ -210,9 +219,12 @@ inline __m256d log(__m256d x) {
   __m256d y = S::fmadd(e, S::set1(6.93147180369123816490e-01), S::sub(f, S::sub(hfsq, low)));
 
   // Special cases, in order: x = 0, x < 0 or NaN, x = inf.
-  y = S::select(_mm256_cmp_pd(x, S::zero(), _CMP_EQ_OQ), S::set1(-std::numeric_limits<double>::infinity()), y);
-  y = S::select(_mm256_cmp_pd(x, S::zero(), _CMP_NGE_UQ), S::set1(std::numeric_limits<double>::quiet_NaN()), y);
-  y = S::select(_mm256_cmp_pd(x, S::set1(std::numeric_limits<double>::infinity()), _CMP_EQ_OQ), x, y);
+  y = S::select(_mm256_cmp_pd(x, S::zero(), _CMP_EQ_OQ),
+                S::set1(-std::numeric_limits<double>::infinity()), y);
+  y = S::select(_mm256_cmp_pd(x, S::zero(), _CMP_NGE_UQ),
+                S::set1(std::numeric_limits<double>::quiet_NaN()), y);
+  y = S::select(_mm256_cmp_pd(x, S::set1(std::numeric_limits<double>::infinity()), _CMP_EQ_OQ), x,
+                y);
   return y;
 }
 

@@ -29,7 +29,9 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     raises (Ctrl-C included), the temporary file is removed and `path` is untouched.
     """
     path = Path(path)
-    if not path.parent.is_dir():  # else mkstemp's error would name the temporary file, not the one asked for
+    if (
+        not path.parent.is_dir()
+    ):  # else mkstemp's error would name the temporary file, not the one asked for
         raise FileNotFoundError(f"cannot write {path}: the directory {path.parent} does not exist")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -82,7 +82,11 @@ def _common_options(machine: argparse.ArgumentParser) -> argparse.ArgumentParser
     """The options of every command that builds a network from MNIST."""
     common = argparse.ArgumentParser(add_help=False, parents=[machine])
     common.add_argument(
-        "--hidden", type=_positive_int, default=50, metavar="H", help="hidden layer size (default: %(default)s)"
+        "--hidden",
+        type=_positive_int,
+        default=50,
+        metavar="H",
+        help="hidden layer size (default: %(default)s)",
     )
     common.add_argument(
         "--activation",
@@ -91,7 +95,10 @@ def _common_options(machine: argparse.ArgumentParser) -> argparse.ArgumentParser
         help="the hidden layer's: sigmoid (chapter 4's network) or relu (chapter 5's) (default: %(default)s)",
     )
     common.add_argument(
-        "--dtype", choices=("float64", "float32"), default="float64", help="the network's dtype (default: %(default)s)"
+        "--dtype",
+        choices=("float64", "float32"),
+        default="float64",
+        help="the network's dtype (default: %(default)s)",
     )
     common.add_argument(
         "--seed",
@@ -135,12 +142,22 @@ def _add_train_command(commands: Any, common: argparse.ArgumentParser) -> None:
         ),
     )
     length = train_parser.add_mutually_exclusive_group()
-    length.add_argument("--iters", type=_positive_int, default=None, metavar="N", help="iterations (default: 10000)")
-    length.add_argument("--epochs", type=_positive_int, default=None, metavar="N", help="epochs, instead of --iters")
-    train_parser.add_argument(
-        "--batch-size", type=_positive_int, default=100, metavar="N", help="mini-batch size (default: %(default)s)"
+    length.add_argument(
+        "--iters", type=_positive_int, default=None, metavar="N", help="iterations (default: 10000)"
     )
-    train_parser.add_argument("--lr", type=_positive_float, default=0.1, help="learning rate (default: %(default)s)")
+    length.add_argument(
+        "--epochs", type=_positive_int, default=None, metavar="N", help="epochs, instead of --iters"
+    )
+    train_parser.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=100,
+        metavar="N",
+        help="mini-batch size (default: %(default)s)",
+    )
+    train_parser.add_argument(
+        "--lr", type=_positive_float, default=0.1, help="learning rate (default: %(default)s)"
+    )
     train_parser.add_argument(
         "--gradient",
         choices=("backprop", "numerical"),
@@ -155,7 +172,11 @@ def _add_train_command(commands: Any, common: argparse.ArgumentParser) -> None:
         "through, each sample once per epoch (default: %(default)s)",
     )
     train_parser.add_argument(
-        "--train-size", type=_positive_int, default=None, metavar="N", help="train on N samples (default: all)"
+        "--train-size",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="train on N samples (default: all)",
     )
     train_parser.add_argument(
         "--validation-size",
@@ -194,7 +215,11 @@ def _add_gradcheck_command(commands: Any, common: argparse.ArgumentParser) -> No
         ),
     )
     check_parser.add_argument(
-        "--batch", type=_positive_int, default=3, metavar="N", help="number of samples (default: %(default)s)"
+        "--batch",
+        type=_positive_int,
+        default=3,
+        metavar="N",
+        help="number of samples (default: %(default)s)",
     )
     check_parser.set_defaults(run=_gradcheck)
 
@@ -208,7 +233,11 @@ def _add_plot_command(commands: Any) -> None:
     )
     plot_parser.add_argument("history", type=Path, metavar="HISTORY", help="a history.json")
     plot_parser.add_argument(
-        "--out", type=Path, default=None, metavar="DIR", help="output directory (default: the history's)"
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="output directory (default: the history's)",
     )
     plot_parser.set_defaults(run=_plot, num_threads=None)
 
@@ -223,7 +252,9 @@ _SETTING_FLAGS = {
 
 def _train_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments of twolayer.training.train that the flags give."""
-    return {name: getattr(args, flag[2:].replace("-", "_")) for name, flag in _SETTING_FLAGS.items()}
+    return {
+        name: getattr(args, flag[2:].replace("-", "_")) for name, flag in _SETTING_FLAGS.items()
+    }
 
 
 def _add_predict_command(commands: Any) -> None:
@@ -237,9 +268,13 @@ def _add_predict_command(commands: Any) -> None:
             "is reported and the others still done; the exit status is then 1."
         ),
     )
-    parser.add_argument("params", type=Path, metavar="PARAMS", help="the network, as 'twolayer train' saves it")
+    parser.add_argument(
+        "params", type=Path, metavar="PARAMS", help="the network, as 'twolayer train' saves it"
+    )
     parser.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="pictures of digits")
-    parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON document instead of text"
+    )
     parser.add_argument(
         "--save-preprocessed",
         type=Path,
@@ -254,7 +289,9 @@ def _predict(args: argparse.Namespace) -> int:
     try:
         net = TwoLayerNet.load(args.params)
         if net.input_size != _MNIST_PIXELS:
-            raise ValueError(f"{args.params}: the network takes {net.input_size} inputs, not MNIST's {_MNIST_PIXELS}")
+            raise ValueError(
+                f"{args.params}: the network takes {net.input_size} inputs, not MNIST's {_MNIST_PIXELS}"
+            )
         if args.save_preprocessed is not None:
             args.save_preprocessed.mkdir(parents=True, exist_ok=True)
     except (OSError, ValueError) as exc:
@@ -266,7 +303,10 @@ def _predict(args: argparse.Namespace) -> int:
             samples[i] = image_to_mnist(image)
             if args.save_preprocessed is not None:
                 _save_sample(samples[i], args.save_preprocessed / f"{name}.png")
-        except (OSError, ValueError) as exc:  # the message names the file; the other images are still done
+        except (
+            OSError,
+            ValueError,
+        ) as exc:  # the message names the file; the other images are still done
             _error(exc)
             results[i]["error"] = str(exc)
     if samples:
@@ -313,13 +353,24 @@ def _train(args: argparse.Namespace) -> int:
         check_settings(settings, data_sizes=(len(x_train), len(x_test)))
     except (TypeError, ValueError) as exc:
         setting = str(exc).split(" ", 1)[0]
-        args.usage_error(f"argument {_SETTING_FLAGS[setting]}: {exc}" if setting in _SETTING_FLAGS else str(exc))
+        args.usage_error(
+            f"argument {_SETTING_FLAGS[setting]}: {exc}" if setting in _SETTING_FLAGS else str(exc)
+        )
     try:
         args.out.mkdir(parents=True, exist_ok=True)  # now, not after a long run
         net = TwoLayerNet(
-            x_train.shape[1], args.hidden, _CLASSES, activation=args.activation, dtype=args.dtype, seed=args.seed
+            x_train.shape[1],
+            args.hidden,
+            _CLASSES,
+            activation=args.activation,
+            dtype=args.dtype,
+            seed=args.seed,
         )
-    except (OSError, MemoryError, ValueError) as exc:  # an unwritable --out; a --hidden too large for this machine
+    except (
+        OSError,
+        MemoryError,
+        ValueError,
+    ) as exc:  # an unwritable --out; a --hidden too large for this machine
         return _error(exc)
     print(f"Training {net!r}\n  {_describe_run(settings, len(x_train), len(x_test))}", flush=True)
     try:
@@ -331,10 +382,18 @@ def _train(args: argparse.Namespace) -> int:
     written = _write_results(args.out, net, history)
     done = len(history.train_loss_list)
     if history.interrupted:
-        print(f"Interrupted after {done:,} of {history.iters_num:,} iterations ({history.wall_time:.1f} s).")
+        print(
+            f"Interrupted after {done:,} of {history.iters_num:,} iterations ({history.wall_time:.1f} s)."
+        )
     elif not history.diverged:
-        final = {"train": history.final_train_acc, "val": history.final_val_acc, "test": history.final_test_acc}
-        accuracies = ", ".join(f"{name} acc {value:.4f}" for name, value in final.items() if value is not None)
+        final = {
+            "train": history.final_train_acc,
+            "val": history.final_val_acc,
+            "test": history.final_test_acc,
+        }
+        accuracies = ", ".join(
+            f"{name} acc {value:.4f}" for name, value in final.items() if value is not None
+        )
         print(f"Done: {done:,} iterations in {history.wall_time:.1f} s; final {accuracies}")
     print(f"Wrote {', '.join(str(path) for path in written)}")
     if history.diverged:
@@ -346,7 +405,11 @@ def _describe_run(settings: dict[str, Any], n_train: int, n_test: int) -> str:
     held_out = settings["validation_size"]
     trained_on = settings["train_size"] or n_train - held_out
     validation = f"{held_out:,} held out for validation, " if held_out else ""
-    length = f"{settings['epochs']:,} epochs" if settings["epochs"] else f"{settings['iters_num'] or 10000:,} iterations"
+    length = (
+        f"{settings['epochs']:,} epochs"
+        if settings["epochs"]
+        else f"{settings['iters_num'] or 10000:,} iterations"
+    )
     shuffled = ", shuffled every epoch" if settings["sampling"] == "shuffle" else ""
     return (
         f"on {trained_on:,} MNIST images ({validation}{n_test:,} for testing): {length}, batch size "
@@ -386,11 +449,18 @@ def _gradcheck(args: argparse.Namespace) -> int:
     x_batch, t_batch = x_train[: args.batch], t_train[: args.batch]
     try:
         net = TwoLayerNet(
-            x_train.shape[1], args.hidden, _CLASSES, activation=args.activation, dtype=args.dtype, seed=args.seed
+            x_train.shape[1],
+            args.hidden,
+            _CLASSES,
+            activation=args.activation,
+            dtype=args.dtype,
+            seed=args.seed,
         )
     except (MemoryError, ValueError) as exc:  # a --hidden too large for this machine
         return _error(exc)
-    print(f"Gradient check of {net!r}\n  on x_train[:{args.batch}]: |numerical - backprop| for each parameter")
+    print(
+        f"Gradient check of {net!r}\n  on x_train[:{args.batch}]: |numerical - backprop| for each parameter"
+    )
 
     grad_backprop = net.gradient(x_batch, t_batch)
     print(f"{'param':<6} {'method':<12} {'mean':>9} {'max':>9}")
@@ -402,7 +472,10 @@ def _gradcheck(args: argparse.Namespace) -> int:
         for key, numerical in grad_numerical.items():
             diff = np.abs(grad_backprop[key] - numerical)
             print(f"{key:<6} {method:<12} {diff.mean():9.2e} {diff.max():9.2e}")
-    print("Numerical gradient time: " + ", ".join(f"{method} {s:.3f} s" for method, s in seconds.items()))
+    print(
+        "Numerical gradient time: "
+        + ", ".join(f"{method} {s:.3f} s" for method, s in seconds.items())
+    )
     return 0
 
 

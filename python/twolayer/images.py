@@ -36,8 +36,12 @@ FORMATS = ("PNG", "JPEG", "BMP", "GIF")
 # at 32 MiB each, where a 50-megapixel photo would take 400 MiB each.
 _WORKING_SIDE = 2048
 _FIELD, _BOX = 28, 20  # MNIST's 28×28 field, and the 20×20 box the digit is scaled to fit
-_MIN_CONTRAST = 0.1  # the ink must differ from the background by 10% of the grey range to be ink at all
-_INK_LEVEL = 0.2  # of the strongest ink: fainter pixels (JPEG ringing, paper texture) do not extend the crop
+_MIN_CONTRAST = (
+    0.1  # the ink must differ from the background by 10% of the grey range to be ink at all
+)
+_INK_LEVEL = (
+    0.2  # of the strongest ink: fainter pixels (JPEG ringing, paper texture) do not extend the crop
+)
 _NOISE_LEVEL = 0.1  # of the strongest ink: fainter pixels are set to background, as MNIST's background is pure black
 
 
@@ -64,7 +68,9 @@ def read_image(path: str | os.PathLike[str]) -> Image.Image:
     path = Path(path)
     size = path.stat().st_size  # FileNotFoundError and the like name the file themselves
     if size > MAX_FILE_BYTES:
-        raise ValueError(f"{path}: the file is {size:,} bytes, more than the {MAX_FILE_BYTES:,} an image may have")
+        raise ValueError(
+            f"{path}: the file is {size:,} bytes, more than the {MAX_FILE_BYTES:,} an image may have"
+        )
     with open(path, "rb") as file:
         try:
             with warnings.catch_warnings():
@@ -80,7 +86,11 @@ def read_image(path: str | os.PathLike[str]) -> Image.Image:
             raise ValueError(f"{path} is not an image ({', '.join(FORMATS)} are read)") from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ValueError(f"{path}: {exc}") from None
-        except (OSError, SyntaxError, EOFError) as exc:  # what Pillow's decoders raise on damaged or cut-off data
+        except (
+            OSError,
+            SyntaxError,
+            EOFError,
+        ) as exc:  # what Pillow's decoders raise on damaged or cut-off data
             raise ValueError(f"{path} is a truncated or damaged image: {exc}") from None
     return picture
 
@@ -128,7 +138,9 @@ def _unit_range(array: np.ndarray) -> NDArray[np.float64]:
     if not np.isfinite(pixels).all():
         raise ValueError("a float image must hold values in [0, 1], got NaN or infinite values")
     if pixels.min() < 0 or pixels.max() > 1:
-        raise ValueError(f"a float image must hold values in [0, 1], got values from {pixels.min()} to {pixels.max()}")
+        raise ValueError(
+            f"a float image must hold values in [0, 1], got values from {pixels.min()} to {pixels.max()}"
+        )
     return pixels
 
 

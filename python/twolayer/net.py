@@ -9,7 +9,7 @@ import operator
 import os
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping
-from typing import Any, BinaryIO, Callable, Optional
+from typing import Any, BinaryIO, Callable
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -362,11 +362,15 @@ class TwoLayerNet:
 def _from_saved(cls: type[TwoLayerNet], saved: bytes) -> TwoLayerNet:
     """The network held by `saved`, the bytes :meth:`TwoLayerNet.save` wrote (the unpickling function)."""
     if not isinstance(saved, bytes):
-        raise TypeError(f"cannot unpickle a TwoLayerNet: expected the bytes of a saved network, got {type(saved).__name__}")
+        raise TypeError(
+            f"cannot unpickle a TwoLayerNet: expected the bytes of a saved network, got {type(saved).__name__}"
+        )
     try:
         return cls.load(io.BytesIO(saved))
     except ValueError as exc:
-        raise ValueError(f"cannot unpickle a TwoLayerNet (damaged, or pickled by another version of twolayer): {exc}") from None
+        raise ValueError(
+            f"cannot unpickle a TwoLayerNet (damaged, or pickled by another version of twolayer): {exc}"
+        ) from None
 
 
 def initial_params(
@@ -391,7 +395,9 @@ def initial_params(
     }
 
 
-def _new_core(dtype: np.dtype, sizes: tuple[int, int, int], activation: str) -> _core.Net64 | _core.Net32:
+def _new_core(
+    dtype: np.dtype, sizes: tuple[int, int, int], activation: str
+) -> _core.Net64 | _core.Net32:
     """The C++ net, or an error that says which network could not be allocated."""
     D, H, C = sizes
     count = D * H + H + H * C + C

@@ -45,7 +45,9 @@ def plot_loss(
     if len(loss) > first:
         panels.append((first, f"first {first:,} iterations"))
     if ax is None:
-        axes = list(_new_figure(figsize=(5 * len(panels), 4)).subplots(1, len(panels), squeeze=False)[0])
+        axes = list(
+            _new_figure(figsize=(5 * len(panels), 4)).subplots(1, len(panels), squeeze=False)[0]
+        )
     else:
         axes = list(ax) if isinstance(ax, Sequence) else [ax]
         if not 1 <= len(axes) <= 2:
@@ -84,7 +86,9 @@ def plot_accuracy(
     if iterations is not None:
         lengths["iterations"] = len(iterations)
     if len(set(lengths.values())) > 1:
-        raise ValueError(f"the accuracy lists and iterations must have the same length, got {lengths}")
+        raise ValueError(
+            f"the accuracy lists and iterations must have the same length, got {lengths}"
+        )
     if iterations is None:
         x, unit = np.arange(len(train_acc_list), dtype=float), "epochs"
     elif iter_per_epoch is not None and len(iterations) and iterations[-1] >= iter_per_epoch:
@@ -101,7 +105,13 @@ def plot_accuracy(
     for label, (marker, linestyle) in styles.items():
         if len(lines[label]):
             ax.plot(
-                x, lines[label], marker=marker, markersize=3, markevery=markevery, linestyle=linestyle, label=label
+                x,
+                lines[label],
+                marker=marker,
+                markersize=3,
+                markevery=markevery,
+                linestyle=linestyle,
+                label=label,
             )
     ax.set(xlabel=unit, ylabel="accuracy", ylim=(0, 1))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 0.5
@@ -117,17 +127,31 @@ def plot_history(history: History, out_dir: str | os.PathLike[str]) -> list[Path
     a validation set out.
     """
     out_dir = Path(out_dir)
-    train_acc, val_acc, test_acc = history.train_acc_list, history.val_acc_list, history.test_acc_list
-    updates = [i + 1 for i in history.epoch_iters]  # epoch_iters[k] is the index of the iteration just done
+    train_acc, val_acc, test_acc = (
+        history.train_acc_list,
+        history.val_acc_list,
+        history.test_acc_list,
+    )
+    updates = [
+        i + 1 for i in history.epoch_iters
+    ]  # epoch_iters[k] is the index of the iteration just done
     if history.final_train_acc is not None and history.final_test_acc is not None:
         updates = [*updates, len(history.train_loss_list)]
-        train_acc, test_acc = [*train_acc, history.final_train_acc], [*test_acc, history.final_test_acc]
+        train_acc, test_acc = (
+            [*train_acc, history.final_train_acc],
+            [*test_acc, history.final_test_acc],
+        )
         if history.final_val_acc is not None:
             val_acc = [*val_acc, history.final_val_acc]
     paths = [out_dir / "loss.png", out_dir / "accuracy.png"]
     plot_loss(history.train_loss_list, paths[0])
     plot_accuracy(
-        train_acc, test_acc, paths[1], val_acc_list=val_acc, iterations=updates, iter_per_epoch=history.iter_per_epoch
+        train_acc,
+        test_acc,
+        paths[1],
+        val_acc_list=val_acc,
+        iterations=updates,
+        iter_per_epoch=history.iter_per_epoch,
     )
     return paths
 

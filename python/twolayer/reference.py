@@ -88,7 +88,11 @@ def train_like_the_book(
     for i, batch_mask in enumerate(batches):
         x_batch = x_train[batch_mask]
         t_batch = t_train[batch_mask]
-        grad = net.numerical_gradient(x_batch, t_batch) if numerical else net.gradient(x_batch, t_batch)
+        grad = (
+            net.numerical_gradient(x_batch, t_batch)
+            if numerical
+            else net.gradient(x_batch, t_batch)
+        )
         for key in PARAM_NAMES:
             net.params[key] -= learning_rate * grad[key]
         train_loss_list.append(net.loss(x_batch, t_batch))
@@ -125,12 +129,17 @@ class ReferenceNet:
         self.dtype = np.dtype(dtype)
         sizes = (input_size, hidden_size, output_size)
         self.params = {
-            k: v.astype(self.dtype) for k, v in initial_params(*sizes, weight_init_std, seed).items()
+            k: v.astype(self.dtype)
+            for k, v in initial_params(*sizes, weight_init_std, seed).items()
         }
 
     @classmethod
     def from_params(
-        cls, params: Mapping[str, NDArray[Any]], dtype: DTypeLike | None = None, *, activation: str = "sigmoid"
+        cls,
+        params: Mapping[str, NDArray[Any]],
+        dtype: DTypeLike | None = None,
+        *,
+        activation: str = "sigmoid",
     ) -> ReferenceNet:
         """A reference net holding copies of the given parameters (of any TwoLayerNet), converted
         to `dtype` if given, with the given activation."""
@@ -175,7 +184,9 @@ class ReferenceNet:
         r = y_label / (y_label + 1e-7)
         return self._backward(x, z1, r[:, None] * (y - np.eye(y.shape[1])[t]) / n)
 
-    def _backward(self, x: NDArray[Any], z1: NDArray[Any], dy: NDArray[Any]) -> dict[str, NDArray[Any]]:
+    def _backward(
+        self, x: NDArray[Any], z1: NDArray[Any], dy: NDArray[Any]
+    ) -> dict[str, NDArray[Any]]:
         """The parameters' gradients from the gradient dy of the loss by the logits."""
         da1 = np.dot(dy, self.params["W2"].T)
         if self.activation == "relu":  # the book's Relu.backward: dout[mask] = 0, mask = (x <= 0)
@@ -189,8 +200,11 @@ class ReferenceNet:
             "b2": dy.sum(axis=0),
         }
 
-    def numerical_gradient(self, x: NDArray[Any], t: NDArray[Any], h: float = 1e-4) -> dict[str, NDArray[Any]]:
+    def numerical_gradient(
+        self, x: NDArray[Any], t: NDArray[Any], h: float = 1e-4
+    ) -> dict[str, NDArray[Any]]:
         """The book's numerical gradient: every parameter perturbed by ±h in turn, the whole loss
         evaluated each time."""
-        return {k: numerical_gradient(lambda: self.loss(x, t), self.params[k], h) for k in PARAM_NAMES}
-
+        return {
+            k: numerical_gradient(lambda: self.loss(x, t), self.params[k], h) for k in PARAM_NAMES
+        }

@@ -122,7 +122,11 @@ class History:
             raise ValueError(too_large)
         try:
             return _history_from_dict(json.loads(text, parse_constant=_reject_constant))
-        except (ValueError, TypeError, RecursionError) as exc:  # JSONDecodeError and UnicodeError are ValueErrors
+        except (
+            ValueError,
+            TypeError,
+            RecursionError,
+        ) as exc:  # JSONDecodeError and UnicodeError are ValueErrors
             raise ValueError(f"{path} is not a valid training history: {exc}") from None
 
 
@@ -170,7 +174,9 @@ def train(
         "validation_size": validation_size, "eval_every": eval_every, "eval_samples": eval_samples,
     }  # fmt: skip
     check_settings(settings, data_sizes=(len(x_train), len(x_test)))
-    settings["seed"] = None if seed is None else int(seed)  # not a NumPy integer, which JSON cannot hold
+    settings["seed"] = (
+        None if seed is None else int(seed)
+    )  # not a NumPy integer, which JSON cannot hold
     batch_rng, split_rng, eval_rng = _generators(settings["seed"])
     fit, validation = _hold_out(x_train, t_train, split_rng, train_size, validation_size)
     fused = _takes_fused_steps(net, gradient)
@@ -178,16 +184,26 @@ def train(
         fit = _as_core_reads(net, *fit)
     iter_per_epoch = _iter_per_epoch(sampling, len(fit[0]), batch_size)
     if iters_num is None:
-        settings["iters_num"] = _DEFAULT_ITERS if epochs is None else math.ceil(epochs * iter_per_epoch)
-    settings.update(learning_rate=float(learning_rate), train_size=len(fit[0]))  # the samples trained on
-    input_size, hidden_size = net.params["W1"].shape  # from params, so the book's own network class works too
+        settings["iters_num"] = (
+            _DEFAULT_ITERS if epochs is None else math.ceil(epochs * iter_per_epoch)
+        )
+    settings.update(
+        learning_rate=float(learning_rate), train_size=len(fit[0])
+    )  # the samples trained on
+    input_size, hidden_size = net.params[
+        "W1"
+    ].shape  # from params, so the book's own network class works too
     history = History(
         **settings, input_size=input_size, hidden_size=hidden_size, output_size=net.params["W2"].shape[1],
         dtype=net.params["W1"].dtype.name, test_size=len(x_test), iter_per_epoch=iter_per_epoch,
         activation=str(getattr(net, "activation", "sigmoid")),  # a net without one is taken for chapter 4's
     )  # fmt: skip
     # Evaluated in this order: train, val, test.
-    whole_sets = {"train": fit, **({"val": validation} if validation else {}), "test": (x_test, t_test)}
+    whole_sets = {
+        "train": fit,
+        **({"val": validation} if validation else {}),
+        "test": (x_test, t_test),
+    }
     eval_sets = _evaluation_sets(whole_sets, eval_samples, eval_rng)
     batches = _batch_indices(sampling, batch_rng, len(fit[0]), batch_size)
     _run(net, history, fit, batches, eval_sets, whole_sets, progress, fused)
@@ -210,7 +226,11 @@ def _sgd_step(
             losses.append(net.train_step(x_train, t_train, learning_rate, indices=batch))
         return
     x_batch, t_batch = x_train[batch], t_train[batch]
-    grad = net.gradient(x_batch, t_batch) if gradient == "backprop" else net.numerical_gradient(x_batch, t_batch)
+    grad = (
+        net.gradient(x_batch, t_batch)
+        if gradient == "backprop"
+        else net.numerical_gradient(x_batch, t_batch)
+    )
     with _ctrl_c_deferred():
         for key in PARAM_NAMES:
             net.params[key] -= learning_rate * grad[key]
@@ -235,11 +255,15 @@ def _as_core_reads(net: TwoLayerNet, x: np.ndarray, t: np.ndarray) -> Pair:
     if t.ndim == 2 and t.dtype.kind in "iuf":
         t = t.astype(net.dtype, copy=False)
     elif t.ndim == 1 and (t.dtype.kind == "i" or t.dtype.kind == "u" and t.dtype.itemsize < 8):
-        t = t.astype(np.int64, copy=False)  # (uint64 labels past int64's range are left for the core to refuse)
+        t = t.astype(
+            np.int64, copy=False
+        )  # (uint64 labels past int64's range are left for the core to refuse)
     return np.ascontiguousarray(x), np.ascontiguousarray(t)
 
 
-def check_settings(settings: Mapping[str, Any], *, data_sizes: tuple[int, int] | None = None) -> None:
+def check_settings(
+    settings: Mapping[str, Any], *, data_sizes: tuple[int, int] | None = None
+) -> None:
     """Raise the error :func:`train` would raise for `settings`, without training: to reject a bad setting before a
     run, or a series of runs, starts.
 
@@ -251,13 +275,17 @@ def check_settings(settings: Mapping[str, Any], *, data_sizes: tuple[int, int] |
     defaults = _setting_defaults()
     unknown = sorted(set(settings) - set(defaults))
     if unknown:
-        raise TypeError(f"unknown training setting {', '.join(unknown)}; the settings are {', '.join(defaults)}")
+        raise TypeError(
+            f"unknown training setting {', '.join(unknown)}; the settings are {', '.join(defaults)}"
+        )
     s = {**defaults, **settings}
     for name, (minimum, optional) in _INT_SETTINGS.items():
         if not (optional and s[name] is None):
             _check_int(name, s[name], minimum=minimum)
     if s["iters_num"] is not None and s["epochs"] is not None:
-        raise ValueError(f"give iters_num or epochs, not both; got iters_num={s['iters_num']}, epochs={s['epochs']}")
+        raise ValueError(
+            f"give iters_num or epochs, not both; got iters_num={s['iters_num']}, epochs={s['epochs']}"
+        )
     rate = s["learning_rate"]
     if isinstance(rate, bool) or not isinstance(rate, numbers.Real):
         raise TypeError(f"learning_rate must be a real number, got {type(rate).__name__}")
@@ -281,7 +309,9 @@ _INT_SETTINGS = {
 def _setting_defaults() -> dict[str, Any]:
     """train's settings and their defaults, from its signature: the one place they are written."""
     parameters = inspect.signature(train).parameters.values()
-    return {p.name: p.default for p in parameters if p.kind is p.KEYWORD_ONLY and p.name != "progress"}
+    return {
+        p.name: p.default for p in parameters if p.kind is p.KEYWORD_ONLY and p.name != "progress"
+    }
 
 
 def _check_sizes(s: Mapping[str, Any], n_train: int, n_test: int) -> None:
@@ -309,7 +339,9 @@ def _check_sizes(s: Mapping[str, Any], n_train: int, n_test: int) -> None:
             )
 
 
-def _check_data(x_train: np.ndarray, t_train: np.ndarray, x_test: np.ndarray, t_test: np.ndarray) -> None:
+def _check_data(
+    x_train: np.ndarray, t_train: np.ndarray, x_test: np.ndarray, t_test: np.ndarray
+) -> None:
     for name, x, t in (("train", x_train, t_train), ("test", x_test, t_test)):
         if len(x) == 0 or len(x) != len(t):
             raise ValueError(
@@ -317,7 +349,9 @@ def _check_data(x_train: np.ndarray, t_train: np.ndarray, x_test: np.ndarray, t_
             )
 
 
-def _generators(seed: int | None) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
+def _generators(
+    seed: int | None,
+) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
     """Generators for the batches, the split and the evaluation samples, all from `seed`.
 
     The batches come from ``default_rng(seed)`` itself, so that a run without split or evaluation samples draws the
@@ -325,11 +359,19 @@ def _generators(seed: int | None) -> tuple[np.random.Generator, np.random.Genera
     """
     root = np.random.SeedSequence(seed)
     split, evaluation = root.spawn(2)
-    return np.random.default_rng(root), np.random.default_rng(split), np.random.default_rng(evaluation)
+    return (
+        np.random.default_rng(root),
+        np.random.default_rng(split),
+        np.random.default_rng(evaluation),
+    )
 
 
 def _hold_out(
-    x: np.ndarray, t: np.ndarray, rng: np.random.Generator, train_size: int | None, validation_size: int
+    x: np.ndarray,
+    t: np.ndarray,
+    rng: np.random.Generator,
+    train_size: int | None,
+    validation_size: int,
 ) -> tuple[Pair, Pair | None]:
     """The samples to train on and the validation set, disjoint, drawn with `rng` (rows kept in data order); the
     whole training set, not copied, when neither size is given."""
@@ -337,7 +379,9 @@ def _hold_out(
         return (x, t), None
     order = rng.permutation(len(x))
     held = np.sort(order[:validation_size])
-    fit = np.sort(order[validation_size : None if train_size is None else validation_size + train_size])
+    fit = np.sort(
+        order[validation_size : None if train_size is None else validation_size + train_size]
+    )
     return (x[fit], t[fit]), ((x[held], t[held]) if validation_size else None)
 
 
@@ -347,7 +391,9 @@ def _iter_per_epoch(sampling: str, train_size: int, batch_size: int) -> float:
     return max(train_size / batch_size, 1)  # the book's
 
 
-def _batch_indices(sampling: str, rng: np.random.Generator, train_size: int, batch_size: int) -> Iterator[np.ndarray]:
+def _batch_indices(
+    sampling: str, rng: np.random.Generator, train_size: int, batch_size: int
+) -> Iterator[np.ndarray]:
     """The row indices of each mini-batch, endlessly."""
     if sampling == "replacement":
         while True:
@@ -355,14 +401,21 @@ def _batch_indices(sampling: str, rng: np.random.Generator, train_size: int, bat
     while True:
         order = rng.permutation(train_size)
         for start in range(0, train_size, batch_size):
-            yield order[start : start + batch_size]  # the last one short if batch_size does not divide train_size
+            yield order[
+                start : start + batch_size
+            ]  # the last one short if batch_size does not divide train_size
 
 
-def _evaluation_sets(sets: dict[str, Pair], eval_samples: int | None, rng: np.random.Generator) -> dict[str, Pair]:
+def _evaluation_sets(
+    sets: dict[str, Pair], eval_samples: int | None, rng: np.random.Generator
+) -> dict[str, Pair]:
     """`eval_samples` samples of each set, drawn once for the whole run, or the whole sets."""
     if eval_samples is None:
         return sets
-    rows = {name: np.sort(rng.choice(len(x), eval_samples, replace=False)) for name, (x, _) in sets.items()}
+    rows = {
+        name: np.sort(rng.choice(len(x), eval_samples, replace=False))
+        for name, (x, _) in sets.items()
+    }
     return {name: (x[rows[name]], t[rows[name]]) for name, (x, t) in sets.items()}
 
 
@@ -382,7 +435,13 @@ def _run(
     try:
         for i in range(history.iters_num):
             _sgd_step(
-                net, *fit, next(batches), history.learning_rate, history.gradient, history.train_loss_list, fused
+                net,
+                *fit,
+                next(batches),
+                history.learning_rate,
+                history.gradient,
+                history.train_loss_list,
+                fused,
             )
             loss = history.train_loss_list[-1]
             if not math.isfinite(loss):
@@ -418,21 +477,29 @@ class _Progress:
     def __init__(self, enabled: bool, history: History):
         self.bar = None
         if enabled:
-            self.bar = progress_bar(total=history.iters_num, desc="train", unit="it", dynamic_ncols=True)
+            self.bar = progress_bar(
+                total=history.iters_num, desc="train", unit="it", dynamic_ncols=True
+            )
         self.write: Callable[[str], None] = _ignore
         if self.bar is not None:
             self.write = self.bar.write
         elif enabled:
             self.write = _print_flushed
-        self.where = "" if history.eval_samples is None else f" on {history.eval_samples:,} samples each"
+        self.where = (
+            "" if history.eval_samples is None else f" on {history.eval_samples:,} samples each"
+        )
         self.per_iterations = history.eval_every is not None
         self.accuracies: dict[str, float] = {}
 
     def evaluation(self, i: int, accuracies: dict[str, float]) -> None:
         self.accuracies = accuracies
-        when = f"iteration {i:,}: " if self.per_iterations else ""  # else once per epoch, as the book prints them
+        when = (
+            f"iteration {i:,}: " if self.per_iterations else ""
+        )  # else once per epoch, as the book prints them
         names = ", ".join(f"{name} acc" for name in accuracies)
-        self.write(f"{when}{names}{self.where} | {', '.join(f'{a:.4f}' for a in accuracies.values())}")
+        self.write(
+            f"{when}{names}{self.where} | {', '.join(f'{a:.4f}' for a in accuracies.values())}"
+        )
 
     def iteration(self, loss: float) -> None:
         if self.bar is not None:
@@ -457,7 +524,10 @@ def _print_flushed(line: str) -> None:
 def _ctrl_c_deferred() -> Iterator[None]:
     """Hold SIGINT back for the duration of the block (one update and one mini-batch loss: well under a second), then
     deliver it to whatever handler was in place. Only the main thread receives signals; elsewhere this does nothing."""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is None
+    ):
         yield  # no signal comes here, or the handler in place was not set from Python and cannot be restored
         return
     received = []
@@ -490,7 +560,9 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_real(value: Any) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)) and math.isfinite(value)
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)) and math.isfinite(
+        value
+    )
 
 
 _JSON_TYPES: dict[str, Callable[[Any], bool]] = {
@@ -514,15 +586,24 @@ def _history_from_dict(data: Any) -> History:
         raise TypeError(f"expected a JSON object, got {type(data).__name__}")
     known = {f.name: f for f in fields(History)}
     unknown = sorted(set(data) - set(known))
-    missing = [n for n, f in known.items() if n not in data and f.default is MISSING and f.default_factory is MISSING]
+    missing = [
+        n
+        for n, f in known.items()
+        if n not in data and f.default is MISSING and f.default_factory is MISSING
+    ]
     if unknown or missing:
         raise ValueError(f"unknown fields {unknown}" if unknown else f"missing fields {missing}")
     for name, value in data.items():
-        if name == "train_loss_list" and isinstance(value, list):  # JSON has no NaN: non-finite losses are null
+        if name == "train_loss_list" and isinstance(
+            value, list
+        ):  # JSON has no NaN: non-finite losses are null
             value = [0.0 if x is None else x for x in value]
         if not _JSON_TYPES[str(known[name].type)](value):
             raise ValueError(f"{name} must be {known[name].type}, got {reprlib.repr(value)}")
-    data = {**data, "train_loss_list": [math.nan if x is None else x for x in data.get("train_loss_list", [])]}
+    data = {
+        **data,
+        "train_loss_list": [math.nan if x is None else x for x in data.get("train_loss_list", [])],
+    }
     history = History(**data)
     _check_consistent(history)
     return history
@@ -533,9 +614,15 @@ def _check_consistent(h: History) -> None:
     problems = [
         (h.gradient not in _GRADIENTS, f"gradient must be one of {_GRADIENTS}"),
         (h.sampling not in _SAMPLINGS, f"sampling must be one of {_SAMPLINGS}"),
-        (min(h.batch_size, h.train_size, h.test_size) < 1, "batch_size, train_size and test_size must be >= 1"),
+        (
+            min(h.batch_size, h.train_size, h.test_size) < 1,
+            "batch_size, train_size and test_size must be >= 1",
+        ),
         (min(h.iters_num, h.validation_size) < 0, "iters_num and validation_size must be >= 0"),
-        (not h.iter_per_epoch > 0 or not h.learning_rate > 0, "iter_per_epoch and learning_rate must be > 0"),
+        (
+            not h.iter_per_epoch > 0 or not h.learning_rate > 0,
+            "iter_per_epoch and learning_rate must be > 0",
+        ),
         (len(h.train_loss_list) > h.iters_num, "more losses than iters_num"),
         (
             {len(h.train_acc_list), len(h.test_acc_list), len(h.epoch_times)} != {evaluations}
@@ -549,7 +636,9 @@ def _check_consistent(h: History) -> None:
         ),
     ]
     accuracies = [*h.train_acc_list, *h.val_acc_list, *h.test_acc_list]
-    accuracies += [a for a in (h.final_train_acc, h.final_val_acc, h.final_test_acc) if a is not None]
+    accuracies += [
+        a for a in (h.final_train_acc, h.final_val_acc, h.final_test_acc) if a is not None
+    ]
     problems.append((any(not 0 <= a <= 1 for a in accuracies), "accuracies must lie in [0, 1]"))
     for failed, message in problems:
         if failed:

@@ -18,7 +18,8 @@ inline void fail(const char* file, int line, const char* what) {
   ++failures();
 }
 
-// |actual - expected| <= tolerance * max(1, |expected|): relative for large values, absolute near 0.
+// |actual - expected| <= tolerance * max(1, |expected|): relative for large values, absolute near
+// 0.
 inline bool close(double actual, double expected, double tolerance) {
   const double scale = std::fabs(expected) > 1.0 ? std::fabs(expected) : 1.0;
   return std::fabs(actual - expected) <= tolerance * scale;
@@ -47,28 +48,27 @@ inline int report(const char* name) {
 
 }  // namespace twolayer_test
 
-#define CHECK(condition)                                                        \
-  do {                                                                          \
-    if (!(condition)) twolayer_test::fail(__FILE__, __LINE__, #condition);      \
+#define CHECK(condition)                                                   \
+  do {                                                                     \
+    if (!(condition)) twolayer_test::fail(__FILE__, __LINE__, #condition); \
   } while (0)
 
-#define CHECK_CLOSE(actual, expected, tolerance)                                          \
-  do {                                                                                    \
-    const double check_actual_ = (actual), check_expected_ = (expected);                  \
-    if (!twolayer_test::close(check_actual_, check_expected_, (tolerance))) {             \
-      std::fprintf(stderr, "  actual %.17g, expected %.17g\n", check_actual_,            \
-                   check_expected_);                                                      \
-      twolayer_test::fail(__FILE__, __LINE__, #actual " close to " #expected);            \
-    }                                                                                     \
+#define CHECK_CLOSE(actual, expected, tolerance)                                                \
+  do {                                                                                          \
+    const double check_actual_ = (actual), check_expected_ = (expected);                        \
+    if (!twolayer_test::close(check_actual_, check_expected_, (tolerance))) {                   \
+      std::fprintf(stderr, "  actual %.17g, expected %.17g\n", check_actual_, check_expected_); \
+      twolayer_test::fail(__FILE__, __LINE__, #actual " close to " #expected);                  \
+    }                                                                                           \
   } while (0)
 
 // Fails unless worst_relative_error(actual, expected) <= tolerance, printing the error.
 #define CHECK_ARRAY_CLOSE(actual, expected, tolerance)                                     \
-  do {                                                                                    \
+  do {                                                                                     \
     const double check_error_ = twolayer_test::worst_relative_error((actual), (expected)); \
-    if (!(check_error_ <= (tolerance))) {                                                 \
-      std::fprintf(stderr, "  relative error %.3g, tolerance %.3g\n", check_error_,       \
-                   double(tolerance));                                                    \
-      twolayer_test::fail(__FILE__, __LINE__, #actual " close to " #expected);            \
-    }                                                                                     \
+    if (!(check_error_ <= (tolerance))) {                                                  \
+      std::fprintf(stderr, "  relative error %.3g, tolerance %.3g\n", check_error_,        \
+                   double(tolerance));                                                     \
+      twolayer_test::fail(__FILE__, __LINE__, #actual " close to " #expected);             \
+    }                                                                                      \
   } while (0)

@@ -56,7 +56,8 @@ template <class T>
 void check_relu(const Kernels<T>& k) {
   const T nan = std::numeric_limits<T>::quiet_NaN(), inf = std::numeric_limits<T>::infinity();
   // 11 entries: a whole vector and a masked tail in either type.
-  std::vector<T> z = {T(-2), T(-0.0), T(0), T(1e-30), T(-1e-30), T(3.5), nan, -inf, inf, T(7), T(-7)};
+  std::vector<T> z = {T(-2), T(-0.0), T(0), T(1e-30), T(-1e-30), T(3.5),
+                      nan,   -inf,    inf,  T(7),     T(-7)};
   const std::vector<T> in = z;
   k.relu_forward(z.data(), z.size());
   for (std::size_t i = 0; i < z.size(); ++i) {

@@ -21,7 +21,7 @@ struct Shape {
 
 // Sizes that exercise every path: one-element rows, widths that are and are not whole vectors
 // (4 doubles, 8 floats), more than one block of columns (13 vectors), and the MNIST net.
-const Shape kShapes[] = {{1, 1, 1},   {3, 5, 2},   {7, 13, 3},    {16, 40, 8}, {9, 17, 50},
+const Shape kShapes[] = {{1, 1, 1},   {3, 5, 2},    {7, 13, 3},     {16, 40, 8}, {9, 17, 50},
                          {5, 30, 53}, {4, 20, 105}, {100, 784, 50}, {2, 9, 130}};
 
 // b + a·w (no bias when b is empty), in double.

@@ -59,7 +59,8 @@ void every_item_once() {
     twolayer::set_num_threads(threads);
     for (std::size_t n : {1, 2, 7, 64, 1000})
       for (std::size_t grain : {1, 3, 64})
-        for (int workers : {1, 2, 4, 8}) check_every_item_once(n, grain, workers, std::min(threads, workers));
+        for (int workers : {1, 2, 4, 8})
+          check_every_item_once(n, grain, workers, std::min(threads, workers));
   }
 }
 

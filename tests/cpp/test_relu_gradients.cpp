@@ -38,7 +38,8 @@ struct KinkedNet {
   }
 };
 
-// On the kernels in use: CTest runs this test again with TWOLAYER_SIMD=0 (tests/cpp/CMakeLists.txt).
+// On the kernels in use: CTest runs this test again with TWOLAYER_SIMD=0
+// (tests/cpp/CMakeLists.txt).
 void check_gradients() {
   KinkedNet k;
   const std::size_t size = k.net.dims().size();

@@ -72,9 +72,9 @@ bool same(T a, T b) {
 
 void check_exp_double() {
   std::mt19937 gen(0);
-  const auto x = joined(joined(uniform<double>(gen, 100000, -745, 709.7),
-                               uniform<double>(gen, 100000, -2, 2)),
-                        {0.0, -0.0, 1e-300});
+  const auto x =
+      joined(joined(uniform<double>(gen, 100000, -745, 709.7), uniform<double>(gen, 100000, -2, 2)),
+             {0.0, -0.0, 1e-300});
   std::vector<double> expected;
   for (double v : x) expected.push_back(std::exp(v));
   CHECK(worst_ulps(exp_of(x), expected) <= 1);
@@ -82,7 +82,8 @@ void check_exp_double() {
 
 void check_exp_float() {
   std::mt19937 gen(1);
-  const auto x = joined(uniform<float>(gen, 100000, -103, 88.7), uniform<float>(gen, 100000, -2, 2));
+  const auto x =
+      joined(uniform<float>(gen, 100000, -103, 88.7), uniform<float>(gen, 100000, -2, 2));
   std::vector<float> expected;  // correctly rounded, or nearly
   for (float v : x) expected.push_back(static_cast<float>(std::exp(double(v))));
   CHECK(worst_ulps(exp_of(x), expected) <= 1);
@@ -92,13 +93,15 @@ template <class T>
 void check_exp_special_values() {
   const double inf = std::numeric_limits<double>::infinity();
   std::vector<T> x;
-  for (double v : {std::nan(""), inf, -inf, 0.0, -0.0, 1000.0, -1000.0, 89.0, -104.0, 709.8, -745.2})
+  for (double v :
+       {std::nan(""), inf, -inf, 0.0, -0.0, 1000.0, -1000.0, 89.0, -104.0, 709.8, -745.2})
     x.push_back(static_cast<T>(v));
   const std::vector<T> y = exp_of(x);
   for (std::size_t i = 0; i < x.size(); ++i) {
     const T expected = static_cast<T>(std::exp(double(x[i])));
     if (!same(y[i], expected)) {
-      std::fprintf(stderr, "  exp(%g) = %g, expected %g\n", double(x[i]), double(y[i]), double(expected));
+      std::fprintf(stderr, "  exp(%g) = %g, expected %g\n", double(x[i]), double(y[i]),
+                   double(expected));
       CHECK(same(y[i], expected));
     }
   }
@@ -108,7 +111,8 @@ void check_log() {
   std::mt19937 gen(2);
   std::vector<double> x = uniform<double>(gen, 100000, -740, 709);
   for (double& v : x) v = std::exp(v);
-  x = joined(joined(joined(x, uniform<double>(gen, 100000, 0.5, 2)), uniform<double>(gen, 100000, 1e-7, 1)),
+  x = joined(joined(joined(x, uniform<double>(gen, 100000, 0.5, 2)),
+                    uniform<double>(gen, 100000, 1e-7, 1)),
              {5e-324, 1e-310});
   std::vector<double> expected;
   for (double v : x) expected.push_back(std::log(v));
@@ -117,12 +121,14 @@ void check_log() {
 
 void check_log_special_values() {
   using limits = std::numeric_limits<double>;
-  const std::vector<double> x{limits::quiet_NaN(), limits::infinity(), -limits::infinity(), 0.0, -0.0,
-                              -1.0, 1.0, 2.0, limits::min(), limits::denorm_min(), limits::max()};
+  const std::vector<double> x{
+      limits::quiet_NaN(), limits::infinity(),   -limits::infinity(), 0.0, -0.0, -1.0, 1.0, 2.0,
+      limits::min(),       limits::denorm_min(), limits::max()};
   const std::vector<double> y = log_of(x);
   for (std::size_t i = 0; i < x.size(); ++i) {
     const double expected = std::log(x[i]);
-    const bool ok = same(y[i], expected) || twolayer_test::close(y[i], expected, 2 * limits::epsilon());
+    const bool ok =
+        same(y[i], expected) || twolayer_test::close(y[i], expected, 2 * limits::epsilon());
     if (!ok) std::fprintf(stderr, "  log(%g) = %g, expected %g\n", x[i], y[i], expected);
     CHECK(ok);
   }
