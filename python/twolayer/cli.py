@@ -164,6 +164,19 @@ def _add_train_command(commands: Any, common: argparse.ArgumentParser) -> None:
         default="backprop",
         help="how to compute the gradient; numerical is the book's slow alternative (default: %(default)s)",
     )
+    _add_sampling_options(train_parser)
+    train_parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("twolayer-out"),
+        metavar="DIR",
+        help="output directory, created if needed (default: %(default)s)",
+    )
+    train_parser.set_defaults(run=_train, usage_error=train_parser.error)
+
+
+def _add_sampling_options(train_parser: argparse.ArgumentParser) -> None:
+    """train's options for which samples it trains on and which it evaluates on."""
     train_parser.add_argument(
         "--sampling",
         choices=("replacement", "shuffle"),
@@ -193,14 +206,6 @@ def _add_train_command(commands: Any, common: argparse.ArgumentParser) -> None:
         "--eval-samples", type=_positive_int, default=None, metavar="M", help="evaluate on M samples of each set, "
         "drawn once (default: all)"
     )  # fmt: skip
-    train_parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path("twolayer-out"),
-        metavar="DIR",
-        help="output directory, created if needed (default: %(default)s)",
-    )
-    train_parser.set_defaults(run=_train, usage_error=train_parser.error)
 
 
 def _add_gradcheck_command(commands: Any, common: argparse.ArgumentParser) -> None:

@@ -174,30 +174,13 @@ def train(
         "validation_size": validation_size, "eval_every": eval_every, "eval_samples": eval_samples,
     }  # fmt: skip
     check_settings(settings, data_sizes=(len(x_train), len(x_test)))
-    settings["seed"] = (
-        None if seed is None else int(seed)
-    )  # not a NumPy integer, which JSON cannot hold
+    settings["seed"] = None if seed is None else int(seed)  # JSON cannot hold a NumPy integer
     batch_rng, split_rng, eval_rng = _generators(settings["seed"])
     fit, validation = _hold_out(x_train, t_train, split_rng, train_size, validation_size)
     fused = _takes_fused_steps(net, gradient)
     if fused:
         fit = _as_core_reads(net, *fit)
-    iter_per_epoch = _iter_per_epoch(sampling, len(fit[0]), batch_size)
-    if iters_num is None:
-        settings["iters_num"] = (
-            _DEFAULT_ITERS if epochs is None else math.ceil(epochs * iter_per_epoch)
-        )
-    settings.update(
-        learning_rate=float(learning_rate), train_size=len(fit[0])
-    )  # the samples trained on
-    input_size, hidden_size = net.params[
-        "W1"
-    ].shape  # from params, so the book's own network class works too
-    history = History(
-        **settings, input_size=input_size, hidden_size=hidden_size, output_size=net.params["W2"].shape[1],
-        dtype=net.params["W1"].dtype.name, test_size=len(x_test), iter_per_epoch=iter_per_epoch,
-        activation=str(getattr(net, "activation", "sigmoid")),  # a net without one is taken for chapter 4's
-    )  # fmt: skip
+    history = _new_history(net, settings, len(fit[0]), len(x_test))
     # Evaluated in this order: train, val, test.
     whole_sets = {
         "train": fit,
@@ -208,6 +191,30 @@ def train(
     batches = _batch_indices(sampling, batch_rng, len(fit[0]), batch_size)
     _run(net, history, fit, batches, eval_sets, whole_sets, progress, fused)
     return history
+
+
+def _new_history(net: Any, settings: dict[str, Any], fit_size: int, test_size: int) -> History:
+    """The History of a run about to start: its settings completed (the number of iterations, the
+    samples trained on) and the network's sizes, read from ``params`` so that the book's own network
+    class works too."""
+    iter_per_epoch = _iter_per_epoch(settings["sampling"], fit_size, settings["batch_size"])
+    if settings["iters_num"] is None:
+        epochs = settings["epochs"]
+        iters = _DEFAULT_ITERS if epochs is None else math.ceil(epochs * iter_per_epoch)
+        settings["iters_num"] = iters
+    settings.update(learning_rate=float(settings["learning_rate"]), train_size=fit_size)
+    input_size, hidden_size = net.params["W1"].shape
+    return History(
+        **settings,
+        input_size=input_size,
+        hidden_size=hidden_size,
+        output_size=net.params["W2"].shape[1],
+        dtype=net.params["W1"].dtype.name,
+        test_size=test_size,
+        iter_per_epoch=iter_per_epoch,
+        # A network without an activation is taken for chapter 4's.
+        activation=str(getattr(net, "activation", "sigmoid")),
+    )
 
 
 def _sgd_step(
