@@ -611,24 +611,24 @@ def _error(exc: Exception) -> int:
     return _EXIT_ERROR
 
 
-def _positive_int(text: str) -> int:
+def _int_at_least(minimum: int, text: str, kind: str) -> int:
+    """`text` as an integer >= `minimum`; argparse reports the error as a usage error naming the
+    option."""
     try:
         value = int(text)
     except ValueError:
         value = None
-    if value is None or value < 1:  # argparse reports it as a usage error naming the option
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    if value is None or value < minimum:
+        raise argparse.ArgumentTypeError(f"must be a {kind} integer, got {text!r}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _int_at_least(1, text, "positive")
 
 
 def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
-    return value
+    return _int_at_least(0, text, "non-negative")
 
 
 def _thread_count(text: str) -> int:
