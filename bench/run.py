@@ -224,44 +224,9 @@ def bench_activations(data, quick):
         }
         ref = ReferenceNet.from_params(nets["relu"].params, activation="relu")
         if what.startswith("gradient"):
-            times = timed(
-                {f: (lambda n=n: n.gradient(x, t)) for f, n in nets.items()},
-                20 if quick else 400,
-                0 if quick else 3,
-            )
-            difference = relative_difference(nets["relu"].gradient(x, t), ref.gradient(x, t))
-            agreement = {
-                "relu": check(f"relu {what} {np.dtype(dtype).name}", difference, TOLERANCE[dtype])
-            }
+            times, agreement = compare_activation_gradients(nets, ref, x, t, what, dtype, quick)
         else:
-            times = timed(
-                {f: (lambda n=n: n.numerical_gradient(x, t)) for f, n in nets.items()},
-                2 if quick else 5,
-                0 if quick else 10,
-            )
-            picks = {
-                key: np.random.default_rng(7).choice(ref.params[key].size, 4, replace=False)
-                for key in PARAM_NAMES
-            }
-            full = nets["relu"].numerical_gradient(x, t)
-            difference = relative_difference(
-                np.concatenate([full[key].reshape(-1)[index] for key, index in picks.items()]),
-                np.concatenate(
-                    [
-                        numerical_gradient(
-                            lambda ref=ref: ref.loss(x, t), ref.params[key], indices=index
-                        )
-                        for key, index in picks.items()
-                    ]
-                ),
-            )
-            agreement = {
-                "relu": check(
-                    "relu numerical gradient against the book's algorithm in NumPy",
-                    difference,
-                    1e-6,
-                )
-            }
+            times, agreement = compare_activation_numerical_gradients(nets, ref, x, t, quick)
         rows.append(
             {
                 "benchmark": f"activation: {what}",
@@ -272,6 +237,42 @@ def bench_activations(data, quick):
             }
         )
     return rows
+
+
+def compare_activation_gradients(nets, ref, x, t, what, dtype, quick):
+    """The gradient's times per activation, and ReLU's gradient checked against the NumPy reference."""
+    times = timed(
+        {f: (lambda n=n: n.gradient(x, t)) for f, n in nets.items()},
+        20 if quick else 400,
+        0 if quick else 3,
+    )
+    difference = relative_difference(nets["relu"].gradient(x, t), ref.gradient(x, t))
+    return times, {
+        "relu": check(f"relu {what} {np.dtype(dtype).name}", difference, TOLERANCE[dtype])
+    }
+
+
+def compare_activation_numerical_gradients(nets, ref, x, t, quick):
+    """The numerical gradient's times per activation, and ReLU's checked on a few parameters of each
+    array against the book's algorithm in NumPy."""
+    times = timed(
+        {f: (lambda n=n: n.numerical_gradient(x, t)) for f, n in nets.items()},
+        2 if quick else 5,
+        0 if quick else 10,
+    )
+    picks = {
+        key: np.random.default_rng(7).choice(ref.params[key].size, 4, replace=False)
+        for key in PARAM_NAMES
+    }
+    difference = relative_difference(
+        picked(nets["relu"].numerical_gradient(x, t), picks),
+        book_numerical_subset(ref, x, t, picks),
+    )
+    return times, {
+        "relu": check(
+            "relu numerical gradient against the book's algorithm in NumPy", difference, 1e-6
+        )
+    }
 
 
 def nets_for(dtype, torch_ok):
@@ -375,6 +376,40 @@ def bench_accuracy(data, torch_ok, quick):
     return rows
 
 
+def picked(grads, picks):
+    """The picked entries (flat indices per array) of a dict of gradients, in order."""
+    return np.concatenate([grads[key].reshape(-1)[index] for key, index in picks.items()])
+
+
+def book_numerical_subset(net, x, t, picks):
+    """The book's numerical gradient of net's picked parameters (flat indices per array), in order."""
+    return np.concatenate(
+        [
+            numerical_gradient(lambda: net.loss(x, t), net.params[key], indices=index)
+            for key, index in picks.items()
+        ]
+    )
+
+
+def pick_parameters(rng, params, x, quick):
+    """Flat indices of parameters spread over all four arrays, per array; for W1, in rows of pixels
+    that the batch x has non-zero."""
+    busy_pixels = np.flatnonzero((x != 0).sum(axis=0) > 0)
+    per_key = {
+        "W1": 4 if quick else 24,
+        "b1": 2 if quick else 6,
+        "W2": 2 if quick else 6,
+        "b2": 1 if quick else 4,
+    }
+    picks = {}
+    for key, count in per_key.items():
+        if key == "W1":
+            picks[key] = rng.choice(busy_pixels, count) * 50 + rng.integers(0, 50, count)
+        else:
+            picks[key] = rng.choice(params[key].size, count, replace=False)
+    return picks
+
+
 def bench_numerical_gradient(data, quick):
     """The incremental method over all parameters against the book's algorithm, which is timed on a
     subset of parameters and scaled: each parameter costs it two whole losses, so its time is
@@ -386,44 +421,20 @@ def bench_numerical_gradient(data, quick):
     ours = TwoLayerNet(784, 50, 10, seed=0)
     ref = ReferenceNet.from_params(ours.params)
     total = sum(v.size for v in ours.params.values())
-    # Parameters spread over all four arrays; for W1, rows of pixels that this batch has non-zero.
-    busy_pixels = np.flatnonzero((x != 0).sum(axis=0) > 0)
-    per_key = {
-        "W1": 4 if quick else 24,
-        "b1": 2 if quick else 6,
-        "W2": 2 if quick else 6,
-        "b2": 1 if quick else 4,
-    }
-    picks = {}  # flat indices of the picked parameters, per array
-    for key, count in per_key.items():
-        if key == "W1":
-            picks[key] = rng.choice(busy_pixels, count) * 50 + rng.integers(0, 50, count)
-        else:
-            picks[key] = rng.choice(ours.params[key].size, count, replace=False)
-
-    def book_subset(net):
-        """The book's numerical gradient of the picked parameters, in order."""
-        return np.concatenate(
-            [
-                numerical_gradient(lambda: net.loss(x, t), net.params[key], indices=index)
-                for key, index in picks.items()
-            ]
-        )
-
+    picks = pick_parameters(rng, ours.params, x, quick)
     times = timed(
         {
             "ours": lambda: ours.numerical_gradient(x, t),
-            "ours, the book's algorithm (subset)": lambda: book_subset(ours),
-            "numpy (subset)": lambda: book_subset(ref),
+            "ours, the book's algorithm (subset)": lambda: book_numerical_subset(ours, x, t, picks),
+            "numpy (subset)": lambda: book_numerical_subset(ref, x, t, picks),
         },
         2 if quick else 5,
         0 if quick else 10,
     )
     count = sum(len(index) for index in picks.values())
     scale = total / count
-    full = ours.numerical_gradient(x, t)
-    ours_subset = np.concatenate([full[key].reshape(-1)[index] for key, index in picks.items()])
-    ref_subset = book_subset(ref)
+    ours_subset = picked(ours.numerical_gradient(x, t), picks)
+    ref_subset = book_numerical_subset(ref, x, t, picks)
     agreement = {
         "ours": check(
             "numerical gradient, ours against the book's algorithm in NumPy",
@@ -474,9 +485,8 @@ def fma_count(data, iterations, evaluations, batch=100, hidden=50, classes=10):
 def bench_book_run(data, torch_ok, quick, numerical=False, iterations=None, repeats=1, peak=None):
     """The book's full training run (ch04/train_neuralnet.py), the same mini-batches for everyone.
     With repeats, the implementations take turns, and each reports its median time."""
-    x_train, t_train, x_test, t_test = data[:4]
+    x_train, x_test = data[0], data[2]
     iters = iterations or (60 if quick else 10000)
-    per_epoch = max(len(x_train) // 100, 1)
     batches = np.random.default_rng(3).integers(0, len(x_train), size=(iters, 100))
     rows = []
     if numerical:  # and backprop on the same batches, whose accuracy it must reach
@@ -489,79 +499,10 @@ def bench_book_run(data, torch_ok, quick, numerical=False, iterations=None, repe
         results = {}
         for _ in range(repeats):
             for name in names:
-                ours = TwoLayerNet(784, 50, 10, dtype=dtype, seed=0)
-                net = {
-                    "ours": ours,
-                    "ours, backprop": ours,
-                    "ours, train": ours,
-                    "numpy": ReferenceNet.from_params(ours.params),
-                }.get(name) or TorchNet(ours.params, dtype)
-                time.sleep(
-                    5 * SETTLE
-                )  # let the previous run's worker threads go to sleep (see timed())
-                t0 = time.perf_counter()
-                (losses, train_acc, test_acc), memory = peak_memory(
-                    lambda: (
-                        train_like_the_book(
-                            net,
-                            x_train,
-                            t_train,
-                            batches,
-                            numerical=numerical and name == "ours",
-                            iter_per_epoch=per_epoch,
-                            x_test=x_test,
-                            t_test=t_test,
-                        )
-                        if name != "ours, train"
-                        else train_run(net, data, iters)
-                    )
-                )
-                seconds = time.perf_counter() - t0
-                run = results.setdefault(name, {"all_seconds": [], "peak_memory_mb": memory})
-                run["all_seconds"].append(seconds)
-                if memory is not None:
-                    run["peak_memory_mb"] = max(run["peak_memory_mb"], memory)
-                run.update(
-                    {
-                        "seconds": float(np.median(run["all_seconds"])),
-                        "final_train_accuracy": net.accuracy(x_train, t_train),
-                        "final_test_accuracy": net.accuracy(x_test, t_test),
-                        "final_loss": float(np.mean(losses[-100:])),
-                        "test_accuracy_per_epoch": test_acc,
-                    }
-                )
+                book_run_once(results, name, dtype, data, batches, numerical)
         if "ours, train" in results and peak:
-            run = results["ours, train"]
-            fmas = fma_count(
-                data, iters, len(run["test_accuracy_per_epoch"]) + 1
-            )  # + train's final evaluation
-            run["limit"] = {
-                "fmas": fmas,
-                "seconds_at_peak": 2 * fmas / (peak[np.dtype(dtype).name] * 1e9),
-            }
-        agreement = {}
-        if numerical:
-            agreement["ours"] = check(
-                "numerical-gradient training against backprop, final test accuracy",
-                abs(
-                    results["ours"]["final_test_accuracy"]
-                    - results["ours, backprop"]["final_test_accuracy"]
-                ),
-                0.01 if not quick else 0.05,
-            )
-        if "numpy" in results:
-            for name in results:
-                # train draws its own batches: too few in --quick mode to reach a comparable accuracy.
-                if name != "numpy" and not (quick and name == "ours, train"):
-                    # Chaotic over 10,000 steps: rounding differences grow, so compare outcomes.
-                    agreement[name] = check(
-                        f"book run {np.dtype(dtype).name} {name} final test accuracy",
-                        abs(
-                            results[name]["final_test_accuracy"]
-                            - results["numpy"]["final_test_accuracy"]
-                        ),
-                        0.01 if not quick else 0.05,
-                    )
+            add_limit(results["ours, train"], data, iters, peak[np.dtype(dtype).name])
+        agreement = book_run_agreement(results, dtype, numerical, quick)
         rows.append(
             {
                 "benchmark": "numerical-gradient training" if numerical else "the book's full run",
@@ -573,6 +514,86 @@ def bench_book_run(data, torch_ok, quick, numerical=False, iterations=None, repe
             }
         )
     return rows
+
+
+def book_run_once(results, name, dtype, data, batches, numerical):
+    """One training run of implementation `name` on `batches`, from fresh weights; its time, peak
+    memory and outcome recorded in results[name], over the repeats."""
+    x_train, t_train, x_test, t_test = data[:4]
+    ours = TwoLayerNet(784, 50, 10, dtype=dtype, seed=0)
+    net = {
+        "ours": ours,
+        "ours, backprop": ours,
+        "ours, train": ours,
+        "numpy": ReferenceNet.from_params(ours.params),
+    }.get(name) or TorchNet(ours.params, dtype)
+    time.sleep(5 * SETTLE)  # let the previous run's worker threads go to sleep (see timed())
+    t0 = time.perf_counter()
+    (losses, train_acc, test_acc), memory = peak_memory(
+        lambda: (
+            train_like_the_book(
+                net,
+                x_train,
+                t_train,
+                batches,
+                numerical=numerical and name == "ours",
+                iter_per_epoch=max(len(x_train) // 100, 1),
+                x_test=x_test,
+                t_test=t_test,
+            )
+            if name != "ours, train"
+            else train_run(net, data, len(batches))
+        )
+    )
+    seconds = time.perf_counter() - t0
+    run = results.setdefault(name, {"all_seconds": [], "peak_memory_mb": memory})
+    run["all_seconds"].append(seconds)
+    if memory is not None:
+        run["peak_memory_mb"] = max(run["peak_memory_mb"], memory)
+    run.update(
+        {
+            "seconds": float(np.median(run["all_seconds"])),
+            "final_train_accuracy": net.accuracy(x_train, t_train),
+            "final_test_accuracy": net.accuracy(x_test, t_test),
+            "final_loss": float(np.mean(losses[-100:])),
+            "test_accuracy_per_epoch": test_acc,
+        }
+    )
+
+
+def add_limit(run, data, iters, peak_gflops):
+    """The run's bound: its multiply-adds, and their time at the machine's peak GFLOP/s."""
+    # Evaluations: one per epoch, and train's final one.
+    fmas = fma_count(data, iters, len(run["test_accuracy_per_epoch"]) + 1)
+    run["limit"] = {"fmas": fmas, "seconds_at_peak": 2 * fmas / (peak_gflops * 1e9)}
+
+
+def accuracy_gap(results, name, other):
+    return abs(results[name]["final_test_accuracy"] - results[other]["final_test_accuracy"])
+
+
+def book_run_agreement(results, dtype, numerical, quick):
+    """Each run's final test accuracy checked against the one it must reach: backprop's for the
+    numerical-gradient training, NumPy's for the others."""
+    tolerance = 0.01 if not quick else 0.05
+    agreement = {}
+    if numerical:
+        agreement["ours"] = check(
+            "numerical-gradient training against backprop, final test accuracy",
+            accuracy_gap(results, "ours", "ours, backprop"),
+            tolerance,
+        )
+    if "numpy" in results:
+        for name in results:
+            # train draws its own batches: too few in --quick mode to reach a comparable accuracy.
+            if name != "numpy" and not (quick and name == "ours, train"):
+                # Chaotic over 10,000 steps: rounding differences grow, so compare outcomes.
+                agreement[name] = check(
+                    f"book run {np.dtype(dtype).name} {name} final test accuracy",
+                    accuracy_gap(results, name, "numpy"),
+                    tolerance,
+                )
+    return agreement
 
 
 def bench_scaling(data, quick):

@@ -237,12 +237,19 @@ const X* TwoLayerNet<T>::backprop(T* grads, const X* x, const std::int64_t* rows
         sgd_update(params_.data() + k0 * d.H, gW1 + k0 * d.H, (k1 - k0) * d.H, learning_rate);
     });
   }
+  reduce_small_gradients(grads, slots, learning_rate);
+  return batch;
+}
+
+template <class T>
+void TwoLayerNet<T>::reduce_small_gradients(T* grads, std::size_t slots, T learning_rate) {
+  const Dims& d = dims_;
+  const std::size_t small = d.size() - d.b1();
   std::copy(scratch_[0].grads.begin(), scratch_[0].grads.end(), grads + d.b1());
   for (std::size_t slot = 1; slot < slots; ++slot)
     for (std::size_t i = 0; i < small; ++i) grads[d.b1() + i] += scratch_[slot].grads[i];
   if (learning_rate != T(0))
     sgd_update(params_.data() + d.b1(), grads + d.b1(), small, learning_rate);
-  return batch;
 }
 
 template <class T>
