@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import digit_picture
@@ -9,6 +11,8 @@ from PIL import Image
 
 from twolayer import images
 from twolayer.datasets import image_to_mnist
+
+FUZZ_REGRESSIONS = Path(__file__).resolve().parent.parent / "fuzz" / "regressions"
 
 
 def _centre_of_mass(sample: np.ndarray) -> tuple[float, float]:
@@ -108,6 +112,7 @@ def test_paths_pil_images_and_arrays_agree(tmp_path):
         (b"1,2,3\n", "is not an image"),
         (b"", "is not an image"),
         ("truncated", "is a truncated or damaged image"),
+        ("frame-outside", "is a truncated or damaged image"),
         ("blank", "holds no ink"),
         ("transparent", "holds no ink: it is fully transparent"),
     ],
@@ -117,6 +122,10 @@ def test_pictures_that_cannot_be_digits(tmp_path, contents, message):
     if contents == "truncated":
         Image.fromarray(_drawn_seven()).save(path)
         path.write_bytes(path.read_bytes()[:200])
+    elif (
+        contents == "frame-outside"
+    ):  # a GIF whose frame reaches past the picture (found by fuzzing)
+        path.write_bytes((FUZZ_REGRESSIONS / "image" / "gif-frame-outside-picture").read_bytes())
     elif contents == "blank":
         Image.new("RGB", (50, 40), (230, 230, 230)).save(path)
     elif contents == "transparent":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Callable, TypeVar, Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -63,7 +63,7 @@ def image_to_mnist(image: ImageSource) -> NDArray[np.float32]:
 
 def read_image(path: str | os.PathLike[str]) -> Image.Image:
     """The picture in the file `path`, decoded; ValueError naming the file if it cannot be one to read."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     path = Path(path)
     size = path.stat().st_size  # FileNotFoundError and the like name the file themselves
@@ -71,28 +71,36 @@ def read_image(path: str | os.PathLike[str]) -> Image.Image:
         raise ValueError(
             f"{path}: the file is {size:,} bytes, more than the {MAX_FILE_BYTES:,} an image may have"
         )
-    with open(path, "rb") as file:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                picture = Image.open(file, formats=FORMATS)  # reads only the header
-                width, height = picture.size
-                if width * height > MAX_PIXELS:
-                    raise ValueError(
-                        f"{path}: the image is {width}×{height} pixels, more than the {MAX_PIXELS:,} allowed"
-                    )
-                picture.load()
-        except UnidentifiedImageError:
-            raise ValueError(f"{path} is not an image ({', '.join(FORMATS)} are read)") from None
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ValueError(f"{path}: {exc}") from None
-        except (
-            OSError,
-            SyntaxError,
-            EOFError,
-        ) as exc:  # what Pillow's decoders raise on damaged or cut-off data
-            raise ValueError(f"{path} is a truncated or damaged image: {exc}") from None
+    with open(path, "rb") as file, warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        picture = _decoding(path, lambda: Image.open(file, formats=FORMATS))  # the header only
+        width, height = picture.size
+        if width * height > MAX_PIXELS:
+            raise ValueError(
+                f"{path}: the image is {width}×{height} pixels, more than the {MAX_PIXELS:,} allowed"
+            )
+        _decoding(path, picture.load)
     return picture
+
+
+T = TypeVar("T")
+
+
+def _decoding(path: Path, step: Callable[[], T]) -> T:
+    """`step()`, a step of Pillow's decoding of the file `path`, with its refusals as a ValueError
+    naming the file."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        return step()
+    except UnidentifiedImageError:
+        raise ValueError(f"{path} is not an image ({', '.join(FORMATS)} are read)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    # What Pillow's decoders raise on damaged or cut-off data (ValueError: a frame outside the
+    # picture, found by fuzz/fuzz_image.py).
+    except (OSError, SyntaxError, EOFError, ValueError) as exc:
+        raise ValueError(f"{path} is a truncated or damaged image: {exc}") from None
 
 
 def _grey_and_alpha(image: ImageSource) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
