@@ -106,16 +106,20 @@ class Pool {
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
     const std::size_t chunks = (n + grain - 1) / grain;
     if (!busy.owns_lock() || chunks > kMaxChunks) return false;
+    // Closed first: a worker still in the last call holds that call's ticket, and without this
+    // its compare-and-swap could claim a chunk against the new chunk count below (running a chunk
+    // of this call twice and counting it past `chunks`: a caller that waited for ever, seen in CI).
+    const std::uint32_t call = ++calls_;
+    ticket_.store((std::uint64_t{call} << 32) | kClosed);
     // The call's description, published to the workers by the ticket's store below.
     body_ = &body;
     n_ = n;
     grain_ = grain;
-    chunks_.store(static_cast<std::uint32_t>(chunks), std::memory_order_relaxed);
+    chunks_.store(static_cast<std::uint32_t>(chunks), std::memory_order_release);
     const int helpers = static_cast<int>(
         std::min<std::size_t>({static_cast<std::size_t>(workers), chunks, threads_.size() + 1}));
     helpers_.store(helpers, std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
-    const std::uint32_t call = ++calls_;
     ticket_.store(std::uint64_t{call} << 32);
     for (int w = 1; w < helpers; ++w)
       if (sleepers_[w].asleep.load()) wake(w);
@@ -130,6 +134,8 @@ class Pool {
   // so that claiming a chunk and checking that it belongs to the call one woke for are one
   // compare-and-swap: a worker that comes late can never claim a chunk of a later call.
   static constexpr std::uint64_t kMaxChunks = std::numeric_limits<std::uint32_t>::max();
+  // A ticket's chunk index while its call is being set up: no call has that many chunks.
+  static constexpr std::uint64_t kClosed = kMaxChunks;
   static std::uint32_t call_of(std::uint64_t ticket) {
     return static_cast<std::uint32_t>(ticket >> 32);
   }
@@ -141,7 +147,7 @@ class Pool {
   void run_chunks(int worker, std::uint32_t call) {
     in_parallel_region = true;
     std::uint64_t ticket = ticket_.load(std::memory_order_acquire);
-    while (call_of(ticket) == call && chunk_of(ticket) < chunks_.load(std::memory_order_relaxed)) {
+    while (call_of(ticket) == call && chunk_of(ticket) < chunks_.load(std::memory_order_acquire)) {
       if (!ticket_.compare_exchange_weak(ticket, ticket + 1, std::memory_order_acq_rel,
                                          std::memory_order_acquire))
         continue;
