@@ -29,9 +29,13 @@ inline bool close(double actual, double expected, double tolerance) {
 template <class A, class E>
 double worst_relative_error(const A& actual, const E& expected) {
   double diff = 0, scale = 1e-300;
+  // Plain comparisons rather than std::fmax (NaNs are passed over alike): GCC 12's aarch64
+  // vectorizer stops with an internal compiler error on an fmax reduction over floats.
   for (std::size_t i = 0; i < expected.size(); ++i) {
-    diff = std::fmax(diff, std::fabs(double(actual[i]) - double(expected[i])));
-    scale = std::fmax(scale, std::fabs(double(expected[i])));
+    const double d = std::fabs(double(actual[i]) - double(expected[i]));
+    const double e = std::fabs(double(expected[i]));
+    if (d > diff) diff = d;
+    if (e > scale) scale = e;
   }
   return diff / scale;
 }
