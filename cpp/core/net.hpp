@@ -64,9 +64,10 @@ class TwoLayerNet {
   void gradient(T* grads, const X* x, const Targets<T>& t, std::size_t N);
 
   // One step of the book's SGD on a batch of N rows: params -= learning_rate · gradient, without
-  // handing the gradient out. With `rows` (N indices checked to lie in x and t), the batch is rows
-  // rows[0..N) of x and t; else their first N rows. Returns the batch's loss after the update (the
-  // book records it), or NaN without computing it when with_loss is false.
+  // handing the gradient out. t holds the batch's N targets. With `rows` (N indices checked to lie
+  // in x), the batch's inputs are rows rows[0..N) of x; else its first N rows. Returns the batch's
+  // loss after the update (the book records it), or NaN without computing it when with_loss is
+  // false.
   template <class X>
   double train_step(const X* x, const Targets<T>& t, const std::int64_t* rows, std::size_t N,
                     T learning_rate, bool with_loss);
@@ -90,13 +91,17 @@ class TwoLayerNet {
   Scratch& scratch(int worker);
 
   // The gradient into grads, then params -= learning_rate · grads unless learning_rate is 0.
-  // With `rows`, the batch is gathered from x first (into batch_rows<X>()); returns where the
-  // batch's rows were read from.
+  // With `rows`, the batch is gathered from x first (into batch_rows<X>()). Returns whether every
+  // chunk's non-zeros are still in the scratch of its slot (chunk c in scratch_[c]): true when the
+  // batch took a single round of chunks.
   template <class X>
-  const X* backprop(T* grads, const X* x, const std::int64_t* rows, const Targets<T>& t,
-                    std::size_t N, T learning_rate);
-  // The targets of rows rows[0..N) of t, gathered into the net's buffers.
-  Targets<T> gather_targets(const Targets<T>& t, const std::int64_t* rows, std::size_t N);
+  bool backprop(T* grads, const X* x, const std::int64_t* rows, const Targets<T>& t, std::size_t N,
+                T learning_rate);
+  // The mean cross-entropy over N rows against labels t, chunk by chunk on up to `workers`
+  // threads: forward(begin, end, worker) leaves the chunk's logits in the y of the Scratch* it
+  // returns.
+  template <class Forward>
+  double mean_cross_entropy(const std::int64_t* t, std::size_t N, int workers, Forward&& forward);
   template <class X>
   std::vector<X>& batch_rows();
   // Sizes worker w's scratch for chunks of up to `rows` rows; with_backward adds what the
@@ -107,6 +112,8 @@ class TwoLayerNet {
   // are left in s for the backward pass.
   template <class X>
   SparseRows<T> forward_chunk(Scratch& s, T* logits, const X* x, std::size_t n) const;
+  // The same from the chunk's non-zeros x, gathered already.
+  void forward_nonzeros(Scratch& s, T* logits, const SparseRows<T>& x, std::size_t n) const;
 
   // The forward pass of n <= kRowsPerChunk rows, then the backward pass down to the hidden layer:
   // s.da1 = the gradient at its pre-activations, s.masks = x's non-zeros by columns, and the
@@ -123,13 +130,12 @@ class TwoLayerNet {
   std::vector<T> params_;
   std::vector<Scratch> scratch_;
   std::vector<T> w2t_;  // W2 transposed, for the gradient
-  // train_step's: the gradient, and the batch gathered by rows (its inputs, of either type, and
-  // its targets).
+  // train_step's: the gradient, the batch's rows gathered from x (of either type), and the labels
+  // of its target rows.
   std::vector<T> step_grads_;
   std::vector<float> rows_of_float_;
   std::vector<double> rows_of_double_;
   std::vector<std::int64_t> batch_labels_;
-  std::vector<T> batch_targets_;
 };
 
 }  // namespace twolayer
