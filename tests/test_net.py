@@ -992,3 +992,21 @@ def test_train_step_checks_only_the_labels_it_gathers():
     assert math.isfinite(net.train_step(x, t, 0.1, indices=[0, 4]))
     with pytest.raises(ValueError, match=r"t\[3\] = 99 is not a class label"):
         net.train_step(x, t, 0.1, indices=[0, 3])
+
+
+def test_train_step_reads_targets_of_any_type_as_their_batch(dtype):
+    # Only the batch's targets are taken and converted (not the whole set's at every step): labels
+    # of any integer type and one-hot rows of any float type make the same step.
+    rng = np.random.default_rng(8)
+    x, labels = mnist_like_batch(rng, 500, 30), rng.integers(0, 4, 500)
+    indices = rng.integers(0, 500, 64)
+    targets = [labels, labels.astype(np.uint8), labels.astype(np.int32)]
+    targets += [np.eye(4, dtype=t)[labels] for t in (np.float32, np.float64)]
+    results = []
+    for t in targets:
+        net = TwoLayerNet(30, 7, 4, dtype=dtype, seed=3)
+        loss = net.train_step(x, t, 0.5, indices=indices)
+        results.append((loss, {k: v.copy() for k, v in net.params.items()}))
+    for loss, params in results[1:]:
+        assert loss == results[0][0]
+        assert all(np.array_equal(params[k], results[0][1][k]) for k in params)
