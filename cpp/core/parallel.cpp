@@ -20,10 +20,12 @@
 
 #ifdef TWOLAYER_POOL_TEST_HOOKS
 // Only tests/cpp/test_parallel.cpp defines this: it compiles its own copy of this file with the
-// definition set, to hold a worker asleep or make it wake late. The library never calls it.
+// definition set, to hold a worker asleep or make it wake late, or to hold the caller while it sets
+// a call up. The library never calls these.
 namespace twolayer::pool_test {
 void worker_woke(int worker, const std::function<bool()>& call_is_current,
                  const std::function<bool()>& pool_is_stopping);
+void call_described();  // by the caller, between a call's description and the ticket that opens it
 }
 #endif
 
@@ -120,6 +122,9 @@ class Pool {
         std::min<std::size_t>({static_cast<std::size_t>(workers), chunks, threads_.size() + 1}));
     helpers_.store(helpers, std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
+#ifdef TWOLAYER_POOL_TEST_HOOKS
+    pool_test::call_described();
+#endif
     ticket_.store(std::uint64_t{call} << 32);
     for (int w = 1; w < helpers; ++w)
       if (sleepers_[w].asleep.load()) wake(w);
