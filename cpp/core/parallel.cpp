@@ -195,12 +195,15 @@ class Pool {
     }
   }
 
-  // The ticket of a call after `seen` (or any ticket once the pool is stopping).
+  // The ticket of a call after `seen`, once that call is open (or any ticket once the pool is
+  // stopping). A worker that took a closed ticket would find no chunk, count the call as seen and
+  // miss all of it.
   std::uint64_t wait_for_call(int worker, std::uint32_t seen) {
     std::uint64_t ticket = 0;
     auto ready = [&] {
       ticket = ticket_.load(std::memory_order_acquire);
-      return call_of(ticket) != seen || stopping_.load(std::memory_order_relaxed);
+      return (call_of(ticket) != seen && chunk_of(ticket) != kClosed) ||
+             stopping_.load(std::memory_order_relaxed);
     };
     if (poll(ready, kWorkerSpin, kWorkerYield)) return ticket;
     Sleeper& s = sleepers_[worker];

@@ -22,7 +22,7 @@ using namespace std::chrono_literals;
 
 using Clock = std::chrono::steady_clock;
 
-enum class Mode { normal, hold, late, jitter, stale };
+enum class Mode { normal, hold, late, jitter, stale, slow_set_up };
 std::atomic<Mode> mode{Mode::normal};
 std::atomic<int> hook_calls{0};  // how often worker 1 entered the hook in the current mode
 std::atomic<bool> held{false};   // worker 1 is being held right now
@@ -32,6 +32,7 @@ std::atomic<bool> stale_waiting{false};  // worker 1 waits in its hook
 std::atomic<bool> setting_up{false};     // the caller waits between a description and its ticket
 std::atomic<int> stale_releases{0};      // how often worker 1 went on during a later call's set-up
 std::atomic<int> set_ups{0};             // the caller's calls of its hook
+std::atomic<int> told_during_set_up{0};  // Mode::slow_set_up: worker 1 woke for an unopened call
 
 // When the current call started (Clock ticks; 0: none running). One call that has not returned in
 // kCallLimit fails the test instead of blocking CTest, and so does the whole test after kTestLimit.
@@ -195,6 +196,29 @@ void stale_worker_during_the_next_calls_set_up() {
   CHECK(releases > 100);  // the interleaving did happen, many times
 }
 
+// A worker must not be told of a call while the caller is still setting it up: it would find no
+// chunk to claim, count the call as seen and miss all of it. The caller takes its time over each
+// set-up here, while worker 1 polls for the next call (each call is short).
+void workers_never_see_a_call_before_it_opens() {
+  twolayer::set_num_threads(2);
+  set_mode(Mode::slow_set_up);
+  told_during_set_up = 0;
+  int wrong = 0;
+  for (int call = 0; call < 500; ++call) {
+    std::vector<std::atomic<int>> runs(16);
+    WatchedCall watched;
+    twolayer::parallel_for(16, 1, 2, [&](std::size_t begin, std::size_t, int) {
+      runs[begin].fetch_add(1);
+    });
+    for (auto& r : runs) wrong += r.load() != 1;
+  }
+  const int woke = hook_calls;
+  set_mode(Mode::normal);
+  CHECK(wrong == 0);
+  CHECK(woke > 0);
+  CHECK(told_during_set_up == 0);
+}
+
 struct Problem {
   twolayer::Dims dims{784, 50, 10};
   std::size_t N = 100;
@@ -263,6 +287,8 @@ void worker_woke(int worker, const std::function<bool()>& call_is_current,
     held = false;
   } else if (m == Mode::late) {
     while (mode == Mode::late && call_is_current()) std::this_thread::sleep_for(20us);
+  } else if (m == Mode::slow_set_up) {
+    if (setting_up && call_is_current()) ++told_during_set_up;
   } else if (m == Mode::stale) {
     if (setting_up) return;  // woke during a set-up: not stale
     stale_waiting = true;
@@ -279,6 +305,11 @@ void worker_woke(int worker, const std::function<bool()>& call_is_current,
 // In Mode::stale every second call opens at once, so that worker 1 wakes for it, and the next
 // waits for worker 1 to be in its hook, lets it go on and gives it time to look for chunks.
 void call_described() {
+  if (mode == Mode::slow_set_up) {
+    setting_up = true;
+    std::this_thread::sleep_for(200us);
+    setting_up = false;
+  }
   if (mode != Mode::stale || set_ups++ % 2 == 0) return;
   if (!wait_for([] { return stale_waiting.load(); }, 2ms)) return;
   setting_up = true;
@@ -295,6 +326,7 @@ int main() {
   short_regions_with_resizes();
   late_workers_never_run_chunks();
   stale_worker_during_the_next_calls_set_up();
+  workers_never_see_a_call_before_it_opens();
   Problem p;
   gradient_with_a_held_worker(p, 2);
   gradient_with_a_held_worker(p, 3);
