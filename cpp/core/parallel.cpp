@@ -26,7 +26,8 @@ namespace twolayer::pool_test {
 void worker_woke(int worker, const std::function<bool()>& call_is_current,
                  const std::function<bool()>& pool_is_stopping);
 void call_described();  // by the caller, between a call's description and the ticket that opens it
-}
+void worker_falling_asleep(int worker, const std::function<bool()>& pool_is_stopping);
+}  // namespace twolayer::pool_test
 #endif
 
 namespace twolayer {
@@ -127,7 +128,7 @@ class Pool {
 #endif
     ticket_.store(std::uint64_t{call} << 32);
     for (int w = 1; w < helpers; ++w)
-      if (sleepers_[w].asleep.load()) wake(w);
+      if (sleepers_[w].asleep.load()) wake_for_call(w);
     run_chunks(0, call);
     wait_until_done(static_cast<std::uint32_t>(chunks));
     body_ = nullptr;
@@ -209,6 +210,9 @@ class Pool {
     Sleeper& s = sleepers_[worker];
     std::unique_lock<std::mutex> lock(s.mutex);
     s.asleep.store(true);  // before ready() looks again: a caller then sees it and wakes us
+#ifdef TWOLAYER_POOL_TEST_HOOKS
+    pool_test::worker_falling_asleep(worker, [&] { return stopping_.load(); });
+#endif
     s.wake.wait(lock, ready);
     s.asleep.store(false);
     return ticket;
@@ -219,6 +223,16 @@ class Pool {
     {
       std::lock_guard<std::mutex> lock(s.mutex);
     }  // the worker is inside wait(), or has not yet looked
+    s.wake.notify_one();
+  }
+
+  // As wake(), but never waits for the worker: one that holds its mutex (falling asleep, or just
+  // woken) may be off the CPU for a time slice. Notified unlocked, it can miss the notify only if
+  // it has already looked for a call and not yet started to wait; it then misses this call only,
+  // whose chunks the others run.
+  void wake_for_call(int worker) {
+    Sleeper& s = sleepers_[worker];
+    if (s.mutex.try_lock()) s.mutex.unlock();  // then as in wake()
     s.wake.notify_one();
   }
 

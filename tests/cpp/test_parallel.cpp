@@ -22,7 +22,7 @@ using namespace std::chrono_literals;
 
 using Clock = std::chrono::steady_clock;
 
-enum class Mode { normal, hold, late, jitter, stale, slow_set_up };
+enum class Mode { normal, hold, late, jitter, stale, slow_set_up, hold_falling_asleep };
 std::atomic<Mode> mode{Mode::normal};
 std::atomic<int> hook_calls{0};  // how often worker 1 entered the hook in the current mode
 std::atomic<bool> held{false};   // worker 1 is being held right now
@@ -169,6 +169,20 @@ void late_workers_never_run_chunks() {
   CHECK(by_late_worker == 0);
 }
 
+// One call on 2 workers, watched: how many of its chunks did not run exactly once.
+int chunks_not_run_once(std::size_t n, std::size_t grain) {
+  std::vector<std::atomic<int>> runs((n + grain - 1) / grain);
+  {
+    WatchedCall watched;
+    twolayer::parallel_for(n, grain, 2, [&](std::size_t begin, std::size_t, int) {
+      runs[begin / grain].fetch_add(1);
+    });
+  }
+  int wrong = 0;
+  for (auto& r : runs) wrong += r.load() != 1;
+  return wrong;
+}
+
 // A worker that comes back from a call only once the caller sets up the next one must not claim
 // a chunk of it against its description (the race b948c82 fixed: the stale worker ran the next
 // call's chunks, then the caller ran them again and counted done past the chunk count, waiting for
@@ -180,15 +194,7 @@ void stale_worker_during_the_next_calls_set_up() {
   int wrong = 0;
   for (int call = 0; call < 2000; ++call) {
     const std::size_t grain = 1 + call % 3, chunks = 2 + call % 8;
-    const std::size_t n = chunks * grain - (call % 2) * (grain - 1);  // a short last chunk or not
-    std::vector<std::atomic<int>> runs(chunks);
-    {
-      WatchedCall watched;
-      twolayer::parallel_for(n, grain, 2, [&](std::size_t begin, std::size_t, int) {
-        runs[begin / grain].fetch_add(1);
-      });
-    }
-    for (auto& r : runs) wrong += r.load() != 1;
+    wrong += chunks_not_run_once(chunks * grain - (call % 2) * (grain - 1), grain);
   }
   const int releases = stale_releases;
   set_mode(Mode::normal);
@@ -204,19 +210,26 @@ void workers_never_see_a_call_before_it_opens() {
   set_mode(Mode::slow_set_up);
   told_during_set_up = 0;
   int wrong = 0;
-  for (int call = 0; call < 500; ++call) {
-    std::vector<std::atomic<int>> runs(16);
-    WatchedCall watched;
-    twolayer::parallel_for(16, 1, 2, [&](std::size_t begin, std::size_t, int) {
-      runs[begin].fetch_add(1);
-    });
-    for (auto& r : runs) wrong += r.load() != 1;
-  }
+  for (int call = 0; call < 500; ++call) wrong += chunks_not_run_once(16, 1);
   const int woke = hook_calls;
   set_mode(Mode::normal);
   CHECK(wrong == 0);
   CHECK(woke > 0);
   CHECK(told_during_set_up == 0);
+}
+
+// A worker descheduled while it holds its sleeper's mutex, falling asleep: calls still complete
+// without it (a caller that took that mutex to wake it waited as long as it was held).
+void calls_complete_while_a_worker_falls_asleep() {
+  twolayer::set_num_threads(2);
+  set_mode(Mode::hold_falling_asleep);
+  CHECK(wait_for([] { return held.load(); }, 5s));  // worker 1, idle, is falling asleep
+  int wrong = 0;
+  for (int call = 0; call < 200; ++call) wrong += chunks_not_run_once(16, 1);
+  CHECK(held);  // still held: every call above ended without it
+  set_mode(Mode::normal);
+  CHECK(wait_for([] { return !held; }, 5s));
+  CHECK(wrong == 0);
 }
 
 struct Problem {
@@ -301,6 +314,15 @@ void worker_woke(int worker, const std::function<bool()>& call_is_current,
   }
 }
 
+// Called by a worker of the pool holding its sleeper's mutex, just before it waits for a call.
+void worker_falling_asleep(int worker, const std::function<bool()>& pool_is_stopping) {
+  if (worker != 1 || mode != Mode::hold_falling_asleep) return;
+  held = true;
+  while (mode == Mode::hold_falling_asleep && !pool_is_stopping())
+    std::this_thread::sleep_for(50us);
+  held = false;
+}
+
 // Called by the caller between writing a call's description and storing the ticket that opens it.
 // In Mode::stale every second call opens at once, so that worker 1 wakes for it, and the next
 // waits for worker 1 to be in its hook, lets it go on and gives it time to look for chunks.
@@ -327,6 +349,7 @@ int main() {
   late_workers_never_run_chunks();
   stale_worker_during_the_next_calls_set_up();
   workers_never_see_a_call_before_it_opens();
+  calls_complete_while_a_worker_falls_asleep();
   Problem p;
   gradient_with_a_held_worker(p, 2);
   gradient_with_a_held_worker(p, 3);
