@@ -275,12 +275,35 @@ def compare_activation_numerical_gradients(nets, ref, x, t, quick):
     }
 
 
-def nets_for(dtype, torch_ok):
+def nets_for(dtype, torch_ok, train_on=None):
+    """Our net, NumPy's and PyTorch's with the same weights; with `train_on` (x, t), after 30 steps
+    of SGD on its first 3,000 samples, so that the predictions differ from sample to sample."""
     ours = TwoLayerNet(784, 50, 10, dtype=dtype, seed=0)
+    if train_on is not None:
+        x, t = train_on
+        for i in range(30):
+            ours.train_step(
+                x[100 * i : 100 * i + 100], t[100 * i : 100 * i + 100], 0.1, return_loss=False
+            )
     nets = {"ours": ours, "numpy": ReferenceNet.from_params(ours.params)}
     if torch_ok:
         nets["torch"] = TorchNet(ours.params, dtype)
     return nets
+
+
+def compare(nets, call, what, tolerance, timing, difference=None):
+    """The median seconds of call(net) for each of `nets` (timed() with `timing`: repeats and
+    minimum seconds), and each result checked against the "numpy" net's: `difference`
+    (relative_difference by default) within `tolerance`."""
+    times = timed({name: (lambda n=n: call(n)) for name, n in nets.items()}, *timing)
+    difference = difference or (lambda a, b: relative_difference(tensor_to_numpy(a), b))
+    expected = call(nets["numpy"])
+    agreement = {
+        name: check(f"{what} {name}", difference(call(n), expected), tolerance)
+        for name, n in nets.items()
+        if name != "numpy"
+    }
+    return times, agreement
 
 
 def bench_gradient(data, torch_ok, quick):
@@ -294,23 +317,14 @@ def bench_gradient(data, torch_ok, quick):
         ("float32 net, float32 pixels", np.float32, np.float32),
     ]
     for label, dtype, x_dtype in cases:
-        nets = nets_for(dtype, torch_ok)
         x, t = x_train[batch].astype(x_dtype), t_train[batch]
-        times = timed(
-            {name: (lambda n=n: n.gradient(x, t)) for name, n in nets.items()},
-            20 if quick else 400,
-            0 if quick else 3,
+        times, agreement = compare(
+            nets_for(dtype, torch_ok),
+            lambda n: n.gradient(x, t),
+            f"gradient {label}",
+            TOLERANCE[dtype],
+            (20, 0) if quick else (400, 3),
         )
-        expected = nets["numpy"].gradient(x, t)
-        agreement = {
-            name: check(
-                f"gradient {label} {name}",
-                relative_difference(tensor_to_numpy(n.gradient(x, t)), expected),
-                TOLERANCE[dtype],
-            )
-            for name, n in nets.items()
-            if name != "numpy"
-        }
         rows.append(
             {
                 "benchmark": "gradient, batch 100",
@@ -327,37 +341,20 @@ def bench_accuracy(data, torch_ok, quick):
     x_train, t_train, x_test, t_test = data[:4]
     rows = []
     for dtype in (np.float64, np.float32):
-        ours = TwoLayerNet(784, 50, 10, dtype=dtype, seed=0)
-        for i in range(
-            30
-        ):  # trained a little, so that the predictions differ from sample to sample
-            b = slice(100 * i, 100 * i + 100)
-            g = ours.gradient(x_train[b], t_train[b])
-            for k in PARAM_NAMES:
-                ours.params[k] -= 0.1 * g[k]
-        nets = {"ours": ours, "numpy": ReferenceNet.from_params(ours.params)}
-        if torch_ok:
-            nets["torch"] = TorchNet(ours.params, dtype)
+        nets = nets_for(dtype, torch_ok, train_on=(x_train, t_train))
         for label, x, t in (
             ("10,000 test images", x_test, t_test),
             ("60,000 train images", x_train, t_train),
         ):
-            times = timed(
-                {name: (lambda n=n: n.accuracy(x, t)) for name, n in nets.items()},
-                3 if quick else 15,
-                0 if quick else 4,
-            )
-            expected = nets["numpy"].accuracy(x, t)
             # Accuracy is a count: allow one sample to flip on a near-tie of two classes.
-            agreement = {
-                name: check(
-                    f"accuracy {label} {np.dtype(dtype).name} {name}",
-                    abs(n.accuracy(x, t) - expected) * len(x),
-                    1.0,
-                )
-                for name, n in nets.items()
-                if name != "numpy"
-            }
+            times, agreement = compare(
+                nets,
+                lambda n: n.accuracy(x, t),
+                f"accuracy {label} {np.dtype(dtype).name}",
+                1.0,
+                (3, 0) if quick else (15, 4),
+                difference=lambda a, b: abs(a - b) * len(x),
+            )
             y_ours, y_ref = nets["ours"].predict(x[:2000]), nets["numpy"].predict(x[:2000])
             agreement["ours predict"] = check(
                 f"predict {np.dtype(dtype).name}",
@@ -681,64 +678,62 @@ def agrees(row):
     return "yes" if all(a["agree"] for a in row["agreement"].values()) else "**NO**"
 
 
+def markdown_table(header, align, rows):
+    """A markdown table: the `header` cells, `align` (a letter per column: l or r) and rows of cells."""
+    separator = "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"
+    lines = [" | ".join(header), *(" | ".join(cells) for cells in rows)]
+    return "\n".join([f"| {lines[0]} |", separator, *(f"| {line} |" for line in lines[1:])])
+
+
 def table(rows):
-    out = [
-        "| benchmark | case | dtype | ours | NumPy | NumPy / ours | PyTorch | PyTorch / ours | agree |",
-        "|---|---|---|---:|---:|---:|---:|---:|---|",
+    header = ["benchmark", "case", "dtype", "ours", "NumPy", "NumPy / ours", "PyTorch"]
+    header += ["PyTorch / ours", "agree"]
+    cells = [
+        [row["benchmark"], row["case"], row["dtype"], fmt_time(row["seconds"].get("ours"))]
+        + [fmt_time(row["seconds"].get("numpy")), fmt_ratio(ratio(row, "numpy"))]
+        + [fmt_time(row["seconds"].get("torch")), fmt_ratio(ratio(row, "torch")), agrees(row)]
+        for row in rows
     ]
-    for row in rows:
-        s = row["seconds"]
-        out.append(
-            f"| {row['benchmark']} | {row['case']} | {row['dtype']} | {fmt_time(s.get('ours'))} | "
-            f"{fmt_time(s.get('numpy'))} | {fmt_ratio(ratio(row, 'numpy'))} | {fmt_time(s.get('torch'))} | "
-            f"{fmt_ratio(ratio(row, 'torch'))} | {agrees(row)} |"
-        )
-    return "\n".join(out)
+    return markdown_table(header, "lllrrrrrl", cells)
 
 
 def scaling_table(rows, peak):
-    out = [
-        "| dtype | batch | hidden | ours | NumPy | NumPy / ours | ours GFLOP/s (% of peak) | NumPy GFLOP/s (% of peak) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+    header = ["dtype", "batch", "hidden", "ours", "NumPy", "NumPy / ours"]
+    header += ["ours GFLOP/s (% of peak)", "NumPy GFLOP/s (% of peak)"]
+    cells = []
     for row in rows:
-        p = peak[row["dtype"]]
-        g = row["gflops"]
-        out.append(
-            f"| {row['dtype']} | {row['batch']:,} | {row['hidden']:,} | {fmt_time(row['seconds']['ours'])} | "
-            f"{fmt_time(row['seconds']['numpy'])} | {fmt_ratio(ratio(row, 'numpy'))} | "
-            f"{g['ours']:.1f} ({100 * g['ours'] / p:.0f}%) | {g['numpy']:.1f} ({100 * g['numpy'] / p:.0f}%) |"
+        p, g, s = peak[row["dtype"]], row["gflops"], row["seconds"]
+        cells.append(
+            [row["dtype"], f"{row['batch']:,}", f"{row['hidden']:,}", fmt_time(s["ours"])]
+            + [fmt_time(s["numpy"]), fmt_ratio(ratio(row, "numpy"))]
+            + [f"{g[k]:.1f} ({100 * g[k] / p:.0f}%)" for k in ("ours", "numpy")]
         )
-    return "\n".join(out)
+    return markdown_table(header, "lrrrrrrr", cells)
 
 
 def activation_table(rows):
-    out = [
-        "| benchmark | dtype | sigmoid | ReLU | sigmoid / ReLU | ReLU agrees with NumPy |",
-        "|---|---|---:|---:|---:|---|",
+    header = ["benchmark", "dtype", "sigmoid", "ReLU", "sigmoid / ReLU", "ReLU agrees with NumPy"]
+    cells = [
+        [row["benchmark"].removeprefix("activation: "), row["dtype"]]
+        + [fmt_time(row["seconds"]["sigmoid"]), fmt_time(row["seconds"]["relu"])]
+        + [fmt_ratio(row["seconds"]["sigmoid"] / row["seconds"]["relu"]), agrees(row)]
+        for row in rows
     ]
-    for row in rows:
-        s = row["seconds"]
-        out.append(
-            f"| {row['benchmark'].removeprefix('activation: ')} | {row['dtype']} | {fmt_time(s['sigmoid'])} | "
-            f"{fmt_time(s['relu'])} | {fmt_ratio(s['sigmoid'] / s['relu'])} | {agrees(row)} |"
-        )
-    return "\n".join(out)
+    return markdown_table(header, "llrrrl", cells)
 
 
 def runs_table(rows):
-    out = [
-        "| run | dtype | implementation | time | peak memory added | final train acc. | final test acc. |",
-        "|---|---|---|---:|---:|---:|---:|",
-    ]
+    header = ["run", "dtype", "implementation", "time", "peak memory added"]
+    header += ["final train acc.", "final test acc."]
+    cells = []
     for row in rows:
         for name, r in row["runs"].items():
             memory = "–" if r["peak_memory_mb"] is None else f"{r['peak_memory_mb']:,.0f} MB"
-            out.append(
-                f"| {row['benchmark']} | {row['dtype']} | {name} | {fmt_time(r['seconds'])} | {memory} | "
-                f"{r['final_train_accuracy']:.4f} | {r['final_test_accuracy']:.4f} |"
+            cells.append(
+                [row["benchmark"], row["dtype"], name, fmt_time(r["seconds"]), memory]
+                + [f"{r['final_train_accuracy']:.4f}", f"{r['final_test_accuracy']:.4f}"]
             )
-    return "\n".join(out)
+    return markdown_table(header, "lllrrrr", cells)
 
 
 def parse_args(argv):

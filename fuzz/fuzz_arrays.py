@@ -8,10 +8,9 @@ Run: python fuzz/fuzz_arrays.py CORPUS_DIR [libFuzzer options]   (see fuzz/run.s
 
 from __future__ import annotations
 
-import sys
-
 import atheris  # type: ignore[import-untyped]
 import numpy as np
+from harness import fuzz
 
 from twolayer import TwoLayerNet
 
@@ -78,8 +77,4 @@ def test_one_input(data: bytes) -> None:
 
 
 if __name__ == "__main__":
-    # Coverage of every Python function loaded (instrument_imports misses the editable install's
-    # import hook).
-    atheris.instrument_all()
-    atheris.Setup(sys.argv, test_one_input)
-    atheris.Fuzz()
+    fuzz(test_one_input)

@@ -8,16 +8,12 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import pytest
+from mnist_files import NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 # The MNIST files of this project's machines: $TWOLAYER_MNIST_DIR, else ../shared/mnist.
 MNIST_DIR = Path(os.environ.get("TWOLAYER_MNIST_DIR", ROOT.parent / "shared" / "mnist"))
-MNIST_FILES = (
-    "train-images-idx3-ubyte.gz",
-    "train-labels-idx1-ubyte.gz",
-    "t10k-images-idx3-ubyte.gz",
-    "t10k-labels-idx1-ubyte.gz",
-)
+MNIST_FILES = [f"{name}.gz" for name in NAMES]
 
 
 @pytest.fixture(scope="session")
@@ -123,14 +119,3 @@ def book_net(mnist):
     net = TwoLayerNet(784, 50, 10, seed=0)
     train(net, x_train, t_train, x_test, t_test, seed=0, progress=False)
     return net
-
-
-def digit_picture(sample: np.ndarray, side: int, canvas: tuple[int, int], at: tuple[int, int]):
-    """An MNIST sample as a person would supply it: dark ink on white paper, `side` pixels tall, placed at `at`
-    on a `canvas` (width, height) of paper. A PIL image in mode "L"."""
-    from PIL import Image
-
-    digit = Image.fromarray(255 - np.round(sample.reshape(28, 28) * 255).astype(np.uint8))
-    picture = Image.new("L", canvas, 255)
-    picture.paste(digit.resize((side, side), Image.Resampling.BICUBIC), at)
-    return picture

@@ -7,11 +7,12 @@ import re
 import struct
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import digit_picture
 from isolation import in_child
+from pictures import digit_picture
 from PIL import Image
 
 from twolayer import TwoLayerNet
@@ -28,22 +29,19 @@ def png_size(path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
+def run_main(command: str, mnist_dir: Path, out: Path | None = None) -> int:
+    """main() on `command` (its words separated by spaces) with --data-dir and, if given, --out."""
+    return main(
+        [*command.split(), "--data-dir", str(mnist_dir), *(["--out", str(out)] if out else [])]
+    )
+
+
 def test_train_end_to_end(mnist_dir, mnist, tmp_path, capsys):
     out = tmp_path / "out"
-    args = [
-        "train",
-        "--iters",
-        "120",
-        "--batch-size",
-        "50",
-        "--lr",
-        "0.5",
-        "--hidden",
-        "10",
-        "--seed",
-        "3",
-    ]
-    assert main([*args, "--data-dir", str(mnist_dir), "--out", str(out)]) == 0
+    assert (
+        run_main("train --iters 120 --batch-size 50 --lr 0.5 --hidden 10 --seed 3", mnist_dir, out)
+        == 0
+    )
 
     stdout = capsys.readouterr().out
     assert stdout.startswith(
@@ -92,30 +90,11 @@ def test_train_end_to_end(mnist_dir, mnist, tmp_path, capsys):
 def test_train_overfitting_settings(mnist_dir, tmp_path, capsys):
     """The README's overfitting run, shortened: shuffled epochs over 300 images, 100 held out for validation."""
     out = tmp_path / "out"
-    args = [
-        "train",
-        "--sampling",
-        "shuffle",
-        "--train-size",
-        "300",
-        "--validation-size",
-        "100",
-        "--epochs",
-        "4",
-    ]
     assert (
-        main(
-            [
-                *args,
-                "--hidden",
-                "10",
-                "--seed",
-                "1",
-                "--data-dir",
-                str(mnist_dir),
-                "--out",
-                str(out),
-            ]
+        run_main(
+            "train --sampling shuffle --train-size 300 --validation-size 100 --epochs 4 --hidden 10 --seed 1",
+            mnist_dir,
+            out,
         )
         == 0
     )
@@ -152,20 +131,12 @@ def test_train_overfitting_settings(mnist_dir, tmp_path, capsys):
 
 def test_train_cheaper_evaluation(mnist_dir, tmp_path, capsys):
     out = tmp_path / "out"
-    args = [
-        "train",
-        "--iters",
-        "10",
-        "--eval-every",
-        "5",
-        "--eval-samples",
-        "500",
-        "--hidden",
-        "5",
-        "--seed",
-        "0",
-    ]
-    assert main([*args, "--data-dir", str(mnist_dir), "--out", str(out)]) == 0
+    assert (
+        run_main(
+            "train --iters 10 --eval-every 5 --eval-samples 500 --hidden 5 --seed 0", mnist_dir, out
+        )
+        == 0
+    )
     lines = [
         line for line in capsys.readouterr().out.splitlines() if " acc" in line and "|" in line
     ]
@@ -215,18 +186,10 @@ def test_settings_too_large_for_the_data_are_usage_errors(
 
 def test_plot_redraws_the_figures(mnist_dir, tmp_path, capsys):
     out = tmp_path / "out"
-    args = [
-        "train",
-        "--iters",
-        "20",
-        "--hidden",
-        "5",
-        "--validation-size",
-        "50",
-        "--eval-every",
-        "10",
-    ]
-    assert main([*args, "--data-dir", str(mnist_dir), "--out", str(out)]) == 0
+    assert (
+        run_main("train --iters 20 --hidden 5 --validation-size 50 --eval-every 10", mnist_dir, out)
+        == 0
+    )
     redrawn = tmp_path / "redrawn"
     assert main(["plot", str(out / "history.json"), "--out", str(redrawn)]) == 0
     assert sorted(p.name for p in redrawn.iterdir()) == ["accuracy.png", "loss.png"]
@@ -270,20 +233,9 @@ def test_plot_of_a_huge_file_is_refused(tmp_path, capsys):
 
 def test_python_dash_m(mnist_dir, tmp_path):
     out = tmp_path / "out"
-    command = [
-        sys.executable,
-        "-m",
-        "twolayer",
-        "train",
-        "--iters",
-        "30",
-        "--hidden",
-        "5",
-        "--dtype",
-        "float32",
-    ]
+    flags = ["--iters", "30", "--hidden", "5", "--dtype", "float32", "--num-threads", "1"]
     result = subprocess.run(
-        [*command, "--data-dir", str(mnist_dir), "--out", str(out), "--num-threads", "1"],
+        [sys.executable, "-m", "twolayer", "train", *flags, "--data-dir", str(mnist_dir), "--out", str(out)],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -293,7 +245,7 @@ def test_python_dash_m(mnist_dir, tmp_path):
 
 
 def test_gradcheck(mnist_dir, capsys):
-    assert main(["gradcheck", "--hidden", "8", "--seed", "0", "--data-dir", str(mnist_dir)]) == 0
+    assert run_main("gradcheck --hidden 8 --seed 0", mnist_dir) == 0
     stdout = capsys.readouterr().out
     rows = re.findall(r"^(W1|b1|W2|b2) +(naive|incremental) +(\S+) +(\S+)$", stdout, re.M)
     assert [(key, method) for key, method, _, _ in rows] == [
@@ -304,22 +256,7 @@ def test_gradcheck(mnist_dir, capsys):
 
 
 def test_gradcheck_of_chapter_5s_relu_network(mnist_dir, capsys):
-    assert (
-        main(
-            [
-                "gradcheck",
-                "--activation",
-                "relu",
-                "--hidden",
-                "8",
-                "--seed",
-                "0",
-                "--data-dir",
-                str(mnist_dir),
-            ]
-        )
-        == 0
-    )
+    assert run_main("gradcheck --activation relu --hidden 8 --seed 0", mnist_dir) == 0
     stdout = capsys.readouterr().out
     assert "activation=relu" in stdout.splitlines()[0]
     rows = re.findall(r"^(W1|b1|W2|b2) +(naive|incremental) +(\S+) +(\S+)$", stdout, re.MULTILINE)
@@ -330,20 +267,7 @@ def test_gradcheck_of_chapter_5s_relu_network(mnist_dir, capsys):
 
 def test_train_relu_saves_a_relu_network(mnist_dir, tmp_path, capsys):
     out = tmp_path / "out"
-    args = [
-        "train",
-        "--activation",
-        "relu",
-        "--iters",
-        "20",
-        "--hidden",
-        "6",
-        "--seed",
-        "1",
-        "--data-dir",
-        str(mnist_dir),
-    ]
-    assert main([*args, "--out", str(out)]) == 0
+    assert run_main("train --activation relu --iters 20 --hidden 6 --seed 1", mnist_dir, out) == 0
     assert "activation=relu" in capsys.readouterr().out.splitlines()[0]
     assert TwoLayerNet.load(out / "params.npz").activation == "relu"
 
@@ -360,7 +284,7 @@ def test_interrupted_run_keeps_what_it_recorded(mnist_dir, tmp_path, monkeypatch
 
     monkeypatch.setattr(TwoLayerNet, "train_step", interrupted_at_25)
     out = tmp_path / "out"
-    assert main(["train", "--hidden", "5", "--data-dir", str(mnist_dir), "--out", str(out)]) == 130
+    assert run_main("train --hidden 5", mnist_dir, out) == 130
     assert "Interrupted after 25 of 10,000 iterations" in capsys.readouterr().out
     history = json.loads((out / "history.json").read_text())
     assert history["interrupted"] and len(history["train_loss_list"]) == 25
@@ -369,20 +293,10 @@ def test_interrupted_run_keeps_what_it_recorded(mnist_dir, tmp_path, monkeypatch
 
 def test_diverged_run_is_an_error(mnist_dir, tmp_path, capsys):
     out = tmp_path / "out"
-    args = [
-        "train",
-        "--iters",
-        "50",
-        "--hidden",
-        "20",
-        "--dtype",
-        "float32",
-        "--lr",
-        "1e38",
-        "--seed",
-        "0",
-    ]
-    assert main([*args, "--data-dir", str(mnist_dir), "--out", str(out)]) == 1
+    assert (
+        run_main("train --iters 50 --hidden 20 --dtype float32 --lr 1e38 --seed 0", mnist_dir, out)
+        == 1
+    )
     assert "twolayer: error: training diverged at iteration" in capsys.readouterr().err
     assert json.loads((out / "history.json").read_text())["diverged"]
     assert not (out / "params.npz").exists()  # NaN parameters are not saved
@@ -560,8 +474,9 @@ def test_predict_with_a_network_that_is_not_for_mnist(tmp_path, capsys):
 
 # fmt: off
 BAD_FLAGS = [
-    (["train", "--num-threads", "2000"], "argument --num-threads: must be at most 1024, got '2000'"),
-    (["train", "--num-threads", "0"], "argument --num-threads: must be a positive integer, got '0'"),
+    (["train", "--num-threads", "2000"], "argument --num-threads: must be between 1 and 1024, got 2000"),
+    (["train", "--num-threads", "0"], "argument --num-threads: must be between 1 and 1024, got 0"),
+    (["train", "--num-threads", "two"], "argument --num-threads: must be an integer, got 'two'"),
     (["train", "--seed", "-1"], "argument --seed: must be a non-negative integer, got '-1'"),
     (["gradcheck", "--seed", "1e3"], "argument --seed: must be a non-negative integer, got '1e3'"),
     (["gradcheck", "--hidden", "2.5"], "argument --hidden: must be a positive integer, got '2.5'"),

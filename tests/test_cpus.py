@@ -126,3 +126,20 @@ def test_garbage_falls_back_to_the_cpu_count_with_a_warning(
     (tmp_path / "cpu.max").write_bytes(garbage)
     with pytest.warns(RuntimeWarning, match="ignoring the cgroup CPU quota: .*; using 8 CPUs"):
         assert available_cpus(tmp_path, "0::/\n") == 8
+
+
+def test_v1_garbage_falls_back_to_the_cpu_count_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_cpus, "affinity_count", lambda: 8)
+    root = _write(
+        tmp_path,
+        {
+            "cpu,cpuacct/docker/abc/cpu.cfs_quota_us": "lots\n",
+            "cpu,cpuacct/docker/abc/cpu.cfs_period_us": "100000\n",
+        },
+    )
+    with pytest.warns(
+        RuntimeWarning, match=r"quota: cpu.cfs_quota_us: .*'lots\\n'.*; using 8 CPUs"
+    ):
+        assert available_cpus(root, V1) == 8

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from test_datasets import Server, fake_mnist, listing, write_files
+from mnist_files import Server, fake_mnist, listing, write_files
 
 from twolayer import TwoLayerNet
 from twolayer.datasets import load_mnist

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import digit_picture
+from pictures import digit_picture
 from PIL import Image
 
 from twolayer import images

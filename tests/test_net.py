@@ -880,6 +880,7 @@ TRAIN_STEP_AGAINST_BOOK_STEP = """
 import json, sys
 import numpy as np
 from twolayer import TwoLayerNet
+from twolayer.reference import mnist_like_batch
 dtype = np.dtype(sys.argv[1])
 rng = np.random.default_rng(5)
 report = {}
@@ -893,8 +894,7 @@ for n_set, n_batch, h, c, x_dtype, targets, gather, activation in [
     (300, 300, 20, 4, np.float32, "labels", False, "relu"),
 ]:
     d = 784 if h == 50 else 30
-    x = rng.random((n_set, d)).astype(x_dtype)
-    x[rng.random((n_set, d)) < 0.81] = 0
+    x = mnist_like_batch(rng, n_set, d, x_dtype)
     labels = rng.integers(0, c, n_set)
     t = {"labels": labels, "one-hot": np.eye(c)[labels], "rows": rng.random((n_set, c))}[targets]
     new = lambda: TwoLayerNet(d, h, c, weight_init_std=0.5, dtype=dtype, seed=1, activation=activation)

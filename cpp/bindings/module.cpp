@@ -301,27 +301,31 @@ py::array_t<T> predict(PyNet<T>& self, py::handle x_obj) {
   return y;
 }
 
-template <class T>
-double loss(PyNet<T>& self, py::handle x_obj, py::handle t_obj) {
+// f(net, rows, labels, n) on the batch `x_obj` and the labels of `t_obj`, holding the net's lock.
+template <class T, class F>
+double on_labelled_batch(PyNet<T>& self, py::handle x_obj, py::handle t_obj, F f) {
   const Dims d = self.net.dims();
   Batch<T> x(x_obj, d.D);
   Labels<T> t(t_obj, x.N, d.C);
   const std::int64_t* labels = t.as_labels(x.N, d.C);
   return x.visit([&](auto* rows) {
-    return self.locked([&](auto& net) { return net.loss(rows, labels, x.N); });
+    return self.locked([&](auto& net) { return f(net, rows, labels, x.N); });
   });
 }
 
 template <class T>
+double loss(PyNet<T>& self, py::handle x_obj, py::handle t_obj) {
+  return on_labelled_batch(
+      self, x_obj, t_obj,
+      [](auto& net, auto* rows, auto* labels, std::size_t n) { return net.loss(rows, labels, n); });
+}
+
+template <class T>
 double accuracy(PyNet<T>& self, py::handle x_obj, py::handle t_obj) {
-  const Dims d = self.net.dims();
-  Batch<T> x(x_obj, d.D);
-  Labels<T> t(t_obj, x.N, d.C);
-  const std::int64_t* labels = t.as_labels(x.N, d.C);
-  const std::size_t correct = x.visit([&](auto* rows) {
-    return self.locked([&](auto& net) { return net.count_correct(rows, labels, x.N); });
-  });
-  return static_cast<double>(correct) / static_cast<double>(x.N);
+  return on_labelled_batch(
+      self, x_obj, t_obj, [](auto& net, auto* rows, auto* labels, std::size_t n) {
+        return static_cast<double>(net.count_correct(rows, labels, n)) / static_cast<double>(n);
+      });
 }
 
 template <class T>

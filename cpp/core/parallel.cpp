@@ -20,11 +20,14 @@
 
 #ifdef TWOLAYER_POOL_TEST_HOOKS
 // Only tests/cpp/test_parallel.cpp defines this: it compiles its own copy of this file with the
-// definition set, to hold a worker asleep or make it wake late. The library never calls it.
+// definition set, to hold a worker asleep or make it wake late, or to hold the caller while it sets
+// a call up. The library never calls these.
 namespace twolayer::pool_test {
 void worker_woke(int worker, const std::function<bool()>& call_is_current,
                  const std::function<bool()>& pool_is_stopping);
-}
+void call_described();  // by the caller, between a call's description and the ticket that opens it
+void worker_falling_asleep(int worker, const std::function<bool()>& pool_is_stopping);
+}  // namespace twolayer::pool_test
 #endif
 
 namespace twolayer {
@@ -120,9 +123,12 @@ class Pool {
         std::min<std::size_t>({static_cast<std::size_t>(workers), chunks, threads_.size() + 1}));
     helpers_.store(helpers, std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
+#ifdef TWOLAYER_POOL_TEST_HOOKS
+    pool_test::call_described();
+#endif
     ticket_.store(std::uint64_t{call} << 32);
     for (int w = 1; w < helpers; ++w)
-      if (sleepers_[w].asleep.load()) wake(w);
+      if (sleepers_[w].asleep.load()) wake_for_call(w);
     run_chunks(0, call);
     wait_until_done(static_cast<std::uint32_t>(chunks));
     body_ = nullptr;
@@ -190,17 +196,23 @@ class Pool {
     }
   }
 
-  // The ticket of a call after `seen` (or any ticket once the pool is stopping).
+  // The ticket of a call after `seen`, once that call is open (or any ticket once the pool is
+  // stopping). A worker that took a closed ticket would find no chunk, count the call as seen and
+  // miss all of it.
   std::uint64_t wait_for_call(int worker, std::uint32_t seen) {
     std::uint64_t ticket = 0;
     auto ready = [&] {
       ticket = ticket_.load(std::memory_order_acquire);
-      return call_of(ticket) != seen || stopping_.load(std::memory_order_relaxed);
+      return (call_of(ticket) != seen && chunk_of(ticket) != kClosed) ||
+             stopping_.load(std::memory_order_relaxed);
     };
     if (poll(ready, kWorkerSpin, kWorkerYield)) return ticket;
     Sleeper& s = sleepers_[worker];
     std::unique_lock<std::mutex> lock(s.mutex);
     s.asleep.store(true);  // before ready() looks again: a caller then sees it and wakes us
+#ifdef TWOLAYER_POOL_TEST_HOOKS
+    pool_test::worker_falling_asleep(worker, [&] { return stopping_.load(); });
+#endif
     s.wake.wait(lock, ready);
     s.asleep.store(false);
     return ticket;
@@ -211,6 +223,16 @@ class Pool {
     {
       std::lock_guard<std::mutex> lock(s.mutex);
     }  // the worker is inside wait(), or has not yet looked
+    s.wake.notify_one();
+  }
+
+  // As wake(), but never waits for the worker: one that holds its mutex (falling asleep, or just
+  // woken) may be off the CPU for a time slice. Notified unlocked, it can miss the notify only if
+  // it has already looked for a call and not yet started to wait; it then misses this call only,
+  // whose chunks the others run.
+  void wake_for_call(int worker) {
+    Sleeper& s = sleepers_[worker];
+    if (s.mutex.try_lock()) s.mutex.unlock();  // then as in wake()
     s.wake.notify_one();
   }
 

@@ -30,9 +30,15 @@ def set_num_threads(n: int) -> None:
         n = operator.index(n)
     except TypeError:
         raise TypeError(f"n must be an int, got {type(n).__name__}") from None
+    _core.set_num_threads(check_thread_count(n))
+
+
+def check_thread_count(n: int, name: str = "n") -> int:
+    """`n` if the core may use that many threads, else a ValueError naming `name` (the command
+    line, whose errors name the option already, passes "")."""
     if not 1 <= n <= MAX_THREADS:
-        raise ValueError(f"n must be between 1 and {MAX_THREADS}, got {n}")
-    _core.set_num_threads(n)
+        raise ValueError(f"{name} must be between 1 and {MAX_THREADS}, got {n}".lstrip())
+    return n
 
 
 def get_num_threads() -> int:
@@ -49,9 +55,7 @@ def _from_env(name: str) -> int | None:
         return None
     first = value.split(",")[0] if name == OMP_VAR else value
     try:
-        n = int(first)
-        if not 1 <= n <= MAX_THREADS:
-            raise ValueError
+        n = check_thread_count(int(first))
     except ValueError:
         warnings.warn(
             f"{name}={value!r} is not an integer from 1 to {MAX_THREADS}; ignoring it",

@@ -24,7 +24,7 @@ import numpy as np
 from . import __version__, set_num_threads
 from ._cpus import available_cpus
 from ._files import atomic_write
-from ._threads import MAX_THREADS
+from ._threads import MAX_THREADS, check_thread_count
 from .datasets import cache_dir, image_to_mnist, load_mnist
 from .net import ACTIVATIONS, TwoLayerNet
 from .plotting import plot_history
@@ -112,12 +112,11 @@ def _common_options(machine: argparse.ArgumentParser) -> argparse.ArgumentParser
 def _machine_options() -> argparse.ArgumentParser:
     """Where the data and the threads come from: options of every command that loads MNIST."""
     machine = argparse.ArgumentParser(add_help=False)
-    machine.add_argument(
+    _add_dir_option(
+        machine,
         "--data-dir",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help=f"directory with the MNIST IDX files (default: the cache, {cache_dir()}, downloading what is missing)",
+        None,
+        f"directory with the MNIST IDX files (default: the cache, {cache_dir()}, downloading what is missing)",
     )
     machine.add_argument(
         "--num-threads",
@@ -128,6 +127,11 @@ def _machine_options() -> argparse.ArgumentParser:
         "else $OMP_NUM_THREADS, else the CPUs available)",
     )
     return machine
+
+
+def _add_dir_option(parser: Any, flag: str, default: Path | None, help: str) -> None:
+    """An option naming a directory (`parser`: a parser or an argument group)."""
+    parser.add_argument(flag, type=Path, default=default, metavar="DIR", help=help)
 
 
 def _add_train_command(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -165,12 +169,11 @@ def _add_train_command(commands: Any, common: argparse.ArgumentParser) -> None:
         help="how to compute the gradient; numerical is the book's slow alternative (default: %(default)s)",
     )
     _add_sampling_options(train_parser)
-    train_parser.add_argument(
+    _add_dir_option(
+        train_parser,
         "--out",
-        type=Path,
-        default=Path("twolayer-out"),
-        metavar="DIR",
-        help="output directory, created if needed (default: %(default)s)",
+        Path("twolayer-out"),
+        "output directory, created if needed (default: %(default)s)",
     )
     train_parser.set_defaults(run=_train, usage_error=train_parser.error)
 
@@ -237,13 +240,7 @@ def _add_plot_command(commands: Any) -> None:
         "'twolayer train' wrote.",
     )
     plot_parser.add_argument("history", type=Path, metavar="HISTORY", help="a history.json")
-    plot_parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="output directory (default: the history's)",
-    )
+    _add_dir_option(plot_parser, "--out", None, "output directory (default: the history's)")
     plot_parser.set_defaults(run=_plot, num_threads=None)
 
 
@@ -280,12 +277,11 @@ def _add_predict_command(commands: Any) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print one JSON document instead of text"
     )
-    parser.add_argument(
+    _add_dir_option(
+        parser,
         "--save-preprocessed",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="write the 28x28 image the network saw for each picture into DIR, as NAME.png",
+        None,
+        "write the 28x28 image the network saw for each picture into DIR, as NAME.png",
     )
     parser.set_defaults(run=_predict, num_threads=None)
 
@@ -363,14 +359,7 @@ def _train(args: argparse.Namespace) -> int:
         )
     try:
         args.out.mkdir(parents=True, exist_ok=True)  # now, not after a long run
-        net = TwoLayerNet(
-            x_train.shape[1],
-            args.hidden,
-            _CLASSES,
-            activation=args.activation,
-            dtype=args.dtype,
-            seed=args.seed,
-        )
+        net = _network(args, x_train.shape[1])
     except (
         OSError,
         MemoryError,
@@ -404,6 +393,18 @@ def _train(args: argparse.Namespace) -> int:
     if history.diverged:
         return _EXIT_ERROR
     return _EXIT_INTERRUPTED if history.interrupted else 0
+
+
+def _network(args: argparse.Namespace, input_size: int) -> TwoLayerNet:
+    """The network of --hidden, --activation, --dtype and --seed, for `input_size` inputs."""
+    return TwoLayerNet(
+        input_size,
+        args.hidden,
+        _CLASSES,
+        activation=args.activation,
+        dtype=args.dtype,
+        seed=args.seed,
+    )
 
 
 def _describe_run(settings: dict[str, Any], n_train: int, n_test: int) -> str:
@@ -453,14 +454,7 @@ def _gradcheck(args: argparse.Namespace) -> int:
         return _error(exc)
     x_batch, t_batch = x_train[: args.batch], t_train[: args.batch]
     try:
-        net = TwoLayerNet(
-            x_train.shape[1],
-            args.hidden,
-            _CLASSES,
-            activation=args.activation,
-            dtype=args.dtype,
-            seed=args.seed,
-        )
+        net = _network(args, x_train.shape[1])
     except (MemoryError, ValueError) as exc:  # a --hidden too large for this machine
         return _error(exc)
     print(
@@ -527,8 +521,9 @@ def _add_sweep_options(parser: argparse.ArgumentParser) -> None:
                       help="random search: N settings drawn from values and ranges")  # fmt: skip
     runs.add_argument("--search-seed", type=_nonnegative_int, default=0, metavar="N",
                       help="seed of the random search (default: %(default)s)")  # fmt: skip
-    runs.add_argument("--out", type=Path, default=Path("twolayer-sweep"), metavar="DIR",
-                      help="output directory (default: %(default)s)")  # fmt: skip
+    _add_dir_option(
+        runs, "--out", Path("twolayer-sweep"), "output directory (default: %(default)s)"
+    )
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--workers", type=_positive_int, default=1, metavar="N",
                        help="local worker processes (default: 1, this one)")  # fmt: skip
@@ -632,10 +627,15 @@ def _nonnegative_int(text: str) -> int:
 
 
 def _thread_count(text: str) -> int:
-    value = _positive_int(text)
-    if value > MAX_THREADS:
-        raise argparse.ArgumentTypeError(f"must be at most {MAX_THREADS}, got {text!r}")
-    return value
+    """--num-threads: the bounds and the message are _threads.py's, as for set_num_threads."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    try:
+        return check_thread_count(n, name="")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_float(text: str) -> float:

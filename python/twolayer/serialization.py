@@ -68,7 +68,6 @@ def _binary(file: BinaryIO) -> BinaryIO:
 
 _NPY_MAGIC = b"\x93NUMPY"
 _HEADER_KEYS = ("format", "sizes", "dtype", "activation")
-_PARAM_KEYS = ("W1", "b1", "W2", "b2")
 _DTYPES = ("float32", "float64")
 _MAX_HEADER_MEMBER = (
     4096  # bytes: format, sizes, dtype and the like are .npy files of about 150 bytes
@@ -168,7 +167,7 @@ class _Header:
 
     def shapes(self) -> list[tuple[str, tuple[int, ...]]]:
         d, h, c = self.sizes
-        return list(zip(_PARAM_KEYS, [(d, h), (h,), (h, c), (c,)]))  # noqa: B905 (strict= is Python 3.10+)
+        return list(zip(_core.PARAM_NAMES, [(d, h), (h,), (h, c), (c,)]))  # noqa: B905 (strict= is Python 3.10+)
 
 
 def _read_header(archive: zipfile.ZipFile, path: Path) -> _Header:
@@ -190,7 +189,7 @@ def _read_header(archive: zipfile.ZipFile, path: Path) -> _Header:
             f"{path} is not a TwoLayerNet saved by twolayer: "
             f"its format is {found!r}, expected {FORMAT!r}"
         )
-    unknown = sorted(set(members) - {f"{key}.npy" for key in (*_HEADER_KEYS, *_PARAM_KEYS)})
+    unknown = sorted(set(members) - {f"{key}.npy" for key in (*_HEADER_KEYS, *_core.PARAM_NAMES)})
     if unknown:
         raise _Refusal(f"{path}: damaged: it also holds {', '.join(unknown)}")
     for info in members.values():

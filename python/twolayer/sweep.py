@@ -741,7 +741,7 @@ def write_reports(
     files = [out / name for name in texts]
     files.append(_plot_curves(out / CURVES_PNG, rows, records, metric, swept))
     if swept:
-        files.append(_plot_finals(out / FINALS_PNG, rows, records, metric, swept))
+        files.append(_plot_finals(out / FINALS_PNG, records, metric, swept))
     return files
 
 
@@ -915,9 +915,7 @@ def _plot_curves(
     return path
 
 
-def _plot_finals(
-    path: Path, rows: Rows, records: Records, metric: str, swept: Sequence[str]
-) -> Path:
+def _plot_finals(path: Path, records: Records, metric: str, swept: Sequence[str]) -> Path:
     """The final selection accuracy against each swept setting: every run a dot, the mean per value
     a line."""
     from .plotting import _new_figure, _save
