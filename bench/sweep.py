@@ -1,6 +1,7 @@
 """Sweep throughput: 8 runs of 3,000 iterations one after another in one process (the core on all
 CPUs) against `twolayer sweep --workers 2` (two processes, the CPUs shared between them), and
-`--workers 2` against a local Dask cluster of two single-threaded workers (Dask's overhead).
+`--workers 2` against a local Dask cluster of two single-threaded workers, already running as
+`--scheduler` finds one (Dask's overhead; the cluster's start is reported beside it).
 
     python bench/sweep.py            # about 5 minutes on 2 cores
     python bench/sweep.py --quick    # 4 short runs: proves that it runs; asserts no speed
@@ -13,6 +14,7 @@ way must give the same final accuracies, run for run; the script fails (exit sta
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -28,6 +30,7 @@ from twolayer.sweep import Run, dask_executor, local_executor, plan_runs, run_sw
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MNIST = Path(os.environ.get("TWOLAYER_MNIST_DIR", ROOT.parent / "shared" / "mnist"))
 DEFAULT_JSON = ROOT / "bench" / "sweep-results.json"
+DASK = "Dask, 2 single-threaded workers (cluster running)"
 
 
 def sequential(runs, out, data_dir):
@@ -41,19 +44,31 @@ def workers(runs, out, data_dir):
         )
 
 
-def dask(runs, out, data_dir):
+@contextlib.contextmanager
+def running_dask_cluster():
+    """A local cluster of two single-threaded worker processes, started before the timing: as
+    `twolayer sweep --scheduler ADDRESS` finds a cluster, running. Its workers are fresh, so they
+    import twolayer and load MNIST inside the timing, as --workers' processes do. Yields the
+    address and the seconds the cluster took to start (reported beside the timings)."""
     from distributed import LocalCluster
 
-    # Started outside the timing below would be fairer to Dask, but the local pool's start is
-    # inside --workers' time too: both include starting their processes.
+    start = time.perf_counter()
     cluster = LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     )
-    with cluster, dask_executor(cluster.scheduler_address) as (executor, slots):
-        return run_sweep(
-            runs, out=out, executor=executor, slots=slots, threads=1, data_dir=data_dir,
-            progress=False,
-        )  # fmt: skip
+    with cluster:
+        yield cluster.scheduler_address, time.perf_counter() - start
+
+
+def dask(address):
+    def sweep(runs, out, data_dir):
+        with dask_executor(address) as (executor, slots):
+            return run_sweep(
+                runs, out=out, executor=executor, slots=slots, threads=1, data_dir=data_dir,
+                progress=False,
+            )  # fmt: skip
+
+    return sweep
 
 
 def main(argv=None):
@@ -77,7 +92,7 @@ def main(argv=None):
     try:
         import distributed  # noqa: F401
 
-        ways["Dask, 2 single-threaded workers"] = dask
+        ways[DASK] = None  # a cluster of its own each repeat (running_dask_cluster)
     except ImportError:
         print("Dask is not installed (pip install 'twolayer[dask]'): its row is left out.\n")
 
@@ -88,23 +103,30 @@ def main(argv=None):
         flush=True,
     )
     seconds = {way: [] for way in ways}
+    cluster_starts = []
     finals = {}
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, contextlib.ExitStack() as clusters:
         for repeat in range(repeats):
             for way, sweep in ways.items():  # taking turns: a busy moment of the machine hits all
+                if way == DASK:
+                    address, started_in = clusters.enter_context(running_dask_cluster())
+                    cluster_starts.append(started_in)
+                    sweep = dask(address)
                 start = time.perf_counter()
                 result = sweep(
                     runs, Path(scratch) / f"{repeat}-{len(finals)}-{way[:4]}", args.mnist
                 )
                 seconds[way].append(time.perf_counter() - start)
+                if way == DASK:
+                    clusters.close()  # stopped before the next way runs
                 finals[(repeat, way)] = {
                     Run(r["settings"], r["seed"]).key: r["final_test_acc"] for r in result.records
                 }
                 print(f"... {way}: {seconds[way][-1]:.1f} s", file=sys.stderr, flush=True)
-    return report(seconds, finals, count, args)
+    return report(seconds, finals, count, cluster_starts, args)
 
 
-def report(seconds, finals, count, args):
+def report(seconds, finals, count, cluster_starts, args):
     first = next(iter(finals.values()))
     agree = all(f == first and len(f) == count and None not in f.values() for f in finals.values())
     median = {way: statistics.median(s) for way, s in seconds.items()}
@@ -115,15 +137,20 @@ def report(seconds, finals, count, args):
         print(f"| {way} | {s:.1f} | {60 * count / s:.1f} | {base / s:.2f}x |")
     same = "yes" if agree else "NO"
     print(f"\nSame final accuracies, run for run, in every way and repeat: {same}.")
-    dask = median.get("Dask, 2 single-threaded workers")
+    dask = median.get(DASK)
     if dask is not None:
         print(f"Dask's overhead against --workers 2: {dask / median['--workers 2'] - 1:+.1%}.")
+        print(
+            f"Starting the Dask cluster (outside its timings): {statistics.median(cluster_starts):.1f} s"
+            " (median)."
+        )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(
         json.dumps(
             {
                 "seconds": seconds,
                 "median": median,
+                "dask_cluster_start_seconds": cluster_starts,
                 "runs": count,
                 "quick": args.quick,
                 "agree": agree,

@@ -219,7 +219,9 @@ bool TwoLayerNet<T>::backprop(T* grads, const X* x, const std::int64_t* rows, co
   // the end, in slot order.
   const int workers = num_threads();
   const std::size_t chunk = rows_per_chunk(N), chunks = (N + chunk - 1) / chunk;
-  const std::size_t slots = std::min<std::size_t>(chunks, static_cast<std::size_t>(workers));
+  // At least two slots: a batch of up to 2·kRowsPerChunk rows (two chunks) then takes a single
+  // round on any number of threads, and train_step's loss can start from its chunks' non-zeros.
+  const std::size_t slots = std::min(chunks, static_cast<std::size_t>(std::max(workers, 2)));
   const std::size_t small = d.size() - d.b1();
   for (std::size_t slot = 0; slot < slots; ++slot) {
     reserve(static_cast<int>(slot), chunk, true);
