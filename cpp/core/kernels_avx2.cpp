@@ -153,52 +153,76 @@ void store_first(T* p, typename Simd<T>::V v, int n) {
   for (int i = 0; i < n; ++i) p[i] = lanes[i];
 }
 
-// A block of columns of a row, NV vectors wide, the last one holding `tail` lanes when Partial:
-// loads and stores of such blocks, and the product `acc += a·w` with a block of w.
-template <class T, int NV, bool Partial>
+// How a block of columns ends: on a whole vector, or with a last vector of `count` < L columns.
+// That vector is read and written whole `shift` = L - count lanes early where the block has a
+// vector before it (overlapped), its first lanes then computing the same values, bit for bit, as
+// the vector before it does, so nothing past the row is read. Otherwise (a row narrower than a
+// vector) it is read through `mask`. Masked loads in the inner loops took the sparse products of
+// a batch of 100 MNIST rows into 50 float64 columns from 66.9 to 69.2 µs (forward) and from 61.6
+// to 62.9 µs (weight gradient); in a bare loop without the L1 slices, from 53.0 to 65.5 µs.
+enum class Ending { whole, overlapped, masked };
+
+struct Edge {
+  int count, shift;
+  __m256i mask;
+};
+
+// A block of columns of a row, NV vectors wide, ending as E says: loads and stores of such blocks,
+// and the product `acc += a·w` with a block of w. A block is loaded whole before it is stored
+// whole, so that the overlapped lanes of its last two vectors stay equal.
+template <class T, int NV, Ending E>
 struct RowBlock {
   using S = Simd<T>;
   using V = typename S::V;
-  static constexpr int L = S::lanes, F = Partial ? NV - 1 : NV;  // F full vectors
+  static constexpr int L = S::lanes, F = E == Ending::whole ? NV : NV - 1;  // F whole vectors
   static constexpr size_t bytes = sizeof(T) * L * NV;
 
   V v[NV];
 
-  void load(const T* p, __m256i mask) {
+  // The last vector of a block that does not end on a whole one, at p + F·L.
+  static V load_last(const T* p, const Edge& edge) {
+    if constexpr (E == Ending::overlapped) return S::load(p + F * L - edge.shift);
+    return S::load_masked(p + F * L, edge.mask);
+  }
+
+  void load(const T* p, const Edge& edge) {
 #pragma GCC unroll 16
     for (int i = 0; i < F; ++i) v[i] = S::load(p + i * L);
-    if constexpr (Partial) v[F] = S::load_masked(p + F * L, mask);
+    if constexpr (E != Ending::whole) v[F] = load_last(p, edge);
   }
-  void store(T* p, int tail) const {
+  void store(T* p, const Edge& edge) const {
 #pragma GCC unroll 16
     for (int i = 0; i < F; ++i) S::store(p + i * L, v[i]);
-    if constexpr (Partial) store_first<T>(p + F * L, v[F], tail);
+    if constexpr (E == Ending::overlapped) S::store(p + F * L - edge.shift, v[F]);
+    if constexpr (E == Ending::masked) store_first<T>(p + F * L, v[F], edge.count);
   }
   void zero() {
     for (int i = 0; i < NV; ++i) v[i] = S::zero();
   }
-  void fmadd(T a, const T* w, __m256i mask) {  // v += a·w[block]
+  void fmadd(T a, const T* w, const Edge& edge) {  // v += a·w[block]
     const V av = S::set1(a);
 #pragma GCC unroll 16
     for (int i = 0; i < F; ++i) v[i] = S::fmadd(av, S::load(w + i * L), v[i]);
-    if constexpr (Partial) v[F] = S::fmadd(av, S::load_masked(w + F * L, mask), v[F]);
+    if constexpr (E != Ending::whole) v[F] = S::fmadd(av, load_last(w, edge), v[F]);
   }
 };
 
-// Calls f(RowBlock type) for each block of up to kBlockVectors vectors of M columns, with the
-// block's first column, tail and mask.
+// Calls f(RowBlock type, m0, edge) for each block of up to kBlockVectors vectors of M columns,
+// m0 being its first column.
 constexpr int kBlockVectors = 13;  // accumulators; with a broadcast and a mask, 15 registers
 
 template <class T, class F>
 void for_each_row_block(size_t M, F&& f) {
   for_each_column_block<T>(M, kBlockVectors, [&](size_t m0, int vectors, int tail) {
-    const __m256i mask = Simd<T>::first(tail);
+    const Edge edge{tail, Simd<T>::lanes - tail, Simd<T>::first(tail)};
     with_count<kBlockVectors>(vectors, [&](auto nv) {
       constexpr int NV = decltype(nv)::value;
       if (tail == Simd<T>::lanes)
-        f(RowBlock<T, NV, false>{}, m0, tail, mask);
+        f(RowBlock<T, NV, Ending::whole>{}, m0, edge);
+      else if (NV > 1)
+        f(RowBlock<T, NV, Ending::overlapped>{}, m0, edge);
       else
-        f(RowBlock<T, NV, true>{}, m0, tail, mask);
+        f(RowBlock<T, NV, Ending::masked>{}, m0, edge);
     });
   });
 }
@@ -236,22 +260,22 @@ void for_each_row_slice(const SparseRows<T>& a, size_t N, size_t K, size_t slice
 template <class T>
 void sparse_affine_forward(T* out, const SparseRows<T>& a, const T* w, const T* b, size_t N,
                            size_t K, size_t M) {
-  for_each_row_block<T>(M, [&](auto block, size_t m0, int tail, __m256i mask) {
+  for_each_row_block<T>(M, [&](auto block, size_t m0, const Edge& edge) {
     using Block = decltype(block);
     for (size_t n = 0; n < N; ++n) {
       Block acc;
       if (b)
-        acc.load(b + m0, mask);
+        acc.load(b + m0, edge);
       else
         acc.zero();
-      acc.store(out + n * M + m0, tail);
+      acc.store(out + n * M + m0, edge);
     }
     for_each_row_slice(a, N, K, kSliceBytes / Block::bytes, [&](size_t n, size_t e, size_t end) {
       T* o = out + n * M + m0;
       Block acc;
-      acc.load(o, mask);
-      for (; e < end; ++e) acc.fmadd(a.value[e], w + size_t{a.index[e]} * M + m0, mask);
-      acc.store(o, tail);
+      acc.load(o, edge);
+      for (; e < end; ++e) acc.fmadd(a.value[e], w + size_t{a.index[e]} * M + m0, edge);
+      acc.store(o, edge);
     });
   });
 }
@@ -265,7 +289,7 @@ template <class T, class X>
 void sparse_affine_backward_weights(T* dw, const std::uint64_t* masks, const X* a, const T* d,
                                     size_t N, size_t K, size_t M, size_t k_begin, size_t k_end) {
   const size_t W = (N + 63) / 64;
-  for_each_row_block<T>(M, [&](auto block, size_t m0, int tail, __m256i mask) {
+  for_each_row_block<T>(M, [&](auto block, size_t m0, const Edge& edge) {
     using Block = decltype(block);
     for (size_t k = k_begin; k < k_end; ++k) {
       const std::uint64_t* column = masks + k * W;
@@ -274,13 +298,13 @@ void sparse_affine_backward_weights(T* dw, const std::uint64_t* masks, const X* 
       if (!any) continue;
       T* row = dw + k * M + m0;
       Block acc;
-      acc.load(row, mask);
+      acc.load(row, edge);
       for (size_t word = 0; word < W; ++word)
         for (std::uint64_t bits = column[word]; bits != 0; bits &= bits - 1) {
           const size_t n = word * 64 + static_cast<size_t>(count_trailing_zeros(bits));
-          acc.fmadd(static_cast<T>(a[n * K + k]), d + n * M + m0, mask);
+          acc.fmadd(static_cast<T>(a[n * K + k]), d + n * M + m0, edge);
         }
-      acc.store(row, tail);
+      acc.store(row, edge);
     }
   });
 }
