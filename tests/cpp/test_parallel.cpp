@@ -79,6 +79,15 @@ bool wait_for(Ready&& ready, std::chrono::microseconds limit) {
   return true;
 }
 
+// Runs call(i) for i = 0, 1, ... at least `calls` times, and on until enough(), for 30 s at most:
+// a test that needs an interleaving to happen gets it on a loaded machine too, where it happens
+// less often (in CI, with another job on each CPU, a run saw none in its first 500 calls).
+template <class Enough, class Call>
+void calls_until(int calls, Enough&& enough, Call&& call) {
+  const auto start = Clock::now();
+  for (int i = 0; i < calls || (!enough() && Clock::now() - start < 30s); ++i) call(i);
+}
+
 void set_mode(Mode m) {
   hook_calls = 0;
   mode = m;
@@ -192,14 +201,16 @@ void stale_worker_during_the_next_calls_set_up() {
   set_mode(Mode::stale);
   stale_releases = 0;
   int wrong = 0;
-  for (int call = 0; call < 2000; ++call) {
-    const std::size_t grain = 1 + call % 3, chunks = 2 + call % 8;
-    wrong += chunks_not_run_once(chunks * grain - (call % 2) * (grain - 1), grain);
-  }
+  calls_until(
+      2000, [] { return stale_releases >= 100; },
+      [&](int call) {
+        const std::size_t grain = 1 + call % 3, chunks = 2 + call % 8;
+        wrong += chunks_not_run_once(chunks * grain - (call % 2) * (grain - 1), grain);
+      });
   const int releases = stale_releases;
   set_mode(Mode::normal);
   CHECK(wrong == 0);
-  CHECK(releases > 100);  // the interleaving did happen, many times
+  CHECK(releases > 0);  // the interleaving did happen (about 1,000 times in 2,000 calls, quiet)
 }
 
 // A worker must not be told of a call while the caller is still setting it up: it would find no
@@ -209,8 +220,10 @@ void workers_never_see_a_call_before_it_opens() {
   twolayer::set_num_threads(2);
   set_mode(Mode::slow_set_up);
   told_during_set_up = 0;
+  // Worker 1 joins only some calls, depending on the machine's load (1 to 247 of 500 quiet).
   int wrong = 0;
-  for (int call = 0; call < 500; ++call) wrong += chunks_not_run_once(16, 1);
+  calls_until(
+      500, [] { return hook_calls >= 20; }, [&](int) { wrong += chunks_not_run_once(16, 1); });
   const int woke = hook_calls;
   set_mode(Mode::normal);
   CHECK(wrong == 0);
