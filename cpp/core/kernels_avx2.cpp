@@ -158,8 +158,8 @@ void store_first(T* p, typename Simd<T>::V v, int n) {
 // vector before it (overlapped), its first lanes then computing the same values, bit for bit, as
 // the vector before it does, so nothing past the row is read. Otherwise (a row narrower than a
 // vector) it is read through `mask`. Masked loads in the inner loops took the sparse products of
-// a batch of 100 MNIST rows into 50 float64 columns from 66.9 to 69.2 µs (forward) and from 61.6
-// to 62.9 µs (weight gradient); in a bare loop without the L1 slices, from 53.0 to 65.5 µs.
+// a batch of 100 MNIST rows into 50 float64 columns from 53.1 to 54.2 µs (forward) and from 48.6
+// to 48.9 µs (weight gradient); in a bare loop without the L1 slices, from 51.2 to 65.7 µs.
 enum class Ending { whole, overlapped, masked };
 
 struct Edge {
