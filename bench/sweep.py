@@ -44,31 +44,32 @@ def workers(runs, out, data_dir):
         )
 
 
+CLUSTER_STARTS: list[float] = []  # seconds each local Dask cluster took to start
+
+
 @contextlib.contextmanager
-def running_dask_cluster():
-    """A local cluster of two single-threaded worker processes, started before the timing: as
-    `twolayer sweep --scheduler ADDRESS` finds a cluster, running. Its workers are fresh, so they
-    import twolayer and load MNIST inside the timing, as --workers' processes do. Yields the
-    address and the seconds the cluster took to start (reported beside the timings)."""
+def dask():
+    """The sweep on a local cluster of two single-threaded worker processes, started before the
+    timing (its start is recorded in CLUSTER_STARTS): as `twolayer sweep --scheduler ADDRESS` finds
+    a cluster, running. Its workers are fresh, so they import twolayer and load MNIST inside the
+    timing, as --workers' processes do."""
     from distributed import LocalCluster
 
     start = time.perf_counter()
     cluster = LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     )
-    with cluster:
-        yield cluster.scheduler_address, time.perf_counter() - start
+    CLUSTER_STARTS.append(time.perf_counter() - start)
 
-
-def dask(address):
     def sweep(runs, out, data_dir):
-        with dask_executor(address) as (executor, slots):
+        with dask_executor(cluster.scheduler_address) as (executor, slots):
             return run_sweep(
                 runs, out=out, executor=executor, slots=slots, threads=1, data_dir=data_dir,
                 progress=False,
             )  # fmt: skip
 
-    return sweep
+    with cluster:
+        yield sweep
 
 
 def main(argv=None):
@@ -88,11 +89,15 @@ def main(argv=None):
         {"iters_num": [iters], "learning_rate": [0.1], "hidden_size": [50], "batch_size": [100]},
         seeds=count,
     )
-    ways = {"sequential, default threads": sequential, "--workers 2": workers}
+    # Each way's set-up, outside its timing: a context giving the sweep function.
+    ways = {
+        "sequential, default threads": lambda: contextlib.nullcontext(sequential),
+        "--workers 2": lambda: contextlib.nullcontext(workers),
+    }
     try:
         import distributed  # noqa: F401
 
-        ways[DASK] = None  # a cluster of its own each repeat (running_dask_cluster)
+        ways[DASK] = dask  # a cluster of its own each repeat
     except ImportError:
         print("Dask is not installed (pip install 'twolayer[dask]'): its row is left out.\n")
 
@@ -103,30 +108,24 @@ def main(argv=None):
         flush=True,
     )
     seconds = {way: [] for way in ways}
-    cluster_starts = []
     finals = {}
-    with tempfile.TemporaryDirectory() as scratch, contextlib.ExitStack() as clusters:
+    with tempfile.TemporaryDirectory() as scratch:
         for repeat in range(repeats):
-            for way, sweep in ways.items():  # taking turns: a busy moment of the machine hits all
-                if way == DASK:
-                    address, started_in = clusters.enter_context(running_dask_cluster())
-                    cluster_starts.append(started_in)
-                    sweep = dask(address)
-                start = time.perf_counter()
-                result = sweep(
-                    runs, Path(scratch) / f"{repeat}-{len(finals)}-{way[:4]}", args.mnist
-                )
-                seconds[way].append(time.perf_counter() - start)
-                if way == DASK:
-                    clusters.close()  # stopped before the next way runs
+            for way, set_up in ways.items():  # taking turns: a busy moment of the machine hits all
+                with set_up() as sweep:
+                    start = time.perf_counter()
+                    result = sweep(
+                        runs, Path(scratch) / f"{repeat}-{len(finals)}-{way[:4]}", args.mnist
+                    )
+                    seconds[way].append(time.perf_counter() - start)
                 finals[(repeat, way)] = {
                     Run(r["settings"], r["seed"]).key: r["final_test_acc"] for r in result.records
                 }
                 print(f"... {way}: {seconds[way][-1]:.1f} s", file=sys.stderr, flush=True)
-    return report(seconds, finals, count, cluster_starts, args)
+    return report(seconds, finals, count, args)
 
 
-def report(seconds, finals, count, cluster_starts, args):
+def report(seconds, finals, count, args):
     first = next(iter(finals.values()))
     agree = all(f == first and len(f) == count and None not in f.values() for f in finals.values())
     median = {way: statistics.median(s) for way, s in seconds.items()}
@@ -141,7 +140,7 @@ def report(seconds, finals, count, cluster_starts, args):
     if dask is not None:
         print(f"Dask's overhead against --workers 2: {dask / median['--workers 2'] - 1:+.1%}.")
         print(
-            f"Starting the Dask cluster (outside its timings): {statistics.median(cluster_starts):.1f} s"
+            f"Starting the Dask cluster (outside its timings): {statistics.median(CLUSTER_STARTS):.1f} s"
             " (median)."
         )
     args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -150,7 +149,7 @@ def report(seconds, finals, count, cluster_starts, args):
             {
                 "seconds": seconds,
                 "median": median,
-                "dask_cluster_start_seconds": cluster_starts,
+                "dask_cluster_start_seconds": CLUSTER_STARTS,
                 "runs": count,
                 "quick": args.quick,
                 "agree": agree,
