@@ -129,19 +129,28 @@ template <class T, class X>
 size_t gather_nonzeros_by_rows(std::uint32_t* index, T* value, size_t* start, const X* a, size_t N,
                                size_t K) {
   constexpr size_t L = Simd<X>::lanes;
+  static_assert(kSegment % L == 0, "a segment holds whole vectors");
   size_t count = 0;
   for (size_t n = 0; n < N; ++n) {
-    start[n] = count;
     const X* row = a + n * K;
-    size_t k = 0;
-    for (; k + L <= K; k += L) count += pack_nonzeros(index + count, value + count, row + k, k);
-    for (; k < K; ++k)
-      if (row[k] != X(0)) {
-        index[count] = static_cast<std::uint32_t>(k);
-        value[count++] = static_cast<T>(row[k]);
+    for (size_t k0 = 0; k0 < K; k0 += kSegment) {
+      *start++ = count;
+      if (K - k0 >= kSegment) {
+#pragma GCC unroll 8
+        for (size_t k = k0; k < k0 + kSegment; k += L)
+          count += pack_nonzeros(index + count, value + count, row + k, k);
+        continue;
       }
+      size_t k = k0;
+      for (; k + L <= K; k += L) count += pack_nonzeros(index + count, value + count, row + k, k);
+      for (; k < K; ++k)
+        if (row[k] != X(0)) {
+          index[count] = static_cast<std::uint32_t>(k);
+          value[count++] = static_cast<T>(row[k]);
+        }
+    }
   }
-  start[N] = count;
+  *start = count;
   return count;
 }
 
@@ -231,35 +240,34 @@ void for_each_row_block(size_t M, F&& f) {
 // sparse_affine_forward goes through the non-zeros of each row n: every a[n, k] adds a·w[k] to
 // out[n]. out[n]'s block stays in registers and w[k]'s streams past, one load and one FMA per
 // vector. Taken whole, w is too large for L1 (784×50 doubles are 313 KB) and those loads would
-// come from L2, so the inputs k are taken in slices whose rows of w fit in L1, and each row n
-// visits each slice in turn with its non-zeros there.
+// come from L2, so the inputs k are taken in slices of whole segments whose rows of w fill about
+// kSliceBytes of L1, and each row n visits each slice in turn with its non-zeros there, found
+// from the segments' starts. (Finding them by scanning the indices cost a loop and a mispredicted
+// branch per visit: the forward of 100 MNIST rows into 50 columns took 70.3 µs in float64 and
+// 43.7 µs in float32, against 62.0 and 37.2 µs this way, on a Zen 3 EPYC with 32 KiB of L1.)
 
-constexpr size_t kSliceBytes = 24 * 1024;  // of the 32 KiB L1
-constexpr size_t kGroup = 256;             // rows whose place in their list of non-zeros is kept
+constexpr size_t kSliceBytes = 24 * 1024;
 
-// Calls visit(n, e, end, k1) for each row n and slice [k1 - slice, k1) of inputs where row n has
-// non-zeros, [e, end) being them, in order of slices then rows.
+// Calls visit(n, e, end) for each row n and slice of inputs where row n has non-zeros, [e, end)
+// being them, in order of slices then rows.
 template <class T, class F>
-void for_each_row_slice(const SparseRows<T>& a, size_t N, size_t K, size_t slice, F&& visit) {
-  size_t cursor[kGroup];
-  for (size_t n0 = 0; n0 < N; n0 += kGroup) {
-    const size_t rows = N - n0 < kGroup ? N - n0 : kGroup;
-    for (size_t i = 0; i < rows; ++i) cursor[i] = a.start[n0 + i];
-    for (size_t k1 = slice; k1 - slice < K; k1 += slice)
-      for (size_t i = 0; i < rows; ++i) {
-        size_t e = cursor[i];
-        const size_t row_end = a.start[n0 + i + 1];
-        size_t end = e;
-        while (end < row_end && a.index[end] < k1) ++end;
-        if (end != e) visit(n0 + i, e, end);
-        cursor[i] = end;
-      }
+void for_each_row_slice(const SparseRows<T>& a, size_t N, size_t block_bytes, F&& visit) {
+  const size_t S = a.segments;
+  const size_t rows = kSliceBytes / block_bytes, per_slice = (rows + kSegment / 2) / kSegment;
+  const size_t step = per_slice > 0 ? per_slice : 1;
+  for (size_t s0 = 0; s0 < S; s0 += step) {
+    const size_t s1 = S - s0 < step ? S : s0 + step;
+    for (size_t n = 0; n < N; ++n) {
+      const size_t e = a.start[n * S + s0], end = a.start[n * S + s1];
+      if (end != e) visit(n, e, end);
+    }
   }
 }
 
 template <class T>
 void sparse_affine_forward(T* out, const SparseRows<T>& a, const T* w, const T* b, size_t N,
                            size_t K, size_t M) {
+  (void)K;
   for_each_row_block<T>(M, [&](auto block, size_t m0, const Edge& edge) {
     using Block = decltype(block);
     for (size_t n = 0; n < N; ++n) {
@@ -270,7 +278,7 @@ void sparse_affine_forward(T* out, const SparseRows<T>& a, const T* w, const T* 
         acc.zero();
       acc.store(out + n * M + m0, edge);
     }
-    for_each_row_slice(a, N, K, kSliceBytes / Block::bytes, [&](size_t n, size_t e, size_t end) {
+    for_each_row_slice(a, N, Block::bytes, [&](size_t n, size_t e, size_t end) {
       T* o = out + n * M + m0;
       Block acc;
       acc.load(o, edge);

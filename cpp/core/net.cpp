@@ -73,7 +73,7 @@ void TwoLayerNet<T>::reserve(int worker, std::size_t rows, bool with_backward) {
   s.y.resize(rows * d.C);
   s.index.resize(rows * d.D + kGatherSlack);
   s.value.resize(rows * d.D + kGatherSlack);
-  s.start.resize(rows + 1);
+  s.start.resize(rows * segments_per_row(d.D) + 1);
   if (with_backward) {
     s.dy.resize(rows * d.C);
     s.da1.resize(rows * d.H);
@@ -87,9 +87,8 @@ SparseRows<T> TwoLayerNet<T>::forward_chunk(Scratch& s, T* logits, const X* x,
                                             std::size_t n) const {
   kernels<T>().gather_nonzeros_by_rows(s.index.data(), s.value.data(), s.start.data(), x, n,
                                        dims_.D);
-  const SparseRows<T> nonzeros{s.index.data(), s.value.data(), s.start.data()};
-  forward_nonzeros(s, logits, nonzeros, n);
-  return nonzeros;
+  forward_nonzeros(s, logits, s.nonzeros(dims_.D), n);
+  return s.nonzeros(dims_.D);
 }
 
 template <class T>
@@ -298,7 +297,7 @@ double TwoLayerNet<T>::train_step(const X* x, const Targets<T>& t, const std::in
   const std::size_t chunk = rows_per_chunk(N);
   return mean_cross_entropy(labels, N, num_threads(), [&](std::size_t begin, std::size_t end, int) {
     Scratch& s = scratch_[begin / chunk];
-    forward_nonzeros(s, s.y.data(), {s.index.data(), s.value.data(), s.start.data()}, end - begin);
+    forward_nonzeros(s, s.y.data(), s.nonzeros(dims_.D), end - begin);
     return &s;
   });
 }

@@ -87,6 +87,11 @@ class TwoLayerNet {
     std::vector<T> value;
     std::vector<std::size_t> start;
     std::vector<std::uint64_t> masks;
+
+    // The non-zeros of the chunk's D inputs, as the last gather left them.
+    SparseRows<T> nonzeros(std::size_t D) const {
+      return {index.data(), value.data(), start.data(), segments_per_row(D)};
+    }
   };
   Scratch& scratch(int worker);
 

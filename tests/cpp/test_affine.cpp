@@ -72,15 +72,17 @@ template <class T, class X>
 void check_gather(const std::vector<std::uint32_t>& index, const std::vector<T>& value,
                   const std::vector<std::size_t>& start, const std::vector<X>& a, const Shape& s) {
   std::size_t e = 0;
+  const std::size_t S = twolayer::segments_per_row(s.K);
   for (std::size_t n = 0; n < s.N; ++n) {
-    CHECK(start[n] == e);
-    for (std::size_t i = 0; i < s.K; ++i)
+    for (std::size_t i = 0; i < s.K; ++i) {
+      if (i % twolayer::kSegment == 0) CHECK(start[n * S + i / twolayer::kSegment] == e);
       if (a[n * s.K + i] != X(0)) {
         CHECK(index[e] == i && value[e] == static_cast<T>(a[n * s.K + i]));
         ++e;
       }
+    }
   }
-  CHECK(start[s.N] == e);
+  CHECK(start[s.N * S] == e);
 }
 
 template <class T, class X>
@@ -93,10 +95,11 @@ void check_sparse(const Kernels<T>& k, const Shape& s, double rtol) {
 
   std::vector<std::uint32_t> index(s.N * s.K + twolayer::kGatherSlack);
   std::vector<T> value(s.N * s.K + twolayer::kGatherSlack);
-  std::vector<std::size_t> start(s.N + 1);
+  std::vector<std::size_t> start(s.N * twolayer::segments_per_row(s.K) + 1);
   k.gather_nonzeros_by_rows(index.data(), value.data(), start.data(), a.data(), s.N, s.K);
   check_gather(index, value, start, a, s);
-  const twolayer::SparseRows<T> rows{index.data(), value.data(), start.data()};
+  const twolayer::SparseRows<T> rows{index.data(), value.data(), start.data(),
+                                     twolayer::segments_per_row(s.K)};
 
   std::vector<T> out(s.N * s.M), unbiased(s.N * s.M), zero_biased(s.N * s.M);
   k.sparse_affine_forward(out.data(), rows, w.data(), b.data(), s.N, s.K, s.M);
