@@ -27,11 +27,12 @@ struct Kernels {
   void (*sparse_affine_backward_weights_of_float)(T* dw, const std::uint64_t* masks, const float* a,
                                                   const T* d, std::size_t N, std::size_t K,
                                                   std::size_t M, std::size_t k_begin,
-                                                  std::size_t k_end);
+                                                  std::size_t k_end, bool accumulate);
   void (*sparse_affine_backward_weights_of_double)(T* dw, const std::uint64_t* masks,
                                                    const double* a, const T* d, std::size_t N,
                                                    std::size_t K, std::size_t M,
-                                                   std::size_t k_begin, std::size_t k_end);
+                                                   std::size_t k_begin, std::size_t k_end,
+                                                   bool accumulate);
   void (*affine_forward)(T* out, const T* a, const T* w, const T* b, std::size_t N, std::size_t K,
                          std::size_t M);
   void (*affine_backward_weights)(T* dw, const T* a, const T* d, std::size_t N, std::size_t K,
@@ -48,13 +49,15 @@ struct Kernels {
   // The kernels that read the input, for either type of it.
   void sparse_affine_backward_weights(T* dw, const std::uint64_t* masks, const float* a, const T* d,
                                       std::size_t N, std::size_t K, std::size_t M,
-                                      std::size_t k_begin, std::size_t k_end) const {
-    sparse_affine_backward_weights_of_float(dw, masks, a, d, N, K, M, k_begin, k_end);
+                                      std::size_t k_begin, std::size_t k_end,
+                                      bool accumulate) const {
+    sparse_affine_backward_weights_of_float(dw, masks, a, d, N, K, M, k_begin, k_end, accumulate);
   }
   void sparse_affine_backward_weights(T* dw, const std::uint64_t* masks, const double* a,
                                       const T* d, std::size_t N, std::size_t K, std::size_t M,
-                                      std::size_t k_begin, std::size_t k_end) const {
-    sparse_affine_backward_weights_of_double(dw, masks, a, d, N, K, M, k_begin, k_end);
+                                      std::size_t k_begin, std::size_t k_end,
+                                      bool accumulate) const {
+    sparse_affine_backward_weights_of_double(dw, masks, a, d, N, K, M, k_begin, k_end, accumulate);
   }
   std::size_t gather_nonzeros_by_rows(std::uint32_t* index, T* value, std::size_t* start,
                                       const float* a, std::size_t N, std::size_t K) const {

@@ -106,16 +106,19 @@ void mark_nonzero_columns(std::uint64_t* masks, const SparseRows<T>& a, std::siz
       masks[a.index[e] * W + n / 64] |= std::uint64_t{1} << (n % 64);
 }
 
-// Rows k_begin <= k < k_end of dw[K×M] += a[N×K]ᵀ·d[N×M], over the non-zeros of a that masks
-// marks, their values read from a. Accumulates. The same sums as affine_backward_weights, in the
-// same order. (Ranges of rows let threads share the work without sharing a row.)
+// Rows k_begin <= k < k_end of dw[K×M] = a[N×K]ᵀ·d[N×M], over the non-zeros of a that masks
+// marks, their values read from a; with `accumulate`, dw += that. The same sums as
+// affine_backward_weights, in the same order. (Ranges of rows let threads share the work without
+// sharing a row.)
 template <class T, class A>
 void sparse_affine_backward_weights(T* dw, const std::uint64_t* masks, const A* a, const T* d,
                                     std::size_t N, std::size_t K, std::size_t M,
-                                    std::size_t k_begin, std::size_t k_end) {
+                                    std::size_t k_begin, std::size_t k_end, bool accumulate) {
   const std::size_t W = words_per_column(N);
   for (std::size_t k = k_begin; k < k_end; ++k) {
     T* dwk = dw + k * M;
+    if (!accumulate)
+      for (std::size_t m = 0; m < M; ++m) dwk[m] = T(0);
     for (std::size_t word = 0; word < W; ++word)
       for (std::uint64_t bits = masks[k * W + word]; bits != 0; bits &= bits - 1) {
         const std::size_t n = word * 64 + static_cast<std::size_t>(count_trailing_zeros(bits));

@@ -288,14 +288,15 @@ void sparse_affine_forward(T* out, const SparseRows<T>& a, const T* w, const T* 
   });
 }
 
-// dw += aᵀ·d by columns of a: each block of a row of dw is summed in registers over the samples
+// dw (+)= aᵀ·d by columns of a: each block of a row of dw is summed in registers over the samples
 // whose input k is non-zero (found from the column's bit masks, the value read from a), then
 // written once. (Adding each non-zero's product into dw row by row of a instead costs a load and
 // a store of dw per vector, and measured two and a half times slower; sorting the non-zeros by
 // column first cost more than this whole kernel.)
 template <class T, class X>
 void sparse_affine_backward_weights(T* dw, const std::uint64_t* masks, const X* a, const T* d,
-                                    size_t N, size_t K, size_t M, size_t k_begin, size_t k_end) {
+                                    size_t N, size_t K, size_t M, size_t k_begin, size_t k_end,
+                                    bool accumulate) {
   const size_t W = (N + 63) / 64;
   for_each_row_block<T>(M, [&](auto block, size_t m0, const Edge& edge) {
     using Block = decltype(block);
@@ -303,10 +304,14 @@ void sparse_affine_backward_weights(T* dw, const std::uint64_t* masks, const X* 
       const std::uint64_t* column = masks + k * W;
       bool any = false;
       for (size_t word = 0; word < W; ++word) any |= column[word] != 0;
-      if (!any) continue;
       T* row = dw + k * M + m0;
       Block acc;
-      acc.load(row, edge);
+      if (accumulate) {
+        if (!any) continue;
+        acc.load(row, edge);
+      } else {
+        acc.zero();
+      }
       for (size_t word = 0; word < W; ++word)
         for (std::uint64_t bits = column[word]; bits != 0; bits &= bits - 1) {
           const size_t n = word * 64 + static_cast<size_t>(count_trailing_zeros(bits));

@@ -244,11 +244,11 @@ bool TwoLayerNet<T>::backprop(T* grads, const X* x, const std::int64_t* rows, co
     });
     const bool last = first + slots >= chunks;
     parallel_for(d.D, w1_rows, w1_workers, [&](std::size_t k0, std::size_t k1, int) {
-      if (first == 0) std::fill(gW1 + k0 * d.H, gW1 + k1 * d.H, T(0));
+      // A pass per chunk: one pass over all of them thrashed L1 with their gradients at once.
       for (std::size_t slot = 0; slot < in_round; ++slot)
         kernels<T>().sparse_affine_backward_weights(
             gW1, scratch_[slot].masks.data(), batch + begin(slot) * d.D, scratch_[slot].da1.data(),
-            size(slot), d.D, d.H, k0, k1);
+            size(slot), d.D, d.H, k0, k1, first + slot > 0);
       // Each thread updates the rows of W1 it has just finished, while they are in its cache.
       if (last && learning_rate != T(0))
         sgd_update(params_.data() + k0 * d.H, gW1 + k0 * d.H, (k1 - k0) * d.H, learning_rate);

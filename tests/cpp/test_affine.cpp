@@ -20,9 +20,10 @@ struct Shape {
 };
 
 // Sizes that exercise every path: one-element rows, widths that are and are not whole vectors
-// (4 doubles, 8 floats), more than one block of columns (13 vectors), and the MNIST net.
-const Shape kShapes[] = {{1, 1, 1},   {3, 5, 2},    {7, 13, 3},     {16, 40, 8}, {9, 17, 50},
-                         {5, 30, 53}, {4, 20, 105}, {100, 784, 50}, {2, 9, 130}};
+// (4 doubles, 8 floats), more than one block of columns (13 vectors), rows of several segments of
+// inputs (32) ending in a part of one, and the MNIST net.
+const Shape kShapes[] = {{1, 1, 1},   {3, 5, 2},    {7, 13, 3},  {16, 40, 8}, {9, 17, 50},
+                         {5, 30, 53}, {4, 20, 105}, {6, 70, 20}, {2, 9, 130}, {100, 784, 50}};
 
 // b + a·w (no bias when b is empty), in double.
 template <class A, class W>
@@ -85,6 +86,52 @@ void check_gather(const std::vector<std::uint32_t>& index, const std::vector<T>&
   CHECK(start[s.N * S] == e);
 }
 
+// The non-zeros of a[N×K] by rows, gathered by a kernel set, with their storage.
+template <class T>
+struct Gathered {
+  std::vector<std::uint32_t> index;
+  std::vector<T> value;
+  std::vector<std::size_t> start;
+
+  template <class X>
+  Gathered(const Kernels<T>& k, const X* a, std::size_t N, std::size_t K)
+      : index(N * K + twolayer::kGatherSlack),
+        value(N * K + twolayer::kGatherSlack),
+        start(N * twolayer::segments_per_row(K) + 1) {
+    k.gather_nonzeros_by_rows(index.data(), value.data(), start.data(), a, N, K);
+  }
+  twolayer::SparseRows<T> rows(std::size_t K) const {
+    return {index.data(), value.data(), start.data(), twolayer::segments_per_row(K)};
+  }
+};
+
+// Bit masks of the columns of a[N×K]'s non-zeros.
+template <class T, class X>
+std::vector<std::uint64_t> column_masks(const Kernels<T>& k, const X* a, std::size_t N,
+                                        std::size_t K) {
+  std::vector<std::uint64_t> masks(K * twolayer::words_per_column(N));
+  k.mark_nonzero_columns(masks.data(), Gathered<T>(k, a, N, K).rows(K), N, K);
+  return masks;
+}
+
+// The weight gradient of the rows in two chunks, the first overwriting and the second adding to
+// it: bit for bit the gradient of all the rows at once, added to zeros.
+template <class T, class X>
+void check_chunks_of_rows(const Kernels<T>& k, const std::vector<X>& a, const std::vector<T>& d,
+                          const std::vector<T>& garbage, const Shape& s) {
+  const std::size_t split = s.N / 2;
+  const auto all = column_masks(k, a.data(), s.N, s.K), top = column_masks(k, a.data(), split, s.K),
+             bottom = column_masks(k, a.data() + split * s.K, s.N - split, s.K);
+  std::vector<T> expected(s.K * s.M, T(0)), dw = garbage;
+  k.sparse_affine_backward_weights(expected.data(), all.data(), a.data(), d.data(), s.N, s.K, s.M,
+                                   0, s.K, true);
+  k.sparse_affine_backward_weights(dw.data(), top.data(), a.data(), d.data(), split, s.K, s.M, 0,
+                                   s.K, false);
+  k.sparse_affine_backward_weights(dw.data(), bottom.data(), a.data() + split * s.K,
+                                   d.data() + split * s.M, s.N - split, s.K, s.M, 0, s.K, true);
+  CHECK(dw == expected);
+}
+
 template <class T, class X>
 void check_sparse(const Kernels<T>& k, const Shape& s, double rtol) {
   std::mt19937 gen(static_cast<unsigned>(s.N + s.K + s.M));
@@ -93,13 +140,9 @@ void check_sparse(const Kernels<T>& k, const Shape& s, double rtol) {
   const auto w = uniform<T>(gen, s.K * s.M), b = uniform<T>(gen, s.M),
              d = uniform<T>(gen, s.N * s.M), zero_bias = std::vector<T>(s.M, T(0));
 
-  std::vector<std::uint32_t> index(s.N * s.K + twolayer::kGatherSlack);
-  std::vector<T> value(s.N * s.K + twolayer::kGatherSlack);
-  std::vector<std::size_t> start(s.N * twolayer::segments_per_row(s.K) + 1);
-  k.gather_nonzeros_by_rows(index.data(), value.data(), start.data(), a.data(), s.N, s.K);
-  check_gather(index, value, start, a, s);
-  const twolayer::SparseRows<T> rows{index.data(), value.data(), start.data(),
-                                     twolayer::segments_per_row(s.K)};
+  const Gathered<T> gathered(k, a.data(), s.N, s.K);
+  check_gather(gathered.index, gathered.value, gathered.start, a, s);
+  const twolayer::SparseRows<T> rows = gathered.rows(s.K);
 
   std::vector<T> out(s.N * s.M), unbiased(s.N * s.M), zero_biased(s.N * s.M);
   k.sparse_affine_forward(out.data(), rows, w.data(), b.data(), s.N, s.K, s.M);
@@ -108,13 +151,13 @@ void check_sparse(const Kernels<T>& k, const Shape& s, double rtol) {
   k.sparse_affine_forward(zero_biased.data(), rows, w.data(), zero_bias.data(), s.N, s.K, s.M);
   CHECK(unbiased == zero_biased);
 
-  std::vector<std::uint64_t> masks(s.K * twolayer::words_per_column(s.N));
-  k.mark_nonzero_columns(masks.data(), rows, s.N, s.K);
+  const auto masks = column_masks(k, a.data(), s.N, s.K);
   auto dw = uniform<T>(gen, s.K * s.M);
   const auto expected = weights_gradient(dw, a, d, s);
   k.sparse_affine_backward_weights(dw.data(), masks.data(), a.data(), d.data(), s.N, s.K, s.M, 0,
-                                   s.K);  // accumulates
+                                   s.K, true);
   CHECK_ARRAY_CLOSE(dw, expected, rtol * double(s.N));
+  check_chunks_of_rows(k, a, d, dw, s);
 }
 
 template <class T>
