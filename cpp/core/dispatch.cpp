@@ -44,26 +44,10 @@ const Kernels<T>& portable_kernels() {
   return k;
 }
 
-#ifdef TWOLAYER_HAVE_AVX2
-namespace {
-
-// The AVX2 table with its gaps, the kernels without an AVX2 version, filled from the portable one
-// (so that the AVX2 file compiles none of kernels.hpp's templates).
-template <class T>
-Kernels<T> completed(Kernels<T> fast) {
-  const Kernels<T>& plain = portable_kernels<T>();
-  if (!fast.mark_nonzero_columns) fast.mark_nonzero_columns = plain.mark_nonzero_columns;
-  return fast;
-}
-
-}  // namespace
-#endif
-
 template <>
 const Kernels<float>* avx2_kernels<float>() {
 #ifdef TWOLAYER_HAVE_AVX2
-  static const Kernels<float> k = completed(avx2::kernels_float);
-  if (simd_available()) return &k;
+  if (simd_available()) return &avx2::kernels_float;
 #endif
   return nullptr;
 }
@@ -71,8 +55,7 @@ const Kernels<float>* avx2_kernels<float>() {
 template <>
 const Kernels<double>* avx2_kernels<double>() {
 #ifdef TWOLAYER_HAVE_AVX2
-  static const Kernels<double> k = completed(avx2::kernels_double);
-  if (simd_available()) return &k;
+  if (simd_available()) return &avx2::kernels_double;
 #endif
   return nullptr;
 }

@@ -15,11 +15,11 @@ template <class T>
 struct Kernels {
   const char* name;
   std::size_t (*gather_nonzeros_by_rows_of_float)(std::uint32_t* index, T* value,
-                                                  std::size_t* start, const float* a, std::size_t N,
-                                                  std::size_t K);
+                                                  std::size_t* start, std::uint8_t* groups,
+                                                  const float* a, std::size_t N, std::size_t K);
   std::size_t (*gather_nonzeros_by_rows_of_double)(std::uint32_t* index, T* value,
-                                                   std::size_t* start, const double* a,
-                                                   std::size_t N, std::size_t K);
+                                                   std::size_t* start, std::uint8_t* groups,
+                                                   const double* a, std::size_t N, std::size_t K);
   void (*sparse_affine_forward)(T* out, const SparseRows<T>& a, const T* w, const T* b,
                                 std::size_t N, std::size_t K, std::size_t M);
   void (*mark_nonzero_columns)(std::uint64_t* masks, const SparseRows<T>& a, std::size_t N,
@@ -60,12 +60,14 @@ struct Kernels {
     sparse_affine_backward_weights_of_double(dw, masks, a, d, N, K, M, k_begin, k_end, accumulate);
   }
   std::size_t gather_nonzeros_by_rows(std::uint32_t* index, T* value, std::size_t* start,
-                                      const float* a, std::size_t N, std::size_t K) const {
-    return gather_nonzeros_by_rows_of_float(index, value, start, a, N, K);
+                                      std::uint8_t* groups, const float* a, std::size_t N,
+                                      std::size_t K) const {
+    return gather_nonzeros_by_rows_of_float(index, value, start, groups, a, N, K);
   }
   std::size_t gather_nonzeros_by_rows(std::uint32_t* index, T* value, std::size_t* start,
-                                      const double* a, std::size_t N, std::size_t K) const {
-    return gather_nonzeros_by_rows_of_double(index, value, start, a, N, K);
+                                      std::uint8_t* groups, const double* a, std::size_t N,
+                                      std::size_t K) const {
+    return gather_nonzeros_by_rows_of_double(index, value, start, groups, a, N, K);
   }
 };
 

@@ -39,10 +39,21 @@ void affine_forward(T* out, const A* a, const T* w, const T* b, std::size_t N, s
 // [start[n·S], start[(n + 1)·S]), and a kernel finds those in a range of inputs without searching.
 // The values are widened to the net's type T. About 81% of MNIST pixels are zero, so the first
 // layer's products over these lists do a fifth of the dense work.
+//
+// Where the backward pass follows, the gather also leaves `groups`, a bitmap of the non-zeros by
+// groups of 8 inputs: bit i of groups[g·stride + n] is set when a[n, 8g + i] != 0, stride being
+// group_stride(N) (rows past N are zero). mark_nonzero_columns turns it into masks by columns.
 constexpr std::size_t kGatherSlack = 8;
 constexpr std::size_t kSegment = 32;
 
 inline std::size_t segments_per_row(std::size_t K) { return (K + kSegment - 1) / kSegment; }
+
+// The non-zeros by columns, without their values: bit n % 64 of masks[k·W + n / 64] is set when
+// a[n, k] != 0, W = words_per_column(N).
+inline std::size_t words_per_column(std::size_t N) { return (N + 63) / 64; }
+
+inline std::size_t groups_per_row(std::size_t K) { return (K + 7) / 8; }
+inline std::size_t group_stride(std::size_t N) { return 64 * words_per_column(N); }
 
 template <class T>
 struct SparseRows {
@@ -50,17 +61,23 @@ struct SparseRows {
   const T* value;
   const std::size_t* start;
   std::size_t segments;
+  const std::uint8_t* groups;  // null where the gather was not asked for them
 
   std::size_t row_begin(std::size_t n) const { return start[n * segments]; }
   std::size_t row_end(std::size_t n) const { return start[(n + 1) * segments]; }
 };
 
-// index, value, start = the non-zeros of a[N×K], row by row. Overwrites; index and value need
-// room for N·K + kGatherSlack entries (vector versions may write a few past the last non-zero),
-// start for N·segments_per_row(K) + 1. Returns the number of non-zeros. NaNs count as non-zero.
+// index, value, start = the non-zeros of a[N×K], row by row, and groups unless it is null.
+// Overwrites; index and value need room for N·K + kGatherSlack entries (vector versions may write
+// a few past the last non-zero), start for N·segments_per_row(K) + 1, groups for
+// groups_per_row(K)·group_stride(N). Returns the number of non-zeros. NaNs count as non-zero.
 template <class T, class A>
-std::size_t gather_nonzeros_by_rows(std::uint32_t* index, T* value, std::size_t* start, const A* a,
-                                    std::size_t N, std::size_t K) {
+std::size_t gather_nonzeros_by_rows(std::uint32_t* index, T* value, std::size_t* start,
+                                    std::uint8_t* groups, const A* a, std::size_t N,
+                                    std::size_t K) {
+  const std::size_t stride = group_stride(N);
+  if (groups)
+    for (std::size_t i = 0; i < groups_per_row(K) * stride; ++i) groups[i] = 0;
   std::size_t count = 0;
   for (std::size_t n = 0; n < N; ++n)
     for (std::size_t k = 0; k < K; ++k) {
@@ -68,6 +85,7 @@ std::size_t gather_nonzeros_by_rows(std::uint32_t* index, T* value, std::size_t*
       if (a[n * K + k] != A(0)) {
         index[count] = static_cast<std::uint32_t>(k);
         value[count++] = static_cast<T>(a[n * K + k]);
+        if (groups) groups[k / 8 * stride + n] |= static_cast<std::uint8_t>(1u << k % 8);
       }
     }
   *start = count;
@@ -91,19 +109,16 @@ void sparse_affine_forward(T* out, const SparseRows<T>& a, const T* w, const T* 
   }
 }
 
-// The non-zeros by columns, without their values: bit n % 64 of masks[k·W + n / 64] is set when
-// a[n, k] != 0, W = words_per_column(N).
-inline std::size_t words_per_column(std::size_t N) { return (N + 63) / 64; }
-
-// masks = the columns of a's non-zeros (given by rows). Overwrites K·W words.
+// masks = the columns of a's non-zeros, from its groups. Overwrites K·W words.
 template <class T>
 void mark_nonzero_columns(std::uint64_t* masks, const SparseRows<T>& a, std::size_t N,
                           std::size_t K) {
-  const std::size_t W = words_per_column(N);
+  const std::size_t W = words_per_column(N), stride = group_stride(N);
   for (std::size_t i = 0; i < K * W; ++i) masks[i] = 0;
-  for (std::size_t n = 0; n < N; ++n)
-    for (std::size_t e = a.row_begin(n), end = a.row_end(n); e < end; ++e)
-      masks[a.index[e] * W + n / 64] |= std::uint64_t{1} << (n % 64);
+  for (std::size_t k = 0; k < K; ++k)
+    for (std::size_t n = 0; n < N; ++n)
+      if (a.groups[k / 8 * stride + n] >> k % 8 & 1)
+        masks[k * W + n / 64] |= std::uint64_t{1} << n % 64;
 }
 
 // Rows k_begin <= k < k_end of dw[K×M] = a[N×K]ᵀ·d[N×M], over the non-zeros of a that masks

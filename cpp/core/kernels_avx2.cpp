@@ -55,7 +55,8 @@ void for_each_column_block(size_t M, int max_vectors, F&& block) {
 // gather_nonzeros_by_rows without a branch per non-zero: each vector of L inputs is compared
 // with zero, and its non-zero lanes are packed to the front by a permutation looked up from the
 // comparison's bit mask; all L lanes are stored and the count advances by the number of
-// non-zeros (so up to L entries past the last non-zero are written: kGatherSlack).
+// non-zeros (so up to L entries past the last non-zero are written: kGatherSlack). The masks of
+// 8 inputs are the bytes of the groups.
 
 // For each mask of 8 lanes, the positions of its set bits in order, then zeros.
 struct LeftPack {
@@ -89,9 +90,10 @@ __m256i load_lanes(const std::uint32_t* p) {
   return _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
 }
 
-// The non-zeros of 8 floats at a, their inputs numbered from k: stored at index, value.
+// The non-zeros of 8 floats at a, their inputs numbered from k: stored at index, value. Returns
+// their bit mask.
 template <class T>
-int pack_nonzeros(std::uint32_t* index, T* value, const float* a, size_t k) {
+unsigned pack_nonzeros(std::uint32_t* index, T* value, const float* a, size_t k) {
   const __m256 x = _mm256_loadu_ps(a);
   const unsigned mask = Simd<float>::nonzero_lanes(x);
   const __m256i order = load_lanes(kLeftPack.lanes[mask]);
@@ -104,12 +106,12 @@ int pack_nonzeros(std::uint32_t* index, T* value, const float* a, size_t k) {
   } else {
     _mm256_storeu_ps(value, packed);
   }
-  return popcount(mask);
+  return mask;
 }
 
 // The same for 4 doubles.
 template <class T>
-int pack_nonzeros(std::uint32_t* index, T* value, const double* a, size_t k) {
+unsigned pack_nonzeros(std::uint32_t* index, T* value, const double* a, size_t k) {
   const __m256d x = _mm256_loadu_pd(a);
   const unsigned mask = Simd<double>::nonzero_lanes(x);
   _mm_storeu_si128(
@@ -122,36 +124,85 @@ int pack_nonzeros(std::uint32_t* index, T* value, const double* a, size_t k) {
     _mm256_storeu_pd(value, packed);
   else
     _mm_storeu_ps(value, _mm256_cvtpd_ps(packed));
-  return popcount(mask);
+  return mask;
+}
+
+// The non-zeros of the 8 inputs at a, numbered from k, appended at index, value from `count` on.
+// Returns their bit mask.
+template <class T, class X>
+unsigned pack_group(std::uint32_t* index, T* value, size_t& count, const X* a, size_t k) {
+  unsigned mask = 0;
+  for (size_t i = 0; i < 8; i += Simd<X>::lanes) {
+    const unsigned part = pack_nonzeros(index + count, value + count, a + i, k + i);
+    count += static_cast<size_t>(popcount(part));
+    mask |= part << i;
+  }
+  return mask;
 }
 
 template <class T, class X>
-size_t gather_nonzeros_by_rows(std::uint32_t* index, T* value, size_t* start, const X* a, size_t N,
-                               size_t K) {
-  constexpr size_t L = Simd<X>::lanes;
-  static_assert(kSegment % L == 0, "a segment holds whole vectors");
+size_t gather_nonzeros_by_rows(std::uint32_t* index, T* value, size_t* start, std::uint8_t* groups,
+                               const X* a, size_t N, size_t K) {
+  static_assert(kSegment % 8 == 0, "a segment holds whole groups");
+  const size_t stride = 64 * ((N + 63) / 64);  // group_stride(N)
   size_t count = 0;
   for (size_t n = 0; n < N; ++n) {
     const X* row = a + n * K;
+    std::uint8_t* group = groups ? groups + n : nullptr;  // group[g·stride]: inputs 8g to 8g + 7
     for (size_t k0 = 0; k0 < K; k0 += kSegment) {
       *start++ = count;
       if (K - k0 >= kSegment) {
-#pragma GCC unroll 8
-        for (size_t k = k0; k < k0 + kSegment; k += L)
-          count += pack_nonzeros(index + count, value + count, row + k, k);
+#pragma GCC unroll 4
+        for (size_t k = k0; k < k0 + kSegment; k += 8) {
+          const unsigned mask = pack_group(index, value, count, row + k, k);
+          if (group) group[k / 8 * stride] = static_cast<std::uint8_t>(mask);
+        }
         continue;
       }
       size_t k = k0;
-      for (; k + L <= K; k += L) count += pack_nonzeros(index + count, value + count, row + k, k);
-      for (; k < K; ++k)
-        if (row[k] != X(0)) {
-          index[count] = static_cast<std::uint32_t>(k);
-          value[count++] = static_cast<T>(row[k]);
+      for (; k + 8 <= K; k += 8) {
+        const unsigned mask = pack_group(index, value, count, row + k, k);
+        if (group) group[k / 8 * stride] = static_cast<std::uint8_t>(mask);
+      }
+      if (k == K) continue;
+      unsigned mask = 0;  // the row's last inputs, fewer than 8
+      for (size_t i = k; i < K; ++i)
+        if (row[i] != X(0)) {
+          index[count] = static_cast<std::uint32_t>(i);
+          value[count++] = static_cast<T>(row[i]);
+          mask |= 1u << (i - k);
         }
+      if (group) group[k / 8 * stride] = static_cast<std::uint8_t>(mask);
     }
   }
   *start = count;
+  if (groups)  // the rows past N, read by mark_nonzero_columns a vector at a time
+    for (size_t g = 0; g < (K + 7) / 8; ++g)
+      for (size_t n = N; n < stride; ++n) groups[g * stride + n] = 0;
   return count;
+}
+
+// mark_nonzero_columns from the gather's groups, 64 rows of a group at a time: the top bit of
+// each byte of a vector is input 8g + 7 of its row, a movemask takes it for 32 rows, and adding
+// the vector to itself brings the next input's bit to the top. (The plain loop, a bit set per
+// non-zero, took 10.5 µs for a chunk of 100 MNIST rows in float64, this 1.8 µs, on Zen 3.)
+template <class T>
+void mark_nonzero_columns(std::uint64_t* masks, const SparseRows<T>& a, size_t N, size_t K) {
+  const size_t W = (N + 63) / 64, stride = 64 * W;
+  for (size_t g = 0; g < (K + 7) / 8; ++g)
+    for (size_t w = 0; w < W; ++w) {
+      const std::uint8_t* rows = a.groups + g * stride + 64 * w;
+      __m256i low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows));
+      __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows + 32));
+      for (size_t k = 8 * g + 8; k-- > 8 * g;) {
+        const std::uint64_t bits =
+            static_cast<std::uint32_t>(_mm256_movemask_epi8(low)) |
+            std::uint64_t{static_cast<std::uint32_t>(_mm256_movemask_epi8(high))} << 32;
+        if (k < K) masks[k * W + w] = bits;
+        low = _mm256_add_epi8(low, low);
+        high = _mm256_add_epi8(high, high);
+      }
+    }
 }
 
 // Stores the first n lanes of v at p. Through a small buffer: a masked store is slow on AMD CPUs.
@@ -480,7 +531,7 @@ constexpr Kernels<T> table() {
                     &gather_nonzeros_by_rows<T, float>,
                     &gather_nonzeros_by_rows<T, double>,
                     &sparse_affine_forward<T>,
-                    nullptr,  // mark_nonzero_columns: the plain loop (see dispatch.cpp)
+                    &mark_nonzero_columns<T>,
                     &sparse_affine_backward_weights<T, float>,
                     &sparse_affine_backward_weights<T, double>,
                     &affine_forward<T>,

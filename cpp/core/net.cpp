@@ -77,18 +77,22 @@ void TwoLayerNet<T>::reserve(int worker, std::size_t rows, bool with_backward) {
   if (with_backward) {
     s.dy.resize(rows * d.C);
     s.da1.resize(rows * d.H);
+    s.groups.resize(groups_per_row(d.D) * group_stride(rows));
     s.masks.resize(d.D * words_per_column(rows));
   }
 }
 
 template <class T>
 template <class X>
-SparseRows<T> TwoLayerNet<T>::forward_chunk(Scratch& s, T* logits, const X* x,
-                                            std::size_t n) const {
-  kernels<T>().gather_nonzeros_by_rows(s.index.data(), s.value.data(), s.start.data(), x, n,
+SparseRows<T> TwoLayerNet<T>::forward_chunk(Scratch& s, T* logits, const X* x, std::size_t n,
+                                            bool with_groups) const {
+  std::uint8_t* groups = with_groups ? s.groups.data() : nullptr;
+  kernels<T>().gather_nonzeros_by_rows(s.index.data(), s.value.data(), s.start.data(), groups, x, n,
                                        dims_.D);
-  forward_nonzeros(s, logits, s.nonzeros(dims_.D), n);
-  return s.nonzeros(dims_.D);
+  SparseRows<T> rows = s.nonzeros(dims_.D);
+  forward_nonzeros(s, logits, rows, n);
+  rows.groups = groups;
+  return rows;
 }
 
 template <class T>
@@ -175,7 +179,7 @@ void TwoLayerNet<T>::backward_chunk(Scratch& s, const X* x, const Targets<T>& t,
   const Dims& d = dims_;
   const Kernels<T>& k = kernels<T>();
   T *gb1 = s.grads.data(), *gW2 = gb1 + d.H, *gb2 = gW2 + d.H * d.C;  // b1, W2, b2 of this slot
-  const SparseRows<T> xb = forward_chunk(s, s.y.data(), x, n);
+  const SparseRows<T> xb = forward_chunk(s, s.y.data(), x, n, true);
   k.softmax_forward(s.y.data(), n, d.C);
   if (t.labels)
     softmax_cross_entropy_backward(s.dy.data(), s.y.data(), t.labels, scale, n, d.C);

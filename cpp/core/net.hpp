@@ -80,17 +80,19 @@ class TwoLayerNet {
 
  private:
   // Scratch space of one worker, grown on demand and kept between calls: a chunk's activations
-  // and its input's non-zeros, by rows (index, value, start) and by columns (masks).
+  // and its input's non-zeros, by rows (index, value, start), by groups of 8 inputs (groups) and by
+  // columns (masks).
   struct Scratch {
     std::vector<T> z1, y, dy, da1, grads;
     std::vector<std::uint32_t> index;
     std::vector<T> value;
     std::vector<std::size_t> start;
+    std::vector<std::uint8_t> groups;
     std::vector<std::uint64_t> masks;
 
-    // The non-zeros of the chunk's D inputs, as the last gather left them.
+    // The non-zeros of the chunk's D inputs, as the last gather left them (without their groups).
     SparseRows<T> nonzeros(std::size_t D) const {
-      return {index.data(), value.data(), start.data(), segments_per_row(D)};
+      return {index.data(), value.data(), start.data(), segments_per_row(D), nullptr};
     }
   };
   Scratch& scratch(int worker);
@@ -114,9 +116,10 @@ class TwoLayerNet {
   void reserve(int worker, std::size_t rows, bool with_backward);
 
   // s.z1 = activation(x·W1 + b1), logits = z1·W2 + b2 for n <= kRowsPerChunk rows; x's non-zeros
-  // are left in s for the backward pass.
+  // are left in s, with their groups in s.groups for the backward pass if with_groups.
   template <class X>
-  SparseRows<T> forward_chunk(Scratch& s, T* logits, const X* x, std::size_t n) const;
+  SparseRows<T> forward_chunk(Scratch& s, T* logits, const X* x, std::size_t n,
+                              bool with_groups = false) const;
   // The same from the chunk's non-zeros x, gathered already.
   void forward_nonzeros(Scratch& s, T* logits, const SparseRows<T>& x, std::size_t n) const;
 

@@ -1,5 +1,6 @@
 // The affine kernels of every kernel set (dense and sparse, forward and the weights' gradient, the
 // gather of non-zeros) against plain loops written here, in double.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <random>
@@ -21,9 +22,11 @@ struct Shape {
 
 // Sizes that exercise every path: one-element rows, widths that are and are not whole vectors
 // (4 doubles, 8 floats), more than one block of columns (13 vectors), rows of several segments of
-// inputs (32) ending in a part of one, and the MNIST net.
-const Shape kShapes[] = {{1, 1, 1},   {3, 5, 2},    {7, 13, 3},  {16, 40, 8}, {9, 17, 50},
-                         {5, 30, 53}, {4, 20, 105}, {6, 70, 20}, {2, 9, 130}, {100, 784, 50}};
+// inputs (32) ending in a part of one or in a part of a group (8), batches of more than one
+// 64-row word of the column masks, and the MNIST net.
+const Shape kShapes[] = {{1, 1, 1},   {3, 5, 2},   {7, 13, 3},   {16, 40, 8},
+                         {9, 17, 50}, {5, 30, 53}, {4, 20, 105}, {6, 70, 20},
+                         {2, 9, 130}, {50, 37, 7}, {70, 16, 4},  {100, 784, 50}};
 
 // b + a·w (no bias when b is empty), in double.
 template <class A, class W>
@@ -68,49 +71,75 @@ void check_dense(const Kernels<T>& k, const Shape& s, double rtol) {
   CHECK_ARRAY_CLOSE(dw, expected, rtol * double(s.N));
 }
 
-// The non-zeros of a by rows must be exactly those of a plain scan, in order.
-template <class T, class X>
-void check_gather(const std::vector<std::uint32_t>& index, const std::vector<T>& value,
-                  const std::vector<std::size_t>& start, const std::vector<X>& a, const Shape& s) {
-  std::size_t e = 0;
-  const std::size_t S = twolayer::segments_per_row(s.K);
-  for (std::size_t n = 0; n < s.N; ++n) {
-    for (std::size_t i = 0; i < s.K; ++i) {
-      if (i % twolayer::kSegment == 0) CHECK(start[n * S + i / twolayer::kSegment] == e);
-      if (a[n * s.K + i] != X(0)) {
-        CHECK(index[e] == i && value[e] == static_cast<T>(a[n * s.K + i]));
-        ++e;
-      }
-    }
-  }
-  CHECK(start[s.N * S] == e);
-}
-
-// The non-zeros of a[N×K] by rows, gathered by a kernel set, with their storage.
+// The non-zeros of a[N×K] by rows, gathered by a kernel set with their groups, and their storage.
+// The groups start as garbage, so that the check sees every byte written.
 template <class T>
 struct Gathered {
   std::vector<std::uint32_t> index;
   std::vector<T> value;
   std::vector<std::size_t> start;
+  std::vector<std::uint8_t> groups;
 
   template <class X>
   Gathered(const Kernels<T>& k, const X* a, std::size_t N, std::size_t K)
       : index(N * K + twolayer::kGatherSlack),
         value(N * K + twolayer::kGatherSlack),
-        start(N * twolayer::segments_per_row(K) + 1) {
-    k.gather_nonzeros_by_rows(index.data(), value.data(), start.data(), a, N, K);
+        start(N * twolayer::segments_per_row(K) + 1),
+        groups(twolayer::groups_per_row(K) * twolayer::group_stride(N), 0xA5) {
+    k.gather_nonzeros_by_rows(index.data(), value.data(), start.data(), groups.data(), a, N, K);
   }
   twolayer::SparseRows<T> rows(std::size_t K) const {
-    return {index.data(), value.data(), start.data(), twolayer::segments_per_row(K)};
+    return {index.data(), value.data(), start.data(), twolayer::segments_per_row(K), groups.data()};
   }
 };
 
-// Bit masks of the columns of a[N×K]'s non-zeros.
+// The non-zeros of a by rows must be exactly those of a plain scan, in order, the groups their
+// bitmap with zeros past the last row, and the same without groups.
+template <class T, class X>
+void check_gather(const Kernels<T>& k, const std::vector<X>& a, const Shape& s) {
+  const Gathered<T> g(k, a.data(), s.N, s.K);
+  std::size_t e = 0;
+  const std::size_t S = twolayer::segments_per_row(s.K), stride = twolayer::group_stride(s.N);
+  for (std::size_t n = 0; n < stride; ++n)
+    for (std::size_t i = 0; i < s.K; ++i) {
+      const bool nonzero = n < s.N && a[n * s.K + i] != X(0);
+      CHECK((g.groups[i / 8 * stride + n] >> i % 8 & 1) == nonzero);
+      if (n >= s.N) continue;
+      if (i % twolayer::kSegment == 0) CHECK(g.start[n * S + i / twolayer::kSegment] == e);
+      if (nonzero) {
+        CHECK(g.index[e] == i && g.value[e] == static_cast<T>(a[n * s.K + i]));
+        ++e;
+      }
+    }
+  CHECK(g.start[s.N * S] == e);
+
+  std::vector<std::uint32_t> index(g.index.size());
+  std::vector<T> value(g.value.size());
+  std::vector<std::size_t> start(g.start.size());
+  CHECK(k.gather_nonzeros_by_rows(index.data(), value.data(), start.data(), nullptr, a.data(), s.N,
+                                  s.K) == e);
+  CHECK(start == g.start);
+  CHECK(std::equal(index.begin(), index.begin() + e, g.index.begin()));
+  CHECK(std::equal(value.begin(), value.begin() + e, g.value.begin()));
+}
+
+// Bit masks of the columns of a[N×K]'s non-zeros, by a kernel set.
 template <class T, class X>
 std::vector<std::uint64_t> column_masks(const Kernels<T>& k, const X* a, std::size_t N,
                                         std::size_t K) {
-  std::vector<std::uint64_t> masks(K * twolayer::words_per_column(N));
+  std::vector<std::uint64_t> masks(K * twolayer::words_per_column(N), 0xA5A5);
   k.mark_nonzero_columns(masks.data(), Gathered<T>(k, a, N, K).rows(K), N, K);
+  return masks;
+}
+
+// The same by a plain scan of a.
+template <class X>
+std::vector<std::uint64_t> plain_column_masks(const X* a, std::size_t N, std::size_t K) {
+  const std::size_t W = twolayer::words_per_column(N);
+  std::vector<std::uint64_t> masks(K * W, 0);
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t k = 0; k < K; ++k)
+      if (a[n * K + k] != X(0)) masks[k * W + n / 64] |= std::uint64_t{1} << n % 64;
   return masks;
 }
 
@@ -140,8 +169,8 @@ void check_sparse(const Kernels<T>& k, const Shape& s, double rtol) {
   const auto w = uniform<T>(gen, s.K * s.M), b = uniform<T>(gen, s.M),
              d = uniform<T>(gen, s.N * s.M), zero_bias = std::vector<T>(s.M, T(0));
 
+  check_gather(k, a, s);
   const Gathered<T> gathered(k, a.data(), s.N, s.K);
-  check_gather(gathered.index, gathered.value, gathered.start, a, s);
   const twolayer::SparseRows<T> rows = gathered.rows(s.K);
 
   std::vector<T> out(s.N * s.M), unbiased(s.N * s.M), zero_biased(s.N * s.M);
@@ -152,6 +181,7 @@ void check_sparse(const Kernels<T>& k, const Shape& s, double rtol) {
   CHECK(unbiased == zero_biased);
 
   const auto masks = column_masks(k, a.data(), s.N, s.K);
+  CHECK(masks == plain_column_masks(a.data(), s.N, s.K));
   auto dw = uniform<T>(gen, s.K * s.M);
   const auto expected = weights_gradient(dw, a, d, s);
   k.sparse_affine_backward_weights(dw.data(), masks.data(), a.data(), d.data(), s.N, s.K, s.M, 0,
