@@ -166,6 +166,10 @@ void check_sparse(const Kernels<T>& k, const Shape& s, double rtol) {
   std::mt19937 gen(static_cast<unsigned>(s.N + s.K + s.M));
   auto a = mnist_like<X>(gen, s.N * s.K);
   for (std::size_t i = 0; i < s.K; ++i) a[i] = X(0);  // a row without non-zeros
+  // and one that starts with 64 zeros, the last -0.0: a segment of zero bits, then one of zeros
+  // whose bits are not all zero
+  const std::size_t blank = std::min(s.K, 2 * twolayer::kSegment);
+  for (std::size_t i = 0; s.N > 1 && i < blank; ++i) a[s.K + i] = i == blank - 1 ? -X(0) : X(0);
   const auto w = uniform<T>(gen, s.K * s.M), b = uniform<T>(gen, s.M),
              d = uniform<T>(gen, s.N * s.M), zero_bias = std::vector<T>(s.M, T(0));
 
