@@ -31,7 +31,8 @@ std::size_t rows_per_chunk(std::size_t N) {
 }
 
 // p[i] -= learning_rate · g[i], as the book's `params[key] -= learning_rate * grad[key]` rounds
-// it: the product rounded, then the difference (this file is built without FMA contraction).
+// it: the product rounded, then the difference (CMakeLists.txt builds this file with
+// -ffp-contract=off).
 template <class T>
 void sgd_update(T* p, const T* g, std::size_t n, T learning_rate) {
   for (std::size_t i = 0; i < n; ++i) p[i] -= learning_rate * g[i];
