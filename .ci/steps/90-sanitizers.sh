@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole suite again against a build instrumented with AddressSanitizer and UndefinedBehaviorSanitizer.
+# The suite again (less the bench's tests) against a build instrumented with AddressSanitizer and
+# UndefinedBehaviorSanitizer.
 set -euo pipefail
 . .ci/lib.sh
 work=$CI_WORK
@@ -44,6 +45,8 @@ ctypes.memmove(big, small, 64)  # reads 56 bytes past the end of small
 " 2>/dev/null || status=$?
 [[ $status == 86 ]] || { echo "a deliberate overflow did not fail (status $status)" >&2; exit 1; }
 
-# -s: pytest's capture would swallow the sanitizer's report.
-"$san/bin/python" -m pytest -s -q
+# -s: pytest's capture would swallow the sanitizer's report. The bench's tests are left to the
+# other legs: they run bench/'s Python around the same core calls as the rest of the suite, and are
+# its slowest tests (a seventh of its time).
+"$san/bin/python" -m pytest -s -q --ignore=tests/test_bench.py
 echo "== sanitizers: clean in $((SECONDS - start)) s"
