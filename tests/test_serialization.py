@@ -230,14 +230,14 @@ def npy_header(shape: tuple[int, ...], dtype=np.float64) -> bytes:
     return buffer.getvalue()
 
 
-def zip_bytes(entries: list[tuple[str, bytes, int, int]]) -> bytes:
+def zip_bytes(entries: list[tuple[str, bytes, int, int]], stored: dict[str, int] | None = None) -> bytes:
     """A zip file of (name, data, method, declared uncompressed size) entries, its directory saying
-    what it is told. Stored entries get the CRC-32 of their data; deflated ones 0, as they are
-    refused before it is checked."""
+    what it is told: the size stored is the data's, or stored[name]. Stored entries get the CRC-32
+    of their data; deflated ones 0, as they are refused before it is checked."""
     local, central = b"", b""
     for name, data, method, size in entries:
         crc = zlib.crc32(data) if method == zipfile.ZIP_STORED else 0
-        fields = (method, 0, 0, crc, len(data), size, len(name.encode()), 0)
+        fields = (method, 0, 0, crc, (stored or {}).get(name, len(data)), size, len(name.encode()), 0)
         central += (
             struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, *fields, 0, 0, 0, 0, len(local))
             + name.encode()
@@ -294,6 +294,14 @@ def hostile_npz(kind: str) -> bytes:
         return zip_bytes(
             [*header_entries((10**9, 3, 2)), ("W1.npy", w1 + bytes(96), 0, len(w1) + 96), *params]
         )
+    if kind in ("directory-claims-data-it-lacks", "members-claim-more-than-the-file"):
+        # Each parameter's .npy header for a 20000-20000-1 network, without its 3.2 GB of data.
+        sizes = (20_000, 20_000, 1)
+        shapes = {"W1": sizes[:2], "b1": sizes[1:2], "W2": sizes[1:], "b2": sizes[2:]}
+        entries = [(f"{k}.npy", npy_header(s), 0, len(npy_header(s)) + 8 * math.prod(s))
+                   for k, s in shapes.items()]  # fmt: skip
+        claimed = {e[0]: e[3] for e in entries} if kind == "members-claim-more-than-the-file" else {}
+        return zip_bytes([*header_entries(sizes), *entries], claimed)
     assert kind == "huge-header-member"
     sizes = npy_header((10**8,), np.int64)
     return zip_bytes(
@@ -310,13 +318,21 @@ def hostile_npz(kind: str) -> bytes:
         ),
         (
             "directory-declares-4GB",
-            r"W1.npy is 4000000000 bytes in the zip directory, more than float64\[4, 3\] needs",
+            "W1.npy is 4000000000 bytes in the zip directory, but 224 stored",
         ),
         (
             "header-claims-1e9-inputs",
             "W1.npy is 224 bytes in the zip directory, expected 24000000128",
         ),
         ("huge-header-member", "damaged header: sizes is 800000128 bytes, more than 4096"),
+        (
+            "directory-claims-data-it-lacks",
+            "W1.npy is 3200000128 bytes in the zip directory, but 128 stored",
+        ),
+        (
+            "members-claim-more-than-the-file",
+            r"its members are 3200\d{6} bytes in the zip directory, more than the file's \d+",
+        ),
     ],
 )
 def test_load_refuses_what_the_header_does_not_imply_before_reading_it(tmp_path, kind, message):

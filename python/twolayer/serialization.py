@@ -80,7 +80,7 @@ def load(path: str | os.PathLike[str] | BinaryIO, cls: type[Net]) -> Net:
     :func:`save`.
 
     Nothing is read before it is checked: first the zip directory (every member one of ours, stored
-    uncompressed, of a size that the header implies), then the header (``format``, ``sizes``,
+    uncompressed, all of them within the file), then the header (``format``, ``sizes``,
     ``dtype``, ``activation``), then the header of each parameter's .npy; only then is the network
     allocated and its parameters read into it. So the network a file describes is never larger than
     the file.
@@ -102,7 +102,7 @@ def load(path: str | os.PathLike[str] | BinaryIO, cls: type[Net]) -> Net:
             if file.read(len(_NPY_MAGIC)) == _NPY_MAGIC:
                 raise ValueError("it is a single .npy array")
             archive = zipfile.ZipFile(_BoundedReads(file))  # reads the zip directory only
-            header = _read_header(archive, path)
+            header = _read_header(archive, path, file.seek(0, io.SEEK_END))
             params = {
                 key: _param_layout(archive, key, shape, header, path)
                 for key, shape in header.shapes()
@@ -170,9 +170,9 @@ class _Header:
         return list(zip(_core.PARAM_NAMES, [(d, h), (h,), (h, c), (c,)]))  # noqa: B905 (strict= is Python 3.10+)
 
 
-def _read_header(archive: zipfile.ZipFile, path: Path) -> _Header:
-    """The checked header of a TwoLayerNet file, once its zip directory is checked; nothing else is
-    read."""
+def _read_header(archive: zipfile.ZipFile, path: Path, file_size: int) -> _Header:
+    """The checked header of a TwoLayerNet file of `file_size` bytes, once its zip directory is
+    checked; nothing else is read."""
     members = {info.filename: info for info in archive.infolist()}
     values = {}
     for key in _HEADER_KEYS:
@@ -192,14 +192,25 @@ def _read_header(archive: zipfile.ZipFile, path: Path) -> _Header:
     unknown = sorted(set(members) - {f"{key}.npy" for key in (*_HEADER_KEYS, *_core.PARAM_NAMES)})
     if unknown:
         raise _Refusal(f"{path}: damaged: it also holds {', '.join(unknown)}")
+    # As save writes them: every member stored as it is, and all of them within the file, so that
+    # the network the directory describes is never larger than the file.
     for info in members.values():
-        if (
-            info.compress_type != zipfile.ZIP_STORED
-        ):  # as save writes them: the file is as large as the network
+        if info.compress_type != zipfile.ZIP_STORED:
             raise _Refusal(
                 f"{path}: {info.filename} is compressed; "
                 "a TwoLayerNet file stores its arrays as they are"
             )
+        if info.compress_size != info.file_size:
+            raise _Refusal(
+                f"{path}: {info.filename} is {info.file_size} bytes in the zip directory, "
+                f"but {info.compress_size} stored"
+            )
+    stored = sum(info.compress_size for info in members.values())
+    if stored > file_size:
+        raise _Refusal(
+            f"{path}: its members are {stored} bytes in the zip directory, "
+            f"more than the file's {file_size}"
+        )
     sizes, dtype = values.get("sizes", np.empty(0)), str(values.get("dtype", ""))
     if (
         sizes.shape != (3,)
@@ -262,12 +273,6 @@ def _param_layout(
         raise _Refusal(f"{path}: the parameter {key} is missing") from None
     dtype = np.dtype(header.dtype)
     nbytes = math.prod(shape) * dtype.itemsize
-    if info.file_size > nbytes + _MAX_HEADER_MEMBER:  # before reading any of it
-        raise _Refusal(
-            f"{path}: {key}.npy is {info.file_size} bytes in the zip directory, "
-            f"more than {dtype}{list(shape)} needs "
-            f"({nbytes} bytes and a .npy header of at most {_MAX_HEADER_MEMBER})"
-        )
     with archive.open(info) as member:
         found_shape, fortran_order, found_dtype = _npy_header(member)
         data_offset = member.tell()
