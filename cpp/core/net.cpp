@@ -216,11 +216,10 @@ bool TwoLayerNet<T>::backprop(T* grads, const X* x, const std::int64_t* rows, co
   const X* batch = rows ? gathered : x;
 
   // Rounds of up to one chunk per thread. In each round, the threads first take a chunk each
-  // through backward_chunk, with its share of the small gradients (b1, W2, b2: everything after
-  // W1 in the flat layout); then they share out the rows of W1's gradient, each adding every
-  // chunk's part to its rows. So W1's gradient needs no partial copies (it is summed in chunk
-  // order whatever the thread count) and only the small gradients are summed over the slots at
-  // the end, in slot order.
+  // through backward_chunk, with its part of the small gradients (b1, W2, b2: everything after
+  // W1 in the flat layout), which are then added up in chunk order; then they share out the rows
+  // of W1's gradient, each adding every chunk's part to its rows. So W1's gradient needs no
+  // partial copies, and every sum is taken in chunk order whatever the thread count.
   const int workers = num_threads();
   const std::size_t chunk = rows_per_chunk(N), chunks = (N + chunk - 1) / chunk;
   // At least two slots: a batch of up to 2·kRowsPerChunk rows (two chunks) then takes a single
@@ -229,7 +228,7 @@ bool TwoLayerNet<T>::backprop(T* grads, const X* x, const std::int64_t* rows, co
   const std::size_t small = d.size() - d.b1();
   for (std::size_t slot = 0; slot < slots; ++slot) {
     reserve(static_cast<int>(slot), chunk, true);
-    scratch_[slot].grads.assign(small, T(0));
+    scratch_[slot].grads.resize(small);
   }
   // W1's gradient rows are shared out in pieces of this many, taken in turn by free threads.
   const std::size_t w1_rows = std::max<std::size_t>(16, (d.D + 4 * workers - 1) / (4 * workers));
@@ -244,9 +243,11 @@ bool TwoLayerNet<T>::backprop(T* grads, const X* x, const std::int64_t* rows, co
     auto size = [&](std::size_t slot) { return std::min(chunk, N - begin(slot)); };
     parallel_for(in_round, 1, workers, [&](std::size_t slot, std::size_t, int) {
       if (rows) gather_rows(gathered, x, rows, begin(slot), begin(slot) + size(slot), d.D);
-      backward_chunk(scratch_[slot], batch + begin(slot) * d.D, t.from(begin(slot), d.C),
-                     size(slot), scale);
+      Scratch& s = scratch_[slot];
+      std::fill(s.grads.begin(), s.grads.end(), T(0));
+      backward_chunk(s, batch + begin(slot) * d.D, t.from(begin(slot), d.C), size(slot), scale);
     });
+    add_small_gradients(grads, first, in_round);
     const bool last = first + slots >= chunks;
     parallel_for(d.D, w1_rows, w1_workers, [&](std::size_t k0, std::size_t k1, int) {
       // A pass per chunk: one pass over all of them thrashed L1 with their gradients at once.
@@ -259,19 +260,21 @@ bool TwoLayerNet<T>::backprop(T* grads, const X* x, const std::int64_t* rows, co
         sgd_update(params_.data() + k0 * d.H, gW1 + k0 * d.H, (k1 - k0) * d.H, learning_rate);
     });
   }
-  reduce_small_gradients(grads, slots, learning_rate);
+  if (learning_rate != T(0))
+    sgd_update(params_.data() + d.b1(), grads + d.b1(), small, learning_rate);
   return chunks == slots;
 }
 
 template <class T>
-void TwoLayerNet<T>::reduce_small_gradients(T* grads, std::size_t slots, T learning_rate) {
-  const Dims& d = dims_;
-  const std::size_t small = d.size() - d.b1();
-  std::copy(scratch_[0].grads.begin(), scratch_[0].grads.end(), grads + d.b1());
-  for (std::size_t slot = 1; slot < slots; ++slot)
-    for (std::size_t i = 0; i < small; ++i) grads[d.b1() + i] += scratch_[slot].grads[i];
-  if (learning_rate != T(0))
-    sgd_update(params_.data() + d.b1(), grads + d.b1(), small, learning_rate);
+void TwoLayerNet<T>::add_small_gradients(T* grads, std::size_t first_chunk, std::size_t in_round) {
+  T* small = grads + dims_.b1();
+  for (std::size_t slot = 0; slot < in_round; ++slot) {
+    const std::vector<T>& part = scratch_[slot].grads;
+    if (first_chunk + slot == 0)
+      std::copy(part.begin(), part.end(), small);
+    else
+      for (std::size_t i = 0; i < part.size(); ++i) small[i] += part[i];
+  }
 }
 
 template <class T>

@@ -129,9 +129,10 @@ class TwoLayerNet {
   // which shares its rows out over threads). Needs w2t_ = W2ᵀ.
   template <class X>
   void backward_chunk(Scratch& s, const X* x, const Targets<T>& t, std::size_t n, T scale) const;
-  // grads' b1, W2 and b2 = the sum of the parts in scratch slots [0, slots), in slot order (so
-  // the sum does not depend on the thread count); then their SGD step unless learning_rate is 0.
-  void reduce_small_gradients(T* grads, std::size_t slots, T learning_rate);
+  // grads' b1, W2 and b2 (+)= the parts of chunks [first_chunk, first_chunk + in_round), which
+  // scratch slots [0, in_round) hold: one at a time in chunk order, so that the sum does not
+  // depend on how many chunks a round takes (the thread count). The first chunk's overwrites.
+  void add_small_gradients(T* grads, std::size_t first_chunk, std::size_t in_round);
 
   Dims dims_;
   Activation activation_;

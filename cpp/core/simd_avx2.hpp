@@ -13,6 +13,12 @@
 namespace twolayer {
 namespace avx2 {
 
+// Constants, not calls: std::numeric_limits' functions are inline functions of namespace std, and
+// an unoptimised build emits them in this AVX2 file and in baseline files alike, leaving the
+// linker to pick either copy for the whole program.
+constexpr double kInfinity = std::numeric_limits<double>::infinity();
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
 template <class T>
 struct Simd;
 
@@ -219,12 +225,9 @@ inline __m256d log(__m256d x) {
   __m256d y = S::fmadd(e, S::set1(6.93147180369123816490e-01), S::sub(f, S::sub(hfsq, low)));
 
   // Special cases, in order: x = 0, x < 0 or NaN, x = inf.
-  y = S::select(_mm256_cmp_pd(x, S::zero(), _CMP_EQ_OQ),
-                S::set1(-std::numeric_limits<double>::infinity()), y);
-  y = S::select(_mm256_cmp_pd(x, S::zero(), _CMP_NGE_UQ),
-                S::set1(std::numeric_limits<double>::quiet_NaN()), y);
-  y = S::select(_mm256_cmp_pd(x, S::set1(std::numeric_limits<double>::infinity()), _CMP_EQ_OQ), x,
-                y);
+  y = S::select(_mm256_cmp_pd(x, S::zero(), _CMP_EQ_OQ), S::set1(-kInfinity), y);
+  y = S::select(_mm256_cmp_pd(x, S::zero(), _CMP_NGE_UQ), S::set1(kNaN), y);
+  y = S::select(_mm256_cmp_pd(x, S::set1(kInfinity), _CMP_EQ_OQ), x, y);
   return y;
 }
 
