@@ -326,6 +326,22 @@ def test_the_net_gives_the_same_results_on_either_kernel_set(
     assert abs(fast["accuracy"] - portable["accuracy"]) <= 1 / 600
 
 
+def test_a_nan_in_w2_spoils_every_sample_on_either_kernel_set(tmp_path, dtype):
+    # Hidden unit 7 is off for every sample (ReLU of -1): its output 0 still multiplies its row of
+    # W2, and 0·NaN is NaN, as in NumPy.
+    rng = np.random.default_rng(5)
+    net = TwoLayerNet(784, 50, 10, activation="relu", dtype=dtype, seed=0)
+    net.params["W1"][:, 7] = 0
+    net.params["b1"][7] = -1
+    net.params["W2"][7, 3] = np.nan
+    x, t = mnist_like_batch(rng, 20, 784, np.float32), rng.integers(0, 10, 20)
+    assert np.isnan(ReferenceNet.from_params(net.params, activation="relu").predict(x)).all()
+    for name, results in results_on_both_kernel_sets(tmp_path, net, x, t).items():
+        assert np.isnan(results["predict"]).all(), name
+        assert np.isnan(results["loss"]), name
+        assert np.isnan(results["gradient W1"]).any(), name
+
+
 # The AVX2 numerical gradient evaluates perturbed losses through exp(a + b) = exp(a)·exp(b) when
 # the logits move by less than 2^-10, and whole otherwise: small weights and steps take the first
 # path, large output weights or steps the second.

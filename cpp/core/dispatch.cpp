@@ -36,7 +36,7 @@ const Kernels<T>& portable_kernels() {
                             &mark_nonzero_columns<T>,
                             &sparse_affine_backward_weights<T, float>,
                             &sparse_affine_backward_weights<T, double>,
-                            &affine_forward<T, T>,
+                            &affine_forward<ZeroInputs::multiply, T, T>,
                             &affine_backward_weights<T, T>,
                             &sigmoid_forward<T>,
                             &relu_forward<T>,

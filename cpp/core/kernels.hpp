@@ -15,9 +15,14 @@
 
 namespace twolayer {
 
+// Whether a product of inputs and weights skips the zero inputs. The first layer does, as the
+// sparse kernels below do: most MNIST pixels are zero, and 0·w counts as 0 there even where w is
+// NaN or Inf. The hidden layer's product does not: 0·NaN is NaN there, as in NumPy.
+enum class ZeroInputs { multiply, skip };
+
 // out[N×M] = a[N×K]·w[K×M] + b[M]; no bias when b is null. Overwrites out. Each row is a sum of
-// rows of w, so zero inputs (most MNIST pixels) cost nothing.
-template <class T, class A>
+// rows of w, one per input (per non-zero input with ZeroInputs::skip).
+template <ZeroInputs Z = ZeroInputs::multiply, class T, class A>
 void affine_forward(T* out, const A* a, const T* w, const T* b, std::size_t N, std::size_t K,
                     std::size_t M) {
   for (std::size_t n = 0; n < N; ++n) {
@@ -26,7 +31,7 @@ void affine_forward(T* out, const A* a, const T* w, const T* b, std::size_t N, s
     const A* an = a + n * K;
     for (std::size_t k = 0; k < K; ++k) {
       const T ak = static_cast<T>(an[k]);
-      if (ak == T(0)) continue;
+      if (Z == ZeroInputs::skip && ak == T(0)) continue;
       const T* wk = w + k * M;
       for (std::size_t m = 0; m < M; ++m) o[m] += ak * wk[m];
     }
@@ -150,7 +155,7 @@ void transpose(T* wt, const T* w, std::size_t K, std::size_t M) {
     for (std::size_t m = 0; m < M; ++m) wt[m * K + k] = w[k * M + m];
 }
 
-// dw[K×M] += a[N×K]ᵀ·d[N×M]. Accumulates. Skips zero inputs like affine_forward.
+// dw[K×M] += a[N×K]ᵀ·d[N×M]. Accumulates. Zero inputs included (ZeroInputs::multiply).
 template <class T, class A>
 void affine_backward_weights(T* dw, const A* a, const T* d, std::size_t N, std::size_t K,
                              std::size_t M) {
@@ -159,7 +164,6 @@ void affine_backward_weights(T* dw, const A* a, const T* d, std::size_t N, std::
     const T* dn = d + n * M;
     for (std::size_t k = 0; k < K; ++k) {
       const T ak = static_cast<T>(an[k]);
-      if (ak == T(0)) continue;
       T* dwk = dw + k * M;
       for (std::size_t m = 0; m < M; ++m) dwk[m] += ak * dn[m];
     }

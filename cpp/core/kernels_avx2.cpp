@@ -1,6 +1,7 @@
 // The net's kernels with AVX2 and FMA. Compiled alone with -mavx2 -mfma, and used only on CPUs
-// that have both (dispatch.cpp). Each kernel computes exactly what its namesake in kernels.hpp
-// computes; the tests check one against the other.
+// that have both (dispatch.cpp). Each kernel computes what its namesake in kernels.hpp computes,
+// the same products over the same inputs, rounded as FMAs and the vector exp round them; the
+// tests check one against the other.
 //
 // No standard-library template is instantiated here (no std::vector, std::min, ...): a copy of it
 // compiled for AVX2 could be the one the linker keeps for the baseline code too.

@@ -148,7 +148,7 @@ struct UnperturbedArrays {
     const std::size_t D = d.D, H = d.H, C = d.C;
     std::vector<double> row(H);
     for (std::size_t n = 0; n < N && !cancel.load(std::memory_order_relaxed); ++n) {
-      affine_forward(row.data(), x + n * D, p.W1, p.b1, 1, D, H);
+      affine_forward<ZeroInputs::skip>(row.data(), x + n * D, p.W1, p.b1, 1, D, H);
       std::copy(row.begin(), row.end(), &a1[n * Hp]);
       for (std::size_t j = 0; j < H; ++j) exp_minus_a1[n * Hp + j] = std::exp(-row[j]);
       activation_forward(activation, row.data(), H);
