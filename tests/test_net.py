@@ -1001,6 +1001,18 @@ def test_train_step_refuses_bad_arguments(args, error, message):
         TwoLayerNet(6, 4, 3, seed=0).train_step(*args)
 
 
+def test_train_step_refuses_a_rate_beyond_the_nets_dtype():
+    net = TwoLayerNet(6, 4, 3, dtype=np.float32, seed=0)
+    with pytest.raises(
+        ValueError,
+        match=r"learning_rate must be finite in float32 \(at most 3.40282e\+38\), got 1e\+39",
+    ):
+        net.train_step(np.zeros((4, 6)), [0, 1, 2, 1], 1e39)
+    assert math.isfinite(
+        TwoLayerNet(6, 4, 3, seed=0).train_step(np.zeros((4, 6)), [0, 1, 2, 1], 1e39)
+    )
+
+
 def test_train_step_checks_only_the_labels_it_gathers():
     # A label outside the batch is never read, so it is not an error; one inside is.
     x, t = np.zeros((5, 6)), np.array([0, 1, 2, 99, 1])

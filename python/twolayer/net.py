@@ -330,6 +330,12 @@ class TwoLayerNet:
         learning_rate = _real("learning_rate", learning_rate)
         if not learning_rate > 0:
             raise ValueError(f"learning_rate must be finite and > 0, got {learning_rate}")
+        largest = float(np.finfo(self.dtype).max)  # the core takes the rate in the net's dtype
+        if learning_rate > largest:
+            raise ValueError(
+                f"learning_rate must be finite in {self.dtype} (at most {largest:.6g}), "
+                f"got {learning_rate}"
+            )
         if indices is None:
             x, t = _batch_and_targets(x, t, self.input_size, self.output_size)
         else:
