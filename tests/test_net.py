@@ -519,6 +519,7 @@ OTHER = [
     Case("init-str-size", lambda: TwoLayerNet("784", H, C), TypeError, r"input_size must be an int, got str"),
     Case("init-bool-size", lambda: TwoLayerNet(D, True, C), TypeError, r"hidden_size must be an int, got bool"),
     Case("init-sizes-overflow", lambda: TwoLayerNet(2**62, 2**62, 2), ValueError, r"a 4611686018427387904-4611686018427387904-2 network .* is too large to allocate"),
+    Case("init-inputs-past-32-bits", lambda: TwoLayerNet(2**32, 1, 1, dtype=np.float32), ValueError, r"a 4294967296-1-1 network .* too large"),
     Case("init-size-past-size_t", lambda: TwoLayerNet(2**64, 1, 1), ValueError, r"a 18446744073709551616-1-1 network .* too large"),
     Case("init-float16", lambda: TwoLayerNet(D, H, C, dtype=np.float16), TypeError, r"dtype must be float64 or float32, got .*float16"),
     Case("init-int-dtype", lambda: TwoLayerNet(D, H, C, dtype="int32"), TypeError, r"dtype must be float64 or float32, got .*int32"),

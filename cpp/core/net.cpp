@@ -53,6 +53,9 @@ TwoLayerNet<T>::TwoLayerNet(const Dims& dims, Activation activation)
     : dims_(dims), activation_(activation) {
   if (dims.D == 0 || dims.H == 0 || dims.C == 0)
     throw std::invalid_argument("network sizes must be positive");
+  // The gathers of non-zero inputs keep the inputs' indices in 32 bits.
+  if (dims.D > std::numeric_limits<std::uint32_t>::max())
+    throw std::length_error("network input size is too large for 32-bit input indices");
   // The flat layout's offsets must not wrap around.
   const std::size_t limit = std::numeric_limits<std::size_t>::max() / (4 * sizeof(T));
   if (dims.D > limit / dims.H || dims.H > limit / dims.C || dims.D * dims.H > limit / 2)

@@ -36,7 +36,8 @@ enum class NumericalMethod {
 // A network of fixed sizes and activation with scalar type T (float or double). The parameter
 // buffer is allocated once and never moves, so views of it stay valid for the net's lifetime. The
 // passes reuse scratch space held by the net, so one net must not run two passes at the same time.
-// X, the type of the input rows, is float or double independently of T.
+// X, the type of the input rows, is float or double independently of T. Every pass takes a batch
+// of N >= 1 rows (the bindings refuse empty ones).
 template <class T>
 class TwoLayerNet {
  public:
