@@ -230,14 +230,25 @@ def npy_header(shape: tuple[int, ...], dtype=np.float64) -> bytes:
     return buffer.getvalue()
 
 
-def zip_bytes(entries: list[tuple[str, bytes, int, int]], stored: dict[str, int] | None = None) -> bytes:
+def zip_bytes(
+    entries: list[tuple[str, bytes, int, int]], stored: dict[str, int] | None = None
+) -> bytes:
     """A zip file of (name, data, method, declared uncompressed size) entries, its directory saying
     what it is told: the size stored is the data's, or stored[name]. Stored entries get the CRC-32
     of their data; deflated ones 0, as they are refused before it is checked."""
     local, central = b"", b""
     for name, data, method, size in entries:
         crc = zlib.crc32(data) if method == zipfile.ZIP_STORED else 0
-        fields = (method, 0, 0, crc, (stored or {}).get(name, len(data)), size, len(name.encode()), 0)
+        fields = (
+            method,
+            0,
+            0,
+            crc,
+            (stored or {}).get(name, len(data)),
+            size,
+            len(name.encode()),
+            0,
+        )
         central += (
             struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, *fields, 0, 0, 0, 0, len(local))
             + name.encode()
@@ -300,7 +311,9 @@ def hostile_npz(kind: str) -> bytes:
         shapes = {"W1": sizes[:2], "b1": sizes[1:2], "W2": sizes[1:], "b2": sizes[2:]}
         entries = [(f"{k}.npy", npy_header(s), 0, len(npy_header(s)) + 8 * math.prod(s))
                    for k, s in shapes.items()]  # fmt: skip
-        claimed = {e[0]: e[3] for e in entries} if kind == "members-claim-more-than-the-file" else {}
+        claimed = (
+            {e[0]: e[3] for e in entries} if kind == "members-claim-more-than-the-file" else {}
+        )
         return zip_bytes([*header_entries(sizes), *entries], claimed)
     assert kind == "huge-header-member"
     sizes = npy_header((10**8,), np.int64)

@@ -83,6 +83,7 @@ void TwoLayerNet<T>::reserve(int worker, std::size_t rows, bool with_backward) {
     s.da1.resize(rows * d.H);
     s.groups.resize(groups_per_row(d.D) * group_stride(rows));
     s.masks.resize(d.D * words_per_column(rows));
+    s.grads.resize(d.size() - d.b1());
   }
 }
 
@@ -229,10 +230,7 @@ bool TwoLayerNet<T>::backprop(T* grads, const X* x, const std::int64_t* rows, co
   // round on any number of threads, and train_step's loss can start from its chunks' non-zeros.
   const std::size_t slots = std::min(chunks, static_cast<std::size_t>(std::max(workers, 2)));
   const std::size_t small = d.size() - d.b1();
-  for (std::size_t slot = 0; slot < slots; ++slot) {
-    reserve(static_cast<int>(slot), chunk, true);
-    scratch_[slot].grads.resize(small);
-  }
+  for (std::size_t slot = 0; slot < slots; ++slot) reserve(static_cast<int>(slot), chunk, true);
   // W1's gradient rows are shared out in pieces of this many, taken in turn by free threads.
   const std::size_t w1_rows = std::max<std::size_t>(16, (d.D + 4 * workers - 1) / (4 * workers));
   // Its work grows with the rows in the round: with a single chunk (fewer than
