@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -182,3 +183,20 @@ def test_a_large_photo_is_reduced_first_to_the_same_result():
     page = Image.fromarray(_drawn_seven(120)).resize((4500, 3000), Image.Resampling.BICUBIC)
     full_resolution = image_to_mnist(np.asarray(page))  # arrays are used as they are
     np.testing.assert_allclose(image_to_mnist(page), full_resolution, atol=0.02)
+
+
+def test_a_large_16_bit_file_is_reduced_first_too(tmp_path):
+    seven = Image.fromarray(_drawn_seven(120)).resize((4500, 3000), Image.Resampling.BICUBIC)
+    path = tmp_path / "seven-16-bit.png"
+    Image.fromarray(np.asarray(seven).astype(np.uint16) * 257).save(path)
+    with Image.open(path) as opened:
+        assert opened.mode.startswith("I;16")  # as a scanner's 16-bit grey file opens
+    tracemalloc.start()
+    try:
+        sample = image_to_mnist(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_allclose(sample, image_to_mnist(seven), atol=0.02)
+    # Unreduced, each float copy of the 13.5-megapixel picture takes 108 MB.
+    assert peak < 100e6, f"converting the 16-bit file took {peak / 1e6:.0f} MB of arrays"

@@ -110,11 +110,14 @@ def _grey_and_alpha(image: ImageSource) -> tuple[NDArray[np.float64], NDArray[np
     if isinstance(image, (str, os.PathLike)):
         image = read_image(image)
     if isinstance(image, Image.Image):
-        if image.mode.startswith("I;16"):  # 16-bit grey, which convert("RGBA") would clip to 8 bits
-            return np.asarray(image, dtype=np.float64) / 65535, np.ones(image.size[::-1])
-        image = image.convert("RGBA")
+        # 16-bit grey is reduced as 32-bit integers ("I"): convert("RGBA") would clip it to 8 bits,
+        # and Pillow does not reduce "I;16" itself.
+        sixteen_bits = image.mode.startswith("I;16")
+        image = image.convert("I" if sixteen_bits else "RGBA")
         factor = -(-max(image.size) // _WORKING_SIDE)
         image = np.asarray(image.reduce(factor) if factor > 1 else image)
+        if sixteen_bits:
+            return image / 65535.0, np.ones(image.shape)
     if not isinstance(image, np.ndarray):
         raise TypeError(
             f"image must be a path, a PIL image or a NumPy array, got {type(image).__name__}"
