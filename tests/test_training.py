@@ -422,16 +422,24 @@ def test_eval_samples_keep_their_subset_within_a_run():
 
 
 @pytest.mark.parametrize(
-    ("sampling", "epochs", "iters_num", "iter_per_epoch"),
-    [("replacement", 2, 7, 1000 / 300), ("shuffle", 2, 8, 4.0), ("shuffle", 1, 4, 4.0)],
+    ("sampling", "size", "batch_size", "epochs", "iters_num", "iter_per_epoch"),
+    [
+        ("replacement", 1000, 300, 2, 7, 1000 / 300),
+        ("shuffle", 1000, 300, 2, 8, 4.0),
+        ("shuffle", 1000, 300, 1, 4, 4.0),
+        # In floats, 7 × 29 / 7 is 29.000000000000004: 7 epochs must not take a 30th iteration.
+        ("replacement", 29, 7, 7, 29, 29 / 7),
+    ],
 )
-def test_epochs_set_the_number_of_iterations(sampling, epochs, iters_num, iter_per_epoch):
+def test_epochs_set_the_number_of_iterations(
+    sampling, size, batch_size, epochs, iters_num, iter_per_epoch
+):
     net = RecordingNet()
     history = train(
         net,
-        *id_data(1000),
+        *id_data(size),
         sampling=sampling,
-        batch_size=300,
+        batch_size=batch_size,
         epochs=epochs,
         seed=0,
         progress=False,
