@@ -293,13 +293,19 @@ def test_interrupted_run_keeps_what_it_recorded(mnist_dir, tmp_path, monkeypatch
 
 def test_diverged_run_is_an_error(mnist_dir, tmp_path, capsys):
     out = tmp_path / "out"
+    assert run_main("train --iters 20 --hidden 20 --seed 0", mnist_dir, out) == 0
+    assert (out / "params.npz").exists()
+    capsys.readouterr()
     assert (
         run_main("train --iters 50 --hidden 20 --dtype float32 --lr 1e38 --seed 0", mnist_dir, out)
         == 1
     )
-    assert "twolayer: error: training diverged at iteration" in capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert "twolayer: error: training diverged at iteration" in printed.err
     assert json.loads((out / "history.json").read_text())["diverged"]
-    assert not (out / "params.npz").exists()  # NaN parameters are not saved
+    # NaN parameters are not saved, and the earlier run's are not left to be taken for them.
+    assert not (out / "params.npz").exists()
+    assert f"Removed {out / 'params.npz'}, an earlier run's" in printed.out
 
 
 def test_missing_data_is_a_clear_error(tmp_path, monkeypatch, capsys):

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from twolayer.cli import main
@@ -165,7 +166,6 @@ def test_a_run_the_executor_loses_is_recorded_failed(mnist_dir, tmp_path):
 
 def test_local_processes_give_the_in_process_results(mnist_dir, tmp_path):
     space = {**SHORT, "learning_rate": [0.5, 1], "batch_size": [50, 100]}
-    # The same threads per run: the gradient's rounding may depend on the thread count.
     sweep(space, out=tmp_path / "here", seeds=2, threads=1, data_dir=mnist_dir, progress=False)
     with local_executor(2) as executor:
         sweep(
@@ -305,6 +305,9 @@ def _exit_status(argv: list[str]) -> int:
         ({}, {"seeds": [1, 1]}, ValueError, "seeds must not repeat"),
         ({}, {"trials": 0}, ValueError, "trials must be >= 1, got 0"),
         ({"learning_rate": LogRange(1e-4, 1)}, {}, ValueError, "needs random search"),
+        # Refused by the network's own check, as MNIST's 784-50-10 would be built: not allocated.
+        ({"hidden_size": [10**16]}, {}, ValueError, "a 784-10000000000000000-10 network"),
+        ({"dtype": ["float16"]}, {}, TypeError, "dtype must be float64 or float32"),
     ],
 )
 def test_bad_plans_are_caught_before_any_run(space, kwargs, error, message):
@@ -337,3 +340,30 @@ def test_without_dask_the_scheduler_option_says_how_to_install_it(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "needs Dask, an optional extra: pip install 'twolayer[dask]'" in done.stderr
+
+
+def test_planning_builds_no_network_and_draws_nothing_from_numpy():
+    np.random.seed(0)
+    expected = np.random.rand()
+    np.random.seed(0)
+    # A trillion hidden units would take 6 PB: planning checks the setting without allocating.
+    runs = plan_runs({"hidden_size": [10, 10**12], "weight_init_std": [0.01]})
+    assert [run.settings["hidden_size"] for run in runs] == [10, 10**12]
+    assert np.random.rand() == expected  # the book's global generator is the user's, untouched
+
+
+def test_dtypes_as_numpy_names_them_are_one_setting(mnist_dir, tmp_path):
+    runs = plan_runs({"dtype": [np.float32, np.dtype("float64"), "float32"]})
+    assert [run.settings["dtype"] for run in runs] == ["float32", "float64"]
+    json.dumps([run.settings for run in runs])  # as runs.jsonl records them
+
+
+def test_settings_with_and_without_a_validation_set_in_one_sweep(mnist_dir, tmp_path):
+    space = {**SHORT, "validation_size": [0, 1000]}
+    result = sweep(space, out=tmp_path, seeds=1, data_dir=mnist_dir, progress=False)
+    assert [r["status"] for r in result.records] == ["done", "done"]
+    rows = _summary_rows(tmp_path)
+    assert [row["validation_size"] for row in rows] == ["1000", "0"]  # ranked by what has one
+    assert rows[1]["val_acc_mean"] == ""
+    for name in ("accuracy.png", "final-accuracy.png"):
+        assert (tmp_path / name).read_bytes()[:8] == PNG

@@ -25,7 +25,7 @@ from . import __version__, set_num_threads
 from ._cpus import available_cpus
 from ._files import atomic_write
 from ._threads import MAX_THREADS, check_thread_count
-from .datasets import cache_dir, image_to_mnist, load_mnist
+from .datasets import MNIST_CLASSES, MNIST_PIXELS, cache_dir, image_to_mnist, load_mnist
 from .net import ACTIVATIONS, TwoLayerNet
 from .plotting import plot_history
 from .sweep import (
@@ -38,13 +38,18 @@ from .sweep import (
     run_sweep,
     setting_names,
 )
-from .training import DivergedError, History, check_settings, train
+from .training import (
+    BOOK_HIDDEN_SIZE,
+    BOOK_ITERS_NUM,
+    DivergedError,
+    History,
+    check_settings,
+    train,
+)
 
 __all__ = ["main"]
 
 _EXIT_ERROR, _EXIT_USAGE, _EXIT_INTERRUPTED = 1, 2, 130
-_CLASSES = 10
-_MNIST_PIXELS = 28 * 28
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -84,7 +89,7 @@ def _common_options(machine: argparse.ArgumentParser) -> argparse.ArgumentParser
     common.add_argument(
         "--hidden",
         type=_positive_int,
-        default=50,
+        default=BOOK_HIDDEN_SIZE,
         metavar="H",
         help="hidden layer size (default: %(default)s)",
     )
@@ -147,7 +152,11 @@ def _add_train_command(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     length = train_parser.add_mutually_exclusive_group()
     length.add_argument(
-        "--iters", type=_positive_int, default=None, metavar="N", help="iterations (default: 10000)"
+        "--iters",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help=f"iterations (default: {BOOK_ITERS_NUM})",
     )
     length.add_argument(
         "--epochs", type=_positive_int, default=None, metavar="N", help="epochs, instead of --iters"
@@ -289,9 +298,9 @@ def _add_predict_command(commands: Any) -> None:
 def _predict(args: argparse.Namespace) -> int:
     try:
         net = TwoLayerNet.load(args.params)
-        if net.input_size != _MNIST_PIXELS:
+        if net.input_size != MNIST_PIXELS:
             raise ValueError(
-                f"{args.params}: the network takes {net.input_size} inputs, not MNIST's {_MNIST_PIXELS}"
+                f"{args.params}: the network takes {net.input_size} inputs, not MNIST's {MNIST_PIXELS}"
             )
         if args.save_preprocessed is not None:
             args.save_preprocessed.mkdir(parents=True, exist_ok=True)
@@ -400,7 +409,7 @@ def _network(args: argparse.Namespace, input_size: int) -> TwoLayerNet:
     return TwoLayerNet(
         input_size,
         args.hidden,
-        _CLASSES,
+        MNIST_CLASSES,
         activation=args.activation,
         dtype=args.dtype,
         seed=args.seed,
@@ -414,7 +423,7 @@ def _describe_run(settings: dict[str, Any], n_train: int, n_test: int) -> str:
     length = (
         f"{settings['epochs']:,} epochs"
         if settings["epochs"]
-        else f"{settings['iters_num'] or 10000:,} iterations"
+        else f"{settings['iters_num'] or BOOK_ITERS_NUM:,} iterations"
     )
     shuffled = ", shuffled every epoch" if settings["sampling"] == "shuffle" else ""
     return (
@@ -424,13 +433,19 @@ def _describe_run(settings: dict[str, Any], n_train: int, n_test: int) -> str:
 
 
 def _write_results(out: Path, net: TwoLayerNet, history: History) -> list[Path]:
-    """Write history.json, the two figures and params.npz (unless diverged) into `out`."""
+    """Write history.json, the two figures and params.npz into `out`. A diverged run's parameters,
+    full of NaN, are worth nothing: an earlier run's params.npz is removed instead, so that it is
+    not taken for this run's."""
     written = [out / "history.json"]
     history.to_json(written[0])
     written += plot_history(history, out)
-    if not history.diverged:  # parameters full of NaN are worth nothing
-        net.save(out / "params.npz")
-        written.append(out / "params.npz")
+    params = out / "params.npz"
+    if not history.diverged:
+        net.save(params)
+        written.append(params)
+    elif params.exists():
+        params.unlink()
+        print(f"Removed {params}, an earlier run's: this one diverged")
     return written
 
 

@@ -99,7 +99,8 @@ _MNIST = {
         "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
     ),
 }
-_NUM_CLASSES = 10
+MNIST_CLASSES = 10
+MNIST_PIXELS = 28 * 28
 
 # IDX type codes; multi-byte values are big-endian.
 _IDX_DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -178,7 +179,7 @@ def _as_the_book_does(
         )
     if one_hot_label:
         for key in ("train_label", "test_label"):
-            data[key] = np.eye(_NUM_CLASSES, dtype=np.float32)[data[key]]
+            data[key] = np.eye(MNIST_CLASSES, dtype=np.float32)[data[key]]
     return (data["train_img"], data["train_label"]), (data["test_img"], data["test_label"])
 
 

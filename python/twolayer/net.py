@@ -194,19 +194,9 @@ class TwoLayerNet:
         dtype: DTypeLike = np.float64,
         seed: int | None = None,
     ) -> None:
-        sizes = (
-            _size("input_size", input_size),
-            _size("hidden_size", hidden_size),
-            _size("output_size", output_size),
+        sizes, weight_init_std, activation, dtype = check_settings(
+            input_size, hidden_size, output_size, weight_init_std, activation, dtype, seed
         )
-        weight_init_std = _real("weight_init_std", weight_init_std)
-        activation = _activation(activation)
-        _check_seed(seed)
-        try:
-            dtype = np.dtype(dtype)
-            _CORE_BY_DTYPE[dtype]
-        except (TypeError, KeyError):
-            raise TypeError(f"dtype must be float64 or float32, got {dtype!r}") from None
         self._core = _new_core(dtype, sizes, activation)
         self._params = Params(self._core.params)
         self.grads: dict[str, NDArray[Any]] = {}
@@ -401,16 +391,49 @@ def initial_params(
     }
 
 
-def _new_core(
-    dtype: np.dtype, sizes: tuple[int, int, int], activation: str
-) -> _core.Net64 | _core.Net32:
-    """The C++ net, or an error that says which network could not be allocated."""
+def check_settings(
+    input_size: Any,
+    hidden_size: Any,
+    output_size: Any,
+    weight_init_std: Any,
+    activation: Any,
+    dtype: Any,
+    seed: Any,
+) -> tuple[tuple[int, int, int], float, str, np.dtype[Any]]:
+    """``TwoLayerNet``'s arguments checked, without allocating: (sizes, weight_init_std,
+    activation, dtype), or the TypeError or ValueError the constructor raises."""
+    sizes = (
+        _size("input_size", input_size),
+        _size("hidden_size", hidden_size),
+        _size("output_size", output_size),
+    )
+    std = _real("weight_init_std", weight_init_std)
+    activation = _activation(activation)
+    _check_seed(seed)
+    try:
+        dtype = np.dtype(dtype)
+        _CORE_BY_DTYPE[dtype]
+    except (TypeError, KeyError):
+        raise TypeError(f"dtype must be float64 or float32, got {dtype!r}") from None
+    what, nbytes = _describe(dtype, sizes)
+    if nbytes > sys.maxsize:
+        raise ValueError(f"{what} is too large to allocate")
+    return sizes, std, activation, dtype
+
+
+def _describe(dtype: np.dtype[Any], sizes: tuple[int, int, int]) -> tuple[str, int]:
+    """("a D-H-C network (n parameters, b bytes)", b)."""
     D, H, C = sizes
     count = D * H + H + H * C + C
     nbytes = count * dtype.itemsize
-    what = f"a {D}-{H}-{C} network ({count} parameters, {nbytes} bytes)"
-    if nbytes > sys.maxsize:
-        raise ValueError(f"{what} is too large to allocate")
+    return f"a {D}-{H}-{C} network ({count} parameters, {nbytes} bytes)", nbytes
+
+
+def _new_core(
+    dtype: np.dtype[Any], sizes: tuple[int, int, int], activation: str
+) -> _core.Net64 | _core.Net32:
+    """The C++ net, or an error that says which network could not be allocated."""
+    what = _describe(dtype, sizes)[0]
     try:
         return _CORE_BY_DTYPE[dtype](*sizes, activation)
     except MemoryError:

@@ -48,7 +48,6 @@ __all__ = ["LogRange", "SweepResult", "dask_executor", "local_executor", "sweep"
 RUNS_FILE, SUMMARY_MD, SUMMARY_CSV = "runs.jsonl", "summary.md", "summary.csv"
 CURVES_PNG, FINALS_PNG = "accuracy.png", "final-accuracy.png"
 DONE, DIVERGED, FAILED, INTERRUPTED = "done", "diverged", "failed", "interrupted"
-_CLASSES = 10
 # Settings of the network rather than of train(); the rest of the network's arguments come from the
 # data.
 _NET_SETTINGS = ("hidden_size", "weight_init_std", "dtype", "activation")
@@ -136,7 +135,7 @@ class SweepResult:
 def setting_names() -> dict[str, Any]:
     """The settings a sweep can vary, and their defaults: ``train``'s keywords, the network's."""
     from .net import TwoLayerNet
-    from .training import train
+    from .training import BOOK_HIDDEN_SIZE, train
 
     names = {
         p.name: p.default
@@ -145,11 +144,8 @@ def setting_names() -> dict[str, Any]:
     }
     for p in inspect.signature(TwoLayerNet).parameters.values():
         if p.name in _NET_SETTINGS:
-            names[p.name] = _DEFAULT_HIDDEN if p.default is p.empty else p.default
+            names[p.name] = BOOK_HIDDEN_SIZE if p.default is p.empty else p.default
     return names
-
-
-_DEFAULT_HIDDEN = 50  # the book's, and `twolayer train`'s
 
 
 def plan_runs(
@@ -217,12 +213,22 @@ def _values(
 
 def _plain(value: Any, default: Any) -> Any:
     """A value as JSON holds it: NumPy scalars as Python ones, ints as floats where the setting is a
-    float (so that learning rate 1 and 1.0 are one setting)."""
+    float (so that learning rate 1 and 1.0 are one setting), dtypes by their names (np.float32,
+    np.dtype("f4") and "float32" are one setting)."""
+    if _is_dtype(value) or (_is_dtype(default) and isinstance(value, str)):
+        with contextlib.suppress(TypeError):  # not a dtype: the network's check says so
+            return np.dtype(value).name
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return value
+
+
+def _is_dtype(value: Any) -> bool:
+    return isinstance(value, np.dtype) or (
+        isinstance(value, type) and issubclass(value, np.generic)
+    )
 
 
 def _draw(values: list[Any] | LogRange, rng: np.random.Generator, default: Any) -> Any:
@@ -258,14 +264,16 @@ def _check_count(name: str, value: Any) -> None:
 
 def check_settings(settings: Mapping[str, Any]) -> None:
     """Raise what the network or ``train`` would raise for `settings` on MNIST, without the data."""
-    from .datasets import _MNIST
-    from .net import TwoLayerNet
+    from .datasets import _MNIST, MNIST_CLASSES, MNIST_PIXELS
+    from .net import check_settings as check_net
     from .training import check_settings as check_training
 
     net_settings, train_settings = _split(settings)
     mnist_sizes = (_MNIST["train_label"].shape[0], _MNIST["test_label"].shape[0])
+    defaults = setting_names()
+    net = {name: net_settings.get(name, defaults[name]) for name in _NET_SETTINGS}
     try:
-        TwoLayerNet(input_size=1, output_size=1, **net_settings)
+        check_net(MNIST_PIXELS, output_size=MNIST_CLASSES, seed=None, **net)
         check_training(train_settings, data_sizes=mnist_sizes)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"settings {_label(settings)}: {exc}") from None
@@ -273,7 +281,9 @@ def check_settings(settings: Mapping[str, Any]) -> None:
 
 def _split(settings: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(network keywords, train keywords), the hidden size defaulting to the book's."""
-    net = {"hidden_size": _DEFAULT_HIDDEN}
+    from .training import BOOK_HIDDEN_SIZE
+
+    net = {"hidden_size": BOOK_HIDDEN_SIZE}
     net.update({k: v for k, v in settings.items() if k in _NET_SETTINGS})
     return net, {k: v for k, v in settings.items() if k not in _NET_SETTINGS}
 
@@ -306,6 +316,7 @@ def run_one(
     Never raises for the run's own sake: a diverged run is recorded as such, any other error as
     "failed" with its message. A Ctrl-C during training gives status "interrupted" (not recorded by
     a sweep)."""
+    from .datasets import MNIST_CLASSES
     from .net import TwoLayerNet
     from .training import DivergedError, train
 
@@ -320,7 +331,7 @@ def run_one(
     try:
         (x_train, t_train), (x_test, t_test) = _mnist(data_dir)
         net_settings, train_settings = _split(settings)
-        net = TwoLayerNet(x_train.shape[1], output_size=_CLASSES, seed=seed, **net_settings)
+        net = TwoLayerNet(x_train.shape[1], output_size=MNIST_CLASSES, seed=seed, **net_settings)
         with _interruptible(), _thread_count(threads):
             record["threads"] = get_num_threads()
             history = train(
@@ -886,10 +897,9 @@ def _plot_curves(
     figure = _new_figure(figsize=(7, 4.5))
     ax = figure.subplots()
     curve_key = metric[len("final_") :] + "_list"
-    shown = [row for row in rows if row[DONE]][:_CURVES_SHOWN]
+    shown = [row for row in rows if _measured(row, records, metric)][:_CURVES_SHOWN]
     for row in shown:
-        key = _settings_key(row["settings"])
-        done = [r for r in records if r["status"] == DONE and _settings_key(r["settings"]) == key]
+        done = _measured(row, records, metric)
         # Each epoch's accuracy, then the final one, at the iteration it was measured, in epochs.
         iters = np.array([*done[0]["epoch_iters"], done[0]["iterations"] - 1])
         epochs = iters / done[0]["iter_per_epoch"]
@@ -913,6 +923,17 @@ def _plot_curves(
         ax.legend(loc="lower right", fontsize="small")
     _save(figure, path)
     return path
+
+
+def _measured(row: Mapping[str, Any], records: Records, metric: str) -> list[Mapping[str, Any]]:
+    """The finished runs of the row's settings that measured `metric` (a setting without a
+    validation set has no validation accuracy)."""
+    key = _settings_key(row["settings"])
+    return [
+        r
+        for r in records
+        if r["status"] == DONE and r.get(metric) is not None and _settings_key(r["settings"]) == key
+    ]
 
 
 def _plot_finals(path: Path, records: Records, metric: str, swept: Sequence[str]) -> Path:
