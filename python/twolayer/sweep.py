@@ -270,21 +270,17 @@ def check_settings(settings: Mapping[str, Any]) -> None:
 
     net_settings, train_settings = _split(settings)
     mnist_sizes = (_MNIST["train_label"].shape[0], _MNIST["test_label"].shape[0])
-    defaults = setting_names()
-    net = {name: net_settings.get(name, defaults[name]) for name in _NET_SETTINGS}
     try:
-        check_net(MNIST_PIXELS, output_size=MNIST_CLASSES, seed=None, **net)
+        check_net(MNIST_PIXELS, output_size=MNIST_CLASSES, seed=None, **net_settings)
         check_training(train_settings, data_sizes=mnist_sizes)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"settings {_label(settings)}: {exc}") from None
 
 
 def _split(settings: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(network keywords, train keywords), the hidden size defaulting to the book's."""
-    from .training import BOOK_HIDDEN_SIZE
-
-    net = {"hidden_size": BOOK_HIDDEN_SIZE}
-    net.update({k: v for k, v in settings.items() if k in _NET_SETTINGS})
+    """(network keywords, all of them, with setting_names' defaults; train keywords)."""
+    defaults = setting_names()
+    net = {name: settings.get(name, defaults[name]) for name in _NET_SETTINGS}
     return net, {k: v for k, v in settings.items() if k not in _NET_SETTINGS}
 
 
@@ -897,9 +893,9 @@ def _plot_curves(
     figure = _new_figure(figsize=(7, 4.5))
     ax = figure.subplots()
     curve_key = metric[len("final_") :] + "_list"
-    shown = [row for row in rows if _measured(row, records, metric)][:_CURVES_SHOWN]
-    for row in shown:
-        done = _measured(row, records, metric)
+    measured = [(row, runs) for row in rows if (runs := _measured(row, records, metric))]
+    shown = measured[:_CURVES_SHOWN]
+    for row, done in shown:
         # Each epoch's accuracy, then the final one, at the iteration it was measured, in epochs.
         iters = np.array([*done[0]["epoch_iters"], done[0]["iterations"] - 1])
         epochs = iters / done[0]["iter_per_epoch"]
