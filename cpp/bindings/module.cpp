@@ -18,12 +18,15 @@
 
 #include "kernels.hpp"
 #include "net.hpp"
+#include "optimizer.hpp"
 #include "parallel.hpp"
 
 namespace py = pybind11;
 using twolayer::Activation;
 using twolayer::Dims;
 using twolayer::NumericalMethod;
+using twolayer::Optimizer;
+using twolayer::OptimizerKind;
 using twolayer::Targets;
 
 namespace {
@@ -180,7 +183,9 @@ struct PyNet {
   twolayer::TwoLayerNet<T> net;
   std::mutex busy;
 
-  PyNet(const Dims& d, Activation f) : net(d, f) {}
+  PyNet(const Dims& d, Activation f, double weight_decay_lambda) : net(d, f) {
+    net.set_weight_decay_lambda(weight_decay_lambda);
+  }
 
   // Runs f(net) without the GIL, once no other thread is using this net.
   template <class F>
@@ -270,6 +275,63 @@ const char* activation_name(Activation f) {
   return "?";  // unreachable: every Activation is in the table
 }
 
+// The optimizers by the names Python gives them (those of the book's classes, in lower case).
+const std::pair<const char*, OptimizerKind> kOptimizers[] = {
+    {"sgd", OptimizerKind::sgd},         {"momentum", OptimizerKind::momentum},
+    {"nesterov", OptimizerKind::nesterov}, {"adagrad", OptimizerKind::adagrad},
+    {"rmsprop", OptimizerKind::rmsprop},   {"adam", OptimizerKind::adam}};
+
+OptimizerKind parse_optimizer(const std::string& name) {
+  std::string known;
+  for (const auto& [n, kind] : kOptimizers) {
+    if (name == n) return kind;
+    known += std::string(known.empty() ? "" : ", ") + "'" + n + "'";
+  }
+  throw std::invalid_argument("optimizer must be one of " + known + ", got '" + name + "'");
+}
+
+// The optimizer named `name` with rate `lr` and `settings` (momentum, decay_rate, beta1, beta2 and
+// Adam's iter), taken as they are: the wrapper checks their values.
+Optimizer optimizer_settings(const std::string& name, double lr, const py::dict& settings) {
+  Optimizer o;
+  o.kind = parse_optimizer(name);
+  o.lr = lr;
+  double* reals[] = {&o.momentum, &o.decay_rate, &o.beta1, &o.beta2};
+  const char* names[] = {"momentum", "decay_rate", "beta1", "beta2"};
+  for (auto item : settings) {
+    const std::string key = py::str(item.first);
+    bool known = key == "iter";
+    if (known) o.iter = py::cast<std::uint64_t>(item.second);
+    for (std::size_t i = 0; i < std::size(names); ++i)
+      if (key == names[i]) {
+        *reals[i] = py::cast<double>(item.second);
+        known = true;
+      }
+    if (!known) throw py::type_error("unknown optimizer setting '" + key + "'");
+  }
+  return o;
+}
+
+// An optimizer's state: a writable C-contiguous 1-D array of T holding `buffers` parameter-shaped
+// buffers of `size` values, updated in place (so never converted), or None when it keeps none.
+template <class T>
+T* optimizer_state(py::handle obj, std::size_t buffers, std::size_t size) {
+  const std::string expected = std::to_string(buffers * size) + " values of " +
+                               py::str(py::dtype::of<T>()).cast<std::string>() +
+                               ", C-contiguous and writable";
+  if (buffers == 0) {
+    if (!obj.is_none()) throw std::invalid_argument("this optimizer keeps no state, got an array");
+    return nullptr;
+  }
+  if (!py::isinstance<py::array_t<T>>(obj))
+    throw py::type_error("state must be an array of " + expected);
+  auto a = py::reinterpret_borrow<py::array>(obj);
+  const bool fits = a.ndim() == 1 && static_cast<std::size_t>(a.shape(0)) == buffers * size &&
+                    (a.flags() & py::array::c_style) && a.writeable();
+  if (!fits) throw std::invalid_argument("state must be " + expected + ", got " + shape_of(a));
+  return static_cast<T*>(a.mutable_data());
+}
+
 NumericalMethod parse_method(const std::string& method) {
   if (method == "incremental") return NumericalMethod::incremental;
   if (method == "naive") return NumericalMethod::naive;
@@ -342,11 +404,15 @@ py::tuple gradient(PyNet<T>& self, py::handle x_obj, py::handle t_obj) {
   return split(out, d, flat);
 }
 
-// The loss after the step, or None without it. learning_rate is the wrapper's to check.
+// The loss after the step, or None without it. The optimizer's settings are the wrapper's to
+// check; its state is checked here.
 template <class T>
 py::object train_step(PyNet<T>& self, py::handle x_obj, py::handle t_obj, double learning_rate,
+                      const std::string& optimizer, py::handle state_obj, py::dict settings,
                       py::handle indices_obj, bool return_loss) {
   const Dims d = self.net.dims();
+  const Optimizer o = optimizer_settings(optimizer, learning_rate, settings);
+  T* state = optimizer_state<T>(state_obj, twolayer::state_buffers(o.kind), d.size());
   Batch<T> x(x_obj, d.D);
   const bool gather = !indices_obj.is_none();
   CArray<std::int64_t> indices;
@@ -355,10 +421,10 @@ py::object train_step(PyNet<T>& self, py::handle x_obj, py::handle t_obj, double
   const Targets<T> targets = t.targets();
   const std::int64_t* rows = gather ? indices.data() : nullptr;
   const std::size_t N = gather ? static_cast<std::size_t>(indices.size()) : x.N;
+  const twolayer::Update<T> update(o, state, d.size());
   const double loss = x.visit([&](auto* in) {
-    return self.locked([&](auto& net) {
-      return net.train_step(in, targets, rows, N, static_cast<T>(learning_rate), return_loss);
-    });
+    return self.locked(
+        [&](auto& net) { return net.train_step(in, targets, rows, N, update, return_loss); });
   });
   if (!return_loss) return py::none();
   return py::float_(loss);
@@ -390,14 +456,17 @@ void bind_net(py::module_& m, const char* name) {
                           (std::is_same<T, float>::value ? "float32" : "float64") +
                           " parameters and passes. Use twolayer.TwoLayerNet instead.";
   py::class_<Net>(m, name, doc.c_str())
-      .def(py::init([](std::size_t D, std::size_t H, std::size_t C, const std::string& activation) {
-             return new Net(Dims{D, H, C}, parse_activation(activation));
+      .def(py::init([](std::size_t D, std::size_t H, std::size_t C, const std::string& activation,
+                       double weight_decay_lambda) {
+             return new Net(Dims{D, H, C}, parse_activation(activation), weight_decay_lambda);
            }),
            py::arg("input_size"), py::arg("hidden_size"), py::arg("output_size"),
-           py::arg("activation") = "sigmoid")
+           py::arg("activation") = "sigmoid", py::arg("weight_decay_lambda") = 0.0)
       .def_property_readonly("sizes", &sizes<T>)
       .def_property_readonly("activation",
                              [](const Net& self) { return activation_name(self.net.activation()); })
+      .def_property_readonly("weight_decay_lambda",
+                             [](const Net& self) { return self.net.weight_decay_lambda(); })
       .def_property_readonly("params", &params<T>,
                              "(W1, b1, W2, b2): writable views of the parameter buffer")
       .def("predict", &predict<T>, py::arg("x"))
@@ -405,7 +474,9 @@ void bind_net(py::module_& m, const char* name) {
       .def("accuracy", &accuracy<T>, py::arg("x"), py::arg("t"))
       .def("gradient", &gradient<T>, py::arg("x"), py::arg("t"))
       .def("train_step", &train_step<T>, py::arg("x"), py::arg("t"), py::arg("learning_rate"),
-           py::kw_only(), py::arg("indices") = py::none(), py::arg("return_loss") = true)
+           py::kw_only(), py::arg("optimizer") = "sgd", py::arg("state") = py::none(),
+           py::arg("settings") = py::dict(), py::arg("indices") = py::none(),
+           py::arg("return_loss") = true)
       .def("numerical_gradient", &numerical_gradient<T>, py::arg("x"), py::arg("t"),
            py::arg("method") = "incremental", py::arg("h") = 1e-4);
 }
@@ -431,6 +502,12 @@ PYBIND11_MODULE(_core, m) {
   py::tuple activations(std::size(kActivations));
   for (std::size_t i = 0; i < std::size(kActivations); ++i) activations[i] = kActivations[i].first;
   m.attr("ACTIVATIONS") = activations;
+  py::tuple optimizers(std::size(kOptimizers));
+  for (std::size_t i = 0; i < std::size(kOptimizers); ++i) optimizers[i] = kOptimizers[i].first;
+  m.attr("OPTIMIZERS") = optimizers;
+  py::dict buffers;
+  for (const auto& [name, kind] : kOptimizers) buffers[name] = twolayer::state_buffers(kind);
+  m.attr("STATE_BUFFERS") = buffers;  // parameter-shaped buffers of state, by optimizer
   m.def("set_num_threads", &twolayer::set_num_threads, py::arg("n"),
         "Use up to n threads (n >= 1) in the core's parallel loops.");
   m.def("get_num_threads", &twolayer::num_threads,

@@ -30,14 +30,6 @@ std::size_t rows_per_chunk(std::size_t N) {
   return (N + chunks - 1) / chunks;
 }
 
-// p[i] -= learning_rate · g[i], as the book's `params[key] -= learning_rate * grad[key]` rounds
-// it: the product rounded, then the difference (CMakeLists.txt builds this file with
-// -ffp-contract=off).
-template <class T>
-void sgd_update(T* p, const T* g, std::size_t n, T learning_rate) {
-  for (std::size_t i = 0; i < n; ++i) p[i] -= learning_rate * g[i];
-}
-
 // Rows rows[begin..end) of x[·×D], copied to the same places of out.
 template <class X>
 void gather_rows(X* out, const X* x, const std::int64_t* rows, std::size_t begin, std::size_t end,
@@ -130,11 +122,34 @@ template <class X>
 double TwoLayerNet<T>::loss(const X* x, const std::int64_t* t, std::size_t N) {
   const int workers = num_threads();
   for (int w = 0; w < workers; ++w) reserve(w, rows_per_chunk(N), false);
-  return mean_cross_entropy(t, N, workers, [&](std::size_t begin, std::size_t end, int w) {
-    Scratch& s = scratch_[w];
-    forward_chunk(s, s.y.data(), x + begin * dims_.D, end - begin);
-    return &s;
-  });
+  return weight_decay_loss() +
+         mean_cross_entropy(t, N, workers, [&](std::size_t begin, std::size_t end, int w) {
+           Scratch& s = scratch_[w];
+           forward_chunk(s, s.y.data(), x + begin * dims_.D, end - begin);
+           return &s;
+         });
+}
+
+template <class T>
+double TwoLayerNet<T>::weight_decay_loss() const {
+  if (weight_decay_lambda_ == 0) return 0;
+  const Dims& d = dims_;
+  auto squares = [&](std::size_t begin, std::size_t end) {
+    double sum = 0;
+    for (std::size_t i = begin; i < end; ++i) sum += double(params_[i]) * double(params_[i]);
+    return sum;
+  };
+  // The book adds each layer's term in turn: 0.5·λ·ΣW1², then 0.5·λ·ΣW2².
+  const double half = 0.5 * weight_decay_lambda_;
+  return half * squares(d.W1(), d.b1()) + half * squares(d.W2(), d.b2());
+}
+
+template <class T>
+void TwoLayerNet<T>::add_weight_decay(T* grads, std::size_t begin, std::size_t end) const {
+  if (weight_decay_lambda_ == 0) return;
+  // The book's `dW + λ·W`: the product rounded to T, then the sum (-ffp-contract=off).
+  const T lambda = static_cast<T>(weight_decay_lambda_);
+  for (std::size_t i = begin; i < end; ++i) grads[i] += lambda * params_[i];
 }
 
 template <class T>
@@ -201,13 +216,13 @@ void TwoLayerNet<T>::backward_chunk(Scratch& s, const X* x, const Targets<T>& t,
 template <class T>
 template <class X>
 void TwoLayerNet<T>::gradient(T* grads, const X* x, const Targets<T>& t, std::size_t N) {
-  backprop(grads, x, nullptr, t, N, T(0));
+  backprop(grads, x, nullptr, t, N, nullptr);
 }
 
 template <class T>
 template <class X>
 bool TwoLayerNet<T>::backprop(T* grads, const X* x, const std::int64_t* rows, const Targets<T>& t,
-                              std::size_t N, T learning_rate) {
+                              std::size_t N, const Update<T>* update) {
   const Dims& d = dims_;
   // da1 = dy·W2ᵀ runs as a forward product with W2 transposed once per call.
   w2t_.resize(d.H * d.C);
@@ -229,7 +244,6 @@ bool TwoLayerNet<T>::backprop(T* grads, const X* x, const std::int64_t* rows, co
   // At least two slots: a batch of up to 2·kRowsPerChunk rows (two chunks) then takes a single
   // round on any number of threads, and train_step's loss can start from its chunks' non-zeros.
   const std::size_t slots = std::min(chunks, static_cast<std::size_t>(std::max(workers, 2)));
-  const std::size_t small = d.size() - d.b1();
   for (std::size_t slot = 0; slot < slots; ++slot) reserve(static_cast<int>(slot), chunk, true);
   // W1's gradient rows are shared out in pieces of this many, taken in turn by free threads.
   const std::size_t w1_rows = std::max<std::size_t>(16, (d.D + 4 * workers - 1) / (4 * workers));
@@ -256,13 +270,15 @@ bool TwoLayerNet<T>::backprop(T* grads, const X* x, const std::int64_t* rows, co
         kernels<T>().sparse_affine_backward_weights(
             gW1, scratch_[slot].masks.data(), batch + begin(slot) * d.D, scratch_[slot].da1.data(),
             size(slot), d.D, d.H, k0, k1, first + slot > 0);
-      // Each thread updates the rows of W1 it has just finished, while they are in its cache.
-      if (last && learning_rate != T(0))
-        sgd_update(params_.data() + k0 * d.H, gW1 + k0 * d.H, (k1 - k0) * d.H, learning_rate);
+      if (!last) return;
+      // Each thread finishes the rows of W1 it has just summed, and updates them (and their
+      // optimizer state), while they are in its cache.
+      add_weight_decay(grads, k0 * d.H, k1 * d.H);
+      if (update) update->apply(params_.data(), grads, k0 * d.H, k1 * d.H);
     });
   }
-  if (learning_rate != T(0))
-    sgd_update(params_.data() + d.b1(), grads + d.b1(), small, learning_rate);
+  add_weight_decay(grads, d.W2(), d.b2());
+  if (update) update->apply(params_.data(), grads, d.b1(), d.size());
   return chunks == slots;
 }
 
@@ -291,8 +307,17 @@ template <class T>
 template <class X>
 double TwoLayerNet<T>::train_step(const X* x, const Targets<T>& t, const std::int64_t* rows,
                                   std::size_t N, T learning_rate, bool with_loss) {
+  Optimizer sgd;
+  sgd.lr = static_cast<double>(learning_rate);
+  return train_step(x, t, rows, N, Update<T>(sgd, nullptr, dims_.size()), with_loss);
+}
+
+template <class T>
+template <class X>
+double TwoLayerNet<T>::train_step(const X* x, const Targets<T>& t, const std::int64_t* rows,
+                                  std::size_t N, const Update<T>& update, bool with_loss) {
   step_grads_.resize(dims_.size());
-  const bool kept = backprop(step_grads_.data(), x, rows, t, N, learning_rate);
+  const bool kept = backprop(step_grads_.data(), x, rows, t, N, &update);
   if (!with_loss) return std::numeric_limits<double>::quiet_NaN();
   const std::int64_t* labels = t.labels;
   if (!labels) {  // the loss reads target rows through their argmax, as the book's does
@@ -304,11 +329,12 @@ double TwoLayerNet<T>::train_step(const X* x, const Targets<T>& t, const std::in
   // Each chunk's non-zeros are still in the scratch of its slot: the forward pass of the updated
   // net starts from them rather than gathering them again (23 µs of a 100-row float64 batch).
   const std::size_t chunk = rows_per_chunk(N);
-  return mean_cross_entropy(labels, N, num_threads(), [&](std::size_t begin, std::size_t end, int) {
-    Scratch& s = scratch_[begin / chunk];
-    forward_nonzeros(s, s.y.data(), s.nonzeros(dims_.D), end - begin);
-    return &s;
-  });
+  return weight_decay_loss() +
+         mean_cross_entropy(labels, N, num_threads(), [&](std::size_t begin, std::size_t end, int) {
+           Scratch& s = scratch_[begin / chunk];
+           forward_nonzeros(s, s.y.data(), s.nonzeros(dims_.D), end - begin);
+           return &s;
+         });
 }
 
 template <class T>
@@ -325,9 +351,15 @@ bool TwoLayerNet<T>::numerical_gradient(T* grads, const X* x, const std::int64_t
                                                    t, N, h, cancel)
                         : numerical_gradient_incremental(wide.data(), theta.data(), dims_,
                                                          activation_, x, t, N, h, cancel);
-  if (done)
-    std::transform(wide.begin(), wide.end(), grads, [](double g) { return static_cast<T>(g); });
-  return done;
+  if (!done) return false;
+  // The weight decay's central difference, 0.5·λ·((w + h)² - (w - h)²) / 2h, is λ·w exactly: it is
+  // added as that rather than differenced, which would only add the rounding of two whole losses.
+  const Dims& d = dims_;
+  if (weight_decay_lambda_ != 0)
+    for (std::size_t i = 0; i < theta.size(); ++i)
+      if (i < d.b1() || (i >= d.W2() && i < d.b2())) wide[i] += weight_decay_lambda_ * theta[i];
+  std::transform(wide.begin(), wide.end(), grads, [](double g) { return static_cast<T>(g); });
+  return true;
 }
 
 #define TWOLAYER_INSTANTIATE(T, X)                                                                \
@@ -338,6 +370,8 @@ bool TwoLayerNet<T>::numerical_gradient(T* grads, const X* x, const std::int64_t
   template void TwoLayerNet<T>::gradient<X>(T*, const X*, const Targets<T>&, std::size_t);        \
   template double TwoLayerNet<T>::train_step<X>(const X*, const Targets<T>&, const std::int64_t*, \
                                                 std::size_t, T, bool);                            \
+  template double TwoLayerNet<T>::train_step<X>(const X*, const Targets<T>&, const std::int64_t*, \
+                                                std::size_t, const Update<T>&, bool);             \
   template bool TwoLayerNet<T>::numerical_gradient<X>(T*, const X*, const std::int64_t*,          \
                                                       std::size_t, double, NumericalMethod,       \
                                                       const std::atomic<bool>&);

@@ -8,6 +8,7 @@
 
 #include "dims.hpp"
 #include "kernels.hpp"
+#include "optimizer.hpp"
 
 namespace twolayer {
 
@@ -48,11 +49,16 @@ class TwoLayerNet {
   T* params() { return params_.data(); }
   const T* params() const { return params_.data(); }
 
+  // The book's weight decay (chapter 6's MultiLayerNet): the loss gains 0.5·λ·(ΣW1² + ΣW2²) and the
+  // gradients of W1 and W2 gain λ·W (not the biases'), in every pass. 0 (the default) is none.
+  double weight_decay_lambda() const { return weight_decay_lambda_; }
+  void set_weight_decay_lambda(double lambda) { weight_decay_lambda_ = lambda; }
+
   // y[N×C] = softmax probabilities for x[N×D].
   template <class X>
   void predict(T* y, const X* x, std::size_t N);
 
-  // The book's loss, the mean over the batch of -log(y[n, t_n] + 1e-7).
+  // The book's loss, the mean over the batch of -log(y[n, t_n] + 1e-7), plus the weight decay.
   template <class X>
   double loss(const X* x, const std::int64_t* t, std::size_t N);
 
@@ -64,11 +70,14 @@ class TwoLayerNet {
   template <class X>
   void gradient(T* grads, const X* x, const Targets<T>& t, std::size_t N);
 
-  // One step of the book's SGD on a batch of N rows: params -= learning_rate · gradient, without
-  // handing the gradient out. t holds the batch's N targets. With `rows` (N indices checked to lie
-  // in x), the batch's inputs are rows rows[0..N) of x; else its first N rows. Returns the batch's
-  // loss after the update (the book records it), or NaN without computing it when with_loss is
-  // false.
+  // One step of an optimizer on a batch of N rows (update.apply on the gradient), without handing
+  // the gradient out. t holds the batch's N targets. With `rows` (N indices checked to lie in x),
+  // the batch's inputs are rows rows[0..N) of x; else its first N rows. Returns the batch's loss
+  // after the update (the book records it), or NaN without computing it when with_loss is false.
+  template <class X>
+  double train_step(const X* x, const Targets<T>& t, const std::int64_t* rows, std::size_t N,
+                    const Update<T>& update, bool with_loss);
+  // The same with the book's SGD: params -= learning_rate · gradient.
   template <class X>
   double train_step(const X* x, const Targets<T>& t, const std::int64_t* rows, std::size_t N,
                     T learning_rate, bool with_loss);
@@ -98,13 +107,17 @@ class TwoLayerNet {
   };
   Scratch& scratch(int worker);
 
-  // The gradient into grads, then params -= learning_rate · grads unless learning_rate is 0.
+  // The gradient into grads, then update->apply on it unless update is null.
   // With `rows`, the batch is gathered from x first (into batch_rows<X>()). Returns whether every
   // chunk's non-zeros are still in the scratch of its slot (chunk c in scratch_[c]): true when the
   // batch took a single round of chunks.
   template <class X>
   bool backprop(T* grads, const X* x, const std::int64_t* rows, const Targets<T>& t, std::size_t N,
-                T learning_rate);
+                const Update<T>* update);
+  // grads += λ·params over [begin, end) (a part of W1 or W2), when there is a weight decay.
+  void add_weight_decay(T* grads, std::size_t begin, std::size_t end) const;
+  // 0.5·λ·(ΣW1² + ΣW2²), the weight decay's part of the loss (0 without one).
+  double weight_decay_loss() const;
   // The mean cross-entropy over N rows against labels t, chunk by chunk on up to `workers`
   // threads: forward(begin, end, worker) leaves the chunk's logits in the y of the Scratch* it
   // returns.
@@ -137,6 +150,7 @@ class TwoLayerNet {
 
   Dims dims_;
   Activation activation_;
+  double weight_decay_lambda_ = 0;
   std::vector<T> params_;
   std::vector<Scratch> scratch_;
   std::vector<T> w2t_;  // W2 transposed, for the gradient

@@ -9,7 +9,7 @@ import operator
 import os
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping
-from typing import Any, BinaryIO, Callable
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -17,8 +17,14 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 from . import _core, serialization
 from ._core import PARAM_NAMES
 
+if TYPE_CHECKING:
+    from .optimizers import Optimizer
+
 ACTIVATIONS: tuple[str, ...] = _core.ACTIVATIONS
 """The hidden layer's activations: ``"sigmoid"`` (the book's chapter 4 net) and ``"relu"`` (chapter 5's)."""
+WEIGHT_INIT_SCALES: dict[str, float] = {"he": 2.0, "relu": 2.0, "xavier": 1.0, "sigmoid": 1.0}
+"""The named initial weights of the book's chapter 6 (``MultiLayerNet``): each layer's weights have standard deviation
+``sqrt(scale / n)``, n the layer's number of inputs (He's for ReLU, Xavier's for the sigmoid)."""
 _CORE_BY_DTYPE: dict[np.dtype[Any], type[_core.Net64] | type[_core.Net32]] = {
     np.dtype(np.float64): _core.Net64,
     np.dtype(np.float32): _core.Net32,
@@ -120,6 +126,23 @@ def _real(name: str, value: Any) -> float:
     return number
 
 
+def _weight_init_std(value: Any) -> float | str:
+    """A finite number, or the lower-case name of a scale of WEIGHT_INIT_SCALES (the book compares case-blind)."""
+    if isinstance(value, str):
+        if value.lower() not in WEIGHT_INIT_SCALES:
+            names = ", ".join(map(repr, WEIGHT_INIT_SCALES))
+            raise ValueError(f"weight_init_std must be a number or one of {names}, got {value!r}")
+        return value.lower()
+    return _real("weight_init_std", value)
+
+
+def _weight_decay_lambda(value: Any) -> float:
+    decay = _real("weight_decay_lambda", value)
+    if decay < 0:
+        raise ValueError(f"weight_decay_lambda must be >= 0, got {decay}")
+    return decay
+
+
 def _activation(value: Any) -> str:
     """value if it names an activation the core has, else a TypeError or ValueError saying which."""
     if not isinstance(value, str) or value not in ACTIVATIONS:
@@ -166,7 +189,12 @@ class TwoLayerNet:
     input_size, hidden_size, output_size
         The layer sizes (D, H, C), e.g. 784, 50, 10 for MNIST.
     weight_init_std
-        Weights start as ``weight_init_std * randn(...)``, biases at zero, as in the book.
+        Weights start as ``weight_init_std * randn(...)``, biases at zero, as in the book. Or, as the book's
+        chapter 6 ``MultiLayerNet`` takes it, ``"he"`` (or ``"relu"``): standard deviation ``sqrt(2 / n)`` for each
+        layer, n its number of inputs; ``"xavier"`` (or ``"sigmoid"``): ``sqrt(1 / n)``.
+    weight_decay_lambda
+        The book's weight decay λ (chapter 6): the loss gains ``0.5 * λ * (ΣW1² + ΣW2²)`` and the gradients of W1
+        and W2 gain ``λ * W`` (not the biases'), in every pass and the fused step. 0 (the default) is none.
     activation
         The hidden layer's: ``"sigmoid"`` (chapter 4's network) or ``"relu"`` (chapter 5's).
     dtype
@@ -188,16 +216,17 @@ class TwoLayerNet:
         input_size: int,
         hidden_size: int,
         output_size: int,
-        weight_init_std: float = 0.01,
+        weight_init_std: float | str = 0.01,
         *,
         activation: str = "sigmoid",
         dtype: DTypeLike = np.float64,
         seed: int | None = None,
+        weight_decay_lambda: float = 0.0,
     ) -> None:
         sizes, weight_init_std, activation, dtype = check_settings(
             input_size, hidden_size, output_size, weight_init_std, activation, dtype, seed
         )
-        self._core = _new_core(dtype, sizes, activation)
+        self._core = _new_core(dtype, sizes, activation, _weight_decay_lambda(weight_decay_lambda))
         self._params = Params(self._core.params)
         self.grads: dict[str, NDArray[Any]] = {}
 
@@ -236,14 +265,21 @@ class TwoLayerNet:
         return activation
 
     @property
+    def weight_decay_lambda(self) -> float:
+        """The weight decay λ: ``0.5 * λ * (ΣW1² + ΣW2²)`` in the loss, ``λ * W`` in the weights' gradients."""
+        decay: float = self._core.weight_decay_lambda
+        return decay
+
+    @property
     def dtype(self) -> np.dtype:
         """The dtype of the parameters: float64 or float32."""
         return self.params["W1"].dtype
 
     def __repr__(self) -> str:
+        decay = f", weight_decay_lambda={self.weight_decay_lambda!r}" if self.weight_decay_lambda else ""
         return (
             f"TwoLayerNet(input_size={self.input_size}, hidden_size={self.hidden_size}, "
-            f"output_size={self.output_size}, activation={self.activation}, dtype={self.dtype.name})"
+            f"output_size={self.output_size}, activation={self.activation}, dtype={self.dtype.name}{decay})"
         )
 
     def save(self, file: str | os.PathLike[str] | BinaryIO) -> None:
@@ -303,37 +339,60 @@ class TwoLayerNet:
         self,
         x: ArrayLike,
         t: ArrayLike,
-        learning_rate: float,
+        learning_rate: float | None = None,
         *,
+        optimizer: Optimizer | None = None,
         indices: ArrayLike | None = None,
         return_loss: bool = True,
     ) -> float | None:
-        """One step of the book's SGD in a single call into the core: the gradient by
-        backpropagation and ``params[key] -= learning_rate * grad[key]``, without creating the
-        gradient arrays (``self.grads`` is left as it was).
+        """One step of an optimizer in a single call into the core: the gradient by backpropagation and the update of
+        every parameter, without creating the gradient arrays (``self.grads`` is left as it was).
 
-        Returns the mini-batch loss after the update, as the book's loop records it
-        (``net.loss(x_batch, t_batch)``); ``return_loss=False`` skips that forward pass and
-        returns None. With `indices` (integers), the batch is rows ``indices`` of `x` and `t`,
-        gathered inside the core, so the caller never copies it.
+        Give `learning_rate` for the book's SGD, ``params[key] -= learning_rate * grad[key]``, or `optimizer`, one of
+        :mod:`twolayer.optimizers` (``Adam(lr=0.001)``), whose formula, settings and state the core uses and updates
+        (the same parameters and state as its ``update``, to rounding). Returns the mini-batch loss after the update,
+        as the book's loop records it (``net.loss(x_batch, t_batch)``); ``return_loss=False`` skips that forward pass
+        and returns None. With `indices` (integers), the batch is rows ``indices`` of `x` and `t`, gathered inside the
+        core, so the caller never copies it.
         """
-        learning_rate = _real("learning_rate", learning_rate)
-        if not learning_rate > 0:
-            raise ValueError(f"learning_rate must be finite and > 0, got {learning_rate}")
-        largest = float(np.finfo(self.dtype).max)  # the core takes the rate in the net's dtype
-        if learning_rate > largest:
-            raise ValueError(
-                f"learning_rate must be finite in {self.dtype} (at most {largest:.6g}), "
-                f"got {learning_rate}"
-            )
+        name, rate, state, settings = self._step_of(learning_rate, optimizer)
         if indices is None:
             x, t = _batch_and_targets(x, t, self.input_size, self.output_size)
         else:
             x, t = _as_array(x, "x"), _as_array(t, "t")
             indices = _as_array(indices, "indices")
-        return self._core.train_step(
-            x, t, learning_rate, indices=indices, return_loss=bool(return_loss)
-        )
+        loss = self._core.train_step(
+            x, t, rate, optimizer=name, state=state, settings=settings, indices=indices,
+            return_loss=bool(return_loss),
+        )  # fmt: skip
+        if optimizer is not None:
+            optimizer._stepped()
+        return loss
+
+    def _step_of(
+        self, learning_rate: float | None, optimizer: Optimizer | None
+    ) -> tuple[str, float, NDArray[Any] | None, dict[str, Any]]:
+        """What the core's train_step needs: the optimizer's name, rate, flat state and other settings."""
+        from .optimizers import Optimizer  # (optimizers is imported by the package; net must not depend on it)
+
+        if (learning_rate is None) == (optimizer is None):
+            raise TypeError("give train_step a learning_rate or an optimizer (one of them)")
+        if optimizer is not None and not isinstance(optimizer, Optimizer):
+            raise TypeError(
+                f"optimizer must be one of twolayer.optimizers' (SGD, Adam, ...), got {type(optimizer).__name__}"
+            )
+        name = "sgd" if optimizer is None else optimizer.name
+        rate = _real("learning_rate", learning_rate if optimizer is None else optimizer.lr)
+        if not rate > 0:
+            raise ValueError(f"learning_rate must be finite and > 0, got {rate}")
+        largest = float(np.finfo(self.dtype).max)  # the core takes the rate in the net's dtype
+        if rate > largest:
+            raise ValueError(
+                f"learning_rate must be finite in {self.dtype} (at most {largest:.6g}), got {rate}"
+            )
+        if optimizer is None:
+            return name, rate, None, {}
+        return name, rate, optimizer._for_core(self.params), optimizer._core_settings()
 
     def numerical_gradient(
         self, x: ArrayLike, t: ArrayLike, *, method: str = "incremental", h: float = 1e-4
@@ -370,9 +429,11 @@ def _from_saved(cls: type[TwoLayerNet], saved: bytes) -> TwoLayerNet:
 
 
 def initial_params(
-    input_size: int, hidden_size: int, output_size: int, weight_init_std: float, seed: int | None
+    input_size: int, hidden_size: int, output_size: int, weight_init_std: float | str, seed: int | None
 ) -> dict[str, NDArray[Any]]:
-    """The book's initial parameters (float64): ``weight_init_std * randn`` weights, zero biases.
+    """The book's initial parameters (float64): ``weight_init_std * randn`` weights, zero biases; a name of
+    WEIGHT_INIT_SCALES gives each layer ``sqrt(scale / its inputs) * randn`` (He's, Xavier's), as the book's
+    ``MultiLayerNet`` does.
 
     ``seed=None`` draws from NumPy's global generator, as the book does; otherwise from
     ``np.random.default_rng(seed)``.
@@ -383,10 +444,15 @@ def initial_params(
     else:
         rng = np.random.default_rng(seed)
         randn = lambda *shape: rng.standard_normal(shape)  # noqa: E731
+    def scale(inputs: int) -> float:
+        if isinstance(weight_init_std, str):
+            return float(np.sqrt(WEIGHT_INIT_SCALES[weight_init_std] / inputs))
+        return weight_init_std
+
     return {
-        "W1": weight_init_std * randn(input_size, hidden_size),
+        "W1": scale(input_size) * randn(input_size, hidden_size),
         "b1": np.zeros(hidden_size),
-        "W2": weight_init_std * randn(hidden_size, output_size),
+        "W2": scale(hidden_size) * randn(hidden_size, output_size),
         "b2": np.zeros(output_size),
     }
 
@@ -399,7 +465,7 @@ def check_settings(
     activation: Any,
     dtype: Any,
     seed: Any,
-) -> tuple[tuple[int, int, int], float, str, np.dtype[Any]]:
+) -> tuple[tuple[int, int, int], float | str, str, np.dtype[Any]]:
     """``TwoLayerNet``'s arguments checked, without allocating: (sizes, weight_init_std,
     activation, dtype), or the TypeError or ValueError the constructor raises."""
     sizes = (
@@ -407,7 +473,7 @@ def check_settings(
         _size("hidden_size", hidden_size),
         _size("output_size", output_size),
     )
-    std = _real("weight_init_std", weight_init_std)
+    std = _weight_init_std(weight_init_std)
     activation = _activation(activation)
     _check_seed(seed)
     try:
@@ -430,12 +496,12 @@ def _describe(dtype: np.dtype[Any], sizes: tuple[int, int, int]) -> tuple[str, i
 
 
 def _new_core(
-    dtype: np.dtype[Any], sizes: tuple[int, int, int], activation: str
+    dtype: np.dtype[Any], sizes: tuple[int, int, int], activation: str, weight_decay_lambda: float
 ) -> _core.Net64 | _core.Net32:
     """The C++ net, or an error that says which network could not be allocated."""
     what = _describe(dtype, sizes)[0]
     try:
-        return _CORE_BY_DTYPE[dtype](*sizes, activation)
+        return _CORE_BY_DTYPE[dtype](*sizes, activation, weight_decay_lambda)
     except MemoryError:
         raise MemoryError(f"not enough memory for {what}") from None
     except ValueError:  # the core's own overflow check

@@ -26,12 +26,14 @@ if TYPE_CHECKING:
 
 __all__ = ["FORMAT", "load", "save"]
 
-FORMAT = "twolayer.TwoLayerNet/2"
+FORMAT = "twolayer.TwoLayerNet/3"
 """Stored under the key ``format``: it marks the file as ours, and its version tells old layouts from
 new. Version 2 added ``activation``: a version 1 reader refuses such files rather than load a ReLU
-network as a sigmoid one."""
+network as a sigmoid one. Version 3 added ``weight_decay_lambda``, for the same reason."""
 _FORMAT_BEFORE_ACTIVATION = "twolayer.TwoLayerNet/1"
 """Files of version 1 hold sigmoid networks, the only kind there was."""
+_FORMAT_BEFORE_DECAY = "twolayer.TwoLayerNet/2"
+"""Files of version 1 and 2 hold networks without weight decay."""
 
 Net = TypeVar("Net", bound="TwoLayerNet")
 
@@ -40,8 +42,8 @@ def save(net: TwoLayerNet, path: str | os.PathLike[str] | BinaryIO) -> None:
     """Write `net` to the npz file `path` (exactly that name: no suffix is added), atomically; or to a
     binary file object opened for writing, at its current position.
 
-    The file holds ``format``, ``sizes`` (input, hidden, output), ``activation``, ``dtype`` and the
-    arrays ``W1 b1 W2 b2``. It is written to a temporary file beside `path` and renamed over it once complete, so
+    The file holds ``format``, ``sizes`` (input, hidden, output), ``activation``, ``dtype``,
+    ``weight_decay_lambda`` and the arrays ``W1 b1 W2 b2``. It is written to a temporary file beside `path` and renamed over it once complete, so
     an existing file at `path` is replaced whole or not at all.
     """
     sizes = np.array([net.input_size, net.hidden_size, net.output_size], dtype=np.int64)
@@ -50,6 +52,7 @@ def save(net: TwoLayerNet, path: str | os.PathLike[str] | BinaryIO) -> None:
         "sizes": sizes,
         "activation": np.str_(net.activation),
         "dtype": np.str_(net.dtype.name),
+        "weight_decay_lambda": np.float64(net.weight_decay_lambda),
         **net.params,
     }
     if not isinstance(path, (str, os.PathLike)):
@@ -67,7 +70,7 @@ def _binary(file: BinaryIO) -> BinaryIO:
 
 
 _NPY_MAGIC = b"\x93NUMPY"
-_HEADER_KEYS = ("format", "sizes", "dtype", "activation")
+_HEADER_KEYS = ("format", "sizes", "dtype", "activation", "weight_decay_lambda")
 _DTYPES = ("float32", "float64")
 _MAX_HEADER_MEMBER = (
     4096  # bytes: format, sizes, dtype and the like are .npy files of about 150 bytes
@@ -109,7 +112,10 @@ def load(path: str | os.PathLike[str] | BinaryIO, cls: type[Net]) -> Net:
             }
         # A fixed seed, so that loading never draws from NumPy's global generator; the weights are
         # overwritten below.
-        net = cls(*header.sizes, activation=header.activation, dtype=header.dtype, seed=0)
+        net = cls(
+            *header.sizes, activation=header.activation, dtype=header.dtype, seed=0,
+            weight_decay_lambda=header.weight_decay_lambda,
+        )  # fmt: skip
         with _reading(path):
             for key, (info, fortran_order) in params.items():
                 net.params[key] = _read_data(archive, info, net.params[key], fortran_order)
@@ -164,6 +170,7 @@ class _Header:
     sizes: tuple[int, int, int]
     dtype: str
     activation: str
+    weight_decay_lambda: float
 
     def shapes(self) -> list[tuple[str, tuple[int, ...]]]:
         d, h, c = self.sizes
@@ -184,7 +191,7 @@ def _read_header(archive: zipfile.ZipFile, path: Path, file_size: int) -> _Heade
                 )
             values[key] = _read_small(archive, info)
     found = str(values["format"]) if "format" in values else None
-    if found not in (FORMAT, _FORMAT_BEFORE_ACTIVATION):
+    if found not in (FORMAT, _FORMAT_BEFORE_DECAY, _FORMAT_BEFORE_ACTIVATION):
         raise _Refusal(
             f"{path} is not a TwoLayerNet saved by twolayer: "
             f"its format is {found!r}, expected {FORMAT!r}"
@@ -219,16 +226,28 @@ def _read_header(archive: zipfile.ZipFile, path: Path, file_size: int) -> _Heade
         or dtype not in _DTYPES
     ):
         raise _Refusal(f"{path}: damaged header: sizes {sizes.tolist()}, dtype {dtype!r}")
-    if found == FORMAT and "activation" not in values:
+    if found != _FORMAT_BEFORE_ACTIVATION and "activation" not in values:
         raise _Refusal(f"{path}: damaged header: the activation is missing")
     # Files from before the activation was saved hold sigmoid networks.
-    activation = str(values["activation"]) if found == FORMAT else "sigmoid"
+    activation = str(values["activation"]) if found != _FORMAT_BEFORE_ACTIVATION else "sigmoid"
     if activation not in _core.ACTIVATIONS:
         raise _Refusal(
             f"{path}: the network's activation is {activation!r}, which this version of twolayer "
             f"does not know (it knows {', '.join(map(repr, _core.ACTIVATIONS))})"
         )
-    return _Header((int(sizes[0]), int(sizes[1]), int(sizes[2])), dtype, activation)
+    sizes_read = (int(sizes[0]), int(sizes[1]), int(sizes[2]))
+    return _Header(sizes_read, dtype, activation, _read_decay(values, found, path))
+
+
+def _read_decay(values: dict[str, np.ndarray], found: str, path: Path) -> float:
+    """The header's weight decay λ: a finite float64 >= 0; 0 in files from before it was saved."""
+    if found != FORMAT:
+        return 0.0
+    decay = values.get("weight_decay_lambda")
+    if decay is None or decay.shape != () or decay.dtype != np.float64 or not decay >= 0 or not np.isfinite(decay):
+        shown = None if decay is None else decay.tolist()
+        raise _Refusal(f"{path}: damaged header: weight_decay_lambda {shown!r}")
+    return float(decay)
 
 
 def _npy_header(member: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
