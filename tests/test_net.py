@@ -206,7 +206,7 @@ def test_damaged_pickles_are_clear_errors():
     ):
         pickle.loads(damaged)
     with pytest.raises(
-        ValueError, match="format is 'twolayer.TwoLayerNet/9', expected 'twolayer.TwoLayerNet/2'"
+        ValueError, match="format is 'twolayer.TwoLayerNet/9', expected 'twolayer.TwoLayerNet/3'"
     ):
         pickle.loads(pickle.dumps(_PickledByANewerVersion()))
 
@@ -524,7 +524,11 @@ OTHER = [
     Case("init-float16", lambda: TwoLayerNet(D, H, C, dtype=np.float16), TypeError, r"dtype must be float64 or float32, got .*float16"),
     Case("init-int-dtype", lambda: TwoLayerNet(D, H, C, dtype="int32"), TypeError, r"dtype must be float64 or float32, got .*int32"),
     Case("init-junk-dtype", lambda: TwoLayerNet(D, H, C, dtype="junk"), TypeError, r"dtype must be float64 or float32, got 'junk'"),
-    Case("init-std-str", lambda: TwoLayerNet(D, H, C, "0.01"), TypeError, r"weight_init_std must be a real number, got str"),
+    Case("init-std-str", lambda: TwoLayerNet(D, H, C, "0.01"), ValueError, r"weight_init_std must be a number or one of 'he', 'relu', 'xavier', 'sigmoid', got '0.01'"),
+    Case("init-std-none", lambda: TwoLayerNet(D, H, C, None), TypeError, r"weight_init_std must be a real number, got NoneType"),
+    Case("init-decay-negative", lambda: TwoLayerNet(D, H, C, weight_decay_lambda=-1e-4), ValueError, r"weight_decay_lambda must be >= 0, got -0.0001"),
+    Case("init-decay-nan", lambda: TwoLayerNet(D, H, C, weight_decay_lambda=float("nan")), ValueError, r"weight_decay_lambda must be finite, got nan"),
+    Case("init-decay-str", lambda: TwoLayerNet(D, H, C, weight_decay_lambda="0"), TypeError, r"weight_decay_lambda must be a real number, got str"),
     Case("init-std-array", lambda: TwoLayerNet(D, H, C, np.ones(2)), TypeError, r"weight_init_std must be a real number, got ndarray"),
     Case("init-std-nan", lambda: TwoLayerNet(D, H, C, float("nan")), ValueError, r"weight_init_std must be finite, got nan"),
     Case("init-seed-negative", lambda: TwoLayerNet(D, H, C, seed=-1), ValueError, r"seed must be None or .* got -1"),

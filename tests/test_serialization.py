@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy as copylib
 import io
 import math
 import os
+import pickle
 import re
 import struct
 import zipfile
@@ -24,6 +26,7 @@ def saved_contents(net: TwoLayerNet, **changes) -> dict:
         "sizes": np.array([net.input_size, net.hidden_size, net.output_size]),
         "activation": np.str_(net.activation),
         "dtype": np.str_(net.dtype.name),
+        "weight_decay_lambda": np.float64(net.weight_decay_lambda),
         **{key: value.copy() for key, value in net.params.items()},
     }
     contents.update(changes)
@@ -57,11 +60,35 @@ def test_round_trip(tmp_path, dtype, activation):
 def test_files_saved_before_the_activation_was_recorded_load_as_sigmoid(tmp_path):
     net = TwoLayerNet(6, 4, 3, weight_init_std=0.5, seed=2)
     path = tmp_path / "old.npz"
-    np.savez(path, **saved_contents(net, format=np.str_("twolayer.TwoLayerNet/1"), activation=None))
+    np.savez(path, **saved_contents(net, format=np.str_("twolayer.TwoLayerNet/1"), activation=None, weight_decay_lambda=None))
     loaded = TwoLayerNet.load(path)
     assert loaded.activation == "sigmoid"
     x = np.random.default_rng(3).random((2, 6))
     np.testing.assert_array_equal(loaded.predict(x), net.predict(x))
+
+
+def test_files_saved_before_the_weight_decay_was_recorded_load_without_one(tmp_path):
+    net = TwoLayerNet(6, 4, 3, weight_init_std=0.5, seed=2, activation="relu")
+    path = tmp_path / "old.npz"
+    old = np.str_("twolayer.TwoLayerNet/2")
+    np.savez(path, **saved_contents(net, format=old, weight_decay_lambda=None))
+    loaded = TwoLayerNet.load(path)
+    assert (loaded.weight_decay_lambda, loaded.activation) == (0.0, "relu")
+    np.savez(path, **saved_contents(net, format=old))  # version 2 had no such entry
+    with pytest.raises(ValueError, match="a twolayer.TwoLayerNet/2 file holds no weight_decay_lambda"):
+        TwoLayerNet.load(path)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_weight_decay_is_saved_loaded_pickled_and_copied(tmp_path, dtype):
+    net = TwoLayerNet(6, 4, 3, weight_init_std=0.5, seed=2, dtype=dtype, weight_decay_lambda=0.25)
+    net.save(tmp_path / "net.npz")
+    x, t = np.random.default_rng(3).random((5, 6)), np.arange(5) % 3
+    for copy in (TwoLayerNet.load(tmp_path / "net.npz"), pickle.loads(pickle.dumps(net)), copylib.deepcopy(net)):
+        assert copy.weight_decay_lambda == 0.25
+        assert copy.loss(x, t) == net.loss(x, t)
+        for key, value in copy.gradient(x, t).items():
+            np.testing.assert_array_equal(value, net.gradient(x, t)[key])
 
 
 def test_load_leaves_the_global_random_state_alone(tmp_path):
@@ -149,6 +176,10 @@ def test_load_rejects_other_files(tmp_path, contents, message):
             {"activation": np.str_("tanh")},
             "activation is 'tanh', which this version of twolayer does not know",
         ),
+        ({"weight_decay_lambda": None}, "damaged header: weight_decay_lambda None"),
+        ({"weight_decay_lambda": np.float64(-1)}, "damaged header: weight_decay_lambda -1.0"),
+        ({"weight_decay_lambda": np.float64("inf")}, "damaged header: weight_decay_lambda inf"),
+        ({"weight_decay_lambda": np.float32(0)}, "damaged header: weight_decay_lambda 0.0"),
         ({"b2": None}, "the parameter b2 is missing"),
         (
             {"W1": np.zeros((3, 4))},
@@ -163,6 +194,10 @@ def test_load_rejects_other_files(tmp_path, contents, message):
         "dtype",
         "no-activation",
         "activation",
+        "no-decay",
+        "negative-decay",
+        "infinite-decay",
+        "float32-decay",
         "missing",
         "shape",
         "param-dtype",
@@ -266,6 +301,7 @@ def header_entries(sizes=(4, 3, 2)) -> list[tuple[str, bytes, int, int]]:
         "sizes": np.array(sizes),
         "dtype": np.str_("float64"),
         "activation": np.str_("sigmoid"),
+        "weight_decay_lambda": np.float64(0),
     }
     return [
         (f"{k}.npy", to_bytes(np.save, v), zipfile.ZIP_STORED, len(to_bytes(np.save, v)))

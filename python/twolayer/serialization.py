@@ -241,9 +241,11 @@ def _read_header(archive: zipfile.ZipFile, path: Path, file_size: int) -> _Heade
 
 def _read_decay(values: dict[str, np.ndarray], found: str, path: Path) -> float:
     """The header's weight decay λ: a finite float64 >= 0; 0 in files from before it was saved."""
-    if found != FORMAT:
-        return 0.0
     decay = values.get("weight_decay_lambda")
+    if found != FORMAT:
+        if decay is not None:
+            raise _Refusal(f"{path}: damaged header: a {found} file holds no weight_decay_lambda")
+        return 0.0
     if decay is None or decay.shape != () or decay.dtype != np.float64 or not decay >= 0 or not np.isfinite(decay):
         shown = None if decay is None else decay.tolist()
         raise _Refusal(f"{path}: damaged header: weight_decay_lambda {shown!r}")
