@@ -277,7 +277,7 @@ const char* activation_name(Activation f) {
 
 // The optimizers by the names Python gives them (those of the book's classes, in lower case).
 const std::pair<const char*, OptimizerKind> kOptimizers[] = {
-    {"sgd", OptimizerKind::sgd},         {"momentum", OptimizerKind::momentum},
+    {"sgd", OptimizerKind::sgd},           {"momentum", OptimizerKind::momentum},
     {"nesterov", OptimizerKind::nesterov}, {"adagrad", OptimizerKind::adagrad},
     {"rmsprop", OptimizerKind::rmsprop},   {"adam", OptimizerKind::adam}};
 

@@ -18,11 +18,11 @@ std::size_t state_buffers(OptimizerKind kind);
 struct Optimizer {
   OptimizerKind kind = OptimizerKind::sgd;
   double lr = 0.01;
-  double momentum = 0.9;      // Momentum, Nesterov
-  double decay_rate = 0.99;   // RMSprop
-  double beta1 = 0.9;         // Adam
-  double beta2 = 0.999;       // Adam
-  std::uint64_t iter = 1;     // Adam
+  double momentum = 0.9;     // Momentum, Nesterov
+  double decay_rate = 0.99;  // RMSprop
+  double beta1 = 0.9;        // Adam
+  double beta2 = 0.999;      // Adam
+  std::uint64_t iter = 1;    // Adam
 };
 
 // One step of an optimizer over parameters of n values whose state is state_buffers(kind) buffers
@@ -40,11 +40,11 @@ class Update {
 
  private:
   OptimizerKind kind_;
-  T rate_;    // lr; Adam's bias-corrected lr_t
-  T first_;   // the momentum; RMSprop's decay rate; Adam's 1 - β1
-  T second_;  // Nesterov's momentum², RMSprop's 1 - decay rate; Adam's 1 - β2
-  T step_;    // Nesterov's (1 + momentum)·lr
-  T* state_;  // the velocity, the squared sums or Adam's first moment (null for SGD)
+  T rate_;     // lr; Adam's bias-corrected lr_t
+  T first_;    // the momentum; RMSprop's decay rate; Adam's 1 - β1
+  T second_;   // Nesterov's momentum², RMSprop's 1 - decay rate; Adam's 1 - β2
+  T step_;     // Nesterov's (1 + momentum)·lr
+  T* state_;   // the velocity, the squared sums or Adam's first moment (null for SGD)
   T* moment_;  // Adam's second moment
 };
 
