@@ -289,3 +289,19 @@ def test_a_bad_saved_state_is_refused_whole():
         with pytest.raises(ValueError, match=message):
             opt.load_state_dict({**saved, **change})
         assert opt.iter == 1 and opt.m is not None  # unchanged
+
+
+def test_the_optimizers_benchmark_runs_and_agrees(tmp_path, mnist_dir):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "bench" / "optimizers.py"
+    out = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, str(script), "--quick", "--mnist", str(mnist_dir), "--json", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert set(results["float64"]["differences_in_eps"]) == set(OPTIMIZERS)

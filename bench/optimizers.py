@@ -1,0 +1,132 @@
+"""The book's optimizers on the book's loop (784-50-10 sigmoid net, batches of 100 MNIST images, each optimizer's
+book default learning rate): for each optimizer, steps fused in the core (``net.train_step(x, t, optimizer=opt,
+indices=batch)``) against the book's loop with the book-style class on the same net (``grads = net.gradient(x_batch,
+t_batch); opt.update(net.params, grads); net.loss(x_batch, t_batch)``).
+
+    python bench/optimizers.py            # about a minute on 2 cores
+    python bench/optimizers.py --quick    # a few steps each: proves that it runs; asserts no speed
+
+Everything takes turns in rounds, in one process, so that a noisy machine slows each alike; the report gives the
+median seconds per step over the rounds and the ratios fused Adam / fused SGD and book loop / fused. Both ways start
+from the same net and take the same batches, and must end with the same parameters (to rounding); the script fails
+(exit status 1) otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import twolayer
+from twolayer import TwoLayerNet, optimizers
+from twolayer.datasets import load_mnist
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MNIST = Path(os.environ.get("TWOLAYER_MNIST_DIR", ROOT.parent / "shared" / "mnist"))
+DEFAULT_JSON = ROOT / "bench" / "optimizers-results.json"
+# The book's learning rates in ch06/optimizer_compare_mnist.py: each class's default.
+RATES = {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.01, "rmsprop": 0.01, "adam": 0.001}
+
+
+def fused_steps(net, opt, x, t, batches):
+    for batch in batches:
+        net.train_step(x, t, optimizer=opt, indices=batch)
+
+
+def book_steps(net, opt, x, t, batches):
+    for batch in batches:
+        x_batch, t_batch = x[batch], t[batch]
+        grads = net.gradient(x_batch, t_batch)
+        opt.update(net.params, grads)
+        net.loss(x_batch, t_batch)
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def measure(x, t, steps, rounds, dtype):
+    """Median seconds per step of each (optimizer, way) over `rounds` rounds, and the largest difference between the
+    two ways' final parameters in units of eps."""
+    ways = {"fused": fused_steps, "book loop": book_steps}
+    nets = {(name, way): TwoLayerNet(784, 50, 10, seed=0, dtype=dtype) for name in RATES for way in ways}
+    opts = {key: optimizers.create(key[0], lr=RATES[key[0]]) for key in nets}
+    seconds: dict[tuple[str, str], list[float]] = {key: [] for key in nets}
+    rng = np.random.default_rng(0)
+    for _ in range(rounds):
+        batches = [rng.integers(0, len(x), 100) for _ in range(steps)]
+        for name in RATES:
+            for way, run in ways.items():
+                start = time.perf_counter()
+                run(nets[name, way], opts[name, way], x, t, batches)
+                seconds[name, way].append((time.perf_counter() - start) / steps)
+    eps = float(np.finfo(dtype).eps)
+    differences = {
+        name: max(
+            float(np.abs(nets[name, "fused"].params[k] - nets[name, "book loop"].params[k]).max())
+            / (eps * float(np.abs(nets[name, "book loop"].params[k]).max()))
+            for k in nets[name, "fused"].params
+        )
+        for name in RATES
+    }
+    return {key: statistics.median(s) for key, s in seconds.items()}, differences
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a few steps each, once")
+    parser.add_argument("--mnist", type=Path, default=DEFAULT_MNIST, help="the MNIST folder")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds of every way (default: 7)")
+    parser.add_argument("--steps", type=int, default=200, help="steps per round (default: 200)")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the results")
+    args = parser.parse_args(argv)
+    rounds, steps = (1, 5) if args.quick else (args.rounds, args.steps)
+    (x, t), _ = load_mnist(normalize=True, data_dir=args.mnist, download=False)
+    results = {
+        "machine": {"cpu": cpu_name(), "threads": twolayer.get_num_threads(), "numpy": np.__version__},
+        "rounds": rounds,
+        "steps": steps,
+    }
+    failed = False
+    for dtype in (np.float64, np.float32):
+        seconds, differences = measure(x, t, steps, rounds, dtype)
+        sgd = seconds["sgd", "fused"]
+        print(f"\n## {np.dtype(dtype).name}: {rounds} rounds of {steps} steps, median per step\n")
+        print("| optimizer | fused | book loop | book / fused | fused / fused SGD | difference (eps) |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for name in RATES:
+            fused, book = seconds[name, "fused"], seconds[name, "book loop"]
+            print(
+                f"| {name} | {fused * 1e6:.0f} µs | {book * 1e6:.0f} µs | {book / fused:.2f}× "
+                f"| {fused / sgd:.2f}× | {differences[name]:.1f} |"
+            )
+        # Both ways take the book's statements; float32 Adam rounds lr_t differently (see docs/chapter6.md).
+        failed |= any(d > 64 for d in differences.values())
+        results[np.dtype(dtype).name] = {
+            "seconds": {f"{n} {w}": s for (n, w), s in seconds.items()},
+            "differences_in_eps": differences,
+        }
+    print(f"\n{results['machine']}")
+    args.json.write_text(json.dumps(results, indent=1) + "\n")
+    if failed:
+        print("the two ways disagree", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
