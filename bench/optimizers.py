@@ -33,7 +33,14 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MNIST = Path(os.environ.get("TWOLAYER_MNIST_DIR", ROOT.parent / "shared" / "mnist"))
 DEFAULT_JSON = ROOT / "bench" / "optimizers-results.json"
 # The book's learning rates in ch06/optimizer_compare_mnist.py: each class's default.
-RATES = {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.01, "rmsprop": 0.01, "adam": 0.001}
+RATES = {
+    "sgd": 0.01,
+    "momentum": 0.01,
+    "nesterov": 0.01,
+    "adagrad": 0.01,
+    "rmsprop": 0.01,
+    "adam": 0.001,
+}
 
 
 def fused_steps(net, opt, x, t, batches):
@@ -63,7 +70,9 @@ def measure(x, t, steps, rounds, dtype):
     """Median seconds per step of each (optimizer, way) over `rounds` rounds, and the largest difference between the
     two ways' final parameters in units of eps."""
     ways = {"fused": fused_steps, "book loop": book_steps}
-    nets = {(name, way): TwoLayerNet(784, 50, 10, seed=0, dtype=dtype) for name in RATES for way in ways}
+    nets = {
+        (name, way): TwoLayerNet(784, 50, 10, seed=0, dtype=dtype) for name in RATES for way in ways
+    }
     opts = {key: optimizers.create(key[0], lr=RATES[key[0]]) for key in nets}
     seconds: dict[tuple[str, str], list[float]] = {key: [] for key in nets}
     rng = np.random.default_rng(0)
@@ -87,17 +96,25 @@ def measure(x, t, steps, rounds, dtype):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="a few steps each, once")
     parser.add_argument("--mnist", type=Path, default=DEFAULT_MNIST, help="the MNIST folder")
     parser.add_argument("--rounds", type=int, default=7, help="rounds of every way (default: 7)")
     parser.add_argument("--steps", type=int, default=200, help="steps per round (default: 200)")
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the results")
+    parser.add_argument(
+        "--json", type=Path, default=DEFAULT_JSON, help="where to write the results"
+    )
     args = parser.parse_args(argv)
     rounds, steps = (1, 5) if args.quick else (args.rounds, args.steps)
     (x, t), _ = load_mnist(normalize=True, data_dir=args.mnist, download=False)
     results = {
-        "machine": {"cpu": cpu_name(), "threads": twolayer.get_num_threads(), "numpy": np.__version__},
+        "machine": {
+            "cpu": cpu_name(),
+            "threads": twolayer.get_num_threads(),
+            "numpy": np.__version__,
+        },
         "rounds": rounds,
         "steps": steps,
     }
@@ -106,7 +123,9 @@ def main(argv=None):
         seconds, differences = measure(x, t, steps, rounds, dtype)
         sgd = seconds["sgd", "fused"]
         print(f"\n## {np.dtype(dtype).name}: {rounds} rounds of {steps} steps, median per step\n")
-        print("| optimizer | fused | book loop | book / fused | fused / fused SGD | difference (eps) |")
+        print(
+            "| optimizer | fused | book loop | book / fused | fused / fused SGD | difference (eps) |"
+        )
         print("|---|---:|---:|---:|---:|---:|")
         for name in RATES:
             fused, book = seconds[name, "fused"], seconds[name, "book loop"]

@@ -125,10 +125,16 @@ def test_update_is_the_books_formula_for_any_params(name):
     # A dict of plain arrays of any keys and shapes, as the book's MultiLayerNet has.
     statements = numpy_statements()
     rng = np.random.default_rng(1)
-    params = {"W1": rng.standard_normal((4, 3)), "b1": np.zeros(3), "W7": rng.standard_normal((2, 5))}
+    params = {
+        "W1": rng.standard_normal((4, 3)),
+        "b1": np.zeros(3),
+        "W7": rng.standard_normal((2, 5)),
+    }
     twin = {k: v.copy() for k, v in params.items()}
     opt = OPTIMIZERS[name]()
-    state = [{k: np.zeros_like(v) for k, v in params.items()} for _ in range(statements["BUFFERS"][name])]
+    state = [
+        {k: np.zeros_like(v) for k, v in params.items()} for _ in range(statements["BUFFERS"][name])
+    ]
     for k in range(1, 21):
         grads = {key: rng.standard_normal(v.shape) for key, v in params.items()}
         opt.update(params, grads)
@@ -160,7 +166,9 @@ def test_a_trainer_style_loop_with_every_optimizer(name, dtype):
     # driving train_step gives the same parameters and losses.
     rng = np.random.default_rng(2)
     x, t = data(rng, 300)
-    book, fused = (TwoLayerNet(20, 6, 3, "xavier", seed=4, dtype=dtype, weight_decay_lambda=1e-3) for _ in "ab")
+    book, fused = (
+        TwoLayerNet(20, 6, 3, "xavier", seed=4, dtype=dtype, weight_decay_lambda=1e-3) for _ in "ab"
+    )
     book_opt, fused_opt = optimizers.create(name, lr=0.05), optimizers.create(name, lr=0.05)
     book_losses, fused_losses = [], []
     for _ in range(40):
@@ -216,11 +224,17 @@ def test_the_state_is_one_buffer_laid_out_like_the_parameters():
     flat = opt.state_dict()["state"]
     assert flat.dtype == np.float32 and flat.shape == (2 * (20 * 5 + 5 + 5 * 3 + 3),)
     assert opt.m is not None and opt.v is not None
-    assert opt.m["W1"].base is not None and opt.m["W1"].base is opt.v["b2"].base  # views of one allocation
-    np.testing.assert_array_equal(np.concatenate([opt.m[k].ravel() for k in net.params]), flat[: flat.size // 2])
+    assert (
+        opt.m["W1"].base is not None and opt.m["W1"].base is opt.v["b2"].base
+    )  # views of one allocation
+    np.testing.assert_array_equal(
+        np.concatenate([opt.m[k].ravel() for k in net.params]), flat[: flat.size // 2]
+    )
     assert opt.iter == 1
     # One optimizer per network: its state does not fit another's parameters.
-    with pytest.raises(ValueError, match=r"holds the state of parameters W1\[20, 5\].*got W1\[20, 6\]"):
+    with pytest.raises(
+        ValueError, match=r"holds the state of parameters W1\[20, 5\].*got W1\[20, 6\]"
+    ):
         TwoLayerNet(20, 6, 3, dtype=np.float32).train_step(x, t, optimizer=opt)
     with pytest.raises(ValueError, match="state is float32, the network's parameters float64"):
         TwoLayerNet(20, 5, 3).train_step(x, t, optimizer=opt)
@@ -238,7 +252,11 @@ BAD_SETTINGS = [
     (lambda: AdaGrad(lr=math.inf), ValueError, r"lr must be finite and > 0, got inf"),
     (lambda: Adam(lr="0.1"), TypeError, r"lr must be a real number, got str"),
     (lambda: Momentum(momentum=True), TypeError, r"momentum must be a real number, got bool"),
-    (lambda: optimizers.create("adamw", lr=0.1), ValueError, r"optimizer must be one of 'sgd', .*'adam', got 'adamw'"),
+    (
+        lambda: optimizers.create("adamw", lr=0.1),
+        ValueError,
+        r"optimizer must be one of 'sgd', .*'adam', got 'adamw'",
+    ),
 ]
 
 
@@ -283,7 +301,10 @@ def test_a_bad_saved_state_is_refused_whole():
         ({"optimizer": "sgd"}, "the state is of optimizer 'sgd', not 'adam'"),
         ({"beta1": 1.0}, r"beta1 must be in \[0, 1\)"),
         ({"iter": -1}, "Adam's iter must be an int >= 0, got -1"),
-        ({"state": np.zeros(5)}, r"the state must be float32 or float64 of shape \(6,\), got float64\[5\]"),
+        (
+            {"state": np.zeros(5)},
+            r"the state must be float32 or float64 of shape \(6,\), got float64\[5\]",
+        ),
         ({"layout": 3}, "the layout must be a list of"),
     ]:
         with pytest.raises(ValueError, match=message):

@@ -60,7 +60,12 @@ def test_round_trip(tmp_path, dtype, activation):
 def test_files_saved_before_the_activation_was_recorded_load_as_sigmoid(tmp_path):
     net = TwoLayerNet(6, 4, 3, weight_init_std=0.5, seed=2)
     path = tmp_path / "old.npz"
-    np.savez(path, **saved_contents(net, format=np.str_("twolayer.TwoLayerNet/1"), activation=None, weight_decay_lambda=None))
+    np.savez(
+        path,
+        **saved_contents(
+            net, format=np.str_("twolayer.TwoLayerNet/1"), activation=None, weight_decay_lambda=None
+        ),
+    )
     loaded = TwoLayerNet.load(path)
     assert loaded.activation == "sigmoid"
     x = np.random.default_rng(3).random((2, 6))
@@ -75,7 +80,9 @@ def test_files_saved_before_the_weight_decay_was_recorded_load_without_one(tmp_p
     loaded = TwoLayerNet.load(path)
     assert (loaded.weight_decay_lambda, loaded.activation) == (0.0, "relu")
     np.savez(path, **saved_contents(net, format=old))  # version 2 had no such entry
-    with pytest.raises(ValueError, match="a twolayer.TwoLayerNet/2 file holds no weight_decay_lambda"):
+    with pytest.raises(
+        ValueError, match="a twolayer.TwoLayerNet/2 file holds no weight_decay_lambda"
+    ):
         TwoLayerNet.load(path)
 
 
@@ -84,7 +91,11 @@ def test_the_weight_decay_is_saved_loaded_pickled_and_copied(tmp_path, dtype):
     net = TwoLayerNet(6, 4, 3, weight_init_std=0.5, seed=2, dtype=dtype, weight_decay_lambda=0.25)
     net.save(tmp_path / "net.npz")
     x, t = np.random.default_rng(3).random((5, 6)), np.arange(5) % 3
-    for copy in (TwoLayerNet.load(tmp_path / "net.npz"), pickle.loads(pickle.dumps(net)), copylib.deepcopy(net)):
+    for copy in (
+        TwoLayerNet.load(tmp_path / "net.npz"),
+        pickle.loads(pickle.dumps(net)),
+        copylib.deepcopy(net),
+    ):
         assert copy.weight_decay_lambda == 0.25
         assert copy.loss(x, t) == net.loss(x, t)
         for key, value in copy.gradient(x, t).items():

@@ -16,7 +16,9 @@ LAMBDA = 0.05  # large, so that the decay's part is far above rounding
 def setup(dtype, decay=LAMBDA, activation="sigmoid", shape=(40, 12, 6, 4)):
     n, d, h, c = shape
     rng = np.random.default_rng(4)
-    net = TwoLayerNet(d, h, c, 0.5, activation=activation, dtype=dtype, seed=1, weight_decay_lambda=decay)
+    net = TwoLayerNet(
+        d, h, c, 0.5, activation=activation, dtype=dtype, seed=1, weight_decay_lambda=decay
+    )
     net.params["b1"] = rng.normal(size=h)
     net.params["b2"] = rng.normal(size=c)
     return net, mnist_like_batch(rng, n, d), rng.integers(0, c, n)
@@ -32,7 +34,9 @@ def decay_loss(params, decay):
 def test_loss_and_gradient_against_numpy(dtype, activation, assert_close):
     net, x, t = setup(dtype, activation=activation)
     reference = ReferenceNet.from_params(net.params, dtype=np.float64, activation=activation)
-    assert_close(net.loss(x, t), reference.loss(x, t) + decay_loss(net.params, LAMBDA), dtype, "loss")
+    assert_close(
+        net.loss(x, t), reference.loss(x, t) + decay_loss(net.params, LAMBDA), dtype, "loss"
+    )
     grads, expected = net.gradient(x, t), reference.gradient(x, t)
     for key in PARAM_NAMES:
         decay = LAMBDA * np.asarray(net.params[key], np.float64) if key.startswith("W") else 0
@@ -70,7 +74,9 @@ def test_no_decay_changes_nothing(dtype):
     decayed, x, t = setup(dtype)
     assert plain.weight_decay_lambda == 0.0 and decayed.weight_decay_lambda == LAMBDA
     assert decayed.accuracy(x, t) == plain.accuracy(x, t)
-    assert decayed.loss(x, t) == pytest.approx(plain.loss(x, t) + decay_loss(plain.params, LAMBDA), rel=1e-6)
+    assert decayed.loss(x, t) == pytest.approx(
+        plain.loss(x, t) + decay_loss(plain.params, LAMBDA), rel=1e-6
+    )
     np.testing.assert_array_equal(decayed.gradient(x, t)["b2"], plain.gradient(x, t)["b2"])
 
 
@@ -81,7 +87,9 @@ def test_the_fused_sgd_step_with_decay_is_gradient_then_update(dtype, gather):
     rows = np.arange(40)[::-1] if gather else None
     xb, tb = (x[rows], t[rows]) if gather else (x, t)
     for _ in range(5):
-        loss = stepped.train_step(x, t, 0.3, indices=rows) if gather else stepped.train_step(x, t, 0.3)
+        loss = (
+            stepped.train_step(x, t, 0.3, indices=rows) if gather else stepped.train_step(x, t, 0.3)
+        )
         grads = book.gradient(xb, tb)
         for key in PARAM_NAMES:
             book.params[key] -= 0.3 * grads[key]
@@ -97,14 +105,20 @@ def test_the_fused_sgd_step_with_decay_is_gradient_then_update(dtype, gather):
 def test_he_and_xavier_scales_per_layer(name, scale):
     net = TwoLayerNet(300, 40, 10, name, seed=5)
     rng = np.random.default_rng(5)
-    np.testing.assert_array_equal(net.params["W1"], np.sqrt(scale / 300) * rng.standard_normal((300, 40)))
-    np.testing.assert_array_equal(net.params["W2"], np.sqrt(scale / 40) * rng.standard_normal((40, 10)))
+    np.testing.assert_array_equal(
+        net.params["W1"], np.sqrt(scale / 300) * rng.standard_normal((300, 40))
+    )
+    np.testing.assert_array_equal(
+        net.params["W2"], np.sqrt(scale / 40) * rng.standard_normal((40, 10))
+    )
     assert not net.params["b1"].any() and not net.params["b2"].any()
     # From NumPy's global generator, as the book draws them.
     np.random.seed(0)
     book = TwoLayerNet(300, 40, 10, name)
     np.random.seed(0)
-    np.testing.assert_array_equal(book.params["W1"], np.sqrt(scale / 300) * np.random.randn(300, 40))
+    np.testing.assert_array_equal(
+        book.params["W1"], np.sqrt(scale / 300) * np.random.randn(300, 40)
+    )
     assert net.params["W1"].std() == pytest.approx(np.sqrt(scale / 300), rel=0.02)
 
 

@@ -9,16 +9,14 @@ import operator
 import os
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable
+from typing import Any, BinaryIO, Callable
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import _core, serialization
 from ._core import PARAM_NAMES
-
-if TYPE_CHECKING:
-    from .optimizers import Optimizer
+from .optimizers import Optimizer
 
 ACTIVATIONS: tuple[str, ...] = _core.ACTIVATIONS
 """The hidden layer's activations: ``"sigmoid"`` (the book's chapter 4 net) and ``"relu"`` (chapter 5's)."""
@@ -276,7 +274,11 @@ class TwoLayerNet:
         return self.params["W1"].dtype
 
     def __repr__(self) -> str:
-        decay = f", weight_decay_lambda={self.weight_decay_lambda!r}" if self.weight_decay_lambda else ""
+        decay = (
+            f", weight_decay_lambda={self.weight_decay_lambda!r}"
+            if self.weight_decay_lambda
+            else ""
+        )
         return (
             f"TwoLayerNet(input_size={self.input_size}, hidden_size={self.hidden_size}, "
             f"output_size={self.output_size}, activation={self.activation}, dtype={self.dtype.name}{decay})"
@@ -373,8 +375,6 @@ class TwoLayerNet:
         self, learning_rate: float | None, optimizer: Optimizer | None
     ) -> tuple[str, float, NDArray[Any] | None, dict[str, Any]]:
         """What the core's train_step needs: the optimizer's name, rate, flat state and other settings."""
-        from .optimizers import Optimizer  # (optimizers is imported by the package; net must not depend on it)
-
         if (learning_rate is None) == (optimizer is None):
             raise TypeError("give train_step a learning_rate or an optimizer (one of them)")
         if optimizer is not None and not isinstance(optimizer, Optimizer):
@@ -429,7 +429,11 @@ def _from_saved(cls: type[TwoLayerNet], saved: bytes) -> TwoLayerNet:
 
 
 def initial_params(
-    input_size: int, hidden_size: int, output_size: int, weight_init_std: float | str, seed: int | None
+    input_size: int,
+    hidden_size: int,
+    output_size: int,
+    weight_init_std: float | str,
+    seed: int | None,
 ) -> dict[str, NDArray[Any]]:
     """The book's initial parameters (float64): ``weight_init_std * randn`` weights, zero biases; a name of
     WEIGHT_INIT_SCALES gives each layer ``sqrt(scale / its inputs) * randn`` (He's, Xavier's), as the book's
@@ -444,6 +448,7 @@ def initial_params(
     else:
         rng = np.random.default_rng(seed)
         randn = lambda *shape: rng.standard_normal(shape)  # noqa: E731
+
     def scale(inputs: int) -> float:
         if isinstance(weight_init_std, str):
             return float(np.sqrt(WEIGHT_INIT_SCALES[weight_init_std] / inputs))

@@ -22,7 +22,17 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["OPTIMIZERS", "SGD", "AdaGrad", "Adam", "Momentum", "Nesterov", "Optimizer", "RMSprop", "create"]
+__all__ = [
+    "OPTIMIZERS",
+    "SGD",
+    "AdaGrad",
+    "Adam",
+    "Momentum",
+    "Nesterov",
+    "Optimizer",
+    "RMSprop",
+    "create",
+]
 
 # The book adds this to the square root of the squared gradients so that 0 never divides.
 _ROOT_EPSILON = 1e-7
@@ -95,7 +105,9 @@ class Optimizer:
             )
         return self._views()
 
-    def _allocate(self, layout: tuple[tuple[str, tuple[int, ...]], ...], dtype: np.dtype[Any]) -> None:
+    def _allocate(
+        self, layout: tuple[tuple[str, tuple[int, ...]], ...], dtype: np.dtype[Any]
+    ) -> None:
         size = sum(math.prod(shape) for _, shape in layout)
         self._layout = layout
         self._flat = np.zeros(len(self.buffers) * size, dtype)
@@ -145,7 +157,9 @@ class Optimizer:
     def load_state_dict(self, saved: Mapping[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned (settings, state, Adam's ``iter``), after checking all of it."""
         if saved.get("optimizer") != self.name:
-            raise ValueError(f"the state is of optimizer {saved.get('optimizer')!r}, not {self.name!r}")
+            raise ValueError(
+                f"the state is of optimizer {saved.get('optimizer')!r}, not {self.name!r}"
+            )
         settings = {
             name: _setting(name, saved[name], positive=name == "lr") for name in self.settings_names
         }
@@ -155,7 +169,9 @@ class Optimizer:
         if state is not None:
             size = sum(math.prod(shape) for _, shape in checked)
             state = np.asarray(state)
-            if state.dtype not in (np.float32, np.float64) or state.shape != (len(self.buffers) * size,):
+            if state.dtype not in (np.float32, np.float64) or state.shape != (
+                len(self.buffers) * size,
+            ):
                 raise ValueError(
                     f"the state must be float32 or float64 of shape ({len(self.buffers) * size},), "
                     f"got {state.dtype}{list(state.shape)}"
@@ -192,7 +208,9 @@ def _checked_layout(layout: Any) -> tuple[tuple[str, tuple[int, ...]], ...]:
     try:
         checked = tuple((str(key), tuple(int(n) for n in shape)) for key, shape in layout)
     except (TypeError, ValueError):
-        raise ValueError(f"the layout must be a list of (name, shape) pairs, got {layout!r}") from None
+        raise ValueError(
+            f"the layout must be a list of (name, shape) pairs, got {layout!r}"
+        ) from None
     if any(n < 0 for _, shape in checked for n in shape):
         raise ValueError(f"the layout's shapes must not be negative, got {layout!r}")
     return checked
@@ -294,7 +312,9 @@ class Adam(Optimizer):
 
     def _begin_step(self) -> None:
         self.iter += 1
-        self._lr_t = self.lr * math.sqrt(1.0 - self.beta2**self.iter) / (1.0 - self.beta1**self.iter)
+        self._lr_t = (
+            self.lr * math.sqrt(1.0 - self.beta2**self.iter) / (1.0 - self.beta1**self.iter)
+        )
 
     def _update(self, p: NDArray[Any], g: NDArray[Any], *state: NDArray[Any]) -> None:
         m, v = state
@@ -329,7 +349,9 @@ def create(name: str, lr: float, **settings: Any) -> Optimizer:
     (``momentum``, ``decay_rate``, ``beta1``, ``beta2``); the others are ignored, so that one set of training
     settings serves every optimizer."""
     if not isinstance(name, str) or name not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}, got {name!r}")
+        raise ValueError(
+            f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}, got {name!r}"
+        )
     cls = OPTIMIZERS[name]
     taken = {key: value for key, value in settings.items() if key in cls.settings_names}
     return cls(lr, **taken)

@@ -246,7 +246,13 @@ def _read_decay(values: dict[str, np.ndarray], found: str, path: Path) -> float:
         if decay is not None:
             raise _Refusal(f"{path}: damaged header: a {found} file holds no weight_decay_lambda")
         return 0.0
-    if decay is None or decay.shape != () or decay.dtype != np.float64 or not decay >= 0 or not np.isfinite(decay):
+    if (
+        decay is None
+        or decay.shape != ()
+        or decay.dtype != np.float64
+        or not decay >= 0
+        or not np.isfinite(decay)
+    ):
         shown = None if decay is None else decay.tolist()
         raise _Refusal(f"{path}: damaged header: weight_decay_lambda {shown!r}")
     return float(decay)
