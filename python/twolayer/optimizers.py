@@ -1,15 +1,18 @@
-"""The book's optimizers (``common/optimizer.py``, chapter 6): SGD, Momentum, Nesterov, AdaGrad, RMSprop and Adam.
+"""The book's optimizers (``common/optimizer.py``, chapter 6): SGD, Momentum, Nesterov, AdaGrad,
+RMSprop and Adam.
 
-Each class has the book's constructor, defaults and ``update(params, grads)``, which updates a dict of parameter
-arrays in place with NumPy, as the book's loop and ``Trainer`` call it, for any network. The same object also drives
-:meth:`twolayer.TwoLayerNet.train_step` (``net.train_step(x, t, optimizer=adam)``), where the C++ core applies the
-same formula, to rounding the same parameters, in the pass that computes the gradient.
+Each class has the book's constructor, defaults and ``update(params, grads)``, which updates a dict
+of parameter arrays in place with NumPy, as the book's loop and ``Trainer`` call it, for any
+network. The same object also drives :meth:`twolayer.TwoLayerNet.train_step` (``net.train_step(x, t,
+optimizer=adam)``), where the C++ core applies the same formula, to rounding the same parameters, in
+the pass that computes the gradient.
 
-The state (Momentum's and Nesterov's velocity ``v``, AdaGrad's and RMSprop's squared sums ``h``, Adam's moments ``m``
-and ``v``, and Adam's step count ``iter``) is created at the first update, as the book's is. It is one array laid out
-like the parameters (for a ``TwoLayerNet``: W1 b1 W2 b2, then again for Adam's second moment), which both paths update
-in place; the book's names are dicts of views of it. :meth:`Optimizer.state_dict` and
-:meth:`Optimizer.load_state_dict` copy it out and back in, so that a run can continue exactly where it stopped.
+The state (Momentum's and Nesterov's velocity ``v``, AdaGrad's and RMSprop's squared sums ``h``,
+Adam's moments ``m`` and ``v``, and Adam's step count ``iter``) is created at the first update, as
+the book's is. It is one array laid out like the parameters (for a ``TwoLayerNet``: W1 b1 W2 b2,
+then again for Adam's second moment), which both paths update in place; the book's names are dicts
+of views of it. :meth:`Optimizer.state_dict` and :meth:`Optimizer.load_state_dict` copy it out and
+back in, so that a run can continue exactly where it stopped.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ _ROOT_EPSILON = 1e-7
 
 
 def _setting(name: str, value: Any, *, positive: bool = False) -> float:
-    """value as a float: finite and > 0 with `positive`, else in [0, 1) (a momentum, a decay rate, a beta)."""
+    """value as a float: finite and > 0 with `positive`, else in [0, 1) (a momentum, a decay
+    rate, a beta)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     number = float(value)
@@ -73,7 +77,8 @@ class Optimizer:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.settings.items())})"
 
     def update(self, params: Mapping[str, NDArray[Any]], grads: Mapping[str, NDArray[Any]]) -> None:
-        """Update every array of `params` in place from `grads`, by the book's formula (NumPy, one key at a time)."""
+        """Update every array of `params` in place from `grads`, by the book's formula (NumPy, one
+        key at a time)."""
         state = self._state(params)
         self._begin_step()
         for key in params:
@@ -93,14 +98,16 @@ class Optimizer:
         return {name: getattr(self, name) for name in self.settings_names if name != "lr"}
 
     def _state(self, params: Mapping[str, NDArray[Any]]) -> list[dict[str, NDArray[Any]]]:
-        """The state's buffers as dicts of views keyed like `params`, created (zeros) at the first call."""
+        """The state's buffers as dicts of views keyed like `params`, created (zeros) at the first
+        call."""
         layout = tuple((key, tuple(np.shape(params[key]))) for key in params)
         if self._flat is None:
             dtype = np.result_type(*(params[key] for key in params))
             self._allocate(layout, dtype)
         elif layout != self._layout:
             raise ValueError(
-                f"this {type(self).__name__} holds the state of parameters {_describe(self._layout)}, "
+                f"this {type(self).__name__} holds the state of parameters "
+                f"{_describe(self._layout)}, "
                 f"got {_describe(layout)}: use one optimizer per network"
             )
         return self._views()
@@ -129,20 +136,23 @@ class Optimizer:
         return buffers
 
     def _for_core(self, params: Mapping[str, NDArray[Any]]) -> NDArray[Any] | None:
-        """The flat state for a fused step on `params` (a TwoLayerNet's), created at the first step."""
+        """The flat state for a fused step on `params` (a TwoLayerNet's), created at the first
+        step."""
         if not self.buffers:
             return None
         self._state(params)
         if self._flat is not None and self._flat.dtype != params["W1"].dtype:
             raise ValueError(
-                f"this {type(self).__name__}'s state is {self._flat.dtype}, the network's parameters "
+                f"this {type(self).__name__}'s state is {self._flat.dtype}, "
+                "the network's parameters "
                 f"{params['W1'].dtype}: use one optimizer per network"
             )
         return self._flat
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything the optimizer holds, copied: its name, settings, state (None before the first update) and the
-        layout of the parameters it updates (names and shapes); ``iter`` too for Adam."""
+        """Everything the optimizer holds, copied: its name, settings, state (None before the first
+        update) and the layout of the parameters it updates (names and shapes); ``iter`` too for
+        Adam."""
         return {
             "optimizer": self.name,
             **self.settings,
@@ -155,7 +165,8 @@ class Optimizer:
         return {}
 
     def load_state_dict(self, saved: Mapping[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned (settings, state, Adam's ``iter``), after checking all of it."""
+        """Restore what :meth:`state_dict` returned (settings, state, Adam's ``iter``), after
+        checking all of it."""
         if saved.get("optimizer") != self.name:
             raise ValueError(
                 f"the state is of optimizer {saved.get('optimizer')!r}, not {self.name!r}"
@@ -279,7 +290,8 @@ class AdaGrad(Optimizer):
 
 
 class RMSprop(Optimizer):
-    """RMSprop: ``h *= decay_rate; h += (1 - decay_rate) * g * g; W -= lr * g / (sqrt(h) + 1e-7)``."""
+    """RMSprop: ``h *= decay_rate; h += (1 - decay_rate) * g * g;
+    W -= lr * g / (sqrt(h) + 1e-7)``."""
 
     name, buffers, settings_names = "rmsprop", ("h",), ("lr", "decay_rate")
     h: dict[str, NDArray[Any]] | None = None
@@ -296,8 +308,9 @@ class RMSprop(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam as the book writes it: at step ``iter`` (from 1), ``lr_t = lr * sqrt(1 - beta2**iter) / (1 -
-    beta1**iter)``; ``m += (1 - beta1) * (g - m); v += (1 - beta2) * (g**2 - v); W -= lr_t * m / (sqrt(v) + 1e-7)``."""
+    """Adam as the book writes it: at step ``iter`` (from 1),
+    ``lr_t = lr * sqrt(1 - beta2**iter) / (1 - beta1**iter)``; ``m += (1 - beta1) * (g - m);
+    v += (1 - beta2) * (g**2 - v); W -= lr_t * m / (sqrt(v) + 1e-7)``."""
 
     name, buffers, settings_names = "adam", ("m", "v"), ("lr", "beta1", "beta2")
     m: dict[str, NDArray[Any]] | None = None
@@ -345,9 +358,9 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 
 
 def create(name: str, lr: float, **settings: Any) -> Optimizer:
-    """The optimizer `name` (one of :data:`OPTIMIZERS`) with learning rate `lr` and those of `settings` it takes
-    (``momentum``, ``decay_rate``, ``beta1``, ``beta2``); the others are ignored, so that one set of training
-    settings serves every optimizer."""
+    """The optimizer `name` (one of :data:`OPTIMIZERS`) with learning rate `lr` and those of
+    `settings` it takes (``momentum``, ``decay_rate``, ``beta1``, ``beta2``); the others are
+    ignored, so that one set of training settings serves every optimizer."""
     if not isinstance(name, str) or name not in OPTIMIZERS:
         raise ValueError(
             f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}, got {name!r}"
