@@ -31,7 +31,7 @@ from twolayer.datasets import load_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MNIST = Path(os.environ.get("TWOLAYER_MNIST_DIR", ROOT.parent / "shared" / "mnist"))
-DEFAULT_JSON = ROOT / "bench" / "optimizers-results.json"
+DEFAULT_JSON = ROOT / "bench" / "results-optimizers.json"
 # The book's learning rates in ch06/optimizer_compare_mnist.py: each class's default.
 RATES = {
     "sgd": 0.01,
