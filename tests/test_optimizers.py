@@ -326,3 +326,29 @@ def test_the_optimizers_benchmark_runs_and_agrees(tmp_path, mnist_dir):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = json.loads(out.read_text())
     assert set(results["float64"]["differences_in_eps"]) == set(OPTIMIZERS)
+
+
+@pytest.mark.parametrize("name", ["adam", "rmsprop"])
+def test_the_fused_update_is_the_same_on_any_number_of_threads(name):
+    import twolayer
+
+    x, t = data(np.random.default_rng(5), 600)
+    results = []
+    before = twolayer.get_num_threads()
+    try:
+        for threads in (1, 2, 3):
+            twolayer.set_num_threads(threads)
+            net, opt = TwoLayerNet(20, 40, 3, seed=2), optimizers.create(name, lr=0.01)
+            for start in range(0, 600, 300):  # two rounds of chunks each step at 3 threads
+                net.train_step(x[start : start + 300], t[start : start + 300], optimizer=opt)
+            results.append(
+                (
+                    np.concatenate([v.ravel() for v in net.params.values()]),
+                    opt.state_dict()["state"],
+                )
+            )
+    finally:
+        twolayer.set_num_threads(before)
+    for params, state in results[1:]:
+        np.testing.assert_array_equal(params, results[0][0])
+        np.testing.assert_array_equal(state, results[0][1])
