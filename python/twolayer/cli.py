@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import contextlib
+import difflib
 import json
-import math
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -22,30 +22,32 @@ from typing import Any, Optional
 import numpy as np
 
 from . import __version__, set_num_threads
-from ._cpus import available_cpus
 from ._files import atomic_write
 from ._threads import MAX_THREADS, check_thread_count
 from .datasets import MNIST_CLASSES, MNIST_PIXELS, cache_dir, image_to_mnist, load_mnist
-from .net import ACTIVATIONS, TwoLayerNet
+from .net import TwoLayerNet
 from .plotting import plot_history
+from .settings import (
+    BOOK_ITERS_NUM,
+    SETTINGS,
+    Int,
+    NetSettings,
+    Real,
+    Setting,
+    SettingError,
+    TrainSettings,
+)
 from .sweep import (
     FAILED,
-    SUMMARY_MD,
-    LogRange,
     dask_executor,
     local_executor,
+    parse_value,
     plan_runs,
     run_sweep,
     setting_names,
+    share_of_cpus,
 )
-from .training import (
-    BOOK_HIDDEN_SIZE,
-    BOOK_ITERS_NUM,
-    DivergedError,
-    History,
-    check_settings,
-    train,
-)
+from .training import DivergedError, History, fit
 
 __all__ = ["main"]
 
@@ -54,7 +56,10 @@ _EXIT_ERROR, _EXIT_USAGE, _EXIT_INTERRUPTED = 1, 2, 130
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``twolayer`` command with `argv` (default: ``sys.argv[1:]``) and return its exit status."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # named by the command's parser, with its usage
+        getattr(args, "command_parser", parser).error(_unrecognized(args, parser, unknown))
     try:
         if args.num_threads is not None:
             set_num_threads(args.num_threads)
@@ -65,8 +70,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _EXIT_INTERRUPTED
 
 
+# Python 3.14's argparse suggests the closest choice of a mistyped value.
+_SUGGEST: dict[str, Any] = {"suggest_on_error": True} if sys.version_info >= (3, 14) else {}
+# Every parser: no abbreviations (--batch silently taken for --batch-size), and suggestions.
+_PARSING: dict[str, Any] = {"allow_abbrev": False, **_SUGGEST}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
+        **_PARSING,
         prog="twolayer",
         description="The two-layer network of Deep Learning from Scratch (ch. 4.5) on MNIST, with a C++ core.",
         epilog="Run 'twolayer COMMAND --help' for the options of a command.",
@@ -84,39 +96,68 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _common_options(machine: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The options of every command that builds a network from MNIST."""
-    common = argparse.ArgumentParser(add_help=False, parents=[machine])
-    common.add_argument(
-        "--hidden",
-        type=_positive_int,
-        default=BOOK_HIDDEN_SIZE,
-        metavar="H",
-        help="hidden layer size (default: %(default)s)",
-    )
-    common.add_argument(
-        "--activation",
-        choices=ACTIVATIONS,
-        default="sigmoid",
-        help="the hidden layer's: sigmoid (chapter 4's network) or relu (chapter 5's) (default: %(default)s)",
-    )
-    common.add_argument(
-        "--dtype",
-        choices=("float64", "float32"),
-        default="float64",
-        help="the network's dtype (default: %(default)s)",
-    )
-    common.add_argument(
-        "--seed",
-        type=_nonnegative_int,
-        default=None,
-        help="seed of the initial weights and of all the sampling (default: random)",
-    )
+    """The options of every command that builds a network from MNIST: the network's settings and
+    the seed."""
+    common = argparse.ArgumentParser(add_help=False, parents=[machine], **_PARSING)
+    for spec in NetSettings.declared().values():
+        _add_setting(common, spec)
+    _add_setting(common, SETTINGS["seed"])
     return common
+
+
+def _add_setting(parser: Any, spec: Setting) -> None:
+    """The flag of setting `spec` (`parser`: a parser or an argument group), its type, choices
+    and help from the declaration."""
+    constraint = spec.flag_constraint
+    kind: dict[str, Any] = {"choices": constraint.choices}
+    if constraint.choices is None:
+        kind = {"type": _flag_type(constraint.parse), "metavar": spec.metavar}
+    _add_flag(parser, spec.flags, dest=spec.name, default=spec.default, help=spec.help, **kind)
+
+
+def _add_flag(parser: Any, flags: Sequence[str], **kwargs: Any) -> None:
+    """An option named `flags[0]` in help and errors, also taken as any of the others (the book's
+    spellings, an older name), which help mentions."""
+    aliases = [flag for flag in flags[1:] if "_" not in flag]  # the underscored ones go unsaid
+    if aliases:
+        kwargs["help"] += f" (also {', '.join(aliases)})"
+    parser.add_argument(flags[0], **kwargs)
+    kwargs.update(help=argparse.SUPPRESS, default=argparse.SUPPRESS)
+    for alias in flags[1:]:  # each its own, so that an error names the flag as it was typed
+        parser.add_argument(alias, **kwargs)
+
+
+def _flag_type(parse: Any) -> Any:
+    """argparse's type for a flag read by `parse`: its ValueError as argparse's usage error."""
+
+    def read(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return read
+
+
+def _unrecognized(
+    args: argparse.Namespace, parser: argparse.ArgumentParser, unknown: list[str]
+) -> str:
+    """argparse's message for `unknown` arguments, and the closest flag of the command to the
+    first unknown one."""
+    message = f"unrecognized arguments: {' '.join(unknown)}"
+    command = getattr(args, "command_parser", parser)
+    flags = [f for f in command._option_string_actions if f.startswith("--")]
+    typed = next((word.split("=", 1)[0] for word in unknown if word.startswith("--")), None)
+    if typed is not None:
+        close = difflib.get_close_matches(typed.replace("_", "-"), flags, n=1, cutoff=0.6)
+        if close:
+            message += f"; did you mean {close[0]}?"
+    return message
 
 
 def _machine_options() -> argparse.ArgumentParser:
     """Where the data and the threads come from: options of every command that loads MNIST."""
-    machine = argparse.ArgumentParser(add_help=False)
+    machine = argparse.ArgumentParser(add_help=False, **_PARSING)
     _add_dir_option(
         machine,
         "--data-dir",
@@ -142,6 +183,7 @@ def _add_dir_option(parser: Any, flag: str, default: Path | None, help: str) -> 
 def _add_train_command(commands: Any, common: argparse.ArgumentParser) -> None:
     train_parser = commands.add_parser(
         "train",
+        **_PARSING,
         parents=[common],
         help="train on MNIST, draw figures 4-11 and 4-12, save history and parameters",
         description=(
@@ -151,126 +193,59 @@ def _add_train_command(commands: Any, common: argparse.ArgumentParser) -> None:
         ),
     )
     length = train_parser.add_mutually_exclusive_group()
-    length.add_argument(
-        "--iters",
-        type=_positive_int,
-        default=None,
-        metavar="N",
-        help=f"iterations (default: {BOOK_ITERS_NUM})",
-    )
-    length.add_argument(
-        "--epochs", type=_positive_int, default=None, metavar="N", help="epochs, instead of --iters"
-    )
-    train_parser.add_argument(
-        "--batch-size",
-        type=_positive_int,
-        default=100,
-        metavar="N",
-        help="mini-batch size (default: %(default)s)",
-    )
-    train_parser.add_argument(
-        "--lr", type=_positive_float, default=0.1, help="learning rate (default: %(default)s)"
-    )
-    train_parser.add_argument(
-        "--gradient",
-        choices=("backprop", "numerical"),
-        default="backprop",
-        help="how to compute the gradient; numerical is the book's slow alternative (default: %(default)s)",
-    )
-    _add_sampling_options(train_parser)
+    for name, spec in TrainSettings.declared().items():
+        if name != "seed":  # a common option: it seeds the network too
+            _add_setting(length if name in ("iters_num", "epochs") else train_parser, spec)
     _add_dir_option(
         train_parser,
         "--out",
         Path("twolayer-out"),
         "output directory, created if needed (default: %(default)s)",
     )
-    train_parser.set_defaults(run=_train, usage_error=train_parser.error)
-
-
-def _add_sampling_options(train_parser: argparse.ArgumentParser) -> None:
-    """train's options for which samples it trains on and which it evaluates on."""
-    train_parser.add_argument(
-        "--sampling",
-        choices=("replacement", "shuffle"),
-        default="replacement",
-        help="mini-batches drawn with replacement (the book's), or the training set shuffled every epoch and walked "
-        "through, each sample once per epoch (default: %(default)s)",
-    )
-    train_parser.add_argument(
-        "--train-size",
-        type=_positive_int,
-        default=None,
-        metavar="N",
-        help="train on N samples (default: all)",
-    )
-    train_parser.add_argument(
-        "--validation-size",
-        type=_nonnegative_int,
-        default=0,
-        metavar="N",
-        help="hold N training samples out, never trained on, and report their accuracy (default: %(default)s)",
-    )
-    train_parser.add_argument(
-        "--eval-every", type=_positive_int, default=None, metavar="K", help="evaluate every K iterations "
-        "(default: every epoch)"
-    )  # fmt: skip
-    train_parser.add_argument(
-        "--eval-samples", type=_positive_int, default=None, metavar="M", help="evaluate on M samples of each set, "
-        "drawn once (default: all)"
-    )  # fmt: skip
+    train_parser.set_defaults(run=_train, command_parser=train_parser)
 
 
 def _add_gradcheck_command(commands: Any, common: argparse.ArgumentParser) -> None:
     check_parser = commands.add_parser(
         "gradcheck",
+        **_PARSING,
         parents=[common],
         help="compare the numerical gradient with backpropagation (ch05/gradient_check.py)",
         description=(
-            "The book's gradient check: on the first --batch training images, compute the gradient by "
+            "The book's gradient check: on the first --batch-size training images, compute the gradient by "
             "backpropagation and by central differences (both numerical methods), and print the mean and maximum "
             "absolute difference for each parameter."
         ),
     )
-    check_parser.add_argument(
-        "--batch",
+    _add_flag(
+        check_parser,
+        ("--batch-size", "--batch", "--batch_size"),
+        dest="batch_size",
         type=_positive_int,
         default=3,
         metavar="N",
         help="number of samples (default: %(default)s)",
     )
-    check_parser.set_defaults(run=_gradcheck)
+    check_parser.set_defaults(run=_gradcheck, command_parser=check_parser)
 
 
 def _add_plot_command(commands: Any) -> None:
     plot_parser = commands.add_parser(
         "plot",
+        **_PARSING,
         help="redraw the figures of a run from its history.json",
         description="Draw loss.png (figure 4-11) and accuracy.png (figure 4-12) from a history.json that "
         "'twolayer train' wrote.",
     )
     plot_parser.add_argument("history", type=Path, metavar="HISTORY", help="a history.json")
     _add_dir_option(plot_parser, "--out", None, "output directory (default: the history's)")
-    plot_parser.set_defaults(run=_plot, num_threads=None)
-
-
-# The command-line flag of each training setting, to name it in errors.
-_SETTING_FLAGS = {
-    "iters_num": "--iters", "epochs": "--epochs", "batch_size": "--batch-size", "learning_rate": "--lr",
-    "gradient": "--gradient", "seed": "--seed", "sampling": "--sampling", "train_size": "--train-size",
-    "validation_size": "--validation-size", "eval_every": "--eval-every", "eval_samples": "--eval-samples",
-}  # fmt: skip
-
-
-def _train_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The keyword arguments of twolayer.training.train that the flags give."""
-    return {
-        name: getattr(args, flag[2:].replace("-", "_")) for name, flag in _SETTING_FLAGS.items()
-    }
+    plot_parser.set_defaults(run=_plot, num_threads=None, command_parser=plot_parser)
 
 
 def _add_predict_command(commands: Any) -> None:
     parser = commands.add_parser(
         "predict",
+        **_PARSING,
         help="guess the digit in pictures (PNG, JPEG) with a trained network",
         description=(
             "Print the three most probable digits of each picture, with their probabilities. A picture may be of any "
@@ -292,7 +267,7 @@ def _add_predict_command(commands: Any) -> None:
         None,
         "write the 28x28 image the network saw for each picture into DIR, as NAME.png",
     )
-    parser.set_defaults(run=_predict, num_threads=None)
+    parser.set_defaults(run=_predict, num_threads=None, command_parser=parser)
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -358,26 +333,19 @@ def _train(args: argparse.Namespace) -> int:
         (x_train, t_train), (x_test, t_test) = load_mnist(data_dir=args.data_dir)
     except (OSError, ValueError) as exc:  # the message says what is wrong and where
         return _error(exc)
-    settings = _train_settings(args)
-    try:  # what only the data can tell: a --train-size larger than it, say; before anything is written
-        check_settings(settings, data_sizes=(len(x_train), len(x_test)))
-    except (TypeError, ValueError) as exc:
-        setting = str(exc).split(" ", 1)[0]
-        args.usage_error(
-            f"argument {_SETTING_FLAGS[setting]}: {exc}" if setting in _SETTING_FLAGS else str(exc)
-        )
+    try:  # what only the data can tell (a --train-size larger than it), before anything is written
+        settings = TrainSettings(**{name: getattr(args, name) for name in TrainSettings.declared()})
+        settings.check_data(len(x_train), len(x_test))
+    except SettingError as exc:
+        args.command_parser.error(f"argument {SETTINGS[exc.setting].flag}: {exc}")
     try:
         args.out.mkdir(parents=True, exist_ok=True)  # now, not after a long run
         net = _network(args, x_train.shape[1])
-    except (
-        OSError,
-        MemoryError,
-        ValueError,
-    ) as exc:  # an unwritable --out; a --hidden too large for this machine
+    except (OSError, MemoryError, ValueError) as exc:  # an unwritable --out; too large a --hidden
         return _error(exc)
     print(f"Training {net!r}\n  {_describe_run(settings, len(x_train), len(x_test))}", flush=True)
     try:
-        history = train(net, x_train, t_train, x_test, t_test, **settings)
+        history = fit(net, (x_train, t_train), (x_test, t_test), settings)
     except DivergedError as exc:
         history = exc.history
         _error(exc)
@@ -405,30 +373,25 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _network(args: argparse.Namespace, input_size: int) -> TwoLayerNet:
-    """The network of --hidden, --activation, --dtype and --seed, for `input_size` inputs."""
-    return TwoLayerNet(
-        input_size,
-        args.hidden,
-        MNIST_CLASSES,
-        activation=args.activation,
-        dtype=args.dtype,
-        seed=args.seed,
-    )
+    """The network of the network's flags and --seed, for `input_size` inputs."""
+    chosen = {name: getattr(args, name) for name in NetSettings.declared()}
+    return TwoLayerNet(input_size, output_size=MNIST_CLASSES, seed=args.seed, **chosen)
 
 
-def _describe_run(settings: dict[str, Any], n_train: int, n_test: int) -> str:
-    held_out = settings["validation_size"]
-    trained_on = settings["train_size"] or n_train - held_out
+def _describe_run(settings: TrainSettings, n_train: int, n_test: int) -> str:
+    held_out = settings.validation_size
+    trained_on = settings.train_size or n_train - held_out
     validation = f"{held_out:,} held out for validation, " if held_out else ""
     length = (
-        f"{settings['epochs']:,} epochs"
-        if settings["epochs"]
-        else f"{settings['iters_num'] or BOOK_ITERS_NUM:,} iterations"
+        f"{settings.epochs:,} epochs"
+        if settings.epochs
+        else f"{settings.iters_num or BOOK_ITERS_NUM:,} iterations"
     )
-    shuffled = ", shuffled every epoch" if settings["sampling"] == "shuffle" else ""
+    shuffled = ", shuffled every epoch" if settings.sampling == "shuffle" else ""
     return (
-        f"on {trained_on:,} MNIST images ({validation}{n_test:,} for testing): {length}, batch size "
-        f"{settings['batch_size']}, learning rate {settings['learning_rate']}, {settings['gradient']} gradient{shuffled}"
+        f"on {trained_on:,} MNIST images ({validation}{n_test:,} for testing): {length}, batch "
+        f"size {settings.batch_size}, learning rate {settings.learning_rate}, "
+        f"{settings.gradient} gradient{shuffled}"
     )
 
 
@@ -467,13 +430,14 @@ def _gradcheck(args: argparse.Namespace) -> int:
         (x_train, t_train), _ = load_mnist(one_hot_label=True, data_dir=args.data_dir)
     except (OSError, ValueError) as exc:
         return _error(exc)
-    x_batch, t_batch = x_train[: args.batch], t_train[: args.batch]
+    x_batch, t_batch = x_train[: args.batch_size], t_train[: args.batch_size]
     try:
         net = _network(args, x_train.shape[1])
     except (MemoryError, ValueError) as exc:  # a --hidden too large for this machine
         return _error(exc)
     print(
-        f"Gradient check of {net!r}\n  on x_train[:{args.batch}]: |numerical - backprop| for each parameter"
+        f"Gradient check of {net!r}\n  on x_train[:{args.batch_size}]: "
+        "|numerical - backprop| for each parameter"
     )
 
     grad_backprop = net.gradient(x_batch, t_batch)
@@ -493,9 +457,7 @@ def _gradcheck(args: argparse.Namespace) -> int:
     return 0
 
 
-# A sweep's flag for each setting: `twolayer train`'s; any other setting of train() or of the
-# network is --its-name. Their dests carry a prefix that keeps them apart from the sweep's options.
-_SWEEP_FLAGS = {**_SETTING_FLAGS, "hidden_size": "--hidden"}
+# The sweep's settings are kept by dests with a prefix, apart from its own options.
 _SETTING = "setting:"
 Slots = Optional[int]
 
@@ -503,6 +465,7 @@ Slots = Optional[int]
 def _add_sweep_command(commands: Any, machine: argparse.ArgumentParser) -> None:
     parser = commands.add_parser(
         "sweep",
+        **_PARSING,
         parents=[machine],
         help="many training runs: a grid, or a random search; summary, figures, resumable",
         description=(
@@ -518,14 +481,19 @@ def _add_sweep_command(commands: Any, machine: argparse.ArgumentParser) -> None:
         "workers, or 1 per run on a Dask cluster).",
     )
     settings = parser.add_argument_group("settings (one or more values each, or LOW:HIGH)")
-    for name, default in setting_names().items():
-        flag = _SWEEP_FLAGS.get(name, "--" + name.replace("_", "-"))
-        settings.add_argument(
-            flag, dest=_SETTING + name, nargs="+", type=_sweep_value, metavar="V",
-            help=f"{name} (default: {getattr(default, '__name__', default)})",
-        )  # fmt: skip
+    for name in setting_names():
+        spec = SETTINGS[name]
+        _add_flag(
+            settings,
+            spec.flags,
+            dest=_SETTING + name,
+            nargs="+",
+            type=_flag_type(parse_value),
+            metavar="V",
+            help=spec.help.replace("%(default)s", str(spec.default)),
+        )
     _add_sweep_options(parser)
-    parser.set_defaults(run=_sweep)
+    parser.set_defaults(run=_sweep, command_parser=parser)
 
 
 def _add_sweep_options(parser: argparse.ArgumentParser) -> None:
@@ -558,6 +526,8 @@ def _sweep(args: argparse.Namespace) -> int:
     }
     try:  # every setting checked before any run starts (or any cluster is contacted)
         runs = plan_runs(space, seeds=args.seeds, trials=args.trials, search_seed=args.search_seed)
+    except SettingError as exc:
+        return _usage_error(f"argument {SETTINGS[exc.setting].flag}: {exc}")
     except (TypeError, ValueError) as exc:
         return _usage_error(exc)
     try:
@@ -578,7 +548,7 @@ def _sweep(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:  # an --out one cannot write, a damaged runs.jsonl
         return _error(exc)
     print(f"Wrote {', '.join(str(path) for path in result.files)}")
-    print((args.out / SUMMARY_MD).read_text(encoding="utf-8"), end="")
+    print(result.summary, end="")
     if result.interrupted:
         return _EXIT_INTERRUPTED
     return _EXIT_ERROR if any(r["status"] == FAILED for r in result.records) else 0
@@ -593,25 +563,12 @@ def _sweep_executor(args: argparse.Namespace) -> Iterator[tuple[cf.Executor | No
     elif args.workers == 1:
         yield None, None, args.num_threads  # in this process, with main()'s --num-threads
     else:
-        threads = args.num_threads or max(1, available_cpus() // args.workers)
+        threads = args.num_threads or share_of_cpus(args.workers)
         with local_executor(args.workers, threads) as executor:
             yield executor, args.workers, threads
 
 
-def _sweep_value(text: str) -> Any:
-    """A setting's value as written: LOW:HIGH (a range), an integer, a number, or a word."""
-    if ":" in text:
-        try:
-            return LogRange.parse(text)
-        except (TypeError, ValueError) as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-    for kind in (int, float):
-        with contextlib.suppress(ValueError):
-            return kind(text)
-    return text
-
-
-def _usage_error(exc: Exception) -> int:
+def _usage_error(exc: Exception | str) -> int:
     print(f"twolayer sweep: error: {exc}", file=sys.stderr)
     return _EXIT_USAGE
 
@@ -621,24 +578,10 @@ def _error(exc: Exception) -> int:
     return _EXIT_ERROR
 
 
-def _int_at_least(minimum: int, text: str, kind: str) -> int:
-    """`text` as an integer >= `minimum`; argparse reports the error as a usage error naming the
-    option."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or value < minimum:
-        raise argparse.ArgumentTypeError(f"must be a {kind} integer, got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    return _int_at_least(1, text, "positive")
-
-
-def _nonnegative_int(text: str) -> int:
-    return _int_at_least(0, text, "non-negative")
+# The command's own numbers, read and worded as the settings' are.
+_positive_int = _flag_type(Int(1).parse)
+_nonnegative_int = _flag_type(Int(0).parse)
+_positive_float = _flag_type(Real(above=0).parse)
 
 
 def _thread_count(text: str) -> int:
@@ -651,13 +594,3 @@ def _thread_count(text: str) -> int:
         return check_thread_count(n, name="")
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
-    return value

@@ -9,11 +9,9 @@ evaluation, less often or on fewer samples (the book's later ``Trainer``).
 from __future__ import annotations
 
 import contextlib
-import functools
 import inspect
 import json
 import math
-import numbers
 import os
 import reprlib
 import signal
@@ -31,14 +29,18 @@ from ._core import PARAM_NAMES
 from ._files import atomic_write
 from ._progress import progress_bar
 from .net import TwoLayerNet
+from .settings import BOOK_ITERS_NUM, TrainSettings
 
-__all__ = ["MAX_HISTORY_BYTES", "DivergedError", "History", "check_settings", "train"]
+__all__ = [
+    "BOOK_ITERS_NUM",
+    "MAX_HISTORY_BYTES",
+    "DivergedError",
+    "History",
+    "check_settings",
+    "fit",
+    "train",
+]
 
-_GRADIENTS = ("backprop", "numerical")
-_SAMPLINGS = ("replacement", "shuffle")
-# The book's settings in ch04/train_neuralnet.py, where ours default to them.
-BOOK_ITERS_NUM = 10000
-BOOK_HIDDEN_SIZE = 50
 # A history takes about 20 bytes of JSON per iteration, so this bound allows runs of some three million iterations
 # while keeping what a corrupt or hostile file can make the reader parse to a few hundred MB of Python objects.
 MAX_HISTORY_BYTES = 64 * 2**20
@@ -142,73 +144,108 @@ class DivergedError(FloatingPointError):
 
 
 def train(
-    net: TwoLayerNet, x_train: np.ndarray, t_train: np.ndarray, x_test: np.ndarray, t_test: np.ndarray, *,
-    iters_num: int | None = None, epochs: int | None = None, batch_size: int = 100, learning_rate: float = 0.1,
-    gradient: str = "backprop", seed: int | None = None, sampling: str = "replacement", train_size: int | None = None,
-    validation_size: int = 0, eval_every: int | None = None, eval_samples: int | None = None, progress: bool = True,
-) -> History:  # fmt: skip
+    net: TwoLayerNet,
+    x_train: np.ndarray,
+    t_train: np.ndarray,
+    x_test: np.ndarray,
+    t_test: np.ndarray,
+    *,
+    progress: bool = True,
+    **settings: Any,
+) -> History:
     """Train `net` in place with the book's mini-batch SGD and return the :class:`History` of the run.
 
-    Each iteration takes a mini-batch of `batch_size` samples (`sampling`: "replacement", the book's
-    ``rng.choice(train_size, batch_size)``, or "shuffle", the training set permuted every epoch and walked through
-    in consecutive batches, the last one short when `batch_size` does not divide it), computes the gradient
-    (`gradient`: "backprop" or "numerical"), updates ``net.params[key] -= learning_rate * grad[key]`` and records the
-    mini-batch loss. The run lasts `iters_num` iterations or `epochs` epochs (not both; default 10,000 iterations).
-    `validation_size` samples of the training set are held out, never trained on, and `train_size` of the rest are
-    trained on (default: all). Accuracy on the training, validation and test sets is measured at the first iteration
-    of every epoch as in the book, or every `eval_every` iterations, on `eval_samples` samples of each set drawn once
-    (default: all), and on the whole sets after the last iteration. All the sampling comes from `seed` (None: a fresh
-    one); the network's initial weights are its own. docs/training.md tells the details.
+    The settings are :class:`~twolayer.settings.TrainSettings`' (the signature lists them with their
+    defaults). Each iteration takes a mini-batch of `batch_size` samples (`sampling`: "replacement",
+    the book's ``rng.choice(train_size, batch_size)``, or "shuffle", the training set permuted every
+    epoch and walked through in consecutive batches, the last one short when `batch_size` does not
+    divide it), computes the gradient (`gradient`: "backprop" or "numerical"), updates
+    ``net.params[key] -= learning_rate * grad[key]`` and records the mini-batch loss. The run lasts
+    `iters_num` iterations or `epochs` epochs (not both; default 10,000 iterations).
+    `validation_size` samples of the training set are held out, never trained on, and `train_size`
+    of the rest are trained on (default: all). Accuracy on the training, validation and test sets is
+    measured at the first iteration of every epoch as in the book, or every `eval_every`
+    iterations, on `eval_samples` samples of each set drawn once (default: all), and on the whole
+    sets after the last iteration. All the sampling comes from `seed` (None: a fresh one); the
+    network's initial weights are its own. docs/training.md tells the details.
 
-    `net` may be any network with the book's interface (``params``, ``gradient``, ``numerical_gradient``, ``loss``,
-    ``accuracy``). Images are (N, D), labels (N,) or one-hot (N, C), as :func:`~twolayer.datasets.load_mnist` gives.
-    `progress`: a line per evaluation on stdout saying what was measured (``train acc, test acc | 0.9436, 0.9421``)
-    and a tqdm bar on a terminal; False is silent. Ctrl-C, even within a long numerical gradient, returns the history
-    so far with ``interrupted`` set, `net` as it was after the last iteration recorded.
+    `net` may be any network with the book's interface (``params``, ``gradient``,
+    ``numerical_gradient``, ``loss``, ``accuracy``). Images are (N, D), labels (N,) or one-hot
+    (N, C), as :func:`~twolayer.datasets.load_mnist` gives. `progress`: a line per evaluation on
+    stdout saying what was measured (``train acc, test acc | 0.9436, 0.9421``) and a tqdm bar on a
+    terminal; False is silent. Ctrl-C, even within a long numerical gradient, returns the history so
+    far with ``interrupted`` set, `net` as it was after the last iteration recorded.
 
-    Raises :class:`DivergedError` (its ``history`` holds the run) when the loss becomes NaN or infinite; ValueError or
-    TypeError, naming the setting, for a bad setting (see :func:`check_settings`) or images and labels that differ in
-    number.
+    Raises :class:`DivergedError` (its ``history`` holds the run) when the loss becomes NaN or
+    infinite; :class:`~twolayer.settings.SettingError` (a ValueError; also a TypeError for a value
+    of the wrong type), naming the setting, for a bad setting (see :func:`check_settings`);
+    ValueError for images and labels that differ in number.
     """
+    unknown = sorted(set(settings) - set(TrainSettings.declared()))
+    if unknown:
+        raise TypeError(f"train() got an unexpected keyword argument {unknown[0]!r}")
     _check_data(x_train, t_train, x_test, t_test)
-    settings: dict[str, Any] = {
-        "iters_num": iters_num, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
-        "gradient": gradient, "seed": seed, "sampling": sampling, "train_size": train_size,
-        "validation_size": validation_size, "eval_every": eval_every, "eval_samples": eval_samples,
-    }  # fmt: skip
-    check_settings(settings, data_sizes=(len(x_train), len(x_test)))
-    settings["seed"] = None if seed is None else int(seed)  # JSON cannot hold a NumPy integer
-    batch_rng, split_rng, eval_rng = _generators(settings["seed"])
-    fit, validation = _hold_out(x_train, t_train, split_rng, train_size, validation_size)
-    fused = _takes_fused_steps(net, gradient)
+    checked = TrainSettings(**settings)
+    checked.check_data(len(x_train), len(x_test))
+    return fit(net, (x_train, t_train), (x_test, t_test), checked, progress=progress)
+
+
+def fit(
+    net: Any, train_set: Pair, test_set: Pair, settings: TrainSettings, *, progress: bool = True
+) -> History:
+    """:func:`train` with `settings` already checked against these data
+    (:meth:`~twolayer.settings.TrainSettings.check_data`): for callers that checked them before
+    doing anything else, as the command line does."""
+    batch_rng, split_rng, eval_rng = _generators(settings.seed)
+    fit_set, validation = _hold_out(
+        *train_set, split_rng, settings.train_size, settings.validation_size
+    )
+    fused = _takes_fused_steps(net, settings.gradient)
     if fused:
-        fit = _as_core_reads(net, *fit)
-    history = _new_history(net, settings, len(fit[0]), len(x_test))
+        fit_set = _as_core_reads(net, *fit_set)
+    history = _new_history(net, settings, len(fit_set[0]), len(test_set[0]))
     # Evaluated in this order: train, val, test.
-    whole_sets = {
-        "train": fit,
-        **({"val": validation} if validation else {}),
-        "test": (x_test, t_test),
-    }
-    eval_sets = _evaluation_sets(whole_sets, eval_samples, eval_rng)
-    batches = _batch_indices(sampling, batch_rng, len(fit[0]), batch_size)
-    _run(net, history, fit, batches, eval_sets, whole_sets, progress, fused)
+    whole_sets = {"train": fit_set, **({"val": validation} if validation else {}), "test": test_set}
+    eval_sets = _evaluation_sets(whole_sets, settings.eval_samples, eval_rng)
+    batches = _batch_indices(settings.sampling, batch_rng, len(fit_set[0]), settings.batch_size)
+    _run(net, history, fit_set, batches, eval_sets, whole_sets, progress, fused)
     return history
 
 
-def _new_history(net: Any, settings: dict[str, Any], fit_size: int, test_size: int) -> History:
+def _signature() -> inspect.Signature:
+    """train's signature as help() and inspect show it: the data, every training setting with its
+    default (from their declarations), then `progress`."""
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    data = [
+        inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=kind)
+        for name, kind in (("net", "TwoLayerNet"), *((n, "np.ndarray") for n in _DATA_NAMES))
+    ]
+    settings = [
+        inspect.Parameter(f.name, keyword, default=f.default, annotation=f.type)
+        for f in fields(TrainSettings)
+    ]
+    progress = inspect.Parameter("progress", keyword, default=True, annotation="bool")
+    return inspect.Signature([*data, *settings, progress], return_annotation="History")
+
+
+_DATA_NAMES = ("x_train", "t_train", "x_test", "t_test")
+setattr(train, "__signature__", _signature())  # noqa: B010 (a function has no typed __signature__)
+
+
+def _new_history(net: Any, settings: TrainSettings, fit_size: int, test_size: int) -> History:
     """The History of a run about to start: its settings completed (the number of iterations, the
-    samples trained on) and the network's sizes, read from ``params`` so that the book's own network
-    class works too."""
-    iter_per_epoch = _iter_per_epoch(settings["sampling"], fit_size, settings["batch_size"])
-    if settings["iters_num"] is None:
-        epochs = settings["epochs"]
+    samples trained on) and the network's sizes, read from ``params`` so that the book's own
+    network class works too."""
+    recorded = asdict(settings)
+    iter_per_epoch = _iter_per_epoch(settings.sampling, fit_size, settings.batch_size)
+    if settings.iters_num is None:
+        epochs = settings.epochs
         iters = BOOK_ITERS_NUM if epochs is None else math.ceil(epochs * iter_per_epoch)
-        settings["iters_num"] = iters
-    settings.update(learning_rate=float(settings["learning_rate"]), train_size=fit_size)
+        recorded["iters_num"] = iters
+    recorded["train_size"] = fit_size
     input_size, hidden_size = net.params["W1"].shape
     return History(
-        **settings,
+        **recorded,
         input_size=input_size,
         hidden_size=hidden_size,
         output_size=net.params["W2"].shape[1],
@@ -274,79 +311,19 @@ def _as_core_reads(net: TwoLayerNet, x: np.ndarray, t: np.ndarray) -> Pair:
 def check_settings(
     settings: Mapping[str, Any], *, data_sizes: tuple[int, int] | None = None
 ) -> None:
-    """Raise the error :func:`train` would raise for `settings`, without training: to reject a bad setting before a
-    run, or a series of runs, starts.
+    """Raise the error :func:`train` would raise for `settings`, without training: to reject a bad
+    setting before a run, or a series of runs, starts.
 
-    `settings` are keyword arguments of :func:`train` (any of them; the others take train's defaults).
-    `data_sizes`, the number of training and test samples, also checks `train_size`, `validation_size` and
-    `eval_samples` against the data. Raises TypeError for an unknown setting or one of the wrong type, ValueError for
-    a value out of range; the message names the setting.
+    `settings` are keyword arguments of :func:`train` (any of them; the others take train's
+    defaults). `data_sizes`, the number of training and test samples, also checks `train_size`,
+    `validation_size` and `eval_samples` against the data. Raises
+    :class:`~twolayer.settings.SettingError` naming the setting in its message and its
+    ``setting``: a TypeError too for an unknown setting or one of the wrong type, a ValueError for
+    a value out of range.
     """
-    defaults = _setting_defaults()
-    unknown = sorted(set(settings) - set(defaults))
-    if unknown:
-        raise TypeError(
-            f"unknown training setting {', '.join(unknown)}; the settings are {', '.join(defaults)}"
-        )
-    s = {**defaults, **settings}
-    for name, (minimum, optional) in _INT_SETTINGS.items():
-        if not (optional and s[name] is None):
-            _check_int(name, s[name], minimum=minimum)
-    if s["iters_num"] is not None and s["epochs"] is not None:
-        raise ValueError(
-            f"give iters_num or epochs, not both; got iters_num={s['iters_num']}, epochs={s['epochs']}"
-        )
-    rate = s["learning_rate"]
-    if isinstance(rate, bool) or not isinstance(rate, numbers.Real):
-        raise TypeError(f"learning_rate must be a real number, got {type(rate).__name__}")
-    if not (math.isfinite(rate) and float(rate) > 0):
-        raise ValueError(f"learning_rate must be finite and > 0, got {rate}")
-    for name, choices in (("gradient", _GRADIENTS), ("sampling", _SAMPLINGS)):
-        if not isinstance(s[name], str) or s[name] not in choices:
-            raise ValueError(f"{name} must be one of {choices}, got {s[name]!r}")
+    checked = TrainSettings.from_mapping(settings, "training")
     if data_sizes is not None:
-        _check_sizes(s, *data_sizes)
-
-
-# Integer settings: their minimum, and whether None is allowed.
-_INT_SETTINGS = {
-    "iters_num": (0, True), "epochs": (1, True), "batch_size": (1, False), "seed": (0, True),
-    "train_size": (1, True), "validation_size": (0, False), "eval_every": (1, True), "eval_samples": (1, True),
-}  # fmt: skip
-
-
-@functools.cache
-def _setting_defaults() -> dict[str, Any]:
-    """train's settings and their defaults, from its signature: the one place they are written."""
-    parameters = inspect.signature(train).parameters.values()
-    return {
-        p.name: p.default for p in parameters if p.kind is p.KEYWORD_ONLY and p.name != "progress"
-    }
-
-
-def _check_sizes(s: Mapping[str, Any], n_train: int, n_test: int) -> None:
-    held_out = s["validation_size"]
-    if held_out >= n_train:
-        raise ValueError(
-            f"validation_size must leave samples to train on: at most {n_train - 1:,} of the {n_train:,} training "
-            f"samples, got {held_out:,}"
-        )
-    available = n_train - held_out
-    if s["train_size"] is not None and s["train_size"] > available:
-        less = f" less validation_size {held_out:,}" if held_out else ""
-        raise ValueError(
-            f"train_size must be at most {available:,} (the {n_train:,} training samples{less}), got {s['train_size']:,}"
-        )
-    if s["eval_samples"] is not None:
-        sizes = {"training": s["train_size"] or available, "test": n_test}
-        if held_out:
-            sizes["validation"] = held_out
-        smallest = min(sizes, key=sizes.__getitem__)
-        if s["eval_samples"] > sizes[smallest]:
-            raise ValueError(
-                f"eval_samples must be at most {sizes[smallest]:,}, the size of the {smallest} set, "
-                f"got {s['eval_samples']:,}"
-            )
+        checked.check_data(*data_sizes)
 
 
 def _check_data(
@@ -587,13 +564,6 @@ class _CtrlCDeferral:
             self._deliver(signal.SIGINT, frame)
 
 
-def _check_int(name: str, value: Any, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-
-
 def _numpy_scalar(value: Any) -> Any:
     """A NumPy scalar setting (``train_size=np.int64(300)``) as the Python number JSON can hold."""
     if isinstance(value, np.generic):
@@ -656,11 +626,21 @@ def _history_from_dict(data: Any) -> History:
     return history
 
 
+# The words each setting of words may be, to check a history read back.
+_CHOICES = {
+    name: spec.constraint.choices
+    for name, spec in TrainSettings.declared().items()
+    if spec.constraint.choices is not None
+}
+
+
 def _check_consistent(h: History) -> None:
     evaluations = len(h.epoch_iters)
     problems = [
-        (h.gradient not in _GRADIENTS, f"gradient must be one of {_GRADIENTS}"),
-        (h.sampling not in _SAMPLINGS, f"sampling must be one of {_SAMPLINGS}"),
+        *(
+            (getattr(h, name) not in choices, f"{name} must be one of {choices}")
+            for name, choices in _CHOICES.items()
+        ),
         (
             min(h.batch_size, h.train_size, h.test_size) < 1,
             "batch_size, train_size and test_size must be >= 1",
