@@ -9,49 +9,43 @@ usage error, 130 on Ctrl-C.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures as cf
-import contextlib
-import difflib
-import json
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
 from . import __version__, set_num_threads
-from ._files import atomic_write
-from ._threads import MAX_THREADS, check_thread_count
-from .datasets import MNIST_CLASSES, MNIST_PIXELS, cache_dir, image_to_mnist, load_mnist
+from ._flags import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    PARSING,
+    add_dir_option,
+    add_flag,
+    add_setting,
+    error,
+    positive_int,
+    thread_count,
+    unrecognized,
+)
+from ._predict_command import add_predict_command
+from ._sweep_command import add_sweep_command
+from ._threads import MAX_THREADS
+from .datasets import MNIST_CLASSES, cache_dir, load_mnist
 from .net import TwoLayerNet
 from .plotting import plot_history
 from .settings import (
     BOOK_ITERS_NUM,
     SETTINGS,
-    Int,
     NetSettings,
-    Real,
-    Setting,
     SettingError,
     TrainSettings,
-)
-from .sweep import (
-    FAILED,
-    dask_executor,
-    local_executor,
-    parse_value,
-    plan_runs,
-    run_sweep,
-    setting_names,
-    share_of_cpus,
 )
 from .training import DivergedError, History, fit
 
 __all__ = ["main"]
-
-_EXIT_ERROR, _EXIT_USAGE, _EXIT_INTERRUPTED = 1, 2, 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # named by the command's parser, with its usage
-        getattr(args, "command_parser", parser).error(_unrecognized(args, parser, unknown))
+        getattr(args, "command_parser", parser).error(unrecognized(args, parser, unknown))
     try:
         if args.num_threads is not None:
             set_num_threads(args.num_threads)
@@ -67,18 +61,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status
     except KeyboardInterrupt:  # outside the training loop, which handles its own
         print("\ntwolayer: interrupted", file=sys.stderr)
-        return _EXIT_INTERRUPTED
-
-
-# Python 3.14's argparse suggests the closest choice of a mistyped value.
-_SUGGEST: dict[str, Any] = {"suggest_on_error": True} if sys.version_info >= (3, 14) else {}
-# Every parser: no abbreviations (--batch silently taken for --batch-size), and suggestions.
-_PARSING: dict[str, Any] = {"allow_abbrev": False, **_SUGGEST}
+        return EXIT_INTERRUPTED
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        **_PARSING,
+        **PARSING,
         prog="twolayer",
         description="The two-layer network of Deep Learning from Scratch (ch. 4.5) on MNIST, with a C++ core.",
         epilog="Run 'twolayer COMMAND --help' for the options of a command.",
@@ -90,75 +78,25 @@ def _parser() -> argparse.ArgumentParser:
     _add_train_command(commands, common)
     _add_gradcheck_command(commands, common)
     _add_plot_command(commands)
-    _add_sweep_command(commands, machine)
-    _add_predict_command(commands)
+    add_sweep_command(commands, machine)
+    add_predict_command(commands)
     return parser
 
 
 def _common_options(machine: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options of every command that builds a network from MNIST: the network's settings and
     the seed."""
-    common = argparse.ArgumentParser(add_help=False, parents=[machine], **_PARSING)
+    common = argparse.ArgumentParser(add_help=False, parents=[machine], **PARSING)
     for spec in NetSettings.declared().values():
-        _add_setting(common, spec)
-    _add_setting(common, SETTINGS["seed"])
+        add_setting(common, spec)
+    add_setting(common, SETTINGS["seed"])
     return common
-
-
-def _add_setting(parser: Any, spec: Setting) -> None:
-    """The flag of setting `spec` (`parser`: a parser or an argument group), its type, choices
-    and help from the declaration."""
-    constraint = spec.flag_constraint
-    kind: dict[str, Any] = {"choices": constraint.choices}
-    if constraint.choices is None:
-        kind = {"type": _flag_type(constraint.parse), "metavar": spec.metavar}
-    _add_flag(parser, spec.flags, dest=spec.name, default=spec.default, help=spec.help, **kind)
-
-
-def _add_flag(parser: Any, flags: Sequence[str], **kwargs: Any) -> None:
-    """An option named `flags[0]` in help and errors, also taken as any of the others (the book's
-    spellings, an older name), which help mentions."""
-    aliases = [flag for flag in flags[1:] if "_" not in flag]  # the underscored ones go unsaid
-    if aliases:
-        kwargs["help"] += f" (also {', '.join(aliases)})"
-    parser.add_argument(flags[0], **kwargs)
-    kwargs.update(help=argparse.SUPPRESS, default=argparse.SUPPRESS)
-    for alias in flags[1:]:  # each its own, so that an error names the flag as it was typed
-        parser.add_argument(alias, **kwargs)
-
-
-def _flag_type(parse: Any) -> Any:
-    """argparse's type for a flag read by `parse`: its ValueError as argparse's usage error."""
-
-    def read(text: str) -> Any:
-        try:
-            return parse(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    return read
-
-
-def _unrecognized(
-    args: argparse.Namespace, parser: argparse.ArgumentParser, unknown: list[str]
-) -> str:
-    """argparse's message for `unknown` arguments, and the closest flag of the command to the
-    first unknown one."""
-    message = f"unrecognized arguments: {' '.join(unknown)}"
-    command = getattr(args, "command_parser", parser)
-    flags = [f for f in command._option_string_actions if f.startswith("--")]
-    typed = next((word.split("=", 1)[0] for word in unknown if word.startswith("--")), None)
-    if typed is not None:
-        close = difflib.get_close_matches(typed.replace("_", "-"), flags, n=1, cutoff=0.6)
-        if close:
-            message += f"; did you mean {close[0]}?"
-    return message
 
 
 def _machine_options() -> argparse.ArgumentParser:
     """Where the data and the threads come from: options of every command that loads MNIST."""
-    machine = argparse.ArgumentParser(add_help=False, **_PARSING)
-    _add_dir_option(
+    machine = argparse.ArgumentParser(add_help=False, **PARSING)
+    add_dir_option(
         machine,
         "--data-dir",
         None,
@@ -166,7 +104,7 @@ def _machine_options() -> argparse.ArgumentParser:
     )
     machine.add_argument(
         "--num-threads",
-        type=_thread_count,
+        type=thread_count,
         default=None,
         metavar="N",
         help=f"threads of the C++ core, 1 to {MAX_THREADS} (default: $TWOLAYER_NUM_THREADS, "
@@ -175,15 +113,10 @@ def _machine_options() -> argparse.ArgumentParser:
     return machine
 
 
-def _add_dir_option(parser: Any, flag: str, default: Path | None, help: str) -> None:
-    """An option naming a directory (`parser`: a parser or an argument group)."""
-    parser.add_argument(flag, type=Path, default=default, metavar="DIR", help=help)
-
-
 def _add_train_command(commands: Any, common: argparse.ArgumentParser) -> None:
     train_parser = commands.add_parser(
         "train",
-        **_PARSING,
+        **PARSING,
         parents=[common],
         help="train on MNIST, draw figures 4-11 and 4-12, save history and parameters",
         description=(
@@ -195,8 +128,8 @@ def _add_train_command(commands: Any, common: argparse.ArgumentParser) -> None:
     length = train_parser.add_mutually_exclusive_group()
     for name, spec in TrainSettings.declared().items():
         if name != "seed":  # a common option: it seeds the network too
-            _add_setting(length if name in ("iters_num", "epochs") else train_parser, spec)
-    _add_dir_option(
+            add_setting(length if name in ("iters_num", "epochs") else train_parser, spec)
+    add_dir_option(
         train_parser,
         "--out",
         Path("twolayer-out"),
@@ -208,7 +141,7 @@ def _add_train_command(commands: Any, common: argparse.ArgumentParser) -> None:
 def _add_gradcheck_command(commands: Any, common: argparse.ArgumentParser) -> None:
     check_parser = commands.add_parser(
         "gradcheck",
-        **_PARSING,
+        **PARSING,
         parents=[common],
         help="compare the numerical gradient with backpropagation (ch05/gradient_check.py)",
         description=(
@@ -217,11 +150,11 @@ def _add_gradcheck_command(commands: Any, common: argparse.ArgumentParser) -> No
             "absolute difference for each parameter."
         ),
     )
-    _add_flag(
+    add_flag(
         check_parser,
         ("--batch-size", "--batch", "--batch_size"),
         dest="batch_size",
-        type=_positive_int,
+        type=positive_int,
         default=3,
         metavar="N",
         help="number of samples (default: %(default)s)",
@@ -232,107 +165,21 @@ def _add_gradcheck_command(commands: Any, common: argparse.ArgumentParser) -> No
 def _add_plot_command(commands: Any) -> None:
     plot_parser = commands.add_parser(
         "plot",
-        **_PARSING,
+        **PARSING,
         help="redraw the figures of a run from its history.json",
         description="Draw loss.png (figure 4-11) and accuracy.png (figure 4-12) from a history.json that "
         "'twolayer train' wrote.",
     )
     plot_parser.add_argument("history", type=Path, metavar="HISTORY", help="a history.json")
-    _add_dir_option(plot_parser, "--out", None, "output directory (default: the history's)")
+    add_dir_option(plot_parser, "--out", None, "output directory (default: the history's)")
     plot_parser.set_defaults(run=_plot, num_threads=None, command_parser=plot_parser)
-
-
-def _add_predict_command(commands: Any) -> None:
-    parser = commands.add_parser(
-        "predict",
-        **_PARSING,
-        help="guess the digit in pictures (PNG, JPEG) with a trained network",
-        description=(
-            "Print the three most probable digits of each picture, with their probabilities. A picture may be of any "
-            "size, in colour or grey, dark ink on light paper or light on dark: it is converted as MNIST's digits "
-            "were (cropped to the ink, scaled to fit 20x20, centred by mass in 28x28). A picture that cannot be read "
-            "is reported and the others still done; the exit status is then 1."
-        ),
-    )
-    parser.add_argument(
-        "params", type=Path, metavar="PARAMS", help="the network, as 'twolayer train' saves it"
-    )
-    parser.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="pictures of digits")
-    parser.add_argument(
-        "--json", action="store_true", help="print one JSON document instead of text"
-    )
-    _add_dir_option(
-        parser,
-        "--save-preprocessed",
-        None,
-        "write the 28x28 image the network saw for each picture into DIR, as NAME.png",
-    )
-    parser.set_defaults(run=_predict, num_threads=None, command_parser=parser)
-
-
-def _predict(args: argparse.Namespace) -> int:
-    try:
-        net = TwoLayerNet.load(args.params)
-        if net.input_size != MNIST_PIXELS:
-            raise ValueError(
-                f"{args.params}: the network takes {net.input_size} inputs, not MNIST's {MNIST_PIXELS}"
-            )
-        if args.save_preprocessed is not None:
-            args.save_preprocessed.mkdir(parents=True, exist_ok=True)
-    except (OSError, ValueError) as exc:
-        return _error(exc)
-    samples: dict[int, np.ndarray] = {}  # by the image's place in the command line
-    results: list[dict[str, Any]] = [{"image": str(image)} for image in args.images]
-    for i, (image, name) in enumerate(zip(args.images, _unique_stems(args.images))):
-        try:
-            samples[i] = image_to_mnist(image)
-            if args.save_preprocessed is not None:
-                _save_sample(samples[i], args.save_preprocessed / f"{name}.png")
-        except (
-            OSError,
-            ValueError,
-        ) as exc:  # the message names the file; the other images are still done
-            _error(exc)
-            results[i]["error"] = str(exc)
-    if samples:
-        for i, p in zip(samples, net.predict(np.stack(list(samples.values())))):
-            top = np.argsort(-p, kind="stable")[:3]
-            results[i]["top"] = [[int(k), float(p[k])] for k in top]
-    if args.json:
-        print(json.dumps(results, indent=1))
-    else:
-        for i, image in enumerate(args.images):
-            if i in samples:
-                print(f"{image}: " + ", ".join(f"{k} ({p:.3f})" for k, p in results[i]["top"]))
-    return _EXIT_ERROR if len(samples) < len(args.images) else 0
-
-
-def _unique_stems(paths: list[Path]) -> list[str]:
-    """A file name (without suffix) for each path, numbered where two paths share one."""
-    names: list[str] = []
-    for path in paths:
-        name, n = path.stem, 1
-        while name in names:
-            n += 1
-            name = f"{path.stem}-{n}"
-        names.append(name)
-    return names
-
-
-def _save_sample(sample: np.ndarray, path: Path) -> None:
-    """Write an MNIST sample (784 values in [0, 1]) as a 28x28 grey PNG."""
-    from PIL import Image
-
-    pixels = np.round(sample.reshape(28, 28) * 255).astype(np.uint8)
-    with atomic_write(path) as f:
-        Image.fromarray(pixels).save(f, format="PNG")
 
 
 def _train(args: argparse.Namespace) -> int:
     try:
         (x_train, t_train), (x_test, t_test) = load_mnist(data_dir=args.data_dir)
     except (OSError, ValueError) as exc:  # the message says what is wrong and where
-        return _error(exc)
+        return error(exc)
     try:  # what only the data can tell (a --train-size larger than it), before anything is written
         settings = TrainSettings(**{name: getattr(args, name) for name in TrainSettings.declared()})
         settings.check_data(len(x_train), len(x_test))
@@ -342,13 +189,13 @@ def _train(args: argparse.Namespace) -> int:
         args.out.mkdir(parents=True, exist_ok=True)  # now, not after a long run
         net = _network(args, x_train.shape[1])
     except (OSError, MemoryError, ValueError) as exc:  # an unwritable --out; too large a --hidden
-        return _error(exc)
+        return error(exc)
     print(f"Training {net!r}\n  {_describe_run(settings, len(x_train), len(x_test))}", flush=True)
     try:
         history = fit(net, (x_train, t_train), (x_test, t_test), settings)
     except DivergedError as exc:
         history = exc.history
-        _error(exc)
+        error(exc)
 
     written = _write_results(args.out, net, history)
     done = len(history.train_loss_list)
@@ -368,8 +215,8 @@ def _train(args: argparse.Namespace) -> int:
         print(f"Done: {done:,} iterations in {history.wall_time:.1f} s; final {accuracies}")
     print(f"Wrote {', '.join(str(path) for path in written)}")
     if history.diverged:
-        return _EXIT_ERROR
-    return _EXIT_INTERRUPTED if history.interrupted else 0
+        return EXIT_ERROR
+    return EXIT_INTERRUPTED if history.interrupted else 0
 
 
 def _network(args: argparse.Namespace, input_size: int) -> TwoLayerNet:
@@ -419,7 +266,7 @@ def _plot(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
         written = plot_history(history, out)
     except (OSError, ValueError) as exc:  # each message names the file
-        return _error(exc)
+        return error(exc)
     print(f"Wrote {', '.join(str(path) for path in written)}")
     return 0
 
@@ -429,12 +276,12 @@ def _gradcheck(args: argparse.Namespace) -> int:
         # One-hot labels, as the book's gradient_check.py loads them.
         (x_train, t_train), _ = load_mnist(one_hot_label=True, data_dir=args.data_dir)
     except (OSError, ValueError) as exc:
-        return _error(exc)
+        return error(exc)
     x_batch, t_batch = x_train[: args.batch_size], t_train[: args.batch_size]
     try:
         net = _network(args, x_train.shape[1])
     except (MemoryError, ValueError) as exc:  # a --hidden too large for this machine
-        return _error(exc)
+        return error(exc)
     print(
         f"Gradient check of {net!r}\n  on x_train[:{args.batch_size}]: "
         "|numerical - backprop| for each parameter"
@@ -455,142 +302,3 @@ def _gradcheck(args: argparse.Namespace) -> int:
         + ", ".join(f"{method} {s:.3f} s" for method, s in seconds.items())
     )
     return 0
-
-
-# The sweep's settings are kept by dests with a prefix, apart from its own options.
-_SETTING = "setting:"
-Slots = Optional[int]
-
-
-def _add_sweep_command(commands: Any, machine: argparse.ArgumentParser) -> None:
-    parser = commands.add_parser(
-        "sweep",
-        **_PARSING,
-        parents=[machine],
-        help="many training runs: a grid, or a random search; summary, figures, resumable",
-        description=(
-            "Train once per setting and seed, on local worker processes or a Dask cluster. Give "
-            "a setting several values for a grid (--lr 0.01 0.1 1 --hidden 20 50), or LOW:HIGH "
-            "ranges with --trials for a random search drawing them log-uniformly (--trials 20 "
-            "--lr 1e-4:1 --hidden 10:200). Writes runs.jsonl (a line per finished run), "
-            "summary.md and summary.csv (a row per setting, best first) and figures into --out. "
-            "Running the same command again skips the runs already finished there; Ctrl-C keeps "
-            "them."
-        ),
-        epilog="--num-threads sets the core's threads per run (default: the CPUs shared among the "
-        "workers, or 1 per run on a Dask cluster).",
-    )
-    settings = parser.add_argument_group("settings (one or more values each, or LOW:HIGH)")
-    for name in setting_names():
-        spec = SETTINGS[name]
-        _add_flag(
-            settings,
-            spec.flags,
-            dest=_SETTING + name,
-            nargs="+",
-            type=_flag_type(parse_value),
-            metavar="V",
-            help=spec.help.replace("%(default)s", str(spec.default)),
-        )
-    _add_sweep_options(parser)
-    parser.set_defaults(run=_sweep, command_parser=parser)
-
-
-def _add_sweep_options(parser: argparse.ArgumentParser) -> None:
-    runs = parser.add_argument_group("runs")
-    runs.add_argument("--seeds", type=_positive_int, default=1, metavar="N",
-                      help="seeds 0 to N-1 for every setting (default: %(default)s)")  # fmt: skip
-    runs.add_argument("--trials", type=_positive_int, default=None, metavar="N",
-                      help="random search: N settings drawn from values and ranges")  # fmt: skip
-    runs.add_argument("--search-seed", type=_nonnegative_int, default=0, metavar="N",
-                      help="seed of the random search (default: %(default)s)")  # fmt: skip
-    _add_dir_option(
-        runs, "--out", Path("twolayer-sweep"), "output directory (default: %(default)s)"
-    )
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=_positive_int, default=1, metavar="N",
-                       help="local worker processes (default: 1, this one)")  # fmt: skip
-    where.add_argument("--scheduler", metavar="ADDRESS",
-                       help="run on the Dask cluster of this scheduler (tcp://host:8786); needs "
-                       "pip install 'twolayer[dask]'")  # fmt: skip
-    parser.add_argument("--connect-timeout", type=_positive_float, default=10.0, metavar="S",
-                        help="seconds to wait for the scheduler and a worker "
-                        "(default: %(default)s)")  # fmt: skip
-
-
-def _sweep(args: argparse.Namespace) -> int:
-    space = {
-        key[len(_SETTING) :]: values
-        for key, values in vars(args).items()
-        if key.startswith(_SETTING) and values is not None
-    }
-    try:  # every setting checked before any run starts (or any cluster is contacted)
-        runs = plan_runs(space, seeds=args.seeds, trials=args.trials, search_seed=args.search_seed)
-    except SettingError as exc:
-        return _usage_error(f"argument {SETTINGS[exc.setting].flag}: {exc}")
-    except (TypeError, ValueError) as exc:
-        return _usage_error(exc)
-    try:
-        with _sweep_executor(args) as (executor, slots, threads):
-            result = run_sweep(
-                runs,
-                out=args.out,
-                executor=executor,
-                slots=slots,
-                threads=threads,
-                data_dir=args.data_dir,
-            )
-    except (ImportError, ConnectionError) as exc:  # no Dask, or no cluster there
-        return _usage_error(exc)
-    except cf.BrokenExecutor:
-        died = f"a worker process died; the runs finished so far are kept in {args.out}"
-        return _error(RuntimeError(died + ", and the same command again does the others"))
-    except (OSError, ValueError) as exc:  # an --out one cannot write, a damaged runs.jsonl
-        return _error(exc)
-    print(f"Wrote {', '.join(str(path) for path in result.files)}")
-    print(result.summary, end="")
-    if result.interrupted:
-        return _EXIT_INTERRUPTED
-    return _EXIT_ERROR if any(r["status"] == FAILED for r in result.records) else 0
-
-
-@contextlib.contextmanager
-def _sweep_executor(args: argparse.Namespace) -> Iterator[tuple[cf.Executor | None, Slots, Slots]]:
-    """(executor, runs at once, threads per run) for --scheduler or --workers."""
-    if args.scheduler is not None:
-        with dask_executor(args.scheduler, timeout=args.connect_timeout) as (executor, slots):
-            yield executor, slots, args.num_threads or 1
-    elif args.workers == 1:
-        yield None, None, args.num_threads  # in this process, with main()'s --num-threads
-    else:
-        threads = args.num_threads or share_of_cpus(args.workers)
-        with local_executor(args.workers, threads) as executor:
-            yield executor, args.workers, threads
-
-
-def _usage_error(exc: Exception | str) -> int:
-    print(f"twolayer sweep: error: {exc}", file=sys.stderr)
-    return _EXIT_USAGE
-
-
-def _error(exc: Exception) -> int:
-    print(f"twolayer: error: {exc}", file=sys.stderr)
-    return _EXIT_ERROR
-
-
-# The command's own numbers, read and worded as the settings' are.
-_positive_int = _flag_type(Int(1).parse)
-_nonnegative_int = _flag_type(Int(0).parse)
-_positive_float = _flag_type(Real(above=0).parse)
-
-
-def _thread_count(text: str) -> int:
-    """--num-threads: the bounds and the message are _threads.py's, as for set_num_threads."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    try:
-        return check_thread_count(n, name="")
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure, SubFigure
 
-    from .training import History
+    from .history import History
 
     FigureLike = Union[Figure, SubFigure]
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import math
 import numbers
 import operator
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -311,19 +310,19 @@ class _Settings:
             )
         return cls(**values)
 
-    def items(self) -> Iterator[tuple[str, Any]]:
-        for name in self.declared():
-            yield name, getattr(self, name)
+
+_DECLARED: dict[type, dict[str, Setting]] = {}  # by class, read once from its fields
 
 
-@functools.cache
 def _declared(cls: type) -> dict[str, Setting]:
-    declared = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        spec = dict(f.metadata["setting"])
-        spec["flag"] = spec["flag"] or "--" + f.name.replace("_", "-")
-        declared[f.name] = Setting(name=f.name, **spec)
-    return declared
+    if cls not in _DECLARED:
+        declared = {}
+        for f in dataclasses.fields(cls):
+            spec = dict(f.metadata["setting"])
+            spec["flag"] = spec["flag"] or "--" + f.name.replace("_", "-")
+            declared[f.name] = Setting(name=f.name, **spec)
+        _DECLARED[cls] = declared
+    return _DECLARED[cls]
 
 
 @dataclass(frozen=True)

@@ -51,10 +51,10 @@ class LogRange:
     def parse(cls, text: str) -> LogRange:
         """``"1e-4:1"`` or ``"10:200"``."""
         low, sep, high = text.partition(":")
-        ends = [_number(end) for end in (low, high)]
-        if not sep or None in ends:
+        low_end, high_end = _number(low), _number(high)
+        if not sep or low_end is None or high_end is None:
             raise ValueError(f"a range is written LOW:HIGH with two numbers, got {text!r}")
-        return cls(*ends)
+        return cls(low_end, high_end)
 
     def sample(self, rng: np.random.Generator) -> float | int:
         value = math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
