@@ -12,12 +12,14 @@ __all__ = ["CtrlCDeferral"]
 
 
 class CtrlCDeferral:
-    """Holds SIGINT back inside ``with`` blocks (one update and one mini-batch loss: well under a second), then
-    delivers it to the handler that was in place; outside them a SIGINT goes to that handler at once.
+    """Holds SIGINT back inside ``with`` blocks (one update and one mini-batch loss: well under a
+    second), then delivers it to the handler that was in place; outside them a SIGINT goes to that
+    handler at once.
 
-    One handler serves the whole run (``installed()``): setting a handler and restoring it around every step cost
-    20 µs a step, 0.2 s of the book's 10,000 steps. Only the main thread receives signals; elsewhere, or when the
-    handler in place was not set from Python (and could not be restored), it does nothing.
+    One handler serves the whole run (``installed()``): setting a handler and restoring it around
+    every step cost 20 µs a step, 0.2 s of the book's 10,000 steps. Only the main thread receives
+    signals; elsewhere, or when the handler in place was not set from Python (and could not be
+    restored), it does nothing.
     """
 
     def __init__(self) -> None:

@@ -23,10 +23,11 @@ def add_predict_command(commands: Any) -> None:
         **PARSING,
         help="guess the digit in pictures (PNG, JPEG) with a trained network",
         description=(
-            "Print the three most probable digits of each picture, with their probabilities. A picture may be of any "
-            "size, in colour or grey, dark ink on light paper or light on dark: it is converted as MNIST's digits "
-            "were (cropped to the ink, scaled to fit 20x20, centred by mass in 28x28). A picture that cannot be read "
-            "is reported and the others still done; the exit status is then 1."
+            "Print the three most probable digits of each picture, with their probabilities. A "
+            "picture may be of any size, in colour or grey, dark ink on light paper or light on "
+            "dark: it is converted as MNIST's digits were (cropped to the ink, scaled to fit "
+            "20x20, centred by mass in 28x28). A picture that cannot be read is reported and the "
+            "others still done; the exit status is then 1."
         ),
     )
     parser.add_argument(
@@ -50,7 +51,8 @@ def _predict(args: argparse.Namespace) -> int:
         net = TwoLayerNet.load(args.params)
         if net.input_size != MNIST_PIXELS:
             raise ValueError(
-                f"{args.params}: the network takes {net.input_size} inputs, not MNIST's {MNIST_PIXELS}"
+                f"{args.params}: the network takes {net.input_size} inputs, not MNIST's "
+                f"{MNIST_PIXELS}"
             )
         if args.save_preprocessed is not None:
             args.save_preprocessed.mkdir(parents=True, exist_ok=True)
@@ -63,10 +65,8 @@ def _predict(args: argparse.Namespace) -> int:
             samples[i] = image_to_mnist(image)
             if args.save_preprocessed is not None:
                 _save_sample(samples[i], args.save_preprocessed / f"{name}.png")
-        except (
-            OSError,
-            ValueError,
-        ) as exc:  # the message names the file; the other images are still done
+        # The message names the file; the other images are still done.
+        except (OSError, ValueError) as exc:
             error(exc)
             results[i]["error"] = str(exc)
     if samples:

@@ -79,22 +79,49 @@ def add_sweep_command(commands: Any, machine: argparse.ArgumentParser) -> None:
 
 def _add_sweep_options(parser: argparse.ArgumentParser) -> None:
     runs = parser.add_argument_group("runs")
-    runs.add_argument("--seeds", type=positive_int, default=1, metavar="N",
-                      help="seeds 0 to N-1 for every setting (default: %(default)s)")  # fmt: skip
-    runs.add_argument("--trials", type=positive_int, default=None, metavar="N",
-                      help="random search: N settings drawn from values and ranges")  # fmt: skip
-    runs.add_argument("--search-seed", type=nonnegative_int, default=0, metavar="N",
-                      help="seed of the random search (default: %(default)s)")  # fmt: skip
+    runs.add_argument(
+        "--seeds",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="seeds 0 to N-1 for every setting (default: %(default)s)",
+    )
+    runs.add_argument(
+        "--trials",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="random search: N settings drawn from values and ranges",
+    )
+    runs.add_argument(
+        "--search-seed",
+        type=nonnegative_int,
+        default=0,
+        metavar="N",
+        help="seed of the random search (default: %(default)s)",
+    )
     add_dir_option(runs, "--out", Path("twolayer-sweep"), "output directory (default: %(default)s)")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=positive_int, default=1, metavar="N",
-                       help="local worker processes (default: 1, this one)")  # fmt: skip
-    where.add_argument("--scheduler", metavar="ADDRESS",
-                       help="run on the Dask cluster of this scheduler (tcp://host:8786); needs "
-                       "pip install 'twolayer[dask]'")  # fmt: skip
-    parser.add_argument("--connect-timeout", type=positive_float, default=10.0, metavar="S",
-                        help="seconds to wait for the scheduler and a worker "
-                        "(default: %(default)s)")  # fmt: skip
+    where.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="local worker processes (default: 1, this one)",
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on the Dask cluster of this scheduler (tcp://host:8786); needs "
+        "pip install 'twolayer[dask]'",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=positive_float,
+        default=10.0,
+        metavar="S",
+        help="seconds to wait for the scheduler and a worker (default: %(default)s)",
+    )
 
 
 def _sweep(args: argparse.Namespace) -> int:

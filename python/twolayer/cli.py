@@ -1,9 +1,9 @@
-"""The ``twolayer`` command: ``twolayer train`` (ch04 train_neuralnet.py), ``twolayer gradcheck`` (ch05),
-``twolayer plot`` (the figures of a saved run), ``twolayer sweep`` (many runs: a grid, or ch. 6's random search)
-and ``twolayer predict`` (a trained network's guess at pictures of digits).
+"""The ``twolayer`` command: ``twolayer train`` (ch04 train_neuralnet.py), ``twolayer gradcheck``
+(ch05), ``twolayer plot`` (the figures of a saved run), ``twolayer sweep`` (many runs: a grid, or
+ch. 6's random search) and ``twolayer predict`` (a trained network's guess at pictures of digits).
 
-Exit status: 0 on success, 1 on an error (data not found, a diverged run, an image that could not be read), 2 on a
-usage error, 130 on Ctrl-C.
+Exit status: 0 on success, 1 on an error (data not found, a diverged run, an image that could not be
+read), 2 on a usage error, 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ __all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``twolayer`` command with `argv` (default: ``sys.argv[1:]``) and return its exit status."""
+    """Run the ``twolayer`` command with `argv` (default: ``sys.argv[1:]``) and return its exit
+    status."""
     parser = _parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # named by the command's parser, with its usage
@@ -68,7 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         **PARSING,
         prog="twolayer",
-        description="The two-layer network of Deep Learning from Scratch (ch. 4.5) on MNIST, with a C++ core.",
+        description="The two-layer network of Deep Learning from Scratch (ch. 4.5) on MNIST, with "
+        "a C++ core.",
         epilog="Run 'twolayer COMMAND --help' for the options of a command.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -100,7 +102,8 @@ def _machine_options() -> argparse.ArgumentParser:
         machine,
         "--data-dir",
         None,
-        f"directory with the MNIST IDX files (default: the cache, {cache_dir()}, downloading what is missing)",
+        f"directory with the MNIST IDX files (default: the cache, {cache_dir()}, downloading what "
+        "is missing)",
     )
     machine.add_argument(
         "--num-threads",
@@ -120,9 +123,10 @@ def _add_train_command(commands: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="train on MNIST, draw figures 4-11 and 4-12, save history and parameters",
         description=(
-            "Train the network on MNIST with mini-batch SGD as in ch04/train_neuralnet.py: print the train and test "
-            "accuracy every epoch, then write loss.png (figure 4-11), accuracy.png (figure 4-12), history.json and "
-            "params.npz into --out. Ctrl-C stops early and still writes what was recorded."
+            "Train the network on MNIST with mini-batch SGD as in ch04/train_neuralnet.py: print "
+            "the train and test accuracy every epoch, then write loss.png (figure 4-11), "
+            "accuracy.png (figure 4-12), history.json and params.npz into --out. Ctrl-C stops "
+            "early and still writes what was recorded."
         ),
     )
     length = train_parser.add_mutually_exclusive_group()
@@ -145,9 +149,9 @@ def _add_gradcheck_command(commands: Any, common: argparse.ArgumentParser) -> No
         parents=[common],
         help="compare the numerical gradient with backpropagation (ch05/gradient_check.py)",
         description=(
-            "The book's gradient check: on the first --batch-size training images, compute the gradient by "
-            "backpropagation and by central differences (both numerical methods), and print the mean and maximum "
-            "absolute difference for each parameter."
+            "The book's gradient check: on the first --batch-size training images, compute the "
+            "gradient by backpropagation and by central differences (both numerical methods), and "
+            "print the mean and maximum absolute difference for each parameter."
         ),
     )
     add_flag(
@@ -167,8 +171,8 @@ def _add_plot_command(commands: Any) -> None:
         "plot",
         **PARSING,
         help="redraw the figures of a run from its history.json",
-        description="Draw loss.png (figure 4-11) and accuracy.png (figure 4-12) from a history.json that "
-        "'twolayer train' wrote.",
+        description="Draw loss.png (figure 4-11) and accuracy.png (figure 4-12) from a "
+        "history.json that 'twolayer train' wrote.",
     )
     plot_parser.add_argument("history", type=Path, metavar="HISTORY", help="a history.json")
     add_dir_option(plot_parser, "--out", None, "output directory (default: the history's)")
@@ -201,7 +205,8 @@ def _train(args: argparse.Namespace) -> int:
     done = len(history.train_loss_list)
     if history.interrupted:
         print(
-            f"Interrupted after {done:,} of {history.iters_num:,} iterations ({history.wall_time:.1f} s)."
+            f"Interrupted after {done:,} of {history.iters_num:,} iterations "
+            f"({history.wall_time:.1f} s)."
         )
     elif not history.diverged:
         final = {

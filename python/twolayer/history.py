@@ -19,22 +19,25 @@ from .settings import TrainSettings
 
 __all__ = ["MAX_HISTORY_BYTES", "History"]
 
-# A history takes about 20 bytes of JSON per iteration, so this bound allows runs of some three million iterations
-# while keeping what a corrupt or hostile file can make the reader parse to a few hundred MB of Python objects.
+# A history takes about 20 bytes of JSON per iteration, so this bound allows runs of some three
+# million iterations while keeping what a corrupt or hostile file can make the reader parse to a few
+# hundred MB of Python objects.
 MAX_HISTORY_BYTES = 64 * 2**20
 
 
 @dataclass
 class History:
-    """What a training run did: its settings, the loss of every mini-batch and the accuracies of every evaluation.
+    """What a training run did: its settings, the loss of every mini-batch and the accuracies of
+    every evaluation.
 
-    ``train_acc_list[k]``, ``val_acc_list[k]`` (empty without a validation set) and ``test_acc_list[k]`` were
-    measured right after the update of iteration ``epoch_iters[k]`` (so the first ones follow a single update, as in
-    the book), ``epoch_times[k]`` seconds into the run: once per epoch by default, every `eval_every` iterations if
-    set, on `eval_samples` samples of each set if set. ``final_train_acc``, ``final_val_acc`` and ``final_test_acc``
-    are measured on the whole sets after the last iteration (None when the run was interrupted or diverged, or for a
-    set that was not there). ``train_size`` is the number of samples trained on. ``wall_time`` is the whole run in
-    seconds, evaluations included.
+    ``train_acc_list[k]``, ``val_acc_list[k]`` (empty without a validation set) and
+    ``test_acc_list[k]`` were measured right after the update of iteration ``epoch_iters[k]`` (so
+    the first ones follow a single update, as in the book), ``epoch_times[k]`` seconds into the run:
+    once per epoch by default, every `eval_every` iterations if set, on `eval_samples` samples of
+    each set if set. ``final_train_acc``, ``final_val_acc`` and ``final_test_acc`` are measured on
+    the whole sets after the last iteration (None when the run was interrupted or diverged, or for a
+    set that was not there). ``train_size`` is the number of samples trained on. ``wall_time`` is
+    the whole run in seconds, evaluations included.
     """
 
     # Settings.
@@ -72,7 +75,8 @@ class History:
     diverged: bool = False
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
-        """The history as JSON (non-finite losses as null, since JSON has no NaN); also written to `path` if given."""
+        """The history as JSON (non-finite losses as null, since JSON has no NaN); also written to
+        `path` if given."""
         data = asdict(self)
         data["train_loss_list"] = [x if math.isfinite(x) else None for x in self.train_loss_list]
         # One line per field, lists included: readable, and 10,000 losses do not make 10,000 lines.
@@ -90,8 +94,9 @@ class History:
     def from_json(cls, path: str | os.PathLike[str]) -> History:
         """Read a history that :meth:`to_json` wrote.
 
-        Raises ValueError, naming the file, when it is larger than :data:`MAX_HISTORY_BYTES` (checked before reading
-        it), is not JSON, or does not hold a consistent history; OSError when it cannot be read.
+        Raises ValueError, naming the file, when it is larger than :data:`MAX_HISTORY_BYTES`
+        (checked before reading it), is not JSON, or does not hold a consistent history; OSError
+        when it cannot be read.
         """
         path = Path(path)
         too_large = f"{path} is larger than a training history can be ({MAX_HISTORY_BYTES:,} bytes)"
@@ -103,11 +108,8 @@ class History:
             raise ValueError(too_large)
         try:
             return _history_from_dict(json.loads(text, parse_constant=_reject_constant))
-        except (
-            ValueError,
-            TypeError,
-            RecursionError,
-        ) as exc:  # JSONDecodeError and UnicodeError are ValueErrors
+        # JSONDecodeError and UnicodeError are ValueErrors.
+        except (ValueError, TypeError, RecursionError) as exc:
             raise ValueError(f"{path} is not a valid training history: {exc}") from None
 
 
@@ -158,9 +160,8 @@ def _history_from_dict(data: Any) -> History:
     if unknown or missing:
         raise ValueError(f"unknown fields {unknown}" if unknown else f"missing fields {missing}")
     for name, value in data.items():
-        if name == "train_loss_list" and isinstance(
-            value, list
-        ):  # JSON has no NaN: non-finite losses are null
+        # JSON has no NaN: non-finite losses are null.
+        if name == "train_loss_list" and isinstance(value, list):
             value = [0.0 if x is None else x for x in value]
         if not _JSON_TYPES[str(known[name].type)](value):
             raise ValueError(f"{name} must be {known[name].type}, got {reprlib.repr(value)}")

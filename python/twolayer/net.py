@@ -16,7 +16,8 @@ from ._core import PARAM_NAMES
 from .settings import SETTINGS, NetSettings, Real, SettingError, Size
 
 ACTIVATIONS: tuple[str, ...] = _core.ACTIVATIONS
-"""The hidden layer's activations: ``"sigmoid"`` (the book's chapter 4 net) and ``"relu"`` (chapter 5's)."""
+"""The hidden layer's activations: ``"sigmoid"`` (the book's chapter 4 net) and ``"relu"``
+(chapter 5's)."""
 _CORE_BY_DTYPE: dict[np.dtype[Any], type[_core.Net64] | type[_core.Net32]] = {
     np.dtype(np.float64): _core.Net64,
     np.dtype(np.float32): _core.Net32,
@@ -220,19 +221,20 @@ class TwoLayerNet:
     def __repr__(self) -> str:
         return (
             f"TwoLayerNet(input_size={self.input_size}, hidden_size={self.hidden_size}, "
-            f"output_size={self.output_size}, activation={self.activation}, dtype={self.dtype.name})"
+            f"output_size={self.output_size}, activation={self.activation}, "
+            f"dtype={self.dtype.name})"
         )
 
     def save(self, file: str | os.PathLike[str] | BinaryIO) -> None:
-        """Save the sizes, activation, dtype and parameters as npz to `file`, a path (written atomically) or a
-        binary file object (:mod:`twolayer.serialization`)."""
+        """Save the sizes, activation, dtype and parameters as npz to `file`, a path (written
+        atomically) or a binary file object (:mod:`twolayer.serialization`)."""
         header = serialization.Header(self._core.sizes, self.dtype.name, self.activation)
         serialization.write(file, header, self.params)
 
     @classmethod
     def load(cls, file: str | os.PathLike[str] | BinaryIO) -> TwoLayerNet:
-        """A network restored from a path or binary file object written by :meth:`save`; ValueError naming the file
-        if it is not one."""
+        """A network restored from a path or binary file object written by :meth:`save`; ValueError
+        naming the file if it is not one."""
         with serialization.reading(file) as saved:
             # A fixed seed, so that loading never draws from NumPy's global generator; the weights
             # are read over the initial ones.
@@ -245,13 +247,15 @@ class TwoLayerNet:
             saved.read_into(net.params)
         return net
 
-    # Copies and pickles go through the save format, so they hold exactly what a saved file holds (sizes, dtype,
-    # parameters; not the last gradient in `grads`) and a pickle is checked as a file is when it is loaded.
+    # Copies and pickles go through the save format, so they hold exactly what a saved file holds
+    # (sizes, dtype, parameters; not the last gradient in `grads`) and a pickle is checked as a file
+    # is when it is loaded.
     def __reduce__(self) -> tuple[Any, ...]:
         return (_from_saved, (type(self), self._saved()))
 
     def __copy__(self) -> TwoLayerNet:
-        """An independent copy: a shallow copy would share the C++ parameter buffers, so it is a full one."""
+        """An independent copy: a shallow copy would share the C++ parameter buffers, so it is a
+        full one."""
         return _from_saved(type(self), self._saved())
 
     def __deepcopy__(self, memo: dict[int, Any]) -> TwoLayerNet:
@@ -349,16 +353,19 @@ class TwoLayerNet:
 
 
 def _from_saved(cls: type[TwoLayerNet], saved: bytes) -> TwoLayerNet:
-    """The network held by `saved`, the bytes :meth:`TwoLayerNet.save` wrote (the unpickling function)."""
+    """The network held by `saved`, the bytes :meth:`TwoLayerNet.save` wrote (the unpickling
+    function)."""
     if not isinstance(saved, bytes):
         raise TypeError(
-            f"cannot unpickle a TwoLayerNet: expected the bytes of a saved network, got {type(saved).__name__}"
+            f"cannot unpickle a TwoLayerNet: expected the bytes of a saved network, got "
+            f"{type(saved).__name__}"
         )
     try:
         return cls.load(io.BytesIO(saved))
     except ValueError as exc:
         raise ValueError(
-            f"cannot unpickle a TwoLayerNet (damaged, or pickled by another version of twolayer): {exc}"
+            f"cannot unpickle a TwoLayerNet (damaged, or pickled by another version of twolayer): "
+            f"{exc}"
         ) from None
 
 

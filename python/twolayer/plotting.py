@@ -1,9 +1,9 @@
 """The book's figures 4-11 (mini-batch loss) and 4-12 (accuracy per epoch), drawn with matplotlib.
 
-Figures are built on ``matplotlib.figure.Figure`` directly rather than through pyplot, so no display,
-backend choice or global state is involved; they render with Agg, and in a notebook a returned
-figure shows as an image. Like scikit-learn's displays, ``plot_loss`` and ``plot_accuracy`` take
-``ax=`` to draw into axes of the caller's instead.
+Figures are built on ``matplotlib.figure.Figure`` directly rather than through pyplot, so no
+display, backend choice or global state is involved; they render with Agg, and in a notebook a
+returned figure shows as an image. Like scikit-learn's displays, ``plot_loss`` and ``plot_accuracy``
+take ``ax=`` to draw into axes of the caller's instead.
 """
 
 from __future__ import annotations
@@ -35,10 +35,11 @@ def plot_loss(
     first: int = 1000,
     ax: Axes | Sequence[Axes] | None = None,
 ) -> FigureLike:
-    """Figure 4-11: the mini-batch loss over all iterations, and beside it over the first `first` when there are more.
+    """Figure 4-11: the mini-batch loss over all iterations, and beside it over the first `first`
+    when there are more.
 
-    `ax`: None for a new figure; or Axes to draw the panels into, one (all iterations only) or two. Saved as PNG to
-    `path` when given. Returns the figure drawn into.
+    `ax`: None for a new figure; or Axes to draw the panels into, one (all iterations only) or two.
+    Saved as PNG to `path` when given. Returns the figure drawn into.
     """
     loss = np.asarray(train_loss_list, dtype=float)
     panels = [(len(loss), "all iterations")]
@@ -69,14 +70,16 @@ def plot_accuracy(
     iter_per_epoch: float | None = None,
     ax: Axes | None = None,
 ) -> FigureLike:
-    """Figure 4-12: train (solid), validation (dotted, when given) and test (dashed) accuracy, y from 0 to 1.
+    """Figure 4-12: train (solid), validation (dotted, when given) and test (dashed) accuracy, y
+    from 0 to 1.
 
-    Without `iterations`, measurement k is drawn at epoch k, as the book draws it. With `iterations`, the number of
-    updates made before each measurement, and `iter_per_epoch`, the x axis is in epochs; in iterations when the run
-    is shorter than an epoch (or `iter_per_epoch` is not given). The epoch ticks are whole numbers.
+    Without `iterations`, measurement k is drawn at epoch k, as the book draws it. With
+    `iterations`, the number of updates made before each measurement, and `iter_per_epoch`, the x
+    axis is in epochs; in iterations when the run is shorter than an epoch (or `iter_per_epoch` is
+    not given). The epoch ticks are whole numbers.
 
-    Drawn into `ax` when given, else into a new figure. Saved as PNG to `path` when given. Returns the figure drawn
-    into.
+    Drawn into `ax` when given, else into a new figure. Saved as PNG to `path` when given. Returns
+    the figure drawn into.
     """
     val_acc_list = [] if val_acc_list is None else val_acc_list
     lines = {"train acc": train_acc_list, "val acc": val_acc_list, "test acc": test_acc_list}
@@ -121,10 +124,11 @@ def plot_accuracy(
 
 
 def plot_history(history: History, out_dir: str | os.PathLike[str]) -> list[Path]:
-    """Draw a run's loss.png (figure 4-11) and accuracy.png (figure 4-12) into `out_dir` and return their paths.
+    """Draw a run's loss.png (figure 4-11) and accuracy.png (figure 4-12) into `out_dir` and return
+    their paths.
 
-    The accuracy figure has every measurement the run made, the final one included, and validation when the run held
-    a validation set out.
+    The accuracy figure has every measurement the run made, the final one included, and validation
+    when the run held a validation set out.
     """
     out_dir = Path(out_dir)
     train_acc, val_acc, test_acc = (
@@ -132,9 +136,8 @@ def plot_history(history: History, out_dir: str | os.PathLike[str]) -> list[Path
         history.val_acc_list,
         history.test_acc_list,
     )
-    updates = [
-        i + 1 for i in history.epoch_iters
-    ]  # epoch_iters[k] is the index of the iteration just done
+    # epoch_iters[k] is the index of the iteration just done.
+    updates = [i + 1 for i in history.epoch_iters]
     if history.final_train_acc is not None and history.final_test_acc is not None:
         updates = [*updates, len(history.train_loss_list)]
         train_acc, test_acc = (

@@ -26,9 +26,9 @@ from ._files import atomic_write
 __all__ = ["FORMAT", "Header", "Saved", "reading", "write"]
 
 FORMAT = "twolayer.TwoLayerNet/2"
-"""Stored under the key ``format``: it marks the file as ours, and its version tells old layouts from
-new. Version 2 added ``activation``: a version 1 reader refuses such files rather than load a ReLU
-network as a sigmoid one."""
+"""Stored under the key ``format``: it marks the file as ours, and its version tells old layouts
+from new. Version 2 added ``activation``: a version 1 reader refuses such files rather than load a
+ReLU network as a sigmoid one."""
 _FORMAT_BEFORE_ACTIVATION = "twolayer.TwoLayerNet/1"
 """Files of version 1 hold sigmoid networks, the only kind there was."""
 
@@ -43,7 +43,8 @@ class Header:
 
     def shapes(self) -> list[tuple[str, tuple[int, ...]]]:
         d, h, c = self.sizes
-        return list(zip(_core.PARAM_NAMES, [(d, h), (h,), (h, c), (c,)]))  # noqa: B905 (strict= is Python 3.10+)
+        shapes = [(d, h), (h,), (h, c), (c,)]
+        return list(zip(_core.PARAM_NAMES, shapes))  # noqa: B905 (strict= is Python 3.10+)
 
 
 def write(
@@ -54,8 +55,8 @@ def write(
     position.
 
     The file holds ``format``, ``sizes`` (input, hidden, output), ``activation``, ``dtype`` and the
-    arrays ``W1 b1 W2 b2``. It is written to a temporary file beside `path` and renamed over it once complete, so
-    an existing file at `path` is replaced whole or not at all.
+    arrays ``W1 b1 W2 b2``. It is written to a temporary file beside `path` and renamed over it once
+    complete, so an existing file at `path` is replaced whole or not at all.
     """
     contents: dict[str, Any] = {  # Any: NumPy's stub would match a key with allow_pickle
         "format": np.str_(FORMAT),
@@ -72,7 +73,8 @@ def write(
 
 
 def _binary(file: BinaryIO) -> BinaryIO:
-    """`file`, a file object; TypeError if it was opened in text mode (NumPy's error would not say so)."""
+    """`file`, a file object; TypeError if it was opened in text mode (NumPy's error would not say
+    so)."""
     if isinstance(file, io.TextIOBase):
         raise TypeError(f"the file must be opened in binary mode ('rb' or 'wb'), got {file!r}")
     return file

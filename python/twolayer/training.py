@@ -1,9 +1,11 @@
-"""The book's training loop (ch04 train_neuralnet.py) as a function: mini-batch SGD on a TwoLayerNet.
+"""The book's training loop (ch04 train_neuralnet.py) as a function: mini-batch SGD on a
+TwoLayerNet.
 
-Python drives the loop as the book writes it (sampling, evaluation, history); the C++ core does the arithmetic of
-every step. Beyond the book's loop: shuffling once per epoch (the chapter's footnote on mini-batches), training on a
-subset with a validation set held out (chapter 6's overfitting and hyperparameter experiments), and cheaper
-evaluation, less often or on fewer samples (the book's later ``Trainer``).
+Python drives the loop as the book writes it (sampling, evaluation, history); the C++ core does the
+arithmetic of every step. Beyond the book's loop: shuffling once per epoch (the chapter's footnote
+on mini-batches), training on a subset with a validation set held out (chapter 6's overfitting and
+hyperparameter experiments), and cheaper evaluation, less often or on fewer samples (the book's
+later ``Trainer``).
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ Pair = tuple[np.ndarray, np.ndarray]  # images and labels of one set
 
 
 class DivergedError(FloatingPointError):
-    """The mini-batch loss became NaN or infinite. ``history`` holds the run up to that iteration."""
+    """The mini-batch loss became NaN or infinite. ``history`` holds the run up to that
+    iteration."""
 
     def __init__(self, message: str, history: History):
         super().__init__(message)
@@ -56,7 +59,8 @@ def train(
     progress: bool = True,
     **settings: Any,
 ) -> History:
-    """Train `net` in place with the book's mini-batch SGD and return the :class:`History` of the run.
+    """Train `net` in place with the book's mini-batch SGD and return the :class:`History` of the
+    run.
 
     The settings are :class:`~twolayer.settings.TrainSettings`' (the signature lists them with their
     defaults). Each iteration takes a mini-batch of `batch_size` samples (`sampling`: "replacement",
@@ -161,15 +165,23 @@ def _new_history(net: Any, settings: TrainSettings, fit_size: int, test_size: in
 
 
 def _sgd_step(
-    net: Any, x_train: np.ndarray, t_train: np.ndarray, batch: np.ndarray, learning_rate: float, gradient: str,
-    losses: list[float], fused: bool, ctrl_c: CtrlCDeferral,
-) -> None:  # fmt: skip
-    """One iteration of the book's SGD on the rows `batch` of the training set: the gradient, the update of every
-    parameter, and the loss of the mini-batch after the update, appended to `losses`. `fused`: all of it in one call
-    of ``net.train_step``, which gathers the batch itself; the same parameters and loss, to rounding.
+    net: Any,
+    x_train: np.ndarray,
+    t_train: np.ndarray,
+    batch: np.ndarray,
+    learning_rate: float,
+    gradient: str,
+    losses: list[float],
+    fused: bool,
+    ctrl_c: CtrlCDeferral,
+) -> None:
+    """One iteration of the book's SGD on the rows `batch` of the training set: the gradient, the
+    update of every parameter, and the loss of the mini-batch after the update, appended to
+    `losses`. `fused`: all of it in one call of ``net.train_step``, which gathers the batch itself;
+    the same parameters and loss, to rounding.
 
-    A Ctrl-C during the update and the loss is held back (by `ctrl_c`) until both are done, so that the parameters are
-    never left half updated and `losses` always has one entry per update made.
+    A Ctrl-C during the update and the loss is held back (by `ctrl_c`) until both are done, so that
+    the parameters are never left half updated and `losses` always has one entry per update made.
     """
     if fused:
         with ctrl_c:
@@ -188,26 +200,25 @@ def _sgd_step(
 
 
 def _takes_fused_steps(net: Any, gradient: str) -> bool:
-    """Whether each step is one call of ``net.train_step``: for this package's net with backprop. Any other net, the
-    book's own class included, and a subclass with its own ``gradient`` or ``loss`` (which the fused step would not
-    call) take the book's steps."""
+    """Whether each step is one call of ``net.train_step``: for this package's net with backprop.
+    Any other net, the book's own class included, and a subclass with its own ``gradient`` or
+    ``loss`` (which the fused step would not call) take the book's steps."""
     if not isinstance(net, TwoLayerNet) or gradient != "backprop":
         return False
     return type(net).gradient is TwoLayerNet.gradient and type(net).loss is TwoLayerNet.loss
 
 
 def _as_core_reads(net: TwoLayerNet, x: np.ndarray, t: np.ndarray) -> Pair:
-    """The training set in types the core reads in place (float32 or float64 images; int64 labels or target rows of
-    the net's dtype), converted once for the run rather than at every step. Other types are left for the core to
-    refuse."""
+    """The training set in types the core reads in place (float32 or float64 images; int64 labels or
+    target rows of the net's dtype), converted once for the run rather than at every step. Other
+    types are left for the core to refuse."""
     if x.dtype.kind in "iuf" and x.dtype not in (np.float32, np.float64):
         x = x.astype(net.dtype)
     if t.ndim == 2 and t.dtype.kind in "iuf":
         t = t.astype(net.dtype, copy=False)
     elif t.ndim == 1 and (t.dtype.kind == "i" or t.dtype.kind == "u" and t.dtype.itemsize < 8):
-        t = t.astype(
-            np.int64, copy=False
-        )  # (uint64 labels past int64's range are left for the core to refuse)
+        # (uint64 labels past int64's range are left for the core to refuse)
+        t = t.astype(np.int64, copy=False)
     return np.ascontiguousarray(x), np.ascontiguousarray(t)
 
 
@@ -235,7 +246,8 @@ def _check_data(
     for name, x, t in (("train", x_train, t_train), ("test", x_test, t_test)):
         if len(x) == 0 or len(x) != len(t):
             raise ValueError(
-                f"x_{name} and t_{name} must hold the same number (> 0) of samples, got {len(x)} and {len(t)}"
+                f"x_{name} and t_{name} must hold the same number (> 0) of samples, got {len(x)} "
+                f"and {len(t)}"
             )
 
 
@@ -244,8 +256,9 @@ def _generators(
 ) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
     """Generators for the batches, the split and the evaluation samples, all from `seed`.
 
-    The batches come from ``default_rng(seed)`` itself, so that a run without split or evaluation samples draws the
-    book's batches; the others from independent children of its seed sequence, which leave that stream untouched.
+    The batches come from ``default_rng(seed)`` itself, so that a run without split or evaluation
+    samples draws the book's batches; the others from independent children of its seed sequence,
+    which leave that stream untouched.
     """
     root = np.random.SeedSequence(seed)
     split, evaluation = root.spawn(2)
@@ -263,8 +276,8 @@ def _hold_out(
     train_size: int | None,
     validation_size: int,
 ) -> tuple[Pair, Pair | None]:
-    """The samples to train on and the validation set, disjoint, drawn with `rng` (rows kept in data order); the
-    whole training set, not copied, when neither size is given."""
+    """The samples to train on and the validation set, disjoint, drawn with `rng` (rows kept in data
+    order); the whole training set, not copied, when neither size is given."""
     if train_size is None and validation_size == 0:
         return (x, t), None
     order = rng.permutation(len(x))
@@ -276,7 +289,8 @@ def _hold_out(
 
 
 def _iter_per_epoch(sampling: str, train_size: int, batch_size: int) -> Fraction:
-    """Exact: in floats, 7 epochs of 29 / 7 iterations came to 29.000000000000004, and 30 iterations."""
+    """Exact: in floats, 7 epochs of 29 / 7 iterations came to 29.000000000000004, and 30
+    iterations."""
     if sampling == "shuffle":
         return Fraction(-(-train_size // batch_size))
     return max(Fraction(train_size, batch_size), Fraction(1))  # the book's
@@ -288,15 +302,14 @@ def _batch_indices(
     """The row indices of each mini-batch, endlessly."""
     if sampling == "replacement":
         while True:
-            # The book's rng.choice(train_size, batch_size): the same draws (NumPy's choice with replacement
-            # calls integers), without choice's checks, 4 µs of every step.
+            # The book's rng.choice(train_size, batch_size): the same draws (NumPy's choice with
+            # replacement calls integers), without choice's checks, 4 µs of every step.
             yield rng.integers(0, train_size, batch_size)
     while True:
         order = rng.permutation(train_size)
         for start in range(0, train_size, batch_size):
-            yield order[
-                start : start + batch_size
-            ]  # the last one short if batch_size does not divide train_size
+            # The last one short if batch_size does not divide train_size.
+            yield order[start : start + batch_size]
 
 
 def _evaluation_sets(
@@ -317,9 +330,15 @@ def _evaluate(net: Any, sets: dict[str, Pair]) -> dict[str, float]:
 
 
 def _run(
-    net: Any, history: History, fit: Pair, batches: Iterator[np.ndarray], eval_sets: dict[str, Pair],
-    whole_sets: dict[str, Pair], progress: bool, fused: bool,
-) -> None:  # fmt: skip
+    net: Any,
+    history: History,
+    fit: Pair,
+    batches: Iterator[np.ndarray],
+    eval_sets: dict[str, Pair],
+    whole_sets: dict[str, Pair],
+    progress: bool,
+    fused: bool,
+) -> None:
     """The loop: fills `history` in place."""
     shown = _Progress(progress, history)
     interval = history.eval_every or history.iter_per_epoch
@@ -342,8 +361,9 @@ def _run(
                 if not math.isfinite(loss):
                     history.diverged = True
                     raise DivergedError(
-                        f"training diverged at iteration {i}: the mini-batch loss is {loss}; try a learning rate smaller "
-                        f"than {history.learning_rate}, and check the data for NaN or Inf",
+                        f"training diverged at iteration {i}: the mini-batch loss is {loss}; try a "
+                        f"learning rate smaller than {history.learning_rate}, and check the data "
+                        f"for NaN or Inf",
                         history,
                     )
                 if i >= next_evaluation:
@@ -366,8 +386,9 @@ def _run(
 
 
 class _Progress:
-    """What a run shows: a line per evaluation on stdout, saying what was measured (through tqdm while a bar is
-    drawn, so it redraws below them; flushed for logs and pipes otherwise), and a tqdm bar on a terminal."""
+    """What a run shows: a line per evaluation on stdout, saying what was measured (through tqdm
+    while a bar is drawn, so it redraws below them; flushed for logs and pipes otherwise), and a
+    tqdm bar on a terminal."""
 
     def __init__(self, enabled: bool, history: History):
         self.bar = None
@@ -388,9 +409,8 @@ class _Progress:
 
     def evaluation(self, i: int, accuracies: dict[str, float]) -> None:
         self.accuracies = accuracies
-        when = (
-            f"iteration {i:,}: " if self.per_iterations else ""
-        )  # else once per epoch, as the book prints them
+        # Without eval_every, once per epoch, as the book prints them.
+        when = f"iteration {i:,}: " if self.per_iterations else ""
         names = ", ".join(f"{name} acc" for name in accuracies)
         self.write(
             f"{when}{names}{self.where} | {', '.join(f'{a:.4f}' for a in accuracies.values())}"

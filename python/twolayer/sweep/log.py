@@ -52,9 +52,8 @@ class RunLog:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         try:
             written = 0
-            while written < len(
-                data
-            ):  # one write in practice; a partial one continues where it stopped
+            # One write in practice; a partial one continues where it stopped.
+            while written < len(data):
                 written += os.write(fd, data[written:])
             os.fsync(fd)
         finally:

@@ -60,9 +60,8 @@ class LogRange:
         value = math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
         if isinstance(self.low, int) and isinstance(self.high, int):
             return min(max(round(value), self.low), self.high)
-        return float(
-            f"{value:.3g}"
-        )  # three significant digits: readable in tables, enough for a learning rate
+        # Three significant digits: readable in tables, enough for a learning rate.
+        return float(f"{value:.3g}")
 
 
 def _number(text: str) -> int | float | None:
@@ -127,9 +126,8 @@ def plan_runs(
     values = {name: _values(name, choices, defaults, trials) for name, choices in space.items()}
     seed_list = _seed_list(seeds)
     if trials is None:
-        lists = [
-            v for v in values.values() if not isinstance(v, LogRange)
-        ]  # all of them, in a grid
+        # A grid: every list of values (a range needs trials, refused above).
+        lists = [v for v in values.values() if not isinstance(v, LogRange)]
         combos = [dict(zip(values, combo)) for combo in itertools.product(*lists)]
     else:
         check_count("trials", trials)

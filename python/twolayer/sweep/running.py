@@ -164,13 +164,9 @@ def _settle(future: cf.Future[dict[str, Any]], run: Run, keep: Keep, running: in
         record = future.result()
         if record["status"] != INTERRUPTED:
             keep(run, record, running)
-    elif isinstance(
-        error, cf.BrokenExecutor
-    ):  # every other run is lost too: stop, and let the caller say so
-        raise error
-    elif not isinstance(
-        error, KeyboardInterrupt
-    ):  # Ctrl-C reached a worker between runs: not the run's fault
+    elif isinstance(error, cf.BrokenExecutor):
+        raise error  # every other run is lost too: stop, and let the caller say so
+    elif not isinstance(error, KeyboardInterrupt):  # Ctrl-C between runs is not the run's fault
         failure = {"settings": run.settings, "seed": run.seed, "status": FAILED}
         keep(
             run,
