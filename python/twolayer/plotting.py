@@ -70,8 +70,7 @@ def plot_accuracy(
     iter_per_epoch: float | None = None,
     ax: Axes | None = None,
 ) -> FigureLike:
-    """Figure 4-12: train (solid), validation (dotted, when given) and test (dashed) accuracy, y
-    from 0 to 1.
+    """Figure 4-12: train (solid), validation (dotted, if given), test (dashed) accuracy in [0, 1].
 
     Without `iterations`, measurement k is drawn at epoch k, as the book draws it. With
     `iterations`, the number of updates made before each measurement, and `iter_per_epoch`, the x
@@ -98,7 +97,6 @@ def plot_accuracy(
         x, unit = np.asarray(iterations, dtype=float) / iter_per_epoch, "epochs"
     else:
         x, unit = np.asarray(iterations, dtype=float), "iterations"
-
     if ax is None:
         ax = _new_figure(figsize=(6, 4)).subplots()
     from matplotlib.ticker import MaxNLocator
