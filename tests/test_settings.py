@@ -156,3 +156,14 @@ def test_sweep_planning_names_the_setting():
     with pytest.raises(SettingError) as info:
         plan_runs({"hidden_size": [10**16]})
     assert info.value.setting == "hidden_size"
+
+
+def test_a_real_within_bounds():
+    momentum = Real(at_least=0, below=1)
+    assert momentum.check("momentum", 0) == 0.0 and momentum.parse("0.9") == 0.9
+    with pytest.raises(SettingError, match="momentum must be finite and >= 0 and < 1, got 1"):
+        momentum.check("momentum", 1)
+    with pytest.raises(ValueError, match="must be a finite number >= 0 and < 1, got '-0.5'"):
+        momentum.parse("-0.5")
+    with pytest.raises(SettingError, match="std must be finite, got nan"):
+        Real().check("std", float("nan"))

@@ -131,10 +131,13 @@ class Size(Int):
 
 @dataclass(frozen=True)
 class Real(Constraint):
-    """A finite real number, greater than `above` when given. Ints are held as floats, so that a
-    learning rate of 1 and 1.0 are one setting."""
+    """A finite real number, within the bounds given: greater than `above`, at least `at_least`,
+    less than `below` (a momentum in [0, 1): ``Real(at_least=0, below=1)``). Ints are held as
+    floats, so that a learning rate of 1 and 1.0 are one setting."""
 
     above: float | None = None
+    at_least: float | None = None
+    below: float | None = None
 
     def check(self, name: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -142,11 +145,23 @@ class Real(Constraint):
                 name, f"{name} must be a real number, got {type(value).__name__}"
             )
         number = float(value)
-        if self.above is not None and not (math.isfinite(number) and number > self.above):
-            raise SettingError(name, f"{name} must be finite and > {self.above:g}, got {value}")
-        if not math.isfinite(number):
-            raise SettingError(name, f"{name} must be finite, got {number}")
+        if not self._within(number):
+            bounds = f"finite and {self._bounds()}" if self._bounds() else "finite"
+            raise SettingError(name, f"{name} must be {bounds}, got {value}")
         return number
+
+    def _within(self, number: float) -> bool:
+        return (
+            math.isfinite(number)
+            and (self.above is None or number > self.above)
+            and (self.at_least is None or number >= self.at_least)
+            and (self.below is None or number < self.below)
+        )
+
+    def _bounds(self) -> str:
+        """``"> 0"``, ``">= 0 and < 1"``: the bounds as messages say them."""
+        ends = (("> ", self.above), (">= ", self.at_least), ("< ", self.below))
+        return " and ".join(f"{sign}{end:g}" for sign, end in ends if end is not None)
 
     def canonical(self, value: Any) -> Any:
         value = super().canonical(value)
@@ -157,10 +172,9 @@ class Real(Constraint):
             value = float(text)
         except ValueError:
             value = math.nan
-        bound = -math.inf if self.above is None else self.above
-        if not (math.isfinite(value) and value > bound):
-            above = "" if self.above is None else f" > {self.above:g}"
-            raise ValueError(f"must be a finite number{above}, got {text!r}")
+        if not self._within(value):
+            bounds = f" {self._bounds()}" if self._bounds() else ""
+            raise ValueError(f"must be a finite number{bounds}, got {text!r}")
         return value
 
 
