@@ -3,16 +3,19 @@
     python examples/chapter6.py optimizers     # ch06/optimizer_compare_mnist.py: smoothed loss of each optimizer
     python examples/chapter6.py init           # ch06/weight_init_compare.py and weight_init_activation_histogram.py
     python examples/chapter6.py weight-decay   # ch06/overfit_weight_decay.py: 300 images, with and without decay
+    python examples/chapter6.py search         # ch06/hyperparameter_optimization.py: the best 20 of 100 trials
 
 The book runs them on its MultiLayerNet (4 to 6 hidden layers of 100 ReLU units); here the network is 784-100-10
 with one hidden layer of 100 ReLU units and He's initial weights unless the experiment varies them, with the book's
 other settings (batch sizes, iterations, learning rates). docs/chapter6.md shows the figures and what differs. The
-hyperparameter search (ch06/hyperparameter_optimization.py) is a ``twolayer sweep`` command: see docs/chapter6.md.
+search is the ``twolayer sweep`` command SEARCH_COMMAND spells out (run through twolayer.sweep's API here, into
+--runs; either resumes the other), then the book's figure of its best 20 trials.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from matplotlib.figure import Figure
 
 from twolayer import TwoLayerNet, optimizers
 from twolayer.datasets import load_mnist
+from twolayer.sweep import LogRange, sweep
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 HIDDEN = 100
@@ -136,6 +140,53 @@ def weight_decay_experiment(data, out: Path, seed: int) -> None:
     figure.savefig(out / "chapter6-weight-decay.png", dpi=100)
 
 
+# The book's random search: 500 training images, 20% of them for validation, 50 epochs of SGD on batches of 100, the
+# learning rate drawn from 10^U(-6, -2) and the weight decay from 10^U(-8, -4), 100 trials.
+SEARCH = {
+    "learning_rate": LogRange(1e-6, 1e-2), "weight_decay_lambda": LogRange(1e-8, 1e-4), "train_size": [400],
+    "validation_size": [100], "epochs": [50], "batch_size": [100], "hidden_size": [HIDDEN],
+    "activation": ["relu"], "weight_init_std": ["he"],
+}  # fmt: skip
+SEARCH_COMMAND = (
+    "twolayer sweep --trials 100 --lr 1e-6:1e-2 --weight-decay-lambda 1e-8:1e-4 --train-size 400 "
+    "--validation-size 100 --epochs 50 --batch-size 100 --hidden 100 --activation relu --weight-init-std he "
+    "--out RUNS"
+)
+
+
+def search_experiment(data_dir: str | None, out: Path, runs: Path) -> None:
+    """The sweep of SEARCH (resuming what `runs` holds), then the book's figure: the best 20 trials by final
+    validation accuracy, validation accuracy solid and training accuracy dashed, per epoch."""
+    sweep(SEARCH, trials=100, out=runs, data_dir=data_dir)
+    records = [
+        json.loads(line) for line in (runs / "runs.jsonl").read_text().splitlines() if line.strip()
+    ]
+    done = sorted(
+        (r for r in records if r.get("final_val_acc") is not None),
+        key=lambda r: -r["final_val_acc"],
+    )
+    for rank, r in enumerate(done[:20], 1):
+        lr, decay = r["settings"]["learning_rate"], r["settings"]["weight_decay_lambda"]
+        print(
+            f"Best-{rank:<2} val acc {r['final_val_acc']:.3f} | lr {lr:.3g}, weight decay {decay:.3g}"
+        )
+    figure = Figure(figsize=(12, 11), layout="constrained")
+    for rank, (axes, r) in enumerate(
+        zip(figure.subplots(5, 4, sharex=True, sharey=True).ravel(), done), 1
+    ):
+        axes.plot(r["val_acc_list"])
+        axes.plot(r["train_acc_list"], "--")
+        lr, decay = r["settings"]["learning_rate"], r["settings"]["weight_decay_lambda"]
+        axes.set_title(
+            f"Best-{rank}: val {r['final_val_acc']:.2f}\nlr {lr:.2g}, decay {decay:.2g}", fontsize=9
+        )
+        axes.set_ylim(0, 1)
+    figure.suptitle(
+        f"the best 20 of {len(done)} trials: validation accuracy (solid), training accuracy (dashed)"
+    )
+    figure.savefig(out / "chapter6-search.png", dpi=80)
+
+
 EXPERIMENTS = {
     "optimizers": optimizers_experiment,
     "init": init_experiment,
@@ -147,7 +198,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("experiment", choices=EXPERIMENTS)
+    parser.add_argument("experiment", choices=[*EXPERIMENTS, "search"])
     parser.add_argument(
         "--out", type=Path, default=DOCS, help="the folder of the figure (default: docs/)"
     )
@@ -155,9 +206,15 @@ def main(argv=None) -> None:
         "--data-dir", default=os.environ.get("TWOLAYER_MNIST_DIR"), help="the MNIST folder"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--runs", type=Path, default=Path("chapter6-search"), help="the search's sweep folder"
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    EXPERIMENTS[args.experiment](mnist(args.data_dir), args.out, args.seed)
+    if args.experiment == "search":
+        search_experiment(args.data_dir, args.out, args.runs)
+    else:
+        EXPERIMENTS[args.experiment](mnist(args.data_dir), args.out, args.seed)
 
 
 if __name__ == "__main__":

@@ -242,20 +242,20 @@ def test_the_state_is_one_buffer_laid_out_like_the_parameters():
 
 
 BAD_SETTINGS = [
-    (lambda: Momentum(momentum=1.0), ValueError, r"momentum must be in \[0, 1\), got 1.0"),
-    (lambda: Nesterov(momentum=-0.1), ValueError, r"momentum must be in \[0, 1\), got -0.1"),
-    (lambda: RMSprop(decay_rate=1.5), ValueError, r"decay_rate must be in \[0, 1\), got 1.5"),
-    (lambda: Adam(beta1=1.0), ValueError, r"beta1 must be in \[0, 1\), got 1.0"),
-    (lambda: Adam(beta2=-1e-9), ValueError, r"beta2 must be in \[0, 1\), got -1e-09"),
-    (lambda: Adam(beta2=math.nan), ValueError, r"beta2 must be in \[0, 1\), got nan"),
-    (lambda: SGD(lr=0), ValueError, r"lr must be finite and > 0, got 0.0"),
+    (lambda: Momentum(momentum=1.0), ValueError, r"momentum must be finite and >= 0 and < 1, got 1.0"),
+    (lambda: Nesterov(momentum=-0.1), ValueError, r"momentum must be finite and >= 0 and < 1, got -0.1"),
+    (lambda: RMSprop(decay_rate=1.5), ValueError, r"decay_rate must be finite and >= 0 and < 1, got 1.5"),
+    (lambda: Adam(beta1=1.0), ValueError, r"beta1 must be finite and >= 0 and < 1, got 1.0"),
+    (lambda: Adam(beta2=-1e-9), ValueError, r"beta2 must be finite and >= 0 and < 1, got -1e-09"),
+    (lambda: Adam(beta2=math.nan), ValueError, r"beta2 must be finite and >= 0 and < 1, got nan"),
+    (lambda: SGD(lr=0), ValueError, r"lr must be finite and > 0, got 0"),
     (lambda: AdaGrad(lr=math.inf), ValueError, r"lr must be finite and > 0, got inf"),
     (lambda: Adam(lr="0.1"), TypeError, r"lr must be a real number, got str"),
     (lambda: Momentum(momentum=True), TypeError, r"momentum must be a real number, got bool"),
     (
         lambda: optimizers.create("adamw", lr=0.1),
         ValueError,
-        r"optimizer must be one of 'sgd', .*'adam', got 'adamw'",
+        r"optimizer must be one of \('sgd', .*'adam'\), got 'adamw'",
     ),
 ]
 
@@ -299,7 +299,7 @@ def test_a_bad_saved_state_is_refused_whole():
     saved = opt.state_dict()
     for change, message in [
         ({"optimizer": "sgd"}, "the state is of optimizer 'sgd', not 'adam'"),
-        ({"beta1": 1.0}, r"beta1 must be in \[0, 1\)"),
+        ({"beta1": 1.0}, r"beta1 must be finite and >= 0 and < 1"),
         ({"iter": -1}, "Adam's iter must be an int >= 0, got -1"),
         (
             {"state": np.zeros(5)},

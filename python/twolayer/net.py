@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import io
-import math
-import numbers
-import operator
 import os
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping
@@ -17,12 +14,11 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 from . import _core, serialization
 from ._core import PARAM_NAMES
 from .optimizers import Optimizer
+from .settings import SETTINGS, WEIGHT_INIT_SCALES, NetSettings, Real, SettingError, Size
 
 ACTIVATIONS: tuple[str, ...] = _core.ACTIVATIONS
-"""The hidden layer's activations: ``"sigmoid"`` (the book's chapter 4 net) and ``"relu"`` (chapter 5's)."""
-WEIGHT_INIT_SCALES: dict[str, float] = {"he": 2.0, "relu": 2.0, "xavier": 1.0, "sigmoid": 1.0}
-"""The named initial weights of the book's chapter 6 (``MultiLayerNet``): each layer's weights have standard deviation
-``sqrt(scale / n)``, n the layer's number of inputs (He's for ReLU, Xavier's for the sigmoid)."""
+"""The hidden layer's activations: ``"sigmoid"`` (the book's chapter 4 net) and ``"relu"``
+(chapter 5's)."""
 _CORE_BY_DTYPE: dict[np.dtype[Any], type[_core.Net64] | type[_core.Net32]] = {
     np.dtype(np.float64): _core.Net64,
     np.dtype(np.float32): _core.Net32,
@@ -102,52 +98,14 @@ class Params(MutableMapping[str, NDArray[Any]]):
         return f"Params({{{items}}})"
 
 
-def _size(name: str, value: Any) -> int:
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got bool")
-    try:
-        size = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}") from None
-    if size < 1:
-        raise ValueError(f"{name} must be positive, got {size}")
-    return size
-
-
 def _real(name: str, value: Any) -> float:
     """value as a finite float; bools, strings, arrays and complex numbers are refused."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be finite, got {number}")
+    number: float = _FINITE.check(name, value)
     return number
 
 
-def _weight_init_std(value: Any) -> float | str:
-    """A finite number, or the lower-case name of a scale of WEIGHT_INIT_SCALES (the book compares case-blind)."""
-    if isinstance(value, str):
-        if value.lower() not in WEIGHT_INIT_SCALES:
-            names = ", ".join(map(repr, WEIGHT_INIT_SCALES))
-            raise ValueError(f"weight_init_std must be a number or one of {names}, got {value!r}")
-        return value.lower()
-    return _real("weight_init_std", value)
-
-
-def _weight_decay_lambda(value: Any) -> float:
-    decay = _real("weight_decay_lambda", value)
-    if decay < 0:
-        raise ValueError(f"weight_decay_lambda must be >= 0, got {decay}")
-    return decay
-
-
-def _activation(value: Any) -> str:
-    """value if it names an activation the core has, else a TypeError or ValueError saying which."""
-    if not isinstance(value, str) or value not in ACTIVATIONS:
-        known = " or ".join(repr(name) for name in ACTIVATIONS)
-        error = ValueError if isinstance(value, str) else TypeError
-        raise error(f"activation must be {known}, got {value!r}")
-    return value
+_FINITE = Real()
+_SIZE = Size()
 
 
 def _step(h: Any) -> float:
@@ -187,12 +145,14 @@ class TwoLayerNet:
     input_size, hidden_size, output_size
         The layer sizes (D, H, C), e.g. 784, 50, 10 for MNIST.
     weight_init_std
-        Weights start as ``weight_init_std * randn(...)``, biases at zero, as in the book. Or, as the book's
-        chapter 6 ``MultiLayerNet`` takes it, ``"he"`` (or ``"relu"``): standard deviation ``sqrt(2 / n)`` for each
-        layer, n its number of inputs; ``"xavier"`` (or ``"sigmoid"``): ``sqrt(1 / n)``.
+        Weights start as ``weight_init_std * randn(...)``, biases at zero, as in the book. Or, as
+        the book's chapter 6 ``MultiLayerNet`` takes it, ``"he"`` (or ``"relu"``): standard
+        deviation ``sqrt(2 / n)`` for each layer, n its number of inputs; ``"xavier"`` (or
+        ``"sigmoid"``): ``sqrt(1 / n)`` (in any case, as the book compares them).
     weight_decay_lambda
-        The book's weight decay λ (chapter 6): the loss gains ``0.5 * λ * (ΣW1² + ΣW2²)`` and the gradients of W1
-        and W2 gain ``λ * W`` (not the biases'), in every pass and the fused step. 0 (the default) is none.
+        The book's weight decay λ (chapter 6): the loss gains ``0.5 * λ * (ΣW1² + ΣW2²)`` and the
+        gradients of W1 and W2 gain ``λ * W`` (not the biases'), in every pass and the fused step.
+        0 (the default) is none.
     activation
         The hidden layer's: ``"sigmoid"`` (chapter 4's network) or ``"relu"`` (chapter 5's).
     dtype
@@ -221,10 +181,17 @@ class TwoLayerNet:
         seed: int | None = None,
         weight_decay_lambda: float = 0.0,
     ) -> None:
-        sizes, weight_init_std, activation, dtype = check_settings(
-            input_size, hidden_size, output_size, weight_init_std, activation, dtype, seed
+        sizes, weight_init_std, activation, dtype, decay = check_settings(
+            input_size,
+            hidden_size,
+            output_size,
+            weight_init_std,
+            activation,
+            dtype,
+            seed,
+            weight_decay_lambda,
         )
-        self._core = _new_core(dtype, sizes, activation, _weight_decay_lambda(weight_decay_lambda))
+        self._core = _new_core(dtype, sizes, activation, decay)
         self._params = Params(self._core.params)
         self.grads: dict[str, NDArray[Any]] = {}
 
@@ -264,7 +231,8 @@ class TwoLayerNet:
 
     @property
     def weight_decay_lambda(self) -> float:
-        """The weight decay λ: ``0.5 * λ * (ΣW1² + ΣW2²)`` in the loss, ``λ * W`` in the weights' gradients."""
+        """The weight decay λ: ``0.5 * λ * (ΣW1² + ΣW2²)`` in the loss, ``λ * W`` in the weights'
+        gradients."""
         decay: float = self._core.weight_decay_lambda
         return decay
 
@@ -274,34 +242,49 @@ class TwoLayerNet:
         return self.params["W1"].dtype
 
     def __repr__(self) -> str:
-        decay = (
-            f", weight_decay_lambda={self.weight_decay_lambda!r}"
-            if self.weight_decay_lambda
-            else ""
-        )
+        decay = self.weight_decay_lambda
+        shown = f", weight_decay_lambda={decay!r}" if decay else ""
         return (
             f"TwoLayerNet(input_size={self.input_size}, hidden_size={self.hidden_size}, "
-            f"output_size={self.output_size}, activation={self.activation}, dtype={self.dtype.name}{decay})"
+            f"output_size={self.output_size}, activation={self.activation}, "
+            f"dtype={self.dtype.name}{shown})"
         )
 
     def save(self, file: str | os.PathLike[str] | BinaryIO) -> None:
-        """Save the sizes, activation, dtype and parameters as npz to `file`, a path (written atomically) or a
-        binary file object (:mod:`twolayer.serialization`)."""
-        serialization.save(self, file)
+        """Save the sizes, activation, dtype, weight decay and parameters as npz to `file`, a path
+        (written atomically) or a binary file object (:mod:`twolayer.serialization`)."""
+        header = serialization.Header(
+            self._core.sizes, self.dtype.name, self.activation, self.weight_decay_lambda
+        )
+        serialization.write(file, header, self.params)
 
     @classmethod
     def load(cls, file: str | os.PathLike[str] | BinaryIO) -> TwoLayerNet:
-        """A network restored from a path or binary file object written by :meth:`save`; ValueError naming the file
-        if it is not one."""
-        return serialization.load(file, cls)
+        """A network restored from a path or binary file object written by :meth:`save`; ValueError
+        naming the file if it is not one."""
+        with serialization.reading(file) as saved:
+            # A fixed seed, so that loading never draws from NumPy's global generator; the weights
+            # are read over the initial ones.
+            header = saved.header
+            net = cls(
+                *header.sizes,
+                activation=header.activation,
+                dtype=header.dtype,
+                seed=0,
+                weight_decay_lambda=header.weight_decay_lambda,
+            )
+            saved.read_into(net.params)
+        return net
 
-    # Copies and pickles go through the save format, so they hold exactly what a saved file holds (sizes, dtype,
-    # parameters; not the last gradient in `grads`) and a pickle is checked as a file is when it is loaded.
+    # Copies and pickles go through the save format, so they hold exactly what a saved file holds
+    # (sizes, dtype, parameters; not the last gradient in `grads`) and a pickle is checked as a file
+    # is when it is loaded.
     def __reduce__(self) -> tuple[Any, ...]:
         return (_from_saved, (type(self), self._saved()))
 
     def __copy__(self) -> TwoLayerNet:
-        """An independent copy: a shallow copy would share the C++ parameter buffers, so it is a full one."""
+        """An independent copy: a shallow copy would share the C++ parameter buffers, so it is a
+        full one."""
         return _from_saved(type(self), self._saved())
 
     def __deepcopy__(self, memo: dict[int, Any]) -> TwoLayerNet:
@@ -347,15 +330,17 @@ class TwoLayerNet:
         indices: ArrayLike | None = None,
         return_loss: bool = True,
     ) -> float | None:
-        """One step of an optimizer in a single call into the core: the gradient by backpropagation and the update of
-        every parameter, without creating the gradient arrays (``self.grads`` is left as it was).
+        """One step of an optimizer in a single call into the core: the gradient by
+        backpropagation and the update of every parameter, without creating the gradient arrays
+        (``self.grads`` is left as it was).
 
-        Give `learning_rate` for the book's SGD, ``params[key] -= learning_rate * grad[key]``, or `optimizer`, one of
-        :mod:`twolayer.optimizers` (``Adam(lr=0.001)``), whose formula, settings and state the core uses and updates
-        (the same parameters and state as its ``update``, to rounding). Returns the mini-batch loss after the update,
-        as the book's loop records it (``net.loss(x_batch, t_batch)``); ``return_loss=False`` skips that forward pass
-        and returns None. With `indices` (integers), the batch is rows ``indices`` of `x` and `t`, gathered inside the
-        core, so the caller never copies it.
+        Give `learning_rate` for the book's SGD, ``params[key] -= learning_rate * grad[key]``, or
+        `optimizer`, one of :mod:`twolayer.optimizers` (``Adam(lr=0.001)``), whose formula,
+        settings and state the core uses and updates (the same parameters and state as its
+        ``update``, to rounding). Returns the mini-batch loss after the update, as the book's loop
+        records it (``net.loss(x_batch, t_batch)``); ``return_loss=False`` skips that forward pass
+        and returns None. With `indices` (integers), the batch is rows ``indices`` of `x` and `t`,
+        gathered inside the core, so the caller never copies it.
         """
         name, rate, state, settings = self._step_of(learning_rate, optimizer)
         if indices is None:
@@ -364,9 +349,15 @@ class TwoLayerNet:
             x, t = _as_array(x, "x"), _as_array(t, "t")
             indices = _as_array(indices, "indices")
         loss = self._core.train_step(
-            x, t, rate, optimizer=name, state=state, settings=settings, indices=indices,
+            x,
+            t,
+            rate,
+            optimizer=name,
+            state=state,
+            settings=settings,
+            indices=indices,
             return_loss=bool(return_loss),
-        )  # fmt: skip
+        )
         if optimizer is not None:
             optimizer._stepped()
         return loss
@@ -374,25 +365,33 @@ class TwoLayerNet:
     def _step_of(
         self, learning_rate: float | None, optimizer: Optimizer | None
     ) -> tuple[str, float, NDArray[Any] | None, dict[str, Any]]:
-        """What the core's train_step needs: the optimizer's name, rate, flat state and other settings."""
+        """What the core's train_step needs: the optimizer's name, rate, flat state and other
+        settings (an optimizer's are its own to check)."""
         if (learning_rate is None) == (optimizer is None):
             raise TypeError("give train_step a learning_rate or an optimizer (one of them)")
-        if optimizer is not None and not isinstance(optimizer, Optimizer):
-            raise TypeError(
-                f"optimizer must be one of twolayer.optimizers' (SGD, Adam, ...), got {type(optimizer).__name__}"
-            )
-        name = "sgd" if optimizer is None else optimizer.name
-        rate = _real("learning_rate", learning_rate if optimizer is None else optimizer.lr)
-        if not rate > 0:
-            raise ValueError(f"learning_rate must be finite and > 0, got {rate}")
-        largest = float(np.finfo(self.dtype).max)  # the core takes the rate in the net's dtype
-        if rate > largest:
-            raise ValueError(
-                f"learning_rate must be finite in {self.dtype} (at most {largest:.6g}), got {rate}"
-            )
         if optimizer is None:
-            return name, rate, None, {}
-        return name, rate, optimizer._for_core(self.params), optimizer._core_settings()
+            return "sgd", self._learning_rate(learning_rate), None, {}
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(
+                "optimizer must be one of twolayer.optimizers' (SGD, Adam, ...), "
+                f"got {type(optimizer).__name__}"
+            )
+        state = optimizer._for_core(self.params)
+        rate = self._learning_rate(optimizer.lr)
+        return optimizer.name, rate, state, optimizer._core_settings()
+
+    def _learning_rate(self, learning_rate: Any) -> float:
+        """`learning_rate` checked (this is the boundary for callers of train_step, train's
+        included): the setting's own rule, and the range of the net's dtype, in which the core
+        takes it."""
+        rate: float = SETTINGS["learning_rate"].check(learning_rate)
+        largest = float(np.finfo(self.dtype).max)
+        if rate > largest:
+            raise SettingError(
+                "learning_rate",
+                f"learning_rate must be finite in {self.dtype} (at most {largest:.6g}), got {rate}",
+            )
+        return rate
 
     def numerical_gradient(
         self, x: ArrayLike, t: ArrayLike, *, method: str = "incremental", h: float = 1e-4
@@ -415,16 +414,19 @@ class TwoLayerNet:
 
 
 def _from_saved(cls: type[TwoLayerNet], saved: bytes) -> TwoLayerNet:
-    """The network held by `saved`, the bytes :meth:`TwoLayerNet.save` wrote (the unpickling function)."""
+    """The network held by `saved`, the bytes :meth:`TwoLayerNet.save` wrote (the unpickling
+    function)."""
     if not isinstance(saved, bytes):
         raise TypeError(
-            f"cannot unpickle a TwoLayerNet: expected the bytes of a saved network, got {type(saved).__name__}"
+            f"cannot unpickle a TwoLayerNet: expected the bytes of a saved network, got "
+            f"{type(saved).__name__}"
         )
     try:
         return cls.load(io.BytesIO(saved))
     except ValueError as exc:
         raise ValueError(
-            f"cannot unpickle a TwoLayerNet (damaged, or pickled by another version of twolayer): {exc}"
+            f"cannot unpickle a TwoLayerNet (damaged, or pickled by another version of twolayer): "
+            f"{exc}"
         ) from None
 
 
@@ -435,9 +437,9 @@ def initial_params(
     weight_init_std: float | str,
     seed: int | None,
 ) -> dict[str, NDArray[Any]]:
-    """The book's initial parameters (float64): ``weight_init_std * randn`` weights, zero biases; a name of
-    WEIGHT_INIT_SCALES gives each layer ``sqrt(scale / its inputs) * randn`` (He's, Xavier's), as the book's
-    ``MultiLayerNet`` does.
+    """The book's initial parameters (float64): ``weight_init_std * randn`` weights, zero biases;
+    a name of WEIGHT_INIT_SCALES gives each layer ``sqrt(scale / its inputs) * randn`` (He's,
+    Xavier's), as the book's ``MultiLayerNet`` does.
 
     ``seed=None`` draws from NumPy's global generator, as the book does; otherwise from
     ``np.random.default_rng(seed)``.
@@ -448,16 +450,10 @@ def initial_params(
     else:
         rng = np.random.default_rng(seed)
         randn = lambda *shape: rng.standard_normal(shape)  # noqa: E731
-
-    def scale(inputs: int) -> float:
-        if isinstance(weight_init_std, str):
-            return float(np.sqrt(WEIGHT_INIT_SCALES[weight_init_std] / inputs))
-        return weight_init_std
-
     return {
-        "W1": scale(input_size) * randn(input_size, hidden_size),
+        "W1": _scale(weight_init_std, input_size) * randn(input_size, hidden_size),
         "b1": np.zeros(hidden_size),
-        "W2": scale(hidden_size) * randn(hidden_size, output_size),
+        "W2": _scale(weight_init_std, hidden_size) * randn(hidden_size, output_size),
         "b2": np.zeros(output_size),
     }
 
@@ -470,26 +466,35 @@ def check_settings(
     activation: Any,
     dtype: Any,
     seed: Any,
-) -> tuple[tuple[int, int, int], float | str, str, np.dtype[Any]]:
+    weight_decay_lambda: Any = 0.0,
+) -> tuple[tuple[int, int, int], float | str, str, np.dtype[Any], float]:
     """``TwoLayerNet``'s arguments checked, without allocating: (sizes, weight_init_std,
-    activation, dtype), or the TypeError or ValueError the constructor raises."""
+    activation, dtype, weight_decay_lambda), or the TypeError or ValueError the constructor
+    raises."""
+    declared = NetSettings.declared()
     sizes = (
-        _size("input_size", input_size),
-        _size("hidden_size", hidden_size),
-        _size("output_size", output_size),
+        _SIZE.check("input_size", input_size),
+        declared["hidden_size"].check(hidden_size),
+        _SIZE.check("output_size", output_size),
     )
-    std = _weight_init_std(weight_init_std)
-    activation = _activation(activation)
+    # The book compares the names of initial weights in lower case.
+    std = weight_init_std.lower() if isinstance(weight_init_std, str) else weight_init_std
+    std = declared["weight_init_std"].check(std)
+    decay = declared["weight_decay_lambda"].check(weight_decay_lambda)
+    activation = declared["activation"].check(activation)
     _check_seed(seed)
-    try:
-        dtype = np.dtype(dtype)
-        _CORE_BY_DTYPE[dtype]
-    except (TypeError, KeyError):
-        raise TypeError(f"dtype must be float64 or float32, got {dtype!r}") from None
+    dtype = np.dtype(declared["dtype"].check(dtype))
     what, nbytes = _describe(dtype, sizes)
     if nbytes > sys.maxsize:
-        raise ValueError(f"{what} is too large to allocate")
-    return sizes, std, activation, dtype
+        raise SettingError("hidden_size", f"{what} is too large to allocate")
+    return sizes, std, activation, dtype, decay
+
+
+def _scale(weight_init_std: float | str, inputs: int) -> float:
+    """The standard deviation of a layer of `inputs` inputs' initial weights."""
+    if isinstance(weight_init_std, str):
+        return float(np.sqrt(WEIGHT_INIT_SCALES[weight_init_std] / inputs))
+    return weight_init_std
 
 
 def _describe(dtype: np.dtype[Any], sizes: tuple[int, int, int]) -> tuple[str, int]:

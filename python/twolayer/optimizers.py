@@ -18,12 +18,13 @@ back in, so that a run can continue exactly where it stopped.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
+
+from .settings import SETTINGS
 
 __all__ = [
     "OPTIMIZERS",
@@ -41,16 +42,11 @@ __all__ = [
 _ROOT_EPSILON = 1e-7
 
 
-def _setting(name: str, value: Any, *, positive: bool = False) -> float:
-    """value as a float: finite and > 0 with `positive`, else in [0, 1) (a momentum, a decay
-    rate, a beta)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    number = float(value)
-    if positive and not (math.isfinite(number) and number > 0):
-        raise ValueError(f"{name} must be finite and > 0, got {number}")
-    if not positive and not 0 <= number < 1:
-        raise ValueError(f"{name} must be in [0, 1), got {number}")
+def _setting(name: str, value: Any) -> float:
+    """`value` checked as the training setting of that name is (``lr`` as ``learning_rate``): the
+    rules of :mod:`twolayer.settings`, the errors naming `name`."""
+    spec = SETTINGS["learning_rate" if name == "lr" else name]
+    number: float = spec.constraint.check(name, value)
     return number
 
 
@@ -64,7 +60,7 @@ class Optimizer:
     settings_names: ClassVar[tuple[str, ...]] = ("lr",)
 
     def __init__(self, lr: float) -> None:
-        self.lr = _setting("lr", lr, positive=True)
+        self.lr = _setting("lr", lr)
         self._flat: NDArray[Any] | None = None  # the whole state, one allocation
         self._layout: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
@@ -171,9 +167,7 @@ class Optimizer:
             raise ValueError(
                 f"the state is of optimizer {saved.get('optimizer')!r}, not {self.name!r}"
             )
-        settings = {
-            name: _setting(name, saved[name], positive=name == "lr") for name in self.settings_names
-        }
+        settings = {name: _setting(name, saved[name]) for name in self.settings_names}
         counters = self._checked_counters(saved)
         state, layout = saved.get("state"), saved.get("layout")
         checked = _checked_layout(layout)
@@ -361,10 +355,6 @@ def create(name: str, lr: float, **settings: Any) -> Optimizer:
     """The optimizer `name` (one of :data:`OPTIMIZERS`) with learning rate `lr` and those of
     `settings` it takes (``momentum``, ``decay_rate``, ``beta1``, ``beta2``); the others are
     ignored, so that one set of training settings serves every optimizer."""
-    if not isinstance(name, str) or name not in OPTIMIZERS:
-        raise ValueError(
-            f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}, got {name!r}"
-        )
-    cls = OPTIMIZERS[name]
+    cls = OPTIMIZERS[SETTINGS["optimizer"].check(name)]
     taken = {key: value for key, value in settings.items() if key in cls.settings_names}
     return cls(lr, **taken)
