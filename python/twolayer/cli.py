@@ -240,10 +240,11 @@ def _describe_run(settings: TrainSettings, n_train: int, n_test: int) -> str:
         else f"{settings.iters_num or BOOK_ITERS_NUM:,} iterations"
     )
     shuffled = ", shuffled every epoch" if settings.sampling == "shuffle" else ""
+    optimizer = f", {settings.optimizer}" if settings.optimizer != "sgd" else ""
     return (
         f"on {trained_on:,} MNIST images ({validation}{n_test:,} for testing): {length}, batch "
-        f"size {settings.batch_size}, {settings.optimizer}, learning rate "
-        f"{settings.learning_rate}, {settings.gradient} gradient{shuffled}"
+        f"size {settings.batch_size}, learning rate {settings.learning_rate}, "
+        f"{settings.gradient} gradient{optimizer}{shuffled}"
     )
 
 
