@@ -32,7 +32,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from ._files import atomic_write
+from ._files import atomic_write, open_regular
+from ._paths import closest_existing
 from ._progress import progress_bar
 from .images import image_to_mnist
 
@@ -115,7 +116,7 @@ def load_mnist(
     one_hot_label: bool = False,
     *,
     data_dir: str | os.PathLike[str] | None = None,
-    download: bool = True,
+    download: bool | None = None,
     download_timeout: float | tuple[float, float] | None = None,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Load MNIST as ``((x_train, t_train), (x_test, t_test))``, 60,000 training and 10,000 test
@@ -130,14 +131,16 @@ def load_mnist(
     one_hot_label
         True: labels as float32 one-hot rows of shape (N, 10). False: uint8 labels of shape (N,).
     data_dir
-        Directory holding the four IDX files (``train-images-idx3-ubyte``,
+        A data folder of yours holding the four IDX files (``train-images-idx3-ubyte``,
         ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, each
-        gzipped with a ``.gz`` suffix or not). Default: :func:`cache_dir`, where parsed ``.npy``
-        copies are also kept so that the next load is quick. In a `data_dir` of yours, nothing is
-        written but downloads, and the IDX files are read and verified every time.
+        gzipped with a ``.gz`` suffix or not): read and verified every time, never written (but
+        for the downloads that ``download=True`` asks for). Default: ``$TWOLAYER_DATA`` if set,
+        else the cache, :func:`cache_dir`, where missing files are downloaded and parsed ``.npy``
+        copies kept so that the next load is quick.
     download
-        Download missing or corrupt files into `data_dir` from :data:`MIRRORS` (or
-        ``$TWOLAYER_MNIST_URL``).
+        Download missing or corrupt files from :data:`MIRRORS` (or ``$TWOLAYER_MNIST_URL``). The
+        default, None, downloads into the cache only; True also into a data folder, creating it;
+        False never.
     download_timeout
         Seconds a download may go without data, or a pair (that, the most seconds one file may
         take). Default: ``$TWOLAYER_DOWNLOAD_TIMEOUT`` if set, else :data:`DOWNLOAD_TIMEOUT`.
@@ -145,21 +148,17 @@ def load_mnist(
     Raises
     ------
     FileNotFoundError
-        A file is missing (and `download` is False), or no mirror gave a valid copy. The message
-        names the directory, the files to put there and, for each attempt, why it failed.
+        A file is missing (and not to be downloaded), or no mirror gave a valid copy; or the data
+        folder does not exist (the message names its closest existing folder). The message names
+        the directory, whether it is a data folder or the cache, the files to put there and, for
+        each attempt, why it failed.
     ValueError
         A file is present but damaged or not the genuine MNIST file, and `download` is False; or a
         bad `download_timeout`.
     """
     timeouts = _download_timeouts(download_timeout)
-    directory = cache_dir() if data_dir is None else Path(data_dir)
-    if directory.exists() and not directory.is_dir():
-        raise NotADirectoryError(f"{directory} is a file, not a directory for the MNIST files")
-    keep_parsed = data_dir is None
-    data = {
-        key: _load_array(directory, spec, download, keep_parsed, timeouts)
-        for key, spec in _MNIST.items()
-    }
+    place = _data_place(data_dir, download)
+    data = {key: _load_array(place, spec, timeouts) for key, spec in _MNIST.items()}
     return _as_the_book_does(data, normalize, flatten, one_hot_label)
 
 
@@ -208,15 +207,51 @@ def _download_timeouts(download_timeout: float | tuple[float, float] | None) -> 
     return numbers[0], numbers[1] if len(numbers) == 2 else DOWNLOAD_TIMEOUT[1]
 
 
-def cache_dir() -> Path:
-    """The directory :func:`load_mnist` uses when `data_dir` is not given.
+@dataclass(frozen=True)
+class _Place:
+    """Where load_mnist reads: the cache (downloads and .npy copies kept there), or a data folder
+    of the user's (only read, unless downloads into it were asked for)."""
 
-    ``$TWOLAYER_DATA`` if set; otherwise the platform's user cache directory:
+    directory: Path
+    is_cache: bool
+    download: bool
+
+    def describe(self) -> str:
+        if self.is_cache:
+            return f"the cache {self.directory} (where twolayer downloads MNIST)"
+        return f"the data folder {self.directory} (read, never written)"
+
+
+def _data_place(data_dir: str | os.PathLike[str] | None, download: bool | None) -> _Place:
+    """The folder of `data_dir`, else of $TWOLAYER_DATA, else the cache; checked to be a folder,
+    and to exist unless it is to be created for a download."""
+    given = data_dir if data_dir is not None else os.environ.get("TWOLAYER_DATA") or None
+    if given is None:
+        place = _Place(cache_dir(), is_cache=True, download=download is not False)
+    else:
+        place = _Place(Path(given).expanduser(), is_cache=False, download=download is True)
+    directory = place.directory
+    if directory.exists() and not directory.is_dir():
+        raise NotADirectoryError(f"{directory} is a file, not a directory for the MNIST files")
+    if not place.is_cache and not place.download and not directory.exists():
+        raise FileNotFoundError(
+            f"the data folder {directory} does not exist (the closest existing folder is "
+            f"{closest_existing(directory)}); name the folder that holds the MNIST files, or pass "
+            "download=True (CLI: --download) to create it and download them into it"
+        )
+    return place
+
+
+def cache_dir() -> Path:
+    """The cache: where :func:`load_mnist` downloads MNIST, and keeps parsed copies, when no data
+    folder is named (neither `data_dir` nor ``$TWOLAYER_DATA``).
+
+    ``$TWOLAYER_CACHE`` if set; otherwise the platform's user cache directory:
     ``$XDG_CACHE_HOME/twolayer`` (default ``~/.cache/twolayer``) on Linux,
     ``~/Library/Caches/twolayer`` on macOS, ``%LOCALAPPDATA%\\twolayer\\Cache`` on Windows.
     """
-    if os.environ.get("TWOLAYER_DATA"):
-        return Path(os.environ["TWOLAYER_DATA"]).expanduser()
+    if os.environ.get("TWOLAYER_CACHE"):
+        return Path(os.environ["TWOLAYER_CACHE"]).expanduser()
     if sys.platform == "win32":
         return (
             Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
@@ -237,7 +272,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     Raises ValueError naming the file when it is not IDX, its size disagrees with its header, or its
     gzip stream is damaged or truncated.
     """
-    with open(path, "rb") as file:
+    with open_regular(path) as file:
         size = os.fstat(file.fileno()).st_size
         gzipped = file.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC
         file.seek(0)
@@ -397,26 +432,22 @@ def _verified(stream: _IdxStream, spec: _IdxSpec) -> np.ndarray:
     return array
 
 
-def _load_array(
-    directory: Path,
-    spec: _IdxSpec,
-    download: bool,
-    keep_parsed: bool,
-    timeouts: tuple[float, float],
-) -> np.ndarray:
-    """The array of `spec` from its IDX file in `directory`, else a download; with `keep_parsed`,
-    through a .npy."""
-    if keep_parsed and (array := _read_parsed(directory, spec)) is not None:
+def _load_array(place: _Place, spec: _IdxSpec, timeouts: tuple[float, float]) -> np.ndarray:
+    """The array of `spec` from its IDX file in the folder of `place`, else a download; in the
+    cache, through a .npy."""
+    directory = place.directory
+    if place.is_cache and (array := _read_parsed(directory, spec)) is not None:
         return array
     array, problems = _read_local(directory, spec)
     if array is None:
-        if not download:
+        if not place.download:
             error = ValueError if problems else FileNotFoundError
-            raise error(
-                _unavailable_message(directory, spec, problems, "pass download=True to fetch it")
+            remedy = "pass download=True to fetch it" + (
+                "" if place.is_cache else " into this folder (CLI: --download)"
             )
-        array = _download(directory, spec, problems, timeouts)
-    if keep_parsed:
+            raise error(_unavailable_message(place, spec, problems, remedy))
+        array = _download(place, spec, problems, timeouts)
+    if place.is_cache:
         _write_parsed(directory, spec, array)
     return array
 
@@ -449,9 +480,11 @@ def _read_verified(path: Path, spec: _IdxSpec) -> np.ndarray:
 
 
 def _download(
-    directory: Path, spec: _IdxSpec, problems: list[str], timeouts: tuple[float, float]
+    place: _Place, spec: _IdxSpec, problems: list[str], timeouts: tuple[float, float]
 ) -> np.ndarray:
-    """Fetch, verify and save the file of `spec` into `directory`, trying each mirror in turn."""
+    """Fetch, verify and save the file of `spec` into the folder of `place`, trying each mirror in
+    turn."""
+    directory = place.directory
     directory.mkdir(parents=True, exist_ok=True)
     override = os.environ.get("TWOLAYER_MNIST_URL")
     for base in (override,) if override else MIRRORS:
@@ -465,7 +498,7 @@ def _download(
                 message if (message := str(exc)).startswith(url) else f"{url}: {message}"
             )
     raise FileNotFoundError(
-        _unavailable_message(directory, spec, problems, "check the network or $TWOLAYER_MNIST_URL")
+        _unavailable_message(place, spec, problems, "check the network or $TWOLAYER_MNIST_URL")
     )
 
 
@@ -546,16 +579,23 @@ def _body(
         raise ConnectionError(f"the connection closed after {received} of {total} bytes")
 
 
-def _unavailable_message(directory: Path, spec: _IdxSpec, problems: list[str], remedy: str) -> str:
+def _unavailable_message(place: _Place, spec: _IdxSpec, problems: list[str], remedy: str) -> str:
     files = ", ".join(s.name for s in _MNIST.values())
-    lines = [f"no valid copy of the MNIST file {spec.name} in {directory}"]
+    lines = [f"no valid copy of the MNIST file {spec.name} in {place.describe()}"]
     lines += [f"  {problem}" for problem in problems] or [
         f"  neither {spec.name}.gz nor {spec.name} is there"
     ]
-    lines.append(
-        f"Put the four MNIST files ({files}; gzipped with a .gz suffix or not) in {directory}, "
-        f"or pass data_dir= (CLI: --data-dir) or set $TWOLAYER_DATA to where they are, or {remedy}."
-    )
+    four = f"the four MNIST files ({files}; gzipped with a .gz suffix or not)"
+    if place.is_cache:
+        lines.append(
+            f"Put {four} in a data folder and name it with data_dir= (CLI: --data-dir) or "
+            f"$TWOLAYER_DATA (a data folder is only read), or {remedy}."
+        )
+    else:
+        lines.append(
+            f"Put {four} in {place.directory}, or {remedy}, or name no data folder to read the "
+            f"cache, {cache_dir()} ($TWOLAYER_CACHE), where twolayer downloads what is missing."
+        )
     return "\n".join(lines)
 
 
