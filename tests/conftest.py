@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _has_mnist(directory: Path) -> bool:
-    return all((directory / f"{name}.gz").is_file() or (directory / name).is_file() for name in NAMES)
+    return all(
+        (directory / f"{name}.gz").is_file() or (directory / name).is_file() for name in NAMES
+    )
 
 
 def _find_mnist() -> tuple[Path | None, list[Path]]:
@@ -24,7 +26,10 @@ def _find_mnist() -> tuple[Path | None, list[Path]]:
     from twolayer.datasets import cache_dir
 
     places = [os.environ.get("TWOLAYER_DATA"), os.environ.get("TWOLAYER_MNIST_DIR")]
-    candidates = [Path(p).expanduser() for p in places if p] + [cache_dir(), ROOT.parent / "shared" / "mnist"]
+    candidates = [Path(p).expanduser() for p in places if p] + [
+        cache_dir(),
+        ROOT.parent / "shared" / "mnist",
+    ]
     return next((c for c in candidates if _has_mnist(c)), None), candidates
 
 

@@ -41,7 +41,9 @@ def unwritable(folder: Path) -> Iterator[str]:
         finally:
             _run("umount", str(folder))
     else:
-        pytest.skip("running as root with neither chattr +i nor mount permitted: no folder root cannot write")
+        pytest.skip(
+            "running as root with neither chattr +i nor mount permitted: no folder root cannot write"
+        )
 
 
 @contextlib.contextmanager
@@ -49,7 +51,9 @@ def full(folder: Path) -> Iterator[None]:
     """A tmpfs mounted on `folder` (existing) and filled up, so that writing any data into it fails with ENOSPC
     (creating an empty file still succeeds, as on a real full disk). Skipped where mounting is not permitted."""
     if not _run("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)):
-        pytest.skip("mounting a tmpfs is not permitted here (it needs root): no full disk to test with")
+        pytest.skip(
+            "mounting a tmpfs is not permitted here (it needs root): no full disk to test with"
+        )
     try:
         with open(folder / "filler", "wb", buffering=0) as filler, contextlib.suppress(OSError):
             while True:

@@ -192,7 +192,10 @@ def test_load_mnist_rejects_the_wrong_file(tmp_path, tiny):
 def test_load_mnist_missing_files_names_the_directory_and_files(tmp_path):
     data_dir = tmp_path / "empty"
     data_dir.mkdir()
-    for download in (False, None):  # None: a data folder of the user's gets no downloads unless asked
+    for download in (
+        False,
+        None,
+    ):  # None: a data folder of the user's gets no downloads unless asked
         with pytest.raises(FileNotFoundError) as info:
             load_mnist(data_dir=data_dir, download=download)
         message = str(info.value)

@@ -34,7 +34,11 @@ def fifo(tmp_path) -> Path:
 )
 def test_only_regular_files_are_read(read, kind, fifo, tmp_path):
     path = {"fifo": fifo, "directory": tmp_path, "device": Path("/dev/zero")}[kind]
-    what = {"fifo": "a FIFO (named pipe)", "directory": "a directory", "device": "a character device"}[kind]
+    what = {
+        "fifo": "a FIFO (named pipe)",
+        "directory": "a directory",
+        "device": "a character device",
+    }[kind]
     with pytest.raises(ValueError, match=f"^{re.escape(f'{path} is {what}, not a file')}$"):
         read(path)
 
@@ -46,7 +50,9 @@ def test_a_link_to_a_regular_file_is_read(tmp_path):
         assert f.read() == b"data"
 
 
-@pytest.mark.parametrize("command", ["plot {fifo}", "predict {params} {fifo}", "predict {fifo} {image}"])
+@pytest.mark.parametrize(
+    "command", ["plot {fifo}", "predict {params} {fifo}", "predict {fifo} {image}"]
+)
 def test_the_commands_refuse_a_fifo_at_once(command, fifo, tmp_path):
     """In a child with a deadline: a FIFO with no writer would block open() forever."""
     params, image = tmp_path / "params.npz", tmp_path / "digit.png"
@@ -68,9 +74,17 @@ def _leftover(folder: Path, name: str, age: float) -> Path:
 
 
 def test_a_dead_writers_temporary_files_are_removed_at_the_next_write(tmp_path):
-    dead = [_leftover(tmp_path, ".summary.md.k3v_9xq1.tmp", 3600), _leftover(tmp_path, ".a.npz.abcdefgh.tmp", 120)]
-    fresh = _leftover(tmp_path, ".history.json.0123abcd.tmp", 1)  # perhaps a writer between mkstemp and its lock
-    others = [_leftover(tmp_path, name, 3600) for name in (".notes.tmp", "results.tmp", ".x.y.short.tmp", "keep")]
+    dead = [
+        _leftover(tmp_path, ".summary.md.k3v_9xq1.tmp", 3600),
+        _leftover(tmp_path, ".a.npz.abcdefgh.tmp", 120),
+    ]
+    fresh = _leftover(
+        tmp_path, ".history.json.0123abcd.tmp", 1
+    )  # perhaps a writer between mkstemp and its lock
+    others = [
+        _leftover(tmp_path, name, 3600)
+        for name in (".notes.tmp", "results.tmp", ".x.y.short.tmp", "keep")
+    ]
     live = _leftover(tmp_path, ".loss.png.zzzzzzzz.tmp", 3600)
     with open(live, "rb") as held:
         fcntl.flock(held.fileno(), fcntl.LOCK_EX)  # as a live atomic_write holds its file

@@ -76,14 +76,24 @@ def test_a_full_disk_keeps_the_results_elsewhere_and_says_where(data, tmp_path, 
         captured = capsys.readouterr()
     kept = [p for p in fallback.iterdir() if p.name.startswith("twolayer-out-")]
     assert len(kept) == 1
-    assert sorted(p.name for p in kept[0].iterdir()) == ["accuracy.png", "history.json", "loss.png", "params.npz"]
-    assert f"could not write into {out} (" in captured.err and "No space left on device" in captured.err
+    assert sorted(p.name for p in kept[0].iterdir()) == [
+        "accuracy.png",
+        "history.json",
+        "loss.png",
+        "params.npz",
+    ]
+    assert (
+        f"could not write into {out} (" in captured.err
+        and "No space left on device" in captured.err
+    )
     assert f"the results are in {kept[0]} instead" in captured.err and ".tmp" not in captured.err
     assert f"Wrote {kept[0] / 'history.json'}" in captured.out
     TwoLayerNet.load(kept[0] / "params.npz")
 
 
-def test_an_out_removed_during_the_run_keeps_the_results_elsewhere(data, tmp_path, fallback, capsys, monkeypatch):
+def test_an_out_removed_during_the_run_keeps_the_results_elsewhere(
+    data, tmp_path, fallback, capsys, monkeypatch
+):
     out = tmp_path / "out"
     real_train = cli.train
 
@@ -108,17 +118,33 @@ def test_plot_checks_its_out_first_and_names_it(data, tmp_path, capsys):
     with unwritable(out):
         assert main(["plot", str(tmp_path / "run" / "history.json"), "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"twolayer: error: argument --out: cannot write in {out}: ") and ".tmp" not in err
+    assert (
+        err.startswith(f"twolayer: error: argument --out: cannot write in {out}: ")
+        and ".tmp" not in err
+    )
 
 
 def test_sweep_checks_its_out_before_any_run(data, tmp_path, capsys):
     out = tmp_path / "sweep"
     out.mkdir()
     with unwritable(out):
-        argv = ["sweep", "--iters", "2", "--batch-size", "2", "--hidden", "3", "--data-dir", str(data)]
+        argv = [
+            "sweep",
+            "--iters",
+            "2",
+            "--batch-size",
+            "2",
+            "--hidden",
+            "3",
+            "--data-dir",
+            str(data),
+        ]
         assert main([*argv, "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"twolayer: error: argument --out: cannot write in {out}: ") and ".tmp" not in err
+    assert (
+        err.startswith(f"twolayer: error: argument --out: cannot write in {out}: ")
+        and ".tmp" not in err
+    )
     assert listing(out) == []
 
 
@@ -137,19 +163,26 @@ def test_predict_exit_statuses(picture, tmp_path, capsys):
     assert main(["predict", str(params), str(image), "--save-preprocessed", str(seen)]) == 0
     assert listing(seen) == ["seven.png"]
 
-    taken = tmp_path / "taken"  # the picture's file name is taken by a folder: that one write fails, late
+    taken = (
+        tmp_path / "taken"
+    )  # the picture's file name is taken by a folder: that one write fails, late
     (taken / "seven.png").mkdir(parents=True)
     capsys.readouterr()
     assert main(["predict", str(params), str(image), "--save-preprocessed", str(taken)]) == 1
     out, err = capsys.readouterr()
-    assert out.startswith(f"{image}: ") and f"twolayer: error: [Errno 21] Is a directory: '{taken / 'seven.png'}'" in err
+    assert (
+        out.startswith(f"{image}: ")
+        and f"twolayer: error: [Errno 21] Is a directory: '{taken / 'seven.png'}'" in err
+    )
 
     locked = tmp_path / "locked"
     locked.mkdir()
     with unwritable(locked):
         assert main(["predict", str(params), str(image), "--save-preprocessed", str(locked)]) == 2
     out, err = capsys.readouterr()
-    assert out == "" and err.startswith(f"twolayer: error: argument --save-preprocessed: cannot write in {locked}")
+    assert out == "" and err.startswith(
+        f"twolayer: error: argument --save-preprocessed: cannot write in {locked}"
+    )
 
 
 # --- data folders ----------------------------------------------------------------------------------------------
@@ -164,9 +197,13 @@ def test_data_folders_are_never_written(data, tmp_path, monkeypatch):
     assert state(data) == before
 
 
-def test_a_mistyped_data_dir_creates_nothing_and_names_the_closest_folder(data, tmp_path, capsys, monkeypatch):
+def test_a_mistyped_data_dir_creates_nothing_and_names_the_closest_folder(
+    data, tmp_path, capsys, monkeypatch
+):
     server = Server({name: (data / name).read_bytes() for name in listing(data)})
-    monkeypatch.setenv("TWOLAYER_MNIST_URL", server.url)  # online: still nothing is downloaded into the typo
+    monkeypatch.setenv(
+        "TWOLAYER_MNIST_URL", server.url
+    )  # online: still nothing is downloaded into the typo
     try:
         typo = tmp_path / "typo" / "deeper" / "mnsit"
         before = state(tmp_path)
@@ -175,7 +212,9 @@ def test_a_mistyped_data_dir_creates_nothing_and_names_the_closest_folder(data, 
     finally:
         server.stop()
     err = capsys.readouterr().err
-    assert f"the data folder {typo} does not exist (the closest existing folder is {tmp_path})" in err
+    assert (
+        f"the data folder {typo} does not exist (the closest existing folder is {tmp_path})" in err
+    )
     assert "--download" in err
 
 
@@ -188,7 +227,9 @@ def test_download_into_a_data_dir_only_when_asked(data, tmp_path, capsys, monkey
     finally:
         server.stop()
     assert sorted(server.requests) == sorted(f"{name}.gz" for name in NAMES)
-    assert listing(new) == sorted(f"{name}.gz" for name in NAMES)  # the files only: no parsed copies
+    assert listing(new) == sorted(
+        f"{name}.gz" for name in NAMES
+    )  # the files only: no parsed copies
 
 
 def test_the_offline_message_says_which_folder_is_which(data, tmp_path, capsys, monkeypatch):

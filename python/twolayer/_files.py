@@ -46,7 +46,9 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     the temporary file. Temporary files that a killed writer left in the directory are removed first.
     """
     path = Path(path)
-    if not path.parent.is_dir():  # else mkstemp's error would name the temporary file, not the one asked for
+    if (
+        not path.parent.is_dir()
+    ):  # else mkstemp's error would name the temporary file, not the one asked for
         raise FileNotFoundError(f"cannot write {path}: the directory {path.parent} does not exist")
     _remove_stale_temporaries(path.parent)
     try:
@@ -55,7 +57,9 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         raise _naming(exc, path) from None
     try:
         with os.fdopen(fd, "wb") as f:
-            if fcntl is not None:  # held until closed: the mark of a live writer (see _remove_stale_temporaries)
+            if (
+                fcntl is not None
+            ):  # held until closed: the mark of a live writer (see _remove_stale_temporaries)
                 fcntl.flock(f.fileno(), fcntl.LOCK_EX)
             yield f
             f.flush()
@@ -81,13 +85,20 @@ def _remove_stale_temporaries(directory: Path) -> None:
     """Remove the temporary files of atomic_write in `directory` whose writer has died (a crash, SIGKILL): unlocked
     and untouched for a while. Only names of atomic_write's pattern; a file in use by a live writer is left alone."""
     try:
-        entries = [e for e in os.scandir(directory) if e.name.endswith(_TEMP_SUFFIX) and _TEMP_NAME.match(e.name)]
+        entries = [
+            e
+            for e in os.scandir(directory)
+            if e.name.endswith(_TEMP_SUFFIX) and _TEMP_NAME.match(e.name)
+        ]
     except OSError:
         return
     now = time.time()
     for entry in entries:
         with contextlib.suppress(OSError):
-            if not entry.is_file(follow_symlinks=False) or now - entry.stat().st_mtime < _STALE_SECONDS:
+            if (
+                not entry.is_file(follow_symlinks=False)
+                or now - entry.stat().st_mtime < _STALE_SECONDS
+            ):
                 continue
             if fcntl is None:
                 os.unlink(entry.path)
@@ -116,7 +127,9 @@ def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     is checked on the open file, so that it cannot change between the check and the read.
     """
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    if sys.platform == "win32" and Path(path).is_dir():  # Windows cannot open a directory to look at it
+    if (
+        sys.platform == "win32" and Path(path).is_dir()
+    ):  # Windows cannot open a directory to look at it
         raise ValueError(f"{path} is a directory, not a file")
     fd = os.open(path, flags)  # FileNotFoundError and the like name the file themselves
     try:

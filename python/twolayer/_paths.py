@@ -35,7 +35,11 @@ def check_output_dir(path: str | os.PathLike[str]) -> None:
     path = Path(path)
     existing = closest_existing(path)
     if not existing.is_dir():
-        what = "is a file, not a folder" if existing == path else f"cannot be created: {existing} is a file"
+        what = (
+            "is a file, not a folder"
+            if existing == path
+            else f"cannot be created: {existing} is a file"
+        )
         raise UnwritableError(f"{path} {what}")
     try:
         with tempfile.TemporaryFile(dir=existing, prefix=".twolayer-check."):
@@ -44,10 +48,14 @@ def check_output_dir(path: str | os.PathLike[str]) -> None:
         reason = exc.strerror or str(exc)
         if existing == path:
             raise UnwritableError(f"cannot write in {path}: {reason}") from None
-        raise UnwritableError(f"cannot create {path}: cannot write in {existing}: {reason}") from None
+        raise UnwritableError(
+            f"cannot create {path}: cannot write in {existing}: {reason}"
+        ) from None
 
 
-def write_or_fall_back(out: Path, write: Callable[[Path], T], prefix: str = "twolayer-out-") -> tuple[T, str | None]:
+def write_or_fall_back(
+    out: Path, write: Callable[[Path], T], prefix: str = "twolayer-out-"
+) -> tuple[T, str | None]:
     """``write(out)``; if that fails with an OSError (a full disk, a folder removed), ``write(fallback)`` into a new
     folder in the system's temporary folder, so that nothing finished is lost.
 

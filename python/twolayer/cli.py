@@ -126,7 +126,9 @@ def _machine_options() -> argparse.ArgumentParser:
         f"cache, {cache_dir()}, where what is missing is downloaded)",
     )
     machine.add_argument(
-        "--download", action="store_true", help="download what is missing into --data-dir, creating it"
+        "--download",
+        action="store_true",
+        help="download what is missing into --data-dir, creating it",
     )
     machine.add_argument(
         "--num-threads",
@@ -393,7 +395,9 @@ def _train(args: argparse.Namespace) -> int:
         _error(exc)
 
     try:  # into a fallback folder if --out fails now (a full disk, a folder removed): a finished run is kept
-        written, fell_back = write_or_fall_back(args.out, lambda out: _write_results(out, net, history))
+        written, fell_back = write_or_fall_back(
+            args.out, lambda out: _write_results(out, net, history)
+        )
     except OSError as exc:
         return _error(exc)
     done = len(history.train_loss_list)
@@ -634,7 +638,9 @@ def _sweep_value(text: str) -> Any:
 
 def _load_mnist(args: argparse.Namespace, one_hot_label: bool = False) -> Any:
     """MNIST from --data-dir (downloading into it with --download), else as load_mnist finds it."""
-    return load_mnist(one_hot_label=one_hot_label, data_dir=args.data_dir, download=args.download or None)
+    return load_mnist(
+        one_hot_label=one_hot_label, data_dir=args.data_dir, download=args.download or None
+    )
 
 
 def _unwritable(flag: str, path: Path | None) -> int | None:
