@@ -24,15 +24,15 @@ import sys
 import time
 import urllib.request
 import warnings
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
-from ._files import atomic_write, open_regular
+from ._files import atomic_write
+from ._idx import CHUNK, GZIP_MAGIC, IdxStream, read_idx
 from ._paths import closest_existing
 from ._progress import progress_bar
 from .images import image_to_mnist
@@ -102,12 +102,6 @@ _MNIST = {
 }
 MNIST_CLASSES = 10
 MNIST_PIXELS = 28 * 28
-
-# IDX type codes; multi-byte values are big-endian.
-_IDX_DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-_GZIP_MAGIC = b"\x1f\x8b"
-_MAX_DEFLATE_RATIO = 1032  # deflate's most: a 258-byte match in one 2-bit code, 8 * 258 / 2
-_CHUNK = 1 << 18  # bytes read, or decompressed, at a time
 
 
 def load_mnist(
@@ -263,165 +257,7 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "twolayer"
 
 
-def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an IDX file, gzipped or not, into an array of the shape and type its header gives
-    (native byte order).
-
-    The file is read in chunks, never past the size its header gives, and that size must fit the
-    file: its size when uncompressed, at most what gzip can expand it to (1032 times) when gzipped.
-    Raises ValueError naming the file when it is not IDX, its size disagrees with its header, or its
-    gzip stream is damaged or truncated.
-    """
-    with open_regular(path) as file:
-        size = os.fstat(file.fileno()).st_size
-        gzipped = file.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC
-        file.seek(0)
-        stream = _IdxStream(str(path), max_payload=size * _MAX_DEFLATE_RATIO if gzipped else size)
-        stream.feed_file(file)
-    return stream.finish()
-
-
-class _IdxStream:
-    """An IDX array assembled from the bytes of its file as they come (gzipped or not), bounded and
-    hashed as it goes.
-
-    At most `max_payload` uncompressed bytes are accepted: a header that gives more, or data that
-    goes on past what the header gives, is refused at once, before any more is decompressed or
-    stored. With `shape`, the header must give exactly that shape of uint8. Every refusal is a
-    ValueError naming `source`.
-    """
-
-    def __init__(self, source: str, max_payload: int, shape: tuple[int, ...] | None = None) -> None:
-        self.source, self.max_payload, self.shape = source, max_payload, shape
-        self.sha256 = hashlib.sha256()  # of the uncompressed IDX file
-        self._start = b""  # the first bytes, until there are enough to tell gzip from plain
-        # A zlib decompressor for gzip; False for a plain file; None until known.
-        self._inflate: Any = None
-        self._head = b""  # the start of the IDX file, until it holds the whole header
-        self._array: np.ndarray | None = None  # allocated once the header is known
-        self._data = memoryview(b"")  # the bytes of _array
-        self._filled = 0
-
-    def feed_file(self, file: BinaryIO) -> None:
-        while chunk := file.read(_CHUNK):
-            self.feed(chunk)
-
-    def feed(self, raw: bytes) -> None:
-        """Take the next bytes of the file."""
-        if self._inflate is None:
-            self._start += raw
-            if len(self._start) < len(_GZIP_MAGIC):
-                return
-            raw, self._start = self._start, b""
-            self._inflate = zlib.decompressobj(wbits=31) if raw.startswith(_GZIP_MAGIC) else False
-        if self._inflate is False:
-            self._take(raw)
-            return
-        # Decompressed a chunk at a time, so that a bomb is caught within a chunk of the end the
-        # header gives.
-        while True:
-            if self._inflate.eof and raw:
-                raise ValueError(f"{self.source}: unexpected bytes after the end of the gzip data")
-            try:
-                payload = self._inflate.decompress(raw, _CHUNK)
-            except zlib.error as exc:
-                raise ValueError(f"{self.source}: damaged or truncated gzip data ({exc})") from None
-            self._take(payload)
-            raw = self._inflate.unconsumed_tail or self._inflate.unused_data
-            if not raw and len(payload) < _CHUNK:
-                return
-
-    def _take(self, payload: bytes) -> None:
-        """Store the next uncompressed bytes, refusing any past the end of the data the header
-        gives."""
-        if self._array is None:
-            self._head += payload
-            header = _idx_header(self._head, self.source, complete=False)
-            if header is None:
-                return
-            offset = self._allocate(*header)
-            self.sha256.update(self._head[:offset])
-            payload, self._head = self._head[offset:], b""
-        end = self._filled + len(payload)
-        if end > len(self._data):
-            raise ValueError(f"{self.source}: {self._sizes()}, but the data goes on past them")
-        self._data[self._filled : end] = payload
-        self._filled = end
-        self.sha256.update(payload)
-
-    def _allocate(self, dtype: np.dtype, shape: tuple[int, ...], offset: int) -> int:
-        """Allocate the array the header gives, once checked; return where its data starts."""
-        if self.shape is not None and (shape != self.shape or dtype != np.uint8):
-            raise ValueError(
-                f"{self.source}: expected an IDX array of shape {self.shape}, "
-                f"got {shape} of {dtype}"
-            )
-        size = offset + math.prod(shape) * dtype.itemsize
-        if size > self.max_payload:
-            raise ValueError(
-                f"{self.source}: the IDX header gives shape {shape} of {dtype.name}, "
-                f"{size} bytes in all, more than the {self.max_payload} this file can hold"
-            )
-        try:
-            self._array = np.empty(shape, dtype)
-        # Found by fuzzing: sizes with a 0 among them, whose product without it overflows.
-        except ValueError:
-            raise ValueError(
-                f"{self.source}: the IDX header gives shape {shape}, too large"
-            ) from None
-        self._data = self._array.reshape(-1).view(np.uint8).data
-        return offset
-
-    def _sizes(self) -> str:
-        assert self._array is not None
-        size = 4 + 4 * self._array.ndim + len(self._data)
-        shape, dtype = self._array.shape, self._array.dtype.name
-        return f"the IDX header gives shape {shape} of {dtype}, {size} bytes in all"
-
-    def finish(self) -> np.ndarray:
-        """The array, once the file has ended; ValueError if it ended early."""
-        if self._inflate and not self._inflate.eof:
-            raise ValueError(
-                f"{self.source}: damaged or truncated gzip data "
-                "(it ends before its end-of-stream mark)"
-            )
-        if self._array is None:
-            _idx_header(
-                self._start + self._head, self.source, complete=True
-            )  # raises: there is no whole header
-        assert self._array is not None
-        if self._filled != len(self._data):
-            got = 4 + 4 * self._array.ndim + self._filled
-            raise ValueError(f"{self.source}: {self._sizes()}, but there are {got} bytes")
-        return self._array.astype(self._array.dtype.newbyteorder("="), copy=False)
-
-
-def _idx_header(
-    head: bytes, source: str, complete: bool
-) -> tuple[np.dtype, tuple[int, ...], int] | None:
-    """The dtype, shape and data offset that the IDX header at the start of `head` gives: 00 00, a
-    type code, ndim, then ndim big-endian uint32 sizes. None if `head` is too short to tell, unless
-    it is `complete` (then an error)."""
-    if len(head) < 4 and not complete:
-        return None
-    if len(head) < 4 or head[:2] != b"\0\0" or head[2] not in _IDX_DTYPES:
-        raise ValueError(
-            f"{source}: not an IDX file (starts with {head[:4].hex(' ') or 'nothing'}; "
-            "expected 00 00, a type code, the number of dimensions)"
-        )
-    ndim = head[3]
-    offset = 4 + 4 * ndim
-    if len(head) >= offset:
-        return np.dtype(_IDX_DTYPES[head[2]]), struct.unpack(f">{ndim}I", head[4:offset]), offset
-    if complete:
-        raise ValueError(
-            f"{source}: truncated IDX header "
-            f"({ndim} dimensions need {offset} bytes, got {len(head)})"
-        )
-    return None
-
-
-def _verified(stream: _IdxStream, spec: _IdxSpec) -> np.ndarray:
+def _verified(stream: IdxStream, spec: _IdxSpec) -> np.ndarray:
     """The array of a stream that has taken a whole file, if it is the genuine file of `spec`."""
     array = stream.finish()
     digest = stream.sha256.hexdigest()
@@ -474,7 +310,7 @@ def _read_verified(path: Path, spec: _IdxSpec) -> np.ndarray:
                 f"({spec.max_file_size} bytes: "
                 f"{spec.payload_size} uncompressed, plus gzip's worst-case overhead)"
             )
-        stream = _IdxStream(str(path), spec.payload_size, spec.shape)
+        stream = IdxStream(str(path), spec.payload_size, spec.shape)
         stream.feed_file(file)
     return _verified(stream, spec)
 
@@ -507,7 +343,7 @@ def _fetch(url: str, directory: Path, spec: _IdxSpec, timeouts: tuple[float, flo
     copy ever gets its real name, and a refused one leaves nothing behind."""
     stall, deadline = timeouts
     give_up_at = time.monotonic() + deadline
-    stream = _IdxStream(url, spec.payload_size, spec.shape)
+    stream = IdxStream(url, spec.payload_size, spec.shape)
     try:
         response = urllib.request.urlopen(url, timeout=stall)
     # While waiting for the headers. (socket.timeout: Python 3.9's is no TimeoutError.)
@@ -518,9 +354,9 @@ def _fetch(url: str, directory: Path, spec: _IdxSpec, timeouts: tuple[float, flo
         start = b""
         for chunk in chunks:  # enough to tell gzip from plain, and name the file for what it is
             start += chunk
-            if len(start) >= len(_GZIP_MAGIC):
+            if len(start) >= len(GZIP_MAGIC):
                 break
-        name = f"{spec.name}.gz" if start.startswith(_GZIP_MAGIC) else spec.name
+        name = f"{spec.name}.gz" if start.startswith(GZIP_MAGIC) else spec.name
         with atomic_write(directory / name) as file:
             for chunk in itertools.chain([start], chunks):
                 file.write(chunk)
@@ -556,7 +392,7 @@ def _body(
                 )
             try:
                 # read1: whatever has arrived, so that the deadline is checked between arrivals.
-                chunk = response.read1(_CHUNK)
+                chunk = response.read1(CHUNK)
             except socket.timeout:  # noqa: UP041 (see above)
                 raise TimeoutError(
                     f"no data for {stall:g} s (the stall timeout), {received} bytes in"
