@@ -218,6 +218,16 @@ def test_a_mistyped_data_dir_creates_nothing_and_names_the_closest_folder(
     assert "--download" in err
 
 
+def test_a_relative_typo_names_the_current_folder(data, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main([*TRAIN, "--data-dir", "typo/mnsit", "--out", "out"]) == 1
+    assert (
+        f"the data folder typo/mnsit does not exist (the closest existing folder is {tmp_path})"
+        in (capsys.readouterr().err)
+    )
+    assert not (tmp_path / "typo").exists()
+
+
 def test_download_into_a_data_dir_only_when_asked(data, tmp_path, capsys, monkeypatch):
     server = Server({name: (data / name).read_bytes() for name in listing(data)})
     monkeypatch.setenv("TWOLAYER_MNIST_URL", server.url)

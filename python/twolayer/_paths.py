@@ -18,10 +18,11 @@ class UnwritableError(ValueError):
 
 
 def closest_existing(path: Path) -> Path:
-    """`path` itself if it exists, else its nearest ancestor that does (the current folder for a relative one)."""
+    """`path` itself if it exists, else its nearest ancestor that does; the current folder by its full name, where
+    that is the one (a relative `path` ends there, and "." would tell the user nothing)."""
     for candidate in (path, *path.parents):
         if candidate.exists():
-            return candidate
+            return Path.cwd() if candidate == Path() else candidate
     return Path.cwd()
 
 
