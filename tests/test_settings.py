@@ -167,3 +167,12 @@ def test_a_real_within_bounds():
         momentum.parse("-0.5")
     with pytest.raises(SettingError, match="std must be finite, got nan"):
         Real().check("std", float("nan"))
+
+
+def test_a_setting_error_pickles_with_its_setting():
+    import pickle
+
+    for error in (SettingError("batch_size", "bad"), SettingTypeError("seed", "worse")):
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error) and copy.setting == error.setting
+        assert str(copy) == str(error)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ._paths import UnwritableError, check_output_dir
 from ._threads import check_thread_count
 from .settings import Int, Real, Setting
 
@@ -98,3 +99,15 @@ def thread_count(text: str) -> int:
 def error(exc: Exception) -> int:
     print(f"twolayer: error: {exc}", file=sys.stderr)
     return EXIT_ERROR
+
+
+def unwritable(flag: str, path: Path | None) -> int | None:
+    """None if files can be written in the folder `path` (or it can be created), else the usage
+    error's status."""
+    try:
+        if path is not None:
+            check_output_dir(path)
+    except UnwritableError as exc:
+        print(f"twolayer: error: argument {flag}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return None

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ._files import atomic_write
-from ._flags import EXIT_ERROR, PARSING, add_dir_option, error
+from ._flags import EXIT_ERROR, PARSING, add_dir_option, error, unwritable
 from .datasets import MNIST_PIXELS, image_to_mnist
 from .net import TwoLayerNet
 
@@ -47,6 +47,8 @@ def add_predict_command(commands: Any) -> None:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    if (status := unwritable("--save-preprocessed", args.save_preprocessed)) is not None:
+        return status
     try:
         net = TwoLayerNet.load(args.params)
         if net.input_size != MNIST_PIXELS:
@@ -60,6 +62,7 @@ def _predict(args: argparse.Namespace) -> int:
         return error(exc)
     samples: dict[int, np.ndarray] = {}  # by the image's place in the command line
     results: list[dict[str, Any]] = [{"image": str(image)} for image in args.images]
+    failed = False
     for i, (image, name) in enumerate(zip(args.images, _unique_stems(args.images))):
         try:
             samples[i] = image_to_mnist(image)
@@ -68,7 +71,7 @@ def _predict(args: argparse.Namespace) -> int:
         # The message names the file; the other images are still done.
         except (OSError, ValueError) as exc:
             error(exc)
-            results[i]["error"] = str(exc)
+            results[i]["error"], failed = str(exc), True
     if samples:
         for i, p in zip(samples, net.predict(np.stack(list(samples.values())))):
             top = np.argsort(-p, kind="stable")[:3]
@@ -79,7 +82,7 @@ def _predict(args: argparse.Namespace) -> int:
         for i, image in enumerate(args.images):
             if i in samples:
                 print(f"{image}: " + ", ".join(f"{k} ({p:.3f})" for k, p in results[i]["top"]))
-    return EXIT_ERROR if len(samples) < len(args.images) else 0
+    return EXIT_ERROR if failed else 0
 
 
 def _unique_stems(paths: list[Path]) -> list[str]:

@@ -23,7 +23,9 @@ from ._flags import (
     nonnegative_int,
     positive_float,
     positive_int,
+    unwritable,
 )
+from .datasets import load_mnist
 from .settings import SETTINGS, SettingError
 from .sweep import (
     FAILED,
@@ -133,10 +135,14 @@ def _sweep(args: argparse.Namespace) -> int:
     try:  # every setting checked before any run starts (or any cluster is contacted)
         runs = plan_runs(space, seeds=args.seeds, trials=args.trials, search_seed=args.search_seed)
     except SettingError as exc:
-        return _usageerror(f"argument {SETTINGS[exc.setting].flag}: {exc}")
+        return _usage_error(f"argument {SETTINGS[exc.setting].flag}: {exc}")
     except (TypeError, ValueError) as exc:
-        return _usageerror(exc)
+        return _usage_error(exc)
+    if (status := unwritable("--out", args.out)) is not None:
+        return status
     try:
+        if args.download:  # once, here, rather than by every worker
+            load_mnist(data_dir=args.data_dir, download=True)
         with _sweep_executor(args) as (executor, slots, threads):
             result = run_sweep(
                 runs,
@@ -147,7 +153,7 @@ def _sweep(args: argparse.Namespace) -> int:
                 data_dir=args.data_dir,
             )
     except (ImportError, ConnectionError) as exc:  # no Dask, or no cluster there
-        return _usageerror(exc)
+        return _usage_error(exc)
     except cf.BrokenExecutor:
         died = f"a worker process died; the runs finished so far are kept in {args.out}"
         return error(RuntimeError(died + ", and the same command again does the others"))
@@ -174,6 +180,6 @@ def _sweep_executor(args: argparse.Namespace) -> Iterator[tuple[cf.Executor | No
             yield executor, args.workers, threads
 
 
-def _usageerror(exc: Exception | str) -> int:
+def _usage_error(exc: Exception | str) -> int:
     print(f"twolayer sweep: error: {exc}", file=sys.stderr)
     return EXIT_USAGE

@@ -12,6 +12,7 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,9 @@ from ._flags import (
     positive_int,
     thread_count,
     unrecognized,
+    unwritable,
 )
+from ._paths import write_or_fall_back
 from ._predict_command import add_predict_command
 from ._sweep_command import add_sweep_command
 from ._threads import MAX_THREADS
@@ -43,7 +46,7 @@ from .settings import (
     SettingError,
     TrainSettings,
 )
-from .training import DivergedError, History, fit
+from .training import DivergedError, History, train
 
 __all__ = ["main"]
 
@@ -102,8 +105,13 @@ def _machine_options() -> argparse.ArgumentParser:
         machine,
         "--data-dir",
         None,
-        f"directory with the MNIST IDX files (default: the cache, {cache_dir()}, downloading what "
-        "is missing)",
+        "a folder of yours with the MNIST IDX files, read and never written (default: "
+        f"$TWOLAYER_DATA, else the cache, {cache_dir()}, where what is missing is downloaded)",
+    )
+    machine.add_argument(
+        "--download",
+        action="store_true",
+        help="download what is missing into --data-dir, creating it",
     )
     machine.add_argument(
         "--num-threads",
@@ -180,8 +188,10 @@ def _add_plot_command(commands: Any) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    if (status := unwritable("--out", args.out)) is not None:
+        return status
     try:
-        (x_train, t_train), (x_test, t_test) = load_mnist(data_dir=args.data_dir)
+        (x_train, t_train), (x_test, t_test) = _load_mnist(args)
     except (OSError, ValueError) as exc:  # the message says what is wrong and where
         return error(exc)
     try:  # what only the data can tell (a --train-size larger than it), before anything is written
@@ -196,12 +206,20 @@ def _train(args: argparse.Namespace) -> int:
         return error(exc)
     print(f"Training {net!r}\n  {_describe_run(settings, len(x_train), len(x_test))}", flush=True)
     try:
-        history = fit(net, (x_train, t_train), (x_test, t_test), settings)
+        # Checked again by train, the API's boundary: a few microseconds, once.
+        history = train(net, x_train, t_train, x_test, t_test, **asdict(settings))
     except DivergedError as exc:
         history = exc.history
         error(exc)
 
-    written = _write_results(args.out, net, history)
+    # Into a fallback folder if --out fails now (a full disk, a folder removed): a finished run is
+    # kept.
+    try:
+        written, fell_back = write_or_fall_back(
+            args.out, lambda out: _write_results(out, net, history)
+        )
+    except OSError as exc:
+        return error(exc)
     done = len(history.train_loss_list)
     if history.interrupted:
         print(
@@ -219,6 +237,8 @@ def _train(args: argparse.Namespace) -> int:
         )
         print(f"Done: {done:,} iterations in {history.wall_time:.1f} s; final {accuracies}")
     print(f"Wrote {', '.join(str(path) for path in written)}")
+    if fell_back is not None:
+        return error(OSError(fell_back))
     if history.diverged:
         return EXIT_ERROR
     return EXIT_INTERRUPTED if history.interrupted else 0
@@ -266,9 +286,11 @@ def _write_results(out: Path, net: TwoLayerNet, history: History) -> list[Path]:
 
 
 def _plot(args: argparse.Namespace) -> int:
+    out = args.history.parent if args.out is None else args.out
+    if (status := unwritable("--out", out)) is not None:
+        return status
     try:
         history = History.from_json(args.history)
-        out = args.history.parent if args.out is None else args.out
         out.mkdir(parents=True, exist_ok=True)
         written = plot_history(history, out)
     except (OSError, ValueError) as exc:  # each message names the file
@@ -280,7 +302,7 @@ def _plot(args: argparse.Namespace) -> int:
 def _gradcheck(args: argparse.Namespace) -> int:
     try:
         # One-hot labels, as the book's gradient_check.py loads them.
-        (x_train, t_train), _ = load_mnist(one_hot_label=True, data_dir=args.data_dir)
+        (x_train, t_train), _ = _load_mnist(args, one_hot_label=True)
     except (OSError, ValueError) as exc:
         return error(exc)
     x_batch, t_batch = x_train[: args.batch_size], t_train[: args.batch_size]
@@ -308,3 +330,10 @@ def _gradcheck(args: argparse.Namespace) -> int:
         + ", ".join(f"{method} {s:.3f} s" for method, s in seconds.items())
     )
     return 0
+
+
+def _load_mnist(args: argparse.Namespace, one_hot_label: bool = False) -> Any:
+    """MNIST from --data-dir (downloading into it with --download), else as load_mnist finds it."""
+    return load_mnist(
+        one_hot_label=one_hot_label, data_dir=args.data_dir, download=args.download or None
+    )

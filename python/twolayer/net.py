@@ -250,13 +250,19 @@ class TwoLayerNet:
             f"dtype={self.dtype.name}{shown})"
         )
 
+    def _params_snapshot(self) -> dict[str, NDArray[Any]]:
+        """A copy of the parameters ``W1 b1 W2 b2`` as the net is after some whole call: taken under
+        the lock that every call into the core holds, so that another thread's `train_step` is never
+        seen half done."""
+        return dict(zip(PARAM_NAMES, self._core.params_copy()))
+
     def save(self, file: str | os.PathLike[str] | BinaryIO) -> None:
         """Save the sizes, activation, dtype, weight decay and parameters as npz to `file`, a path
         (written atomically) or a binary file object (:mod:`twolayer.serialization`)."""
         header = serialization.Header(
             self._core.sizes, self.dtype.name, self.activation, self.weight_decay_lambda
         )
-        serialization.write(file, header, self.params)
+        serialization.write(file, header, self._params_snapshot())
 
     @classmethod
     def load(cls, file: str | os.PathLike[str] | BinaryIO) -> TwoLayerNet:

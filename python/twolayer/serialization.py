@@ -21,7 +21,7 @@ from typing import IO, Any, BinaryIO
 import numpy as np
 
 from . import _core
-from ._files import atomic_write
+from ._files import atomic_write, open_regular
 
 __all__ = ["FORMAT", "Header", "Saved", "reading", "write"]
 
@@ -114,7 +114,7 @@ def reading(path: str | os.PathLike[str] | BinaryIO) -> Iterator[Saved]:
     if isinstance(path, (str, os.PathLike)):
         path = Path(path)
         # Opened here rather than by zipfile, so that it is closed whatever goes wrong.
-        opened = open(path, "rb")  # noqa: SIM115 (entered just below, whichever kind)
+        opened = open_regular(path)  # a FIFO or a directory is refused, not waited on
     else:  # a seekable binary file object, named in errors by its name or its type
         opened = contextlib.nullcontext(_binary(path))
         path = Path(str(getattr(path, "name", None) or f"the {type(path).__name__}"))

@@ -60,6 +60,10 @@ class SettingError(ValueError):
         super().__init__(message)
         self.setting = setting
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled with its setting, so that it crosses to and from worker processes whole.
+        return (type(self), (self.setting, str(self)))
+
 
 class SettingTypeError(SettingError, TypeError):
     """A setting of the wrong type. A TypeError, as Python raises for a wrong type, and a

@@ -33,7 +33,6 @@ __all__ = [
     "DivergedError",
     "History",
     "check_settings",
-    "fit",
     "train",
 ]
 
@@ -97,15 +96,13 @@ def train(
     _check_data(x_train, t_train, x_test, t_test)
     checked = TrainSettings(**settings)
     checked.check_data(len(x_train), len(x_test))
-    return fit(net, (x_train, t_train), (x_test, t_test), checked, progress=progress)
+    return _fit(net, (x_train, t_train), (x_test, t_test), checked, progress)
 
 
-def fit(
-    net: Any, train_set: Pair, test_set: Pair, settings: TrainSettings, *, progress: bool = True
+def _fit(
+    net: Any, train_set: Pair, test_set: Pair, settings: TrainSettings, progress: bool
 ) -> History:
-    """:func:`train` with `settings` already checked against these data
-    (:meth:`~twolayer.settings.TrainSettings.check_data`): for callers that checked them before
-    doing anything else, as the command line does."""
+    """The run of :func:`train`, its `settings` checked against these data."""
     batch_rng, split_rng, eval_rng = _generators(settings.seed)
     fit_set, validation = _hold_out(
         *train_set, split_rng, settings.train_size, settings.validation_size
