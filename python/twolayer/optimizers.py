@@ -233,15 +233,21 @@ class SGD(Optimizer):
         p -= self.lr * g
 
 
-class Momentum(Optimizer):
-    """Momentum SGD: ``v = momentum * v - lr * g; W += v``."""
+class _WithMomentum(Optimizer):
+    """Momentum's and Nesterov's constructor and velocity ``v``."""
 
-    name, buffers, settings_names = "momentum", ("v",), ("lr", "momentum")
+    buffers, settings_names = ("v",), ("lr", "momentum")
     v: dict[str, NDArray[Any]] | None = None
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
         super().__init__(lr)
         self.momentum = _setting("momentum", momentum)
+
+
+class Momentum(_WithMomentum):
+    """Momentum SGD: ``v = momentum * v - lr * g; W += v``."""
+
+    name = "momentum"
 
     def _update(self, p: NDArray[Any], g: NDArray[Any], *state: NDArray[Any]) -> None:
         (v,) = state
@@ -249,16 +255,11 @@ class Momentum(Optimizer):
         p += v
 
 
-class Nesterov(Optimizer):
+class Nesterov(_WithMomentum):
     """Nesterov's accelerated gradient, as the book writes it:
     ``v *= momentum; v -= lr * g; W += momentum² * v; W -= (1 + momentum) * lr * g``."""
 
-    name, buffers, settings_names = "nesterov", ("v",), ("lr", "momentum")
-    v: dict[str, NDArray[Any]] | None = None
-
-    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
-        super().__init__(lr)
-        self.momentum = _setting("momentum", momentum)
+    name = "nesterov"
 
     def _update(self, p: NDArray[Any], g: NDArray[Any], *state: NDArray[Any]) -> None:
         (v,) = state
