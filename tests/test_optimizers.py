@@ -242,9 +242,21 @@ def test_the_state_is_one_buffer_laid_out_like_the_parameters():
 
 
 BAD_SETTINGS = [
-    (lambda: Momentum(momentum=1.0), ValueError, r"momentum must be finite and >= 0 and < 1, got 1.0"),
-    (lambda: Nesterov(momentum=-0.1), ValueError, r"momentum must be finite and >= 0 and < 1, got -0.1"),
-    (lambda: RMSprop(decay_rate=1.5), ValueError, r"decay_rate must be finite and >= 0 and < 1, got 1.5"),
+    (
+        lambda: Momentum(momentum=1.0),
+        ValueError,
+        r"momentum must be finite and >= 0 and < 1, got 1.0",
+    ),
+    (
+        lambda: Nesterov(momentum=-0.1),
+        ValueError,
+        r"momentum must be finite and >= 0 and < 1, got -0.1",
+    ),
+    (
+        lambda: RMSprop(decay_rate=1.5),
+        ValueError,
+        r"decay_rate must be finite and >= 0 and < 1, got 1.5",
+    ),
     (lambda: Adam(beta1=1.0), ValueError, r"beta1 must be finite and >= 0 and < 1, got 1.0"),
     (lambda: Adam(beta2=-1e-9), ValueError, r"beta2 must be finite and >= 0 and < 1, got -1e-09"),
     (lambda: Adam(beta2=math.nan), ValueError, r"beta2 must be finite and >= 0 and < 1, got nan"),

@@ -255,7 +255,7 @@ def test_ctrl_c_keeps_the_history(small):
             {"eval_samples": 31, "train_size": 30}, ValueError,
             "eval_samples must be at most 30, the size of the training set, got 31",
         ),
-        ({"momentum": 0.9}, TypeError, "unexpected keyword argument 'momentum'"),
+        ({"nesterov": 0.9}, TypeError, "unexpected keyword argument 'nesterov'"),
     ],
 )  # fmt: skip
 def test_rejects_bad_settings(small, kwargs, error, message):
@@ -266,7 +266,7 @@ def test_rejects_bad_settings(small, kwargs, error, message):
     assert all(
         np.array_equal(net.params[key], before[key]) for key in before
     )  # rejected before any step
-    if "momentum" not in kwargs:  # the same check, up front, for a series of runs
+    if "nesterov" not in kwargs:  # the same check, up front, for a series of runs
         with pytest.raises(error, match=message):
             check_settings(kwargs, data_sizes=(1000, 500))
 
@@ -279,9 +279,9 @@ def test_check_settings_without_data_checks_what_it_can():
     with pytest.raises(ValueError, match="train_size must be at most 60,000"):
         check_settings({"train_size": 10**9}, data_sizes=(60000, 10000))
     with pytest.raises(
-        TypeError, match="unknown training setting momentum, nesterov; the settings are iters_num, "
+        TypeError, match="unknown training setting gamma, nesterov; the settings are iters_num, "
     ):
-        check_settings({"momentum": 0.9, "nesterov": True, "batch_size": 10})
+        check_settings({"gamma": 0.9, "nesterov": True, "batch_size": 10})
 
 
 def test_rejects_mismatched_data(small):
@@ -548,7 +548,7 @@ def valid_history_data():
         (lambda d: "[1, 2", "Expecting"),
         (lambda d: "[1, 2]", "expected a JSON object, got list"),
         (lambda d: json.dumps(d).replace('"wall_time": ', '"wall_time": NaN, "x": '), "NaN is not valid JSON"),
-        (lambda d: {**d, "momentum": 0.9}, r"unknown fields \['momentum'\]"),
+        (lambda d: {**d, "nesterov": 0.9}, r"unknown fields \['nesterov'\]"),
         (lambda d: {k: v for k, v in d.items() if k != "batch_size"}, r"missing fields \['batch_size'\]"),
         (lambda d: {**d, "batch_size": "100"}, "batch_size must be int, got '100'"),
         (lambda d: {**d, "batch_size": True}, "batch_size must be int, got True"),
