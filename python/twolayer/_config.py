@@ -77,9 +77,9 @@ def _because(core: dict[str, Any], kernels: dict[str, str]) -> str:
     if set(kernels.values()) == {"avx2"}:
         return "the AVX2/FMA kernels are built in and this CPU has AVX2 and FMA"
     if not core["avx2_built"]:
-        return "built without the AVX2 kernels (TWOLAYER_AVX2=OFF, or not an x86-64 build)"
+        return "built without the AVX2 kernels: TWOLAYER_AVX2=OFF, or not an x86-64 build"
     if not core["cpu_avx2_fma"]:
-        return "this CPU (or its OS) lacks AVX2 or FMA"
+        return "this CPU or its OS lacks AVX2 or FMA"
     return f"{SIMD_VAR}=0 (or off) turned the AVX2 kernels off when the core started"
 
 
