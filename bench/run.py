@@ -1,6 +1,6 @@
 """The C++ core against the NumPy reference (and PyTorch when it is installed), side by side.
 
-    python bench/run.py            # the full run: 12 to 15 minutes on 2 cores
+    python bench/run.py            # the full run: about 14 minutes on 2 cores
     python bench/run.py --quick    # a smoke test at tiny sizes: every benchmark runs; no measurement
 
 Every comparison runs in this one process, the implementations taking turns (so that a busy moment
