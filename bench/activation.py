@@ -90,7 +90,7 @@ def compare_activation_numerical_gradients(bench: Bench, nets, ref, x, t):
     }
 
 
-def activation_table(rows: list[Row]) -> str:
+def activation_table(rows: list[Row], bench: Bench) -> str:
     header = ["benchmark", "dtype", "sigmoid", "ReLU", "sigmoid / ReLU", "ReLU agrees with NumPy"]
     cells = [
         [row["benchmark"].removeprefix("activation: "), row["dtype"]]

@@ -161,7 +161,7 @@ def book_run_agreement(bench: Bench, results, dtype, numerical):
     return agreement
 
 
-def runs_table(rows):
+def runs_table(rows: list[Row], bench: Bench) -> str:
     header = ["run", "dtype", "implementation", "time", "peak memory added"]
     header += ["final train acc.", "final test acc."]
     cells = []

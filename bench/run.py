@@ -54,11 +54,11 @@ class Section:
 
     title: str
     run: Callable[[Bench], list[Row]]
-    table: Callable[[list[Row], Bench], str] | None = None
+    table: Callable[[list[Row], Bench], str] | None = None  # (rows, bench) -> markdown
 
 
-def _runs_table(rows: list[Row], bench: Bench) -> str:
-    return book_run.runs_table(rows)
+def _book_run(bench: Bench) -> list[Row]:
+    return book_run.bench_book_run(bench, repeats=1 if bench.quick else 3)
 
 
 def _numerical_training(bench: Bench) -> list[Row]:
@@ -70,23 +70,11 @@ SECTIONS = (
     Section("gradient", calls.bench_gradient),
     Section("accuracy", calls.bench_accuracy),
     Section("numerical gradient", calls.bench_numerical_gradient),
-    Section(
-        "book run",
-        lambda bench: book_run.bench_book_run(bench, repeats=1 if bench.quick else 3),
-        _runs_table,
-    ),
-    Section("numerical-gradient training", _numerical_training, _runs_table),
-    Section(
-        "scaling",
-        scaling.bench_scaling,
-        lambda rows, bench: scaling.scaling_table(rows, bench.peak, bench.quick),
-    ),
-    Section(
-        "activation",
-        activation.bench_activations,
-        lambda rows, bench: activation.activation_table(rows),
-    ),
-    Section("shared machine", shared.bench_shared, lambda rows, bench: shared.shared_table(rows)),
+    Section("book run", _book_run, book_run.runs_table),
+    Section("numerical-gradient training", _numerical_training, book_run.runs_table),
+    Section("scaling", scaling.bench_scaling, scaling.scaling_table),
+    Section("activation", activation.bench_activations, activation.activation_table),
+    Section("shared machine", shared.bench_shared, shared.shared_table),
 )
 
 

@@ -64,9 +64,10 @@ def bench_scaling(bench: Bench) -> list[Row]:
     return rows
 
 
-def scaling_table(rows: list[Row], peak: dict[str, float], quick: bool = False) -> str:
+def scaling_table(rows: list[Row], bench: Bench) -> str:
     """The scaling rows, GFLOP/s with their share of the measured peak; in --quick mode without the
     share (the peak of a small matmul on a busy machine is no yardstick)."""
+    peak, quick = bench.peak, bench.quick
     share = "" if quick else " (% of peak)"
     header = ["dtype", "batch", "hidden", "ours", "NumPy", "NumPy / ours"]
     header += [f"ours GFLOP/s{share}", f"NumPy GFLOP/s{share}"]

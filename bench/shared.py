@@ -169,7 +169,7 @@ def bench_shared(bench: Bench) -> list[Row]:
     return rows
 
 
-def shared_table(rows: list[Row]) -> str:
+def shared_table(rows: list[Row], bench: Bench) -> str:
     out = [
         "| scenario | case | ours (default threads) | ours, 1 thread | default / 1 thread | NumPy | NumPy / ours |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -193,7 +193,7 @@ if __name__ == "__main__":  # the shared-machine section alone: python bench/sha
     quick = "--quick" in sys.argv
     bench = Bench(load_data(DEFAULT_MNIST, quick), quick, available_cpus(), False, DEFAULT_MNIST)
     rows = bench_shared(bench)
-    print(shared_table(rows))
+    print(shared_table(rows, bench))
     for row in rows:
         print(
             row["benchmark"],
