@@ -16,7 +16,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 from twolayer._files import atomic_write  # noqa: E402
 
 LABELS = {"ours": "twolayer", "numpy": "NumPy", "torch": "PyTorch"}
+# One colour per size, one line style per implementation: each size's lines side by side.
 MARKERS = {"ours": "o", "numpy": "s", "torch": "^"}
+LINES = {"ours": "-", "numpy": "--", "torch": ":"}
 SMOKE = " (smoke test: not a measurement)"
 
 
@@ -63,7 +65,7 @@ def _lines(ax: Any, rows: list[dict[str, Any]], x: str, each: str) -> None:
     """Seconds against row[x] on log axes, a line per implementation and value of row[each]."""
     names = [n for n in LABELS if any(n in r["seconds"] for r in rows)]
     for name in names:
-        for value in sorted({r[each] for r in rows}):
+        for i, value in enumerate(sorted({r[each] for r in rows})):
             points = sorted(
                 (r[x], r["seconds"][name])
                 for r in rows
@@ -71,7 +73,8 @@ def _lines(ax: Any, rows: list[dict[str, Any]], x: str, each: str) -> None:
             )
             if points:
                 xs, ys = zip(*points)
-                ax.plot(xs, ys, marker=MARKERS[name], label=f"{LABELS[name]}, {each} {value:,}")
+                ax.plot(xs, ys, marker=MARKERS[name], linestyle=LINES[name], color=f"C{i}",
+                        label=f"{LABELS[name]}, {each} {value:,}")  # fmt: skip
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(x if x == "batch" else "hidden size")
