@@ -94,14 +94,14 @@ def test_the_weight_decay_is_saved_loaded_pickled_and_copied(tmp_path, dtype):
     net = TwoLayerNet(6, 4, 3, weight_init_std=0.5, seed=2, dtype=dtype, weight_decay_lambda=0.25)
     net.save(tmp_path / "net.npz")
     x, t = np.random.default_rng(3).random((5, 6)), np.arange(5) % 3
-    for copy in (
+    for again in (
         TwoLayerNet.load(tmp_path / "net.npz"),
         pickle.loads(pickle.dumps(net)),
         copy.deepcopy(net),
     ):
-        assert copy.weight_decay_lambda == 0.25
-        assert copy.loss(x, t) == net.loss(x, t)
-        for key, value in copy.gradient(x, t).items():
+        assert again.weight_decay_lambda == 0.25
+        assert again.loss(x, t) == net.loss(x, t)
+        for key, value in again.gradient(x, t).items():
             np.testing.assert_array_equal(value, net.gradient(x, t)[key])
 
 
