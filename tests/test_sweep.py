@@ -299,7 +299,7 @@ def _exit_status(argv: list[str]) -> int:
     ("space", "kwargs", "error", "message"),
     [
         ({"learning_rate": []}, {}, ValueError, "learning_rate: expected at least one value"),
-        ({"momentum": [0.9]}, {}, ValueError, "unknown setting 'momentum'; the settings are"),
+        ({"gamma": [0.9]}, {}, ValueError, "unknown setting 'gamma'; the settings are"),
         ({"learning_rate": 0.1}, {}, TypeError, "learning_rate: expected a list of values"),
         ({}, {"seeds": 0}, ValueError, "seeds must be >= 1, got 0"),
         ({}, {"seeds": [1, 1]}, ValueError, "seeds must not repeat"),

@@ -418,15 +418,15 @@ class TrainSettings(_Settings):
     learning_rate: float = setting(
         0.1,
         Real(above=0),
-        "learning rate, the optimizer's lr (default: %(default)s; the book's chapter 6 uses 0.01, "
-        "and 0.001 for adam)",
+        "learning rate (default: %(default)s)",
         flag="--lr",
         metavar="LR",
     )
     optimizer: str = setting(
         "sgd",
         OneOf(OPTIMIZERS),
-        "the update, one of the book's optimizers of chapter 6 (default: %(default)s)",
+        "the update, one of the book's optimizers of chapter 6, whose own lr is 0.01, adam's "
+        "0.001 (default: %(default)s)",
     )
     momentum: float = setting(
         0.9, _FRACTION, "momentum's and nesterov's momentum (default: %(default)s)", metavar="M"
