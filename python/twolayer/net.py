@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import sys
@@ -348,24 +349,27 @@ class TwoLayerNet:
         and returns None. With `indices` (integers), the batch is rows ``indices`` of `x` and `t`,
         gathered inside the core, so the caller never copies it.
         """
-        name, rate, state, settings = self._step_of(learning_rate, optimizer)
         if indices is None:
             x, t = _batch_and_targets(x, t, self.input_size, self.output_size)
         else:
             x, t = _as_array(x, "x"), _as_array(t, "t")
             indices = _as_array(indices, "indices")
-        loss = self._core.train_step(
-            x,
-            t,
-            rate,
-            optimizer=name,
-            state=state,
-            settings=settings,
-            indices=indices,
-            return_loss=bool(return_loss),
-        )
-        if optimizer is not None:
-            optimizer._stepped()
+        # An optimizer's state and step count change together, one step at a time.
+        held = optimizer._lock if isinstance(optimizer, Optimizer) else contextlib.nullcontext()
+        with held:
+            name, rate, state, settings = self._step_of(learning_rate, optimizer)
+            loss = self._core.train_step(
+                x,
+                t,
+                rate,
+                optimizer=name,
+                state=state,
+                settings=settings,
+                indices=indices,
+                return_loss=bool(return_loss),
+            )
+            if optimizer is not None:
+                optimizer._stepped()
         return loss
 
     def _step_of(

@@ -18,6 +18,7 @@ back in, so that a run can continue exactly where it stopped.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -61,6 +62,7 @@ class Optimizer:
 
     def __init__(self, lr: float) -> None:
         self.lr = _setting("lr", lr)
+        self._lock = threading.Lock()  # held by each update and fused step
         self._flat: NDArray[Any] | None = None  # the whole state, one allocation
         self._layout: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
@@ -75,10 +77,11 @@ class Optimizer:
     def update(self, params: Mapping[str, NDArray[Any]], grads: Mapping[str, NDArray[Any]]) -> None:
         """Update every array of `params` in place from `grads`, by the book's formula (NumPy, one
         key at a time)."""
-        state = self._state(params)
-        self._begin_step()
-        for key in params:
-            self._update(params[key], grads[key], *(buffer[key] for buffer in state))
+        with self._lock:
+            state = self._state(params)
+            self._begin_step()
+            for key in params:
+                self._update(params[key], grads[key], *(buffer[key] for buffer in state))
 
     def _update(self, p: NDArray[Any], g: NDArray[Any], *state: NDArray[Any]) -> None:
         raise NotImplementedError
@@ -149,6 +152,10 @@ class Optimizer:
         """Everything the optimizer holds, copied: its name, settings, state (None before the first
         update) and the layout of the parameters it updates (names and shapes); ``iter`` too for
         Adam."""
+        with self._lock:
+            return self._copied_state()
+
+    def _copied_state(self) -> dict[str, Any]:
         return {
             "optimizer": self.name,
             **self.settings,
@@ -163,6 +170,10 @@ class Optimizer:
     def load_state_dict(self, saved: Mapping[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned (settings, state, Adam's ``iter``), after
         checking all of it."""
+        with self._lock:
+            self._restore(saved)
+
+    def _restore(self, saved: Mapping[str, Any]) -> None:
         if saved.get("optimizer") != self.name:
             raise ValueError(
                 f"the state is of optimizer {saved.get('optimizer')!r}, not {self.name!r}"
@@ -199,6 +210,7 @@ class Optimizer:
         return self.state_dict()
 
     def __setstate__(self, saved: dict[str, Any]) -> None:
+        self._lock = threading.Lock()
         self._flat, self._layout = None, ()
         for name in self.settings_names:
             setattr(self, name, saved[name])
