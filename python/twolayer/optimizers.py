@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -74,14 +74,18 @@ class Optimizer:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.settings.items())})"
 
-    def update(self, params: Mapping[str, NDArray[Any]], grads: Mapping[str, NDArray[Any]]) -> None:
+    def update(
+        self, params: MutableMapping[str, NDArray[Any]], grads: Mapping[str, NDArray[Any]]
+    ) -> None:
         """Update every array of `params` in place from `grads`, by the book's formula (NumPy, one
         key at a time)."""
         with self._lock:
             state = self._state(params)
             self._begin_step()
             for key in params:
-                self._update(params[key], grads[key], *(buffer[key] for buffer in state))
+                p = params[key]
+                self._update(p, grads[key], *(buffer[key] for buffer in state))
+                params[key] = p  # assigned back, as the book's `params[key] -= ...` does
 
     def _update(self, p: NDArray[Any], g: NDArray[Any], *state: NDArray[Any]) -> None:
         raise NotImplementedError
