@@ -1,6 +1,7 @@
 """The ``twolayer`` command: ``twolayer train`` (ch04 train_neuralnet.py), ``twolayer gradcheck`` (ch05),
-``twolayer plot`` (the figures of a saved run), ``twolayer sweep`` (many runs: a grid, or ch. 6's random search)
-and ``twolayer predict`` (a trained network's guess at pictures of digits).
+``twolayer plot`` (the figures of a saved run), ``twolayer sweep`` (many runs: a grid, or ch. 6's random search),
+``twolayer predict`` (a trained network's guess at pictures of digits), ``twolayer inspect`` (its weights, mistakes and
+confusions) and ``twolayer draw`` (a page to draw digits on).
 
 Exit status: 0 on success, 1 on an error (data not found, a diverged run, an image that could not be read), 2 on a
 usage error, 130 on Ctrl-C.
@@ -21,7 +22,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import __version__, set_num_threads
+from . import __version__, draw, inspection, set_num_threads
 from ._cpus import available_cpus
 from ._files import atomic_write
 from ._threads import MAX_THREADS, check_thread_count
@@ -80,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_plot_command(commands)
     _add_sweep_command(commands, machine)
     _add_predict_command(commands)
+    inspection.add_command(commands)
+    draw.add_command(commands)
     return parser
 
 
@@ -146,8 +149,9 @@ def _add_train_command(commands: Any, common: argparse.ArgumentParser) -> None:
         help="train on MNIST, draw figures 4-11 and 4-12, save history and parameters",
         description=(
             "Train the network on MNIST with mini-batch SGD as in ch04/train_neuralnet.py: print the train and test "
-            "accuracy every epoch, then write loss.png (figure 4-11), accuracy.png (figure 4-12), history.json and "
-            "params.npz into --out. Ctrl-C stops early and still writes what was recorded."
+            "accuracy every epoch, then write loss.png (figure 4-11), accuracy.png (figure 4-12), history.json, "
+            "params.npz and the trained network's weights.png, misclassified.png and confusion.png (as 'twolayer "
+            "inspect' draws them) into --out. Ctrl-C stops early and still writes what was recorded."
         ),
     )
     length = train_parser.add_mutually_exclusive_group()
@@ -383,6 +387,8 @@ def _train(args: argparse.Namespace) -> int:
         _error(exc)
 
     written = _write_results(args.out, net, history)
+    if not history.diverged:  # a diverged net's weights are NaN: nothing to see
+        written += inspection.plot_net(net, x_test, t_test, args.out)
     done = len(history.train_loss_list)
     if history.interrupted:
         print(
