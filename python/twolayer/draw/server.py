@@ -57,6 +57,7 @@ class DrawServer(ThreadingHTTPServer):
     ``serve_forever()``; ``shutdown()`` from another thread stops it, ``server_close()`` frees the port."""
 
     daemon_threads = True  # a connection still open never holds up the end of the program
+    request_queue_size = MAX_CONNECTIONS  # socketserver's 5 would leave a browser's burst waiting for SYN retries
 
     def __init__(
         self,
