@@ -89,7 +89,7 @@ def plot_misclassified(
     columns, gap = 10, side // 2  # the gap holds the labels
     rows = max(1, math.ceil(len(wrong) / columns))
     if ax is None:
-        ax = _new_figure(figsize=(columns * 1.0, rows * 1.2 + 0.6)).subplots()
+        ax = _new_figure(figsize=(columns * 1.0, rows * 1.05 + 0.5)).subplots()
     if len(wrong):
         ax.imshow(_mosaic(x[wrong].reshape(-1, side, side), columns, gap),
                   cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")  # fmt: skip
