@@ -387,8 +387,7 @@ def _train(args: argparse.Namespace) -> int:
         _error(exc)
 
     written = _write_results(args.out, net, history)
-    if not history.diverged:  # a diverged net's weights are NaN: nothing to see
-        written += inspection.plot_net(net, x_test, t_test, args.out)
+    written += inspection.plot_run_net(net, x_test, t_test, args.out, diverged=history.diverged)
     done = len(history.train_loss_list)
     if history.interrupted:
         print(

@@ -15,7 +15,7 @@ from .datasets import MNIST_PIXELS, cache_dir, load_mnist
 from .net import TwoLayerNet
 from .plotting import plot_confusion, plot_misclassified, plot_weights
 
-__all__ = ["NET_FIGURES", "add_command", "plot_net"]
+__all__ = ["NET_FIGURES", "add_command", "plot_net", "plot_run_net"]
 
 NET_FIGURES = ("weights.png", "misclassified.png", "confusion.png")
 """The files :func:`plot_net` writes, in its order."""
@@ -31,6 +31,20 @@ def plot_net(
     plot_misclassified(net, x_test, t_test, paths[1])
     plot_confusion(net, x_test, t_test, paths[2])
     return paths
+
+
+def plot_run_net(
+    net: TwoLayerNet, x_test: ArrayLike, t_test: ArrayLike, out_dir: Path, *, diverged: bool
+) -> list[Path]:
+    """`twolayer train`'s: :func:`plot_net`, unless the run diverged. A diverged net's weights are NaN, nothing to
+    see: an earlier run's figures in `out_dir` are removed instead, so that they are not taken for this run's."""
+    if not diverged:
+        return plot_net(net, x_test, t_test, out_dir)
+    for path in (out_dir / name for name in NET_FIGURES):
+        if path.exists():
+            path.unlink()
+            print(f"Removed {path}, an earlier run's: this one diverged")
+    return []
 
 
 def add_command(commands: Any) -> None:
