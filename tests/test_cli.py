@@ -300,7 +300,9 @@ def test_diverged_run_is_an_error(mnist_dir, tmp_path, capsys):
     # NaN parameters are not saved, and the earlier run's are not left to be taken for them.
     assert not (out / "params.npz").exists()
     assert f"Removed {out / 'params.npz'}, an earlier run's" in printed.out
-    assert not any((out / name).exists() for name in ("weights.png", "misclassified.png", "confusion.png"))
+    assert not any(
+        (out / name).exists() for name in ("weights.png", "misclassified.png", "confusion.png")
+    )
     assert f"Removed {out / 'weights.png'}, an earlier run's" in printed.out
 
 

@@ -22,7 +22,9 @@ from twolayer.draw import DrawServer
 STROKES = {  # digits as strokes of (x, y) offsets from the canvas's centre, in its 280x280 pixels
     "one": [[(0, -90), (0, -30), (0, 30), (0, 90)]],
     "seven": [[(-60, -80), (0, -80), (60, -80), (30, -10), (0, 80)]],
-    "zero": [[(0, -90), (-50, -60), (-60, 0), (-50, 60), (0, 90), (50, 60), (60, 0), (50, -60), (0, -90)]],
+    "zero": [
+        [(0, -90), (-50, -60), (-60, 0), (-50, 60), (0, 90), (50, 60), (60, 0), (50, -60), (0, -90)]
+    ],
 }
 
 
@@ -178,6 +180,11 @@ def test_the_page_requests_nothing_outside_the_server(page):
     draw(browser, STROKES["one"])
     shown(browser)
     urls = requested(browser)
-    assert {server.url, server.url + "draw.js", server.url + "draw.css", server.url + "predict"} <= set(urls)
+    assert {
+        server.url,
+        server.url + "draw.js",
+        server.url + "draw.css",
+        server.url + "predict",
+    } <= set(urls)
     outside = [url for url in urls if not url.startswith((server.url, "data:", "blob:"))]
     assert not outside

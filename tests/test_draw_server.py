@@ -164,7 +164,8 @@ def test_malformed_requests_get_a_4xx_and_the_server_goes_on(server, request_byt
 def test_a_body_too_large_is_refused_before_it_is_read(server):
     headers = f"POST /predict HTTP/1.0\r\nContent-Type: image/png\r\nContent-Length: {MAX_BODY + 1}\r\n\r\n"
     start = time.monotonic()
-    answer = raw(server, headers.encode(), close_write=False)  # no body sent: it must not wait for one
+    # No body sent: the server must not wait for one.
+    answer = raw(server, headers.encode(), close_write=False)
     assert status(answer) == 413 and time.monotonic() - start < TIMEOUT / 2
     assert serves(server)
 
@@ -173,7 +174,8 @@ def _png_header(width: int, height: int) -> bytes:
     """A PNG claiming `width`×`height` pixels, cut off at the start of its data."""
     chunks = [b"IHDR" + struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0), b"IDAT" + bytes(10)]
     return b"\x89PNG\r\n\x1a\n" + b"".join(
-        struct.pack(">I", len(chunk) - 4) + chunk + struct.pack(">I", zlib.crc32(chunk)) for chunk in chunks
+        struct.pack(">I", len(chunk) - 4) + chunk + struct.pack(">I", zlib.crc32(chunk))
+        for chunk in chunks
     )
 
 
@@ -218,7 +220,10 @@ def test_connections_beyond_the_limit_are_closed_and_the_server_recovers(net):
     with DrawServer(net, "127.0.0.1", 0, request_timeout=30) as server:
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
-        idle = [socket.create_connection(server.server_address[:2], timeout=5) for _ in range(MAX_CONNECTIONS)]
+        idle = [
+            socket.create_connection(server.server_address[:2], timeout=5)
+            for _ in range(MAX_CONNECTIONS)
+        ]
         try:
             time.sleep(0.5)  # every idle connection taken up by a thread
             assert raw(server, b"GET / HTTP/1.0\r\n\r\n") == b""  # closed unanswered
@@ -269,7 +274,9 @@ def test_command_errors(tmp_path, capsys):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        assert main(["draw", str(tmp_path / "params.npz"), "--port", str(port), "--no-browser"]) == 1
+        assert (
+            main(["draw", str(tmp_path / "params.npz"), "--port", str(port), "--no-browser"]) == 1
+        )
     err = capsys.readouterr().err
     assert f"cannot listen on 127.0.0.1 port {port}" in err and "--port 0" in err
     with pytest.raises(SystemExit):

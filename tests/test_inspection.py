@@ -14,7 +14,11 @@ def test_plot_net_writes_the_three_figures(tmp_path):
     net = TwoLayerNet(784, 12, 10, seed=0)
     x = np.random.default_rng(0).random((50, 784))
     paths = plot_net(net, x, np.arange(50) % 10, tmp_path)
-    assert [path.name for path in paths] == list(NET_FIGURES) == ["weights.png", "misclassified.png", "confusion.png"]
+    assert (
+        [path.name for path in paths]
+        == list(NET_FIGURES)
+        == ["weights.png", "misclassified.png", "confusion.png"]
+    )
     assert all(path.parent == tmp_path and min(png_size(path)) > 300 for path in paths)
 
 
@@ -22,7 +26,8 @@ def test_inspect_draws_a_saved_network(mnist_dir, book_net, tmp_path, capsys):
     book_net.save(tmp_path / "params.npz")
     assert main(["inspect", str(tmp_path / "params.npz"), "--data-dir", str(mnist_dir)]) == 0
     out = capsys.readouterr().out
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["params.npz", *NET_FIGURES])  # beside the net
+    # Beside the net by default.
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["params.npz", *NET_FIGURES])
     assert out.startswith(f"{book_net!r}: test accuracy 0.9")
     assert main(["inspect", str(tmp_path / "params.npz"), "--data-dir", str(mnist_dir), "--out",
                  str(tmp_path / "a" / "b")]) == 0  # fmt: skip

@@ -100,7 +100,10 @@ def test_confusion_matrix_sums_to_the_test_set_and_its_diagonal_is_the_accuracy(
     np.testing.assert_array_equal(counts, confusion_matrix(book_net, x, t))
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("guess", "true label")
     assert f"accuracy {book_net.accuracy(x, t):.4f}" in ax.get_title()
-    cells = {(round(text.get_position()[1]), round(text.get_position()[0])): text.get_text() for text in ax.texts}
+    cells = {
+        (round(text.get_position()[1]), round(text.get_position()[0])): text.get_text()
+        for text in ax.texts
+    }
     assert all(cells[i, j] == str(counts[i, j]) for i, j in zip(*np.nonzero(counts)))
     (right,) = ax.child_axes  # the accuracy of each class beside its row
     per_class = [label.get_text() for label in right.get_yticklabels()]

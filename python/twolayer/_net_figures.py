@@ -98,7 +98,9 @@ def plot_misclassified(
         ax.text(column * (side + gap) + side / 2, row * (side + gap) + side, f"{labels[i]}→{guesses[i]} {y[i, guesses[i]]:.2f}",
                 ha="center", va="top", fontsize=8)  # fmt: skip
     shown = f"the first {len(wrong)}" if len(wrong) else "none"
-    ax.set_title(f"Misclassified: {int((guesses != labels).sum()):,} of {len(x):,} ({shown} shown), true→guess p")
+    ax.set_title(
+        f"Misclassified: {int((guesses != labels).sum()):,} of {len(x):,} ({shown} shown), true→guess p"
+    )
     ax.set_axis_off()
     return _save(ax.figure, path)
 
@@ -164,8 +166,12 @@ def _predictions(
     t = np.asarray(t)
     labels = t.argmax(axis=1) if t.ndim == 2 else t
     if labels.shape != (len(x),):
-        raise ValueError(f"t must have shape ({len(x)},) or ({len(x)}, {y.shape[1]}), got {t.shape}")
-    if labels.dtype.kind not in "iu" and not (labels.dtype.kind == "f" and np.all(labels == np.round(labels))):
+        raise ValueError(
+            f"t must have shape ({len(x)},) or ({len(x)}, {y.shape[1]}), got {t.shape}"
+        )
+    if labels.dtype.kind not in "iu" and not (
+        labels.dtype.kind == "f" and np.all(labels == np.round(labels))
+    ):
         raise ValueError(f"t must hold integer labels, got dtype {labels.dtype}")
     labels = labels.astype(np.int64)
     if len(labels) and (labels.min() < 0 or labels.max() >= y.shape[1]):

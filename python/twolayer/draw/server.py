@@ -57,7 +57,8 @@ class DrawServer(ThreadingHTTPServer):
     ``serve_forever()``; ``shutdown()`` from another thread stops it, ``server_close()`` frees the port."""
 
     daemon_threads = True  # a connection still open never holds up the end of the program
-    request_queue_size = MAX_CONNECTIONS  # socketserver's 5 would leave a browser's burst waiting for SYN retries
+    # socketserver's backlog of 5 would leave a burst of connections waiting for SYN retries.
+    request_queue_size = MAX_CONNECTIONS
 
     def __init__(
         self,
@@ -116,9 +117,17 @@ def predict_picture(net: TwoLayerNet, png: bytes) -> dict[str, Any]:
         picture = Image.open(io.BytesIO(png), formats=("PNG",))  # the header only
         width, height = picture.size
         if width * height > MAX_PICTURE_PIXELS:
-            raise ValueError(f"the picture is {width}×{height} pixels, more than {MAX_PICTURE_PIXELS:,}")
+            raise ValueError(
+                f"the picture is {width}×{height} pixels, more than {MAX_PICTURE_PIXELS:,}"
+            )
         picture.load()
-    except (OSError, SyntaxError, EOFError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (
+        OSError,
+        SyntaxError,
+        EOFError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
         raise ValueError(f"the body is not a PNG picture: {exc}") from None
     sample = image_to_mnist(picture)
     probabilities = net.predict(sample)
@@ -134,9 +143,10 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "twolayer-draw"
 
     def setup(self) -> None:
-        self.timeout = self.server.request_timeout  # each read and write
         super().setup()
-        self._deadline = threading.Timer(self.server.request_timeout, self._cut_off)  # the whole connection
+        self.connection.settimeout(self.server.request_timeout)  # each read and write
+        # And the whole connection: one slow byte at a time must not hold a thread for ever either.
+        self._deadline = threading.Timer(self.server.request_timeout, self._cut_off)
         self._deadline.daemon = True
         self._deadline.start()
 
@@ -147,7 +157,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _cut_off(self) -> None:
         with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)  # the handler's blocked read or write returns
+            # The handler's blocked read or write returns.
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     def do_GET(self) -> None:
         asset = self.server.assets.get(self.path.split("?", 1)[0])
@@ -180,7 +191,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif not length.strip().isdigit():
             self.send_error(HTTPStatus.BAD_REQUEST, f"bad Content-Length {length!r}")
         elif int(length) > MAX_BODY:
-            self.send_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"a body may have {MAX_BODY:,} bytes")
+            self.send_error(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"a body may have {MAX_BODY:,} bytes"
+            )
         else:
             body = self.rfile.read(int(length))
             if len(body) == int(length):
