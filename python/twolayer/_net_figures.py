@@ -91,12 +91,13 @@ def plot_misclassified(
     if ax is None:
         ax = _new_figure(figsize=(columns * 1.0, rows * 1.05 + 0.5)).subplots()
     if len(wrong):
-        ax.imshow(_mosaic(x[wrong].reshape(-1, side, side), columns, gap),
-                  cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")  # fmt: skip
+        tiles = _mosaic(x[wrong].reshape(-1, side, side), columns, gap)
+        ax.imshow(tiles, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
     for k, i in enumerate(wrong):
         row, column = divmod(k, columns)
-        ax.text(column * (side + gap) + side / 2, row * (side + gap) + side, f"{labels[i]}→{guesses[i]} {y[i, guesses[i]]:.2f}",
-                ha="center", va="top", fontsize=8)  # fmt: skip
+        label = f"{labels[i]}→{guesses[i]} {y[i, guesses[i]]:.2f}"
+        x_at, y_at = column * (side + gap) + side / 2, row * (side + gap) + side
+        ax.text(x_at, y_at, label, ha="center", va="top", fontsize=8)
     shown = f"the first {len(wrong)}" if len(wrong) else "none"
     ax.set_title(
         f"Misclassified: {int((guesses != labels).sum()):,} of {len(x):,} ({shown} shown), true→guess p"
@@ -139,10 +140,11 @@ def plot_confusion(
 
     # A square root scale: the diagonal's counts are a hundred times the mistakes', which would all look white.
     ax.imshow(counts, cmap="Blues", norm=PowerNorm(0.5, vmin=0, vmax=max(int(counts.max()), 1)))
+    dark = 0.3 * counts.max()  # 55% of the way to the darkest blue on the square root scale
     for (i, j), n in np.ndenumerate(counts):
         if n:
-            ax.text(j, i, str(n), ha="center", va="center", fontsize=7,
-                    color="white" if i == j else "black")  # fmt: skip
+            colour = "white" if n > dark else "black"
+            ax.text(j, i, str(n), ha="center", va="center", fontsize=7, color=colour)
     ticks = np.arange(classes)
     ax.set_xticks(ticks)
     ax.set_yticks(ticks)
