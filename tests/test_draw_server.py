@@ -4,6 +4,7 @@ traversal, slow clients) answered without a crash; the command's clean stop on C
 from __future__ import annotations
 
 import contextlib
+import errno
 import http.client
 import io
 import json
@@ -226,7 +227,10 @@ def test_connections_beyond_the_limit_are_closed_and_the_server_recovers(net):
         ]
         try:
             time.sleep(0.5)  # every idle connection taken up by a thread
-            assert raw(server, b"GET / HTTP/1.0\r\n\r\n") == b""  # closed unanswered
+            try:  # closed unanswered: nothing read, or a reset (the request was left unread)
+                assert raw(server, b"GET / HTTP/1.0\r\n\r\n") == b""
+            except OSError as exc:
+                assert exc.errno in (errno.ECONNRESET, errno.ENOTCONN, errno.EPIPE), exc
         finally:
             for connection in idle:
                 connection.close()
