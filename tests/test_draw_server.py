@@ -8,7 +8,6 @@ import errno
 import http.client
 import io
 import json
-import os
 import re
 import signal
 import socket
@@ -244,28 +243,30 @@ def test_connections_beyond_the_limit_are_closed_and_the_server_recovers(net):
 
 def test_ctrl_c_stops_the_command_cleanly(tmp_path):
     TwoLayerNet(784, 20, 10, seed=0).save(tmp_path / "params.npz")
-    child = subprocess.Popen(
-        [sys.executable, "-m", "twolayer", "draw", str(tmp_path / "params.npz"), "--port", "0", "--no-browser"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
-    try:
-        line = child.stdout.readline()
-        assert line.startswith("Drawing page of TwoLayerNet(") and "(Ctrl-C stops it)" in line, line
-        url = line.split(" at ", 1)[1].split()[0]
-        assert url.startswith("http://127.0.0.1:")
-        host, port = url[len("http://") :].rstrip("/").split(":")
-        connection = http.client.HTTPConnection(host, int(port), timeout=5)
-        connection.request("GET", "/")
-        assert connection.getresponse().status == 200
-        connection.close()
-        child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=10)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-    assert child.returncode == 0 and out.strip() == "Stopped." and "Traceback" not in err, err
+    command = [sys.executable, "-m", "twolayer", "draw", str(tmp_path / "params.npz"), "--port", "0",
+               "--no-browser"]  # fmt: skip
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as child:
+        try:
+            line = child.stdout.readline()
+            assert (
+                line.startswith("Drawing page of TwoLayerNet(") and "(Ctrl-C stops it)" in line
+            ), line
+            url = line.split(" at ", 1)[1].split()[0]
+            host, port = url.removeprefix("http://").rstrip("/").split(":")
+            assert host == "127.0.0.1"
+            connection = http.client.HTTPConnection(host, int(port), timeout=10)
+            connection.request("GET", "/")
+            assert connection.getresponse().status == 200
+            connection.close()
+            child.send_signal(signal.SIGINT)
+            out, err = child.communicate(timeout=20)
+        finally:
+            if child.poll() is None:
+                child.kill()
+    assert (child.returncode, out.strip()) == (0, "Stopped."), (child.returncode, out, err)
+    assert "Traceback" not in err, err
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection((host, int(port)), timeout=5)
 
