@@ -93,7 +93,8 @@ async function send() {
   try {
     const picture = await new Promise((done) => canvas.toBlob(done, "image/png"));
     const answer = await fetch("predict", { method: "POST", headers: { "Content-Type": "image/png" }, body: picture });
-    const result = await answer.json();
+    const json = answer.headers.get("Content-Type") === "application/json";
+    const result = json ? await answer.json() : { error: `${answer.status} ${answer.statusText}` };
     if (mine === generation) {
       if (answer.ok) display(result);
       else statusLine.textContent = result.error;
