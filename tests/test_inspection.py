@@ -41,3 +41,10 @@ def test_inspect_errors_name_the_file(mnist_dir, tmp_path, capsys):
     assert main(["inspect", str(tmp_path / "small.npz"), "--data-dir", str(mnist_dir)]) == 1
     assert "small.npz: the network takes 10 inputs, not MNIST's 784" in capsys.readouterr().err
     assert not (tmp_path / "weights.png").exists()
+
+
+def test_inspect_checks_its_output_folder_first(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    # Checked before the network or the data are read: neither exists here.
+    assert main(["inspect", str(tmp_path / "none.npz"), "--out", str(tmp_path / "file")]) == 2
+    assert f"argument --out: {tmp_path / 'file'} is a file, not a folder" in capsys.readouterr().err

@@ -11,7 +11,8 @@ from typing import Any
 
 from numpy.typing import ArrayLike
 
-from .datasets import MNIST_PIXELS, cache_dir, load_mnist
+from ._paths import UnwritableError, check_output_dir
+from .datasets import MNIST_PIXELS, load_mnist
 from .net import TwoLayerNet
 from .plotting import plot_confusion, plot_misclassified, plot_weights
 
@@ -47,10 +48,12 @@ def plot_run_net(
     return []
 
 
-def add_command(commands: Any) -> None:
-    """Add ``twolayer inspect`` to the subcommands `commands` of the ``twolayer`` parser."""
+def add_command(commands: Any, machine: argparse.ArgumentParser) -> None:
+    """Add ``twolayer inspect`` to the subcommands `commands` of the ``twolayer`` parser; `machine`: the options of
+    every command that loads MNIST (--data-dir, --download, --num-threads)."""
     parser = commands.add_parser(
         "inspect",
+        parents=[machine],
         help="draw a trained network's weights, its mistakes and its confusion matrix",
         description=(
             "Draw weights.png (the first layer's weights, a 28x28 tile per hidden unit), misclassified.png (test "
@@ -61,19 +64,21 @@ def add_command(commands: Any) -> None:
     parser.add_argument(
         "params", type=Path, metavar="PARAMS", help="the network, as 'twolayer train' saves it"
     )
-    parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
-                        help=f"directory with the MNIST IDX files (default: the cache, {cache_dir()}, "
-                        "downloading what is missing)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="output directory, created if needed (default: the network's)")  # fmt: skip
-    parser.set_defaults(run=_inspect, num_threads=None)
+    parser.set_defaults(run=_inspect)
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    out = args.params.parent if args.out is None else args.out
+    try:  # before any work, as for every command that writes
+        check_output_dir(out)
+    except UnwritableError as exc:
+        print(f"twolayer: error: argument --out: {exc}", file=sys.stderr)
+        return 2
     try:
         net = load_mnist_net(args.params)
-        _, (x_test, t_test) = load_mnist(data_dir=args.data_dir)
-        out = args.params.parent if args.out is None else args.out
+        _, (x_test, t_test) = load_mnist(data_dir=args.data_dir, download=args.download or None)
         out.mkdir(parents=True, exist_ok=True)
         written = plot_net(net, x_test, t_test, out)
     except (OSError, ValueError) as exc:  # each message names the file
