@@ -400,11 +400,7 @@ def _train(args: argparse.Namespace) -> int:
 
     try:  # into a fallback folder if --out fails now (a full disk, a folder removed): a finished run is kept
         written, fell_back = write_or_fall_back(
-            args.out,
-            lambda out: (
-                _write_results(out, net, history)
-                + inspection.plot_run_net(net, x_test, t_test, out, diverged=history.diverged)
-            ),
+            args.out, lambda out: _write_results(out, net, history, (x_test, t_test))
         )
     except OSError as exc:
         return _error(exc)
@@ -459,10 +455,12 @@ def _describe_run(settings: dict[str, Any], n_train: int, n_test: int) -> str:
     )
 
 
-def _write_results(out: Path, net: TwoLayerNet, history: History) -> list[Path]:
-    """Write history.json, the two figures and params.npz into `out`. A diverged run's parameters,
-    full of NaN, are worth nothing: an earlier run's params.npz is removed instead, so that it is
-    not taken for this run's."""
+def _write_results(
+    out: Path, net: TwoLayerNet, history: History, test: tuple[np.ndarray, np.ndarray]
+) -> list[Path]:
+    """Write history.json, the two figures, params.npz and the network's figures on the `test` set into `out`. A
+    diverged run's parameters, full of NaN, are worth nothing: an earlier run's params.npz (and figures) are removed
+    instead, so that they are not taken for this run's."""
     written = [out / "history.json"]
     history.to_json(written[0])
     written += plot_history(history, out)
@@ -473,7 +471,7 @@ def _write_results(out: Path, net: TwoLayerNet, history: History) -> list[Path]:
     elif params.exists():
         params.unlink()
         print(f"Removed {params}, an earlier run's: this one diverged")
-    return written
+    return written + inspection.plot_run_net(net, *test, out, diverged=history.diverged)
 
 
 def _plot(args: argparse.Namespace) -> int:
