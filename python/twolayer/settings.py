@@ -16,8 +16,10 @@ import dataclasses
 import math
 import numbers
 import operator
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,7 +35,9 @@ __all__ = [
     "Int",
     "NetSettings",
     "OneOf",
+    "PathOf",
     "Real",
+    "RunSettings",
     "Setting",
     "SettingError",
     "SettingTypeError",
@@ -242,6 +246,24 @@ class Either(Constraint):
 
     def canonical(self, value: Any) -> Any:
         return value if isinstance(value, str) else self.number.canonical(value)
+
+
+@dataclass(frozen=True)
+class PathOf(Constraint):
+    """A path (a str or os.PathLike, held as a Path), or None."""
+
+    def check(self, name: str, value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, (str, os.PathLike)):
+            raise SettingTypeError(name, f"{name} must be a path, got {type(value).__name__}")
+        return Path(value)
+
+    def parse(self, text: str) -> Path:
+        return Path(text)
+
+    def canonical(self, value: Any) -> Any:
+        return None if value is None else str(value)
 
 
 @dataclass(frozen=True)
@@ -478,5 +500,36 @@ class TrainSettings(_Settings):
                 )
 
 
+@dataclass(frozen=True)
+class RunSettings(_Settings):
+    """How a run is kept and continued: its checkpoints (:mod:`twolayer.checkpoint`). Not
+    recorded in its history: they change how it is kept, not what it does."""
+
+    checkpoint: Path | None = setting(
+        None, PathOf(), "the checkpoint file a run writes when interrupted (default: none)"
+    )
+    checkpoint_every: int | None = setting(
+        None,
+        _OPTIONAL_COUNT,
+        "also write the checkpoint every N iterations (default: only when interrupted)",
+        metavar="N",
+        flag_constraint=Int(1),
+    )
+    resume: Path | None = setting(
+        None,
+        PathOf(),
+        "continue the run in DIR (its checkpoint) to its planned end, with its own settings",
+        metavar="DIR",
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.checkpoint_every is not None and self.checkpoint is None and self.resume is None:
+            raise SettingError(
+                "checkpoint_every", "checkpoint_every needs a checkpoint file to write"
+            )
+
+
 SETTINGS: dict[str, Setting] = {**TrainSettings.declared(), **NetSettings.declared()}
-"""Every setting by name: training's, then the network's."""
+"""Every setting of what a run does, by name: training's, then the network's (a sweep varies
+them; :class:`RunSettings` are apart)."""
