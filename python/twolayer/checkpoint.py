@@ -101,7 +101,10 @@ class Checkpoint:
                     if f"{name}.npy" in members
                 }
         except ValueError as exc:
-            raise CheckpointError(f"{exc}" if str(path) in str(exc) else f"{path}: {exc}") from None
+            message = str(exc).replace("is not a readable npz file", "is not a readable checkpoint")
+            raise CheckpointError(
+                message if str(path) in message else f"{path}: {message}"
+            ) from None
         return cls(header, params, state, arrays)
 
 
