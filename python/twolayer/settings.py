@@ -38,6 +38,7 @@ __all__ = [
     "PathOf",
     "Real",
     "RunSettings",
+    "SweepSettings",
     "Setting",
     "SettingError",
     "SettingTypeError",
@@ -521,13 +522,32 @@ class RunSettings(_Settings):
         "continue the run in DIR (its checkpoint) to its planned end, with its own settings",
         metavar="DIR",
     )
+    stop_after: int | None = setting(
+        None,
+        _OPTIONAL_COUNT,
+        "pause the run after N of its iterations, writing its checkpoint, to be resumed later",
+        metavar="N",
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.checkpoint_every is not None and self.checkpoint is None and self.resume is None:
-            raise SettingError(
-                "checkpoint_every", "checkpoint_every needs a checkpoint file to write"
-            )
+        for name in ("checkpoint_every", "stop_after"):
+            if getattr(self, name) is not None and self.checkpoint is None and self.resume is None:
+                raise SettingError(name, f"{name} needs a checkpoint file to write")
+
+
+@dataclass(frozen=True)
+class SweepSettings(_Settings):
+    """How a sweep spends its runs (:mod:`twolayer.sweep`)."""
+
+    halving: int | None = setting(
+        None,
+        Int(2, optional=True),
+        "successive halving: each rung (1, ETA, ETA², ... epochs, up to --epochs) keeps the best "
+        "1/ETA of the trials by validation accuracy (default: every trial runs to the end)",
+        metavar="ETA",
+        flag_constraint=Int(2),
+    )
 
 
 SETTINGS: dict[str, Setting] = {**TrainSettings.declared(), **NetSettings.declared()}

@@ -90,7 +90,9 @@ def train(
     `resume`, such a file, continues that run on the same data (`net` of its sizes, its parameters
     replaced by the checkpoint's; no training setting given, the checkpoint's are used) to its
     planned end, exactly as if it had never stopped, and writes its checkpoints to `checkpoint` or
-    else to `resume`. :class:`~twolayer.checkpoint.CheckpointError` if the file is damaged, of
+    else to `resume`; `stop_after` pauses the run after that many iterations, its checkpoint
+    written and its history marked ``interrupted``, for `resume` to continue.
+    :class:`~twolayer.checkpoint.CheckpointError` if the file is damaged, of
     another version, or of other data.
 
     Raises :class:`DivergedError` (its ``history`` holds the run) when the loss becomes NaN or
@@ -146,6 +148,7 @@ def _keep(run: _RunState, keeping: RunSettings, data: tuple[Pair, Pair]) -> None
     from .checkpoint import fingerprint
 
     run.checkpoint, run.checkpoint_every = keeping.checkpoint, keeping.checkpoint_every
+    run.stop_after = keeping.stop_after
     if keeping.checkpoint is not None or keeping.resume is not None:
         run.fingerprint = fingerprint((*data[0], *data[1]))
 
@@ -193,6 +196,7 @@ class _RunState:
     next_evaluation: float = 0.0  # the (fractional) iteration at which the next evaluation is due
     checkpoint: Path | None = None
     checkpoint_every: int | None = None
+    stop_after: int | None = None
     fingerprint: str = ""
 
 
@@ -398,7 +402,8 @@ def _run(run: _RunState, progress: bool) -> None:
         with CtrlCDeferral().installed() as ctrl_c:
             if first and first - 1 >= run.next_evaluation:  # stopped before its evaluation
                 _evaluation(run, first - 1, start, shown, ctrl_c)
-            for i in range(first, history.iters_num):
+            last = min(history.iters_num, run.stop_after or history.iters_num)
+            for i in range(first, last):
                 _sgd_step(run, history.learning_rate, history.gradient, ctrl_c)
                 loss = history.train_loss_list[-1]
                 if not math.isfinite(loss):
@@ -415,6 +420,8 @@ def _run(run: _RunState, progress: bool) -> None:
                 if run.checkpoint_every and (i + 1) % run.checkpoint_every == 0:
                     history.wall_time = time.perf_counter() - start
                     _write_checkpoint(run)
+            if last < history.iters_num:  # paused: the run continues from its checkpoint
+                raise KeyboardInterrupt
             if history.iters_num > 0:
                 for name, accuracy in _evaluate(run.net, run.whole_sets).items():
                     setattr(history, f"final_{name}_acc", accuracy)
