@@ -108,13 +108,15 @@ class Int(Constraint):
         return int(value)
 
     def parse(self, text: str) -> int:
-        kind = "positive" if self.minimum >= 1 else "non-negative"
+        wanted = {0: "a non-negative integer", 1: "a positive integer"}.get(
+            self.minimum, f"an integer >= {self.minimum}"
+        )
         try:
             value = int(text)
         except ValueError:
             value = None
         if value is None or value < self.minimum:
-            raise ValueError(f"must be a {kind} integer, got {text!r}")
+            raise ValueError(f"must be {wanted}, got {text!r}")
         return value
 
 

@@ -29,17 +29,15 @@ from typing import Any
 
 from .._files import atomic_write
 from ..settings import SettingError
-from .log import DIVERGED, DONE, FAILED, INTERRUPTED, RUNS_FILE, RunLog
+from .log import DIVERGED, DONE, FAILED, INTERRUPTED, RUNS_FILE, STOPPED, RunLog
 from .plan import Run, label, split
 from .report import write_reports
 from .running import SweepResult
 from .worker import _interruptible, _mnist, _thread_count
 
-__all__ = ["RUNGS_FILE", "STOPPED", "halving_sweep", "promoted", "rungs"]
+__all__ = ["RUNGS_FILE", "check_halving", "halving_sweep", "promoted", "rungs"]
 
 RUNGS_FILE = "rungs.jsonl"
-STOPPED = "stopped"
-"""The status of a trial that successive halving did not promote."""
 
 
 def rungs(epochs: int, eta: int) -> list[Fraction]:
@@ -55,6 +53,12 @@ def rungs(epochs: int, eta: int) -> list[Fraction]:
         )
     count = int(math.floor(math.log(epochs, eta) + 1e-9)) + 1
     return [Fraction(epochs, eta**k) for k in reversed(range(count))]
+
+
+def check_halving(runs: Sequence[Run], eta: int) -> list[Fraction]:
+    """The rungs of `runs` with halving factor `eta`; SettingError naming the setting when there is
+    no validation set, no single --epochs, ETA < 2 or too short a budget for two rungs."""
+    return rungs(_common_epochs(runs), eta)
 
 
 def promoted(scores: Sequence[float], eta: int) -> list[int]:
@@ -82,7 +86,7 @@ def halving_sweep(
     :func:`~twolayer.sweep.run_sweep`). Every run needs a validation set and the same `epochs`
     (SettingError otherwise). Returns a :class:`SweepResult` whose summary ranks the trials that
     ran to the end; writes runs.jsonl, rungs.jsonl, checkpoints/, the reports and halving.png."""
-    ladder = rungs(_common_epochs(runs), eta)
+    ladder = check_halving(runs, eta)
     out = Path(out)
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     ledger, log = _Ledger(out / RUNGS_FILE), RunLog(out / RUNS_FILE)
