@@ -44,10 +44,16 @@ def checkpoint_of(run: _RunState) -> Checkpoint:
         "batch_rng": state_of(batches.rng),
         "position": batches.position,
         "next_evaluation": run.next_evaluation,
-        "fingerprint": run.fingerprint,
+        "fingerprint": _fingerprint(run),
     }
     params = {key: np.array(net.params[key]) for key in PARAM_NAMES}
     return Checkpoint(header, params, state, arrays)
+
+
+def _fingerprint(run: _RunState) -> str:
+    if not run.fingerprint and run.data is not None:
+        run.fingerprint = fingerprint((*run.data[0], *run.data[1]))
+    return run.fingerprint
 
 
 def read(path: str | os.PathLike[str], data: tuple[Pair, Pair]) -> Checkpoint:
@@ -59,6 +65,7 @@ def read(path: str | os.PathLike[str], data: tuple[Pair, Pair]) -> Checkpoint:
             f"{path} is the checkpoint of a run on other data: give the data it was trained on "
             f"(the same training and test images and labels)"
         )
+    saved.state["fingerprint"] = expected
     return saved
 
 
@@ -104,6 +111,7 @@ def restore_into(run: _RunState, saved: Checkpoint) -> None:
         raise CheckpointError("a damaged checkpoint: where its mini-batches stand")
     batches.position, batches.order, batches.pending = position, order, pending
     run.next_evaluation = float(due)
+    run.fingerprint = saved.state["fingerprint"]  # checked against the data by read
 
 
 def _mapping(value: Any) -> dict[str, Any]:

@@ -145,12 +145,8 @@ def _resumed(
 
 def _keep(run: _RunState, keeping: RunSettings, data: tuple[Pair, Pair]) -> None:
     """Set where and how often `run` writes its checkpoint."""
-    from .checkpoint import fingerprint
-
     run.checkpoint, run.checkpoint_every = keeping.checkpoint, keeping.checkpoint_every
-    run.stop_after = keeping.stop_after
-    if keeping.checkpoint is not None or keeping.resume is not None:
-        run.fingerprint = fingerprint((*data[0], *data[1]))
+    run.stop_after, run.data = keeping.stop_after, data
 
 
 def _prepare(
@@ -197,7 +193,8 @@ class _RunState:
     checkpoint: Path | None = None
     checkpoint_every: int | None = None
     stop_after: int | None = None
-    fingerprint: str = ""
+    data: tuple[Pair, Pair] | None = None  # what the checkpoint's fingerprint is of
+    fingerprint: str = ""  # computed when the first checkpoint is written
 
 
 def _signature() -> inspect.Signature:

@@ -27,6 +27,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .._files import atomic_write
 from ..settings import SettingError
 from .log import DIVERGED, DONE, FAILED, INTERRUPTED, RUNS_FILE, STOPPED, RunLog
@@ -275,6 +277,8 @@ def run_rung(
     }
     try:
         (x_train, t_train), (x_test, t_test) = _mnist(data_dir)
+        for array in (x_train, t_train, x_test, t_test):
+            _freeze(array)
         net_settings, train_settings = split(settings)
         net = TwoLayerNet(x_train.shape[1], output_size=MNIST_CLASSES, seed=seed, **net_settings)
         with tempfile.TemporaryDirectory() as folder, _interruptible(), _thread_count(threads):
@@ -330,6 +334,14 @@ def run_rung(
     last = history.final_val_acc if rung is None else (history.val_acc_list or [math.nan])[-1]
     record["score"] = None if last is None or math.isnan(last) else last
     return record
+
+
+def _freeze(array: Any) -> None:
+    """Make the worker's MNIST, kept for its next runs, read-only with all it views, so that its
+    fingerprint is computed once per worker (see :func:`twolayer.checkpoint.fingerprint`)."""
+    while isinstance(array, np.ndarray):
+        array.setflags(write=False)
+        array = array.base
 
 
 class _Ledger:
