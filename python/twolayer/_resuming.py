@@ -46,6 +46,11 @@ def checkpoint_of(run: _RunState) -> Checkpoint:
         "next_evaluation": run.next_evaluation,
         "fingerprint": _fingerprint(run),
     }
+    if run.optimizer is not None:  # its settings and counters in JSON, its state an array
+        saved = run.optimizer.state_dict()
+        if saved["state"] is not None:
+            arrays["optimizer_state"] = saved["state"]
+        state["optimizer"] = {**saved, "state": None}
     params = {key: np.array(net.params[key]) for key in PARAM_NAMES}
     return Checkpoint(header, params, state, arrays)
 
@@ -111,7 +116,23 @@ def restore_into(run: _RunState, saved: Checkpoint) -> None:
         raise CheckpointError("a damaged checkpoint: where its mini-batches stand")
     batches.position, batches.order, batches.pending = position, order, pending
     run.next_evaluation = float(due)
+    _restore_optimizer(run.optimizer, saved)
     run.fingerprint = saved.state["fingerprint"]  # checked against the data by read
+
+
+def _restore_optimizer(optimizer: Any, saved: Checkpoint) -> None:
+    """The optimizer's settings, counters and state (``load_state_dict`` checks them all)."""
+    recorded = saved.state.get("optimizer")
+    if (optimizer is None) != (recorded is None):
+        raise CheckpointError("a damaged checkpoint: its optimizer's state is missing")
+    if optimizer is None:
+        return
+    try:
+        optimizer.load_state_dict(
+            {**_mapping(recorded), "state": saved.arrays.get("optimizer_state")}
+        )
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CheckpointError(f"a damaged checkpoint: its optimizer's state: {exc}") from None
 
 
 def _mapping(value: Any) -> dict[str, Any]:

@@ -194,6 +194,7 @@ class _RunState:
     checkpoint_every: int | None = None
     stop_after: int | None = None
     data: tuple[Pair, Pair] | None = None  # what the checkpoint's fingerprint is of
+    optimizer: Any = None  # one of twolayer.optimizers' (its state_dict), or None: plain SGD
     fingerprint: str = ""  # computed when the first checkpoint is written
 
 
