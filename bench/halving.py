@@ -35,6 +35,18 @@ def _best(records):
     return max(r["final_val_acc"] for r in done)
 
 
+def _plan(trials, epochs):
+    """Chapter 6's random search: learning rate and hidden size log-uniform."""
+    space = {
+        "learning_rate": [LogRange(1e-3, 1.0)],
+        "hidden_size": [LogRange(10, 200)],
+        "epochs": [epochs],
+        "train_size": [5000],
+        "validation_size": [1000],
+    }
+    return plan_runs(space, trials=trials, search_seed=0)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke test: small, asserts nothing")
@@ -44,14 +56,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=27, help="a shorter budget (default: 27)")
     args = parser.parse_args(argv)
     trials, epochs = (9, 3) if args.quick else (27, args.epochs)
-    space = {
-        "learning_rate": [LogRange(1e-3, 1.0)],
-        "hidden_size": [LogRange(10, 200)],
-        "epochs": [epochs],
-        "train_size": [5000],
-        "validation_size": [1000],
-    }
-    runs = plan_runs(space, trials=trials, search_seed=0)
+    runs = _plan(trials, epochs)
     runtime = show_config("dicts")["runtime"]
     machine = (
         f"{runtime['cpu']}, {os.cpu_count()} CPUs (shared, noisy); {get_num_threads()} threads by "
@@ -96,6 +101,14 @@ def main(argv=None):
                     runs, out=out, threads=t, data_dir=args.mnist, progress=False
                 ),
             )
+    _report(seconds, best)
+    args.json.write_text(
+        json.dumps({"machine": machine, "seconds": seconds, "best": best}, indent=1)
+    )
+    return 0
+
+
+def _report(seconds, best):
     full, halved = seconds["full, --workers 2"], seconds["--halving 3, --workers 2"]
     print("\n| way | wall time (s) | best val acc |\n|---|---:|---:|")
     for name in seconds:
@@ -106,10 +119,6 @@ def main(argv=None):
     )
     one, every = (v for k, v in seconds.items() if k.startswith("full, one after"))
     print(f"--workers 2: {one / full:.2f}x one thread each, {every / full:.2f}x all threads.")
-    args.json.write_text(
-        json.dumps({"machine": machine, "seconds": seconds, "best": best}, indent=1)
-    )
-    return 0
 
 
 if __name__ == "__main__":

@@ -223,8 +223,7 @@ def _train(args: argparse.Namespace) -> int:
     except CheckpointError as exc:  # of other data
         args.command_parser.error(f"argument --resume: {exc}")
 
-    # Into a fallback folder if --out fails now (a full disk, a folder removed): a finished run is
-    # kept.
+    # Into a fallback folder if --out fails now (a full disk, a folder removed): a run is kept.
     try:
         written, fell_back = write_or_fall_back(
             args.out, lambda out: _write_results(out, net, history)
@@ -238,11 +237,7 @@ def _train(args: argparse.Namespace) -> int:
             f"({history.wall_time:.1f} s); continue it with: twolayer train --resume {args.out}"
         )
     elif not history.diverged:
-        final = {
-            "train": history.final_train_acc,
-            "val": history.final_val_acc,
-            "test": history.final_test_acc,
-        }
+        final = {name: getattr(history, f"final_{name}_acc") for name in ("train", "val", "test")}
         accuracies = ", ".join(
             f"{name} acc {value:.4f}" for name, value in final.items() if value is not None
         )

@@ -61,8 +61,7 @@ def train(
     progress: bool = True,
     **settings: Any,
 ) -> History:
-    """Train `net` in place with the book's mini-batch SGD and return the :class:`History` of the
-    run.
+    """Train `net` in place with the book's mini-batch SGD; the :class:`History` of the run.
 
     The settings are :class:`~twolayer.settings.TrainSettings`' (the signature lists them with their
     defaults). Each iteration takes a mini-batch of `batch_size` samples (`sampling`: "replacement",
@@ -85,15 +84,11 @@ def train(
     terminal; False is silent. Ctrl-C, even within a long numerical gradient, returns the history so
     far with ``interrupted`` set, `net` as it was after the last iteration recorded.
 
-    Checkpoints (:class:`~twolayer.settings.RunSettings`): `checkpoint`, a file to write the run's
-    whole state to when Ctrl-C stops it, and every `checkpoint_every` iterations if given;
-    `resume`, such a file, continues that run on the same data (`net` of its sizes, its parameters
-    replaced by the checkpoint's; no training setting given, the checkpoint's are used) to its
-    planned end, exactly as if it had never stopped, and writes its checkpoints to `checkpoint` or
-    else to `resume`; `stop_after` pauses the run after that many iterations, its checkpoint
-    written and its history marked ``interrupted``, for `resume` to continue.
-    :class:`~twolayer.checkpoint.CheckpointError` if the file is damaged, of
-    another version, or of other data.
+    Checkpoints (docs/training.md): `checkpoint`, a file the run's whole state is written to on
+    Ctrl-C, and every `checkpoint_every` iterations; `stop_after` N pauses the run there, its
+    checkpoint written. `resume`, such a file, continues its run on the same data to its planned
+    end, bit for bit as if never stopped (`net` of its sizes; no training setting given);
+    :class:`~twolayer.checkpoint.CheckpointError` if it is damaged, of another version or data.
 
     Raises :class:`DivergedError` (its ``history`` holds the run) when the loss becomes NaN or
     infinite; :class:`~twolayer.settings.SettingError` (a ValueError; also a TypeError for a value

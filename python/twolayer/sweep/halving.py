@@ -208,6 +208,18 @@ def _execute(
                 raise KeyboardInterrupt
             yield i, kept(i, record)
         return
+    for i, record in _on_executor(executor, slots, todo, arguments, runs):
+        yield i, kept(i, record)
+
+
+def _on_executor(
+    executor: cf.Executor,
+    slots: int | None,
+    todo: Sequence[int],
+    arguments: Any,
+    runs: Sequence[Run],
+) -> Any:
+    """(index, record) of each trial of `todo` as `executor` finishes it, `slots` at a time."""
     waiting = iter(todo)
     in_flight: dict[cf.Future[dict[str, Any]], int] = {}
     try:
@@ -225,7 +237,7 @@ def _execute(
                 record = _record_of(future, runs[i])
                 if record["status"] == INTERRUPTED:
                     raise KeyboardInterrupt
-                yield i, kept(i, record)
+                yield i, record
     except KeyboardInterrupt:
         going = [future for future in in_flight if not future.cancel()]
         if going:
@@ -261,13 +273,12 @@ def run_rung(
     threads: int | None = None,
     data_dir: str | None = None,
 ) -> dict[str, Any]:
-    """Train the trial `settings`, `seed` from checkpoint `saved` (None: from the start) to `rung`
-    epochs (None: to its end), wherever it executes; its record, with its validation accuracy there
-    as ``score`` and the new checkpoint's bytes as ``checkpoint``. Never raises for the run's
-    sake (as :func:`~twolayer.sweep.worker.run_one`)."""
+    """Train trial `settings`, `seed` from checkpoint `saved` (None: the start) to `rung` epochs
+    (None: its end); its record (as run_one's), its validation accuracy there as ``score`` and its
+    new checkpoint's bytes as ``checkpoint``."""
     from ..datasets import MNIST_CLASSES
     from ..net import TwoLayerNet
-    from ..training import DivergedError, _iter_per_epoch, train
+    from ..training import DivergedError, train
 
     record: dict[str, Any] = {
         "settings": dict(settings),
@@ -287,16 +298,7 @@ def run_rung(
             if saved is not None:
                 path.write_bytes(saved)
                 chosen = {"resume": path}
-            fit_size = (
-                train_settings.get("train_size") or len(x_train) - train_settings["validation_size"]
-            )
-            per_epoch = _iter_per_epoch(
-                train_settings.get("sampling", "replacement"),
-                fit_size,
-                train_settings.get("batch_size", 100),
-            )
-            # One iteration past the rung, so that its evaluation (after `rung` epochs) is made.
-            stop = None if rung is None else math.ceil(rung * per_epoch) + 1
+            stop = None if rung is None else _stop_iteration(train_settings, len(x_train), rung)
             try:
                 history = train(
                     net,
@@ -319,21 +321,35 @@ def run_rung(
         record.update(status=FAILED, error=f"{type(exc).__name__}: {exc}", wall_time=None)
         record.pop("checkpoint", None)
         return record
-    record.update(
-        iterations=len(history.train_loss_list),
-        iter_per_epoch=history.iter_per_epoch,
-        wall_time=history.wall_time,
-        epoch_iters=history.epoch_iters,
-        train_acc_list=history.train_acc_list,
-        val_acc_list=history.val_acc_list,
-        test_acc_list=history.test_acc_list,
-        final_train_acc=history.final_train_acc,
-        final_val_acc=history.final_val_acc,
-        final_test_acc=history.final_test_acc,
-    )
+    record.update(_results(history))
     last = history.final_val_acc if rung is None else (history.val_acc_list or [math.nan])[-1]
     record["score"] = None if last is None or math.isnan(last) else last
     return record
+
+
+def _stop_iteration(train_settings: Mapping[str, Any], n_train: int, rung: Fraction) -> int:
+    """The iterations a run of `train_settings` on `n_train` images takes to `rung` epochs, and one
+    more, so that its evaluation after `rung` epochs is made."""
+    from ..training import _iter_per_epoch
+
+    fit_size = train_settings.get("train_size") or n_train - train_settings["validation_size"]
+    per_epoch = _iter_per_epoch(
+        train_settings.get("sampling", "replacement"),
+        fit_size,
+        train_settings.get("batch_size", 100),
+    )
+    return math.ceil(rung * per_epoch) + 1
+
+
+def _results(history: Any) -> dict[str, Any]:
+    """What a trial's record keeps of its history."""
+    names = ("epoch_iters", "train_acc_list", "val_acc_list", "test_acc_list", "wall_time")
+    finals = ("final_train_acc", "final_val_acc", "final_test_acc")
+    return {
+        "iterations": len(history.train_loss_list),
+        "iter_per_epoch": history.iter_per_epoch,
+        **{name: getattr(history, name) for name in (*names, *finals)},
+    }
 
 
 def _freeze(array: Any) -> None:
