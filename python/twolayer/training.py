@@ -462,7 +462,11 @@ class _Progress:
         self.bar = None
         if enabled:
             self.bar = progress_bar(
-                total=history.iters_num, desc="train", unit="it", dynamic_ncols=True
+                total=history.iters_num,
+                initial=len(history.train_loss_list),  # a resumed run's iterations done
+                desc="train",
+                unit="it",
+                dynamic_ncols=True,
             )
         self.write: Callable[[str], None] = _ignore
         if self.bar is not None:
