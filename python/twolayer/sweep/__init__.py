@@ -15,7 +15,8 @@ found there, so an interrupted sweep resumes where it stopped."""
 
 from __future__ import annotations
 
-from .log import DIVERGED, DONE, FAILED, INTERRUPTED, RUNS_FILE, RunLog
+from .halving import RUNGS_FILE, check_halving, halving_sweep, promoted, rungs
+from .log import DIVERGED, DONE, FAILED, INTERRUPTED, RUNS_FILE, STOPPED, RunLog
 from .plan import LogRange, Run, check_settings, parse_value, plan_runs, setting_names, settings_key
 from .report import CURVES_PNG, FINALS_PNG, SUMMARY_CSV, SUMMARY_MD, summarise, write_reports
 from .running import SweepResult, run_sweep, sweep
@@ -28,20 +29,26 @@ __all__ = [
     "FAILED",
     "FINALS_PNG",
     "INTERRUPTED",
+    "RUNGS_FILE",
     "RUNS_FILE",
+    "STOPPED",
     "SUMMARY_CSV",
     "SUMMARY_MD",
     "LogRange",
     "Run",
     "RunLog",
     "SweepResult",
+    "check_halving",
     "check_settings",
     "dask_executor",
+    "halving_sweep",
     "local_executor",
     "parse_value",
     "plan_runs",
+    "promoted",
     "run_one",
     "run_sweep",
+    "rungs",
     "setting_names",
     "settings_key",
     "share_of_cpus",

@@ -11,10 +11,11 @@ from typing import Any
 from .._files import atomic_write
 from .plan import Run
 
-__all__ = ["DIVERGED", "DONE", "FAILED", "INTERRUPTED", "RUNS_FILE", "RunLog"]
+__all__ = ["DIVERGED", "DONE", "FAILED", "INTERRUPTED", "RUNS_FILE", "STOPPED", "RunLog"]
 
 RUNS_FILE = "runs.jsonl"
 DONE, DIVERGED, FAILED, INTERRUPTED = "done", "diverged", "failed", "interrupted"
+STOPPED = "stopped"  # not promoted by successive halving (sweep/halving.py)
 
 
 class RunLog:
