@@ -173,3 +173,20 @@ def test_a_sweep_over_optimizers_runs_each(mnist_dir, tmp_path):
     )  # fmt: skip
     finals = {r["settings"]["optimizer"]: r["final_test_acc"] for r in result.records}
     assert set(finals) == {"sgd", "adam"} and finals["sgd"] != finals["adam"]
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "adam"])
+def test_a_run_with_an_optimizer_paused_and_resumed_equals_the_run_never_paused(
+    optimizer, tmp_path
+):
+    settings = dict(iters_num=40, batch_size=50, learning_rate=0.01, optimizer=optimizer, seed=3, progress=False)  # fmt: skip
+    make = lambda: TwoLayerNet(30, 8, 4, "he", seed=2, weight_decay_lambda=1e-3)  # noqa: E731
+    straight_net, paused_net = make(), make()
+    straight = train(straight_net, *data(), **settings)
+    path = tmp_path / "run.ckpt"
+    train(paused_net, *data(), checkpoint=path, stop_after=17, **settings)
+    resumed_net = make()
+    resumed = train(resumed_net, *data(), resume=path, progress=False)
+    assert resumed.train_loss_list == straight.train_loss_list
+    for key in straight_net.params:
+        np.testing.assert_array_equal(resumed_net.params[key], straight_net.params[key])
