@@ -137,7 +137,7 @@ def expected_failed_checks(estimator: Any) -> dict[str, str]:
     return {}
 
 
-class TwoLayerClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
     """The book's two-layer network as a scikit-learn classifier: any number of features and
     classes, any labels (``classes_``), float32 or float64 inputs read in place.
 
@@ -156,6 +156,15 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     validation_scores_, best_validation_score_ : with early_stopping, each epoch's validation
         accuracy and the best of them (whose weights net_ holds); None without it.
     """
+
+    classes_: NDArray[Any]
+    net_: TwoLayerNet
+    n_iter_: int
+    loss_curve_: list[float]
+    best_loss_: float | None
+    validation_scores_: list[float] | None
+    best_validation_score_: float | None
+    _rng: np.random.Generator
 
     def __init__(self, **params: Any) -> None:
         # The signature is _SIGNATURE's (scikit-learn reads the parameters from it): binding to it
@@ -193,7 +202,8 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def predict_log_proba(self, X: ArrayLike) -> NDArray[Any]:
         """The log of predict_proba."""
         with np.errstate(divide="ignore"):  # a probability of 0 is a log of -inf, as it should be
-            return np.log(self.predict_proba(X))
+            logs: NDArray[Any] = np.log(self.predict_proba(X))
+        return logs
 
     def predict(self, X: ArrayLike) -> NDArray[Any]:
         """The most probable class of each sample."""
@@ -207,29 +217,30 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         params = self.get_params(deep=False)
         _check_estimator_parameters(params)
         fresh = not hasattr(self, "net_") or not (incremental or params["warm_start"])
-        X, y = validate_data(
+        x: NDArray[Any]
+        labels: NDArray[Any]
+        x, labels = validate_data(
             self, X, y, reset=fresh, dtype=_input_dtypes(params["dtype"]), order="C"
         )
-        check_classification_targets(y)
+        check_classification_targets(labels)
+        if fresh or not incremental:  # every fit draws anew from random_state, as MLPClassifier's
+            self._rng = _generator(params["random_state"])
         if fresh:
             if incremental and classes is None:
                 raise ValueError("classes must be given on the first call of partial_fit")
-            self._start(params, X.shape[1], np.unique(y if classes is None else classes))
+            self._start(params, x.shape[1], np.unique(labels if classes is None else classes))
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
-            raise ValueError(f"classes must be {self.classes_} as before, got {classes}")
-        if not incremental:
-            self._rng = _generator(params["random_state"])
-        targets = self._encoded(y)
+            raise ValueError(f"classes must be {self.classes_}, as before; got {classes}")
+        targets = self._encoded(labels)
         with _core_threads(params["num_threads"]):
             if incremental:
-                self._epoch(params, X, targets, None)
+                self._epoch(params, x, targets, None)
             else:
-                self._epochs(params, X, targets)
+                self._epochs(params, x, targets)
         return self
 
     def _start(self, params: dict[str, Any], n_features: int, classes: NDArray[Any]) -> None:
         """A new network of random weights, and a new record of its training."""
-        self._rng = _generator(params["random_state"])
         net_settings = {p.name: params[p.name] for p in NET_PARAMETERS}
         self.classes_ = classes
         self.net_ = TwoLayerNet(
@@ -239,10 +250,10 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             **net_settings,
         )
         self.n_iter_ = 0
-        self.loss_curve_: list[float] = []
-        self.best_loss_: float | None = None
-        self.validation_scores_: list[float] | None = None
-        self.best_validation_score_: float | None = None
+        self.loss_curve_ = []
+        self.best_loss_ = None
+        self.validation_scores_ = None
+        self.best_validation_score_ = None
 
     def _encoded(self, y: NDArray[Any]) -> NDArray[np.int64]:
         """y as indices into classes_, or a ValueError naming the labels that are not there."""
@@ -353,47 +364,43 @@ def _stratifiable(t: NDArray[np.int64], fraction: float) -> bool:
 
 def _check_estimator_parameters(params: dict[str, Any]) -> None:
     """scikit-learn's parameters checked (the library checks its own settings)."""
-    _check_number("max_iter", params["max_iter"], numbers.Integral, minimum=1)
-    _check_number("n_iter_no_change", params["n_iter_no_change"], numbers.Integral, minimum=1)
-    _check_number("tol", params["tol"], numbers.Real, minimum=0)
+    _check_number("max_iter", params["max_iter"], 1, integer=True)
+    _check_number("n_iter_no_change", params["n_iter_no_change"], 1, integer=True)
+    _check_number("tol", params["tol"], 0)
     fraction = params["validation_fraction"]
-    _check_number("validation_fraction", fraction, numbers.Real, minimum=0)
+    _check_number("validation_fraction", fraction, 0)
     if not 0 < fraction < 1:
         raise ValueError(f"validation_fraction must lie strictly between 0 and 1, got {fraction}")
     threads = params["num_threads"]
     if threads is not None:
-        _check_number("num_threads", threads, numbers.Integral, minimum=1)
+        _check_number("num_threads", threads, 1, integer=True)
         check_thread_count(int(threads), "num_threads")
     _generator(params["random_state"])
 
 
-def _check_number(name: str, value: Any, kind: type, minimum: float) -> None:
+def _check_number(name: str, value: Any, minimum: float, integer: bool = False) -> None:
+    kind: Any = numbers.Integral if integer else numbers.Real
     if isinstance(value, bool) or not isinstance(value, kind):
-        raise TypeError(
-            f"{name} must be {'an int' if kind is numbers.Integral else 'a real number'}, got {value!r}"
-        )
-    if not value >= minimum:  # (NaN is refused too)
+        expected = "an int" if integer else "a real number"
+        raise TypeError(f"{name} must be {expected}, got {value!r}")
+    if not float(value) >= minimum:  # (NaN is refused too)
         raise ValueError(f"{name} must be at least {minimum}, got {value!r}")
 
 
 def _generator(random_state: Any) -> np.random.Generator:
-    """The generator of a fit's random draws: the initial weights, the split, every epoch's batches."""
-    if random_state is None:
-        return (
-            np.random.default_rng()
-        )  # the system's entropy: NumPy's global generator is left alone
+    """The generator of a fit's draws: the initial weights, the split, every epoch's batches."""
+    if random_state is None:  # the system's entropy: NumPy's global generator is left alone
+        return np.random.default_rng()
     if isinstance(random_state, np.random.RandomState):
         return np.random.default_rng(random_state.randint(2**31))
     if isinstance(random_state, np.random.Generator):
         return np.random.default_rng(random_state.integers(2**63))
-    if (
-        isinstance(random_state, numbers.Integral)
-        and not isinstance(random_state, bool)
-        and random_state >= 0
-    ):
-        return np.random.default_rng(int(random_state))
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        if int(random_state) >= 0:
+            return np.random.default_rng(int(random_state))
     raise ValueError(
-        f"random_state must be None, a non-negative int, a RandomState or a Generator, got {random_state!r}"
+        "random_state must be None, a non-negative int, a RandomState or a Generator, "
+        f"got {random_state!r}"
     )
 
 
