@@ -306,6 +306,20 @@ def test_verbose_prints_each_epoch(capsys):
     assert lines[2].startswith("Epoch 3, loss = ") and "stopping" in lines[3]
 
 
+def test_ctrl_c_in_an_epoch_stops_the_fit(monkeypatch):
+    real = training.train
+
+    @functools.wraps(real)
+    def interrupted(*args, **settings):
+        history = real(*args, **settings)
+        history.interrupted = True  # as train returns it after a Ctrl-C
+        return history
+
+    monkeypatch.setattr(training, "train", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        TwoLayerClassifier().fit(*blobs())
+
+
 # ---------------------------------------------------------------------------------------------
 # Randomness, copies, threads
 

@@ -291,7 +291,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
             warnings.warn(
                 f"{params['max_iter']} epochs (max_iter) ended before the loss converged",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,  # the caller of fit
             )
         if validation is not None:
             self.net_.params = stopping.best_params
