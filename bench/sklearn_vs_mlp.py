@@ -1,15 +1,17 @@
 """twolayer.sklearn.TwoLayerClassifier against scikit-learn's MLPClassifier on the same work.
 
-    python bench/sklearn_vs_mlp.py            # MNIST, 3 repeats of each: about a minute on 2 cores
-    python bench/sklearn_vs_mlp.py --quick    # 3,000 samples, one repeat: proves that it runs
-    python bench/sklearn_vs_mlp.py --threads 1  # both on one thread (threadpoolctl's limits)
+    python bench/sklearn_vs_mlp.py              # MNIST, 3 repeats of each: about a minute, 2 cores
+    python bench/sklearn_vs_mlp.py --quick      # 3,000 samples, one repeat: proves that it runs
+    python bench/sklearn_vs_mlp.py --threads 1  # all on one thread (threadpoolctl's limits)
 
 The work: MNIST (float32 pixels in [0, 1]), 50 logistic hidden units, plain SGD (no momentum) at
-learning rate 0.1 on batches of 100 shuffled every epoch, no regularisation, 3 epochs. Each
-estimator uses every CPU it is given (the core's threads; NumPy's BLAS for MLPClassifier). The two
-fit in turns, repeat k of each from random_state k, in this one process; the report is the median
-fit time of each and its ratio, and the test accuracy of each (their mean over the repeats).
-`--threads N` limits both to N threads through threadpoolctl, which limits the core as it limits
+learning rate 0.1 on batches of 100 shuffled every epoch, no regularisation, 3 epochs; the weights
+start as each estimator's default (MLPClassifier's Glorot; TwoLayerClassifier's 0.1 * randn). A
+third row does the same epochs in one call of train, which shows what the estimator's call per
+epoch costs. Each uses every CPU it is given (the core's threads; NumPy's BLAS for MLPClassifier).
+They fit in turns, repeat k of each from random_state k, in this one process; the report is the
+median fit time of each and the ratio, and the test accuracy of each (the mean over the repeats).
+`--threads N` limits all to N threads through threadpoolctl, which limits the core as it limits
 BLAS. Needs the sklearn extra.
 """
 
@@ -30,20 +32,45 @@ from sklearn.neural_network import MLPClassifier
 from threadpoolctl import threadpool_limits
 
 import twolayer
+from twolayer import TwoLayerNet
 from twolayer.datasets import cache_dir, load_mnist
 from twolayer.sklearn import TwoLayerClassifier
+from twolayer.training import train
 
 EPOCHS = 3
+WEIGHT_INIT_STD = TwoLayerClassifier().get_params()["weight_init_std"]
 DEFAULT_MNIST = Path(os.environ.get("TWOLAYER_MNIST_DIR") or cache_dir())
 
 
+class OneTrainCall:
+    """The same epochs in one call of train: what the estimator's call of train per epoch, and
+    train's evaluation of the training set after each, cost."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.net: TwoLayerNet | None = None
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.net = TwoLayerNet(x.shape[1], 50, 10, WEIGHT_INIT_STD, seed=self.seed)
+        train(
+            self.net, x, y.astype(np.int64), x[:1], y[:1].astype(np.int64), epochs=EPOCHS,
+            batch_size=100, learning_rate=0.1, sampling="shuffle", seed=self.seed,
+            eval_samples=1, progress=False,
+        )  # fmt: skip
+
+    def score(self, x: np.ndarray, y: np.ndarray) -> float:
+        assert self.net is not None
+        return self.net.accuracy(x, y)
+
+
 def estimators(seed: int) -> dict[str, Any]:
-    """The two estimators set to the same work."""
+    """The estimators set to the same work (the weights start as each one's default)."""
     return {
         "TwoLayerClassifier": TwoLayerClassifier(
             hidden_size=50, activation="sigmoid", learning_rate=0.1, batch_size=100,
             sampling="shuffle", max_iter=EPOCHS, random_state=seed,
         ),
+        "train, one call": OneTrainCall(seed),
         "MLPClassifier": MLPClassifier(
             hidden_layer_sizes=(50,), activation="logistic", solver="sgd", learning_rate="constant",
             learning_rate_init=0.1, momentum=0.0, nesterovs_momentum=False, batch_size=100,
@@ -73,7 +100,7 @@ def run(data: tuple[np.ndarray, ...], repeats: int) -> dict[str, Any]:
         "threads": twolayer.get_num_threads(),
         "seconds": seconds,
         "test_accuracy": accuracy,
-        "median_seconds": {"TwoLayerClassifier": ours, "MLPClassifier": theirs},
+        "median_seconds": {name: float(np.median(s)) for name, s in seconds.items()},
         "speedup": theirs / ours,
         "accuracy_gap_points": 100
         * (
