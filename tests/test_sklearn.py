@@ -6,9 +6,13 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import json
 import os
 import pickle
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -405,3 +409,19 @@ def test_grid_search_on_digits_with_two_workers():
     assert search.best_score_ > 0.9
     assert search.best_params_["twolayerclassifier__hidden_size"] in (20, 50)
     assert search.score(x, y) > 0.95
+
+
+def test_the_benchmark_against_mlpclassifier_runs(tmp_path, mnist_dir):
+    out = tmp_path / "result.json"
+    bench = Path(__file__).resolve().parents[1] / "bench" / "sklearn_vs_mlp.py"
+    command = [sys.executable, str(bench), "--quick", "--mnist", str(mnist_dir), "--json", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert set(result["median_seconds"]) == {
+        "TwoLayerClassifier",
+        "train, one call",
+        "MLPClassifier",
+    }
+    assert all(0.3 < a <= 1 for accuracies in result["test_accuracy"].values() for a in accuracies)
+    assert "faster" in done.stdout
