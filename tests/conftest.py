@@ -11,27 +11,60 @@ import pytest
 from mnist_files import NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
-# The MNIST files of this project's machines: $TWOLAYER_MNIST_DIR, else ../shared/mnist.
-MNIST_DIR = Path(os.environ.get("TWOLAYER_MNIST_DIR", ROOT.parent / "shared" / "mnist"))
-MNIST_FILES = [f"{name}.gz" for name in NAMES]
+
+
+def _has_mnist(directory: Path) -> bool:
+    return all(
+        (directory / f"{name}.gz").is_file() or (directory / name).is_file() for name in NAMES
+    )
+
+
+def _find_mnist() -> tuple[Path | None, list[Path]]:
+    """The first folder holding the four MNIST files (gzipped or not), and the folders looked in: where twolayer
+    looks ($TWOLAYER_DATA, then its cache), and this project's CI layouts ($TWOLAYER_MNIST_DIR, ../shared/mnist).
+    Looked up before the session's fixtures point twolayer's cache elsewhere."""
+    from twolayer.datasets import cache_dir
+
+    places = [os.environ.get("TWOLAYER_DATA"), os.environ.get("TWOLAYER_MNIST_DIR")]
+    candidates = [Path(p).expanduser() for p in places if p] + [
+        cache_dir(),
+        ROOT.parent / "shared" / "mnist",
+    ]
+    return next((c for c in candidates if _has_mnist(c)), None), candidates
+
+
+MNIST_DIR, MNIST_LOOKED_IN = _find_mnist()
+_NO_MNIST = "no MNIST (see the note at the start of the session)"
+
+
+def pytest_report_collectionfinish(config: Any, items: list[Any]) -> str | None:
+    """One line, when MNIST is not found, saying how many tests it skips (fails, under CI) and how to get it."""
+    needing = sum("mnist_dir" in getattr(item, "fixturenames", ()) for item in items)
+    if MNIST_DIR is not None or not needing:
+        return None
+    outcome = "fail (under $CI)" if os.environ.get("CI") else "skip"
+    looked_in = ", ".join(map(str, MNIST_LOOKED_IN))
+    return (
+        f"MNIST not found in {looked_in}: {needing} tests need it and will {outcome}. "
+        "To get it: 'twolayer train' downloads it into the cache, or set TWOLAYER_DATA to a folder holding the four "
+        "files."
+    )
 
 
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
-    """The directory with the four MNIST files. CI provides it, so in CI its absence is a failure."""
-    missing = [f for f in MNIST_FILES if not (MNIST_DIR / f).is_file()]
-    if missing:
-        message = f"MNIST files missing from {MNIST_DIR}: {', '.join(missing)}"
+    """The folder with the four MNIST files. CI provides it, so in CI its absence is a failure."""
+    if MNIST_DIR is None:
         if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message + " (set TWOLAYER_MNIST_DIR)")
+            pytest.fail(f"MNIST not found in {', '.join(map(str, MNIST_LOOKED_IN))}")
+        pytest.skip(_NO_MNIST)
     return MNIST_DIR
 
 
 @pytest.fixture(scope="session")
 def mnist_dir_if_any() -> Path:
     """Where the MNIST files are if anywhere, for code that falls back to random data without them."""
-    return MNIST_DIR
+    return MNIST_DIR if MNIST_DIR is not None else MNIST_LOOKED_IN[-1]
 
 
 @pytest.fixture(params=[np.float64, np.float32], ids=["float64", "float32"])
@@ -91,9 +124,11 @@ def relative_error() -> Callable[[Any, Any], float]:
 
 @pytest.fixture(scope="session", autouse=True)
 def _data_cache(tmp_path_factory):
-    """twolayer's data cache in a session temporary directory, so that no test writes to the user's cache."""
+    """twolayer's data cache in a session temporary directory, so that no test writes to the user's cache; and no
+    data folder of the user's, so that the tests of the defaults see the cache."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TWOLAYER_DATA", str(tmp_path_factory.mktemp("twolayer-data")))
+        patch.setenv("TWOLAYER_CACHE", str(tmp_path_factory.mktemp("twolayer-cache")))
+        patch.delenv("TWOLAYER_DATA", raising=False)
         patch.delenv("TWOLAYER_MNIST_URL", raising=False)
         yield
 

@@ -313,6 +313,7 @@ def test_missing_data_is_a_clear_error(tmp_path, monkeypatch, capsys):
         "TWOLAYER_MNIST_URL", "http://127.0.0.1:9/"
     )  # refused at once: no network needed
     empty = tmp_path / "empty"
+    empty.mkdir()
     assert main(["train", "--data-dir", str(empty), "--out", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert err.startswith(

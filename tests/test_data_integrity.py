@@ -141,7 +141,7 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch, writer, erro
 @pytest.fixture
 def tiny(monkeypatch, tmp_path):
     """Small stand-ins for the four MNIST files (not gzipped), a cache directory of their own, and no network."""
-    monkeypatch.setenv("TWOLAYER_DATA", str(tmp_path / "cache"))
+    monkeypatch.setenv("TWOLAYER_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("TWOLAYER_MNIST_URL", "http://127.0.0.1:9/closed/")
     return fake_mnist(monkeypatch, train=3, test=2, side=2)
 

@@ -26,7 +26,7 @@ def cache(tmp_path, monkeypatch):
     """A fresh cache directory per test, and a mirror that refuses connections: no test reaches
     ~/.cache or the net."""
     path = tmp_path / "cache"
-    monkeypatch.setenv("TWOLAYER_DATA", str(path))
+    monkeypatch.setenv("TWOLAYER_CACHE", str(path))
     monkeypatch.setenv("TWOLAYER_MNIST_URL", "http://127.0.0.1:9/closed/")
     return path
 
@@ -191,10 +191,17 @@ def test_load_mnist_rejects_the_wrong_file(tmp_path, tiny):
 
 def test_load_mnist_missing_files_names_the_directory_and_files(tmp_path):
     data_dir = tmp_path / "empty"
-    with pytest.raises(FileNotFoundError) as info:
-        load_mnist(data_dir=data_dir, download=False)
-    message = str(info.value)
-    assert str(data_dir) in message and all(name in message for name in NAMES)
+    data_dir.mkdir()
+    for download in (
+        False,
+        None,
+    ):  # None: a data folder of the user's gets no downloads unless asked
+        with pytest.raises(FileNotFoundError) as info:
+            load_mnist(data_dir=data_dir, download=download)
+        message = str(info.value)
+        assert str(data_dir) in message and all(name in message for name in NAMES)
+        assert "the data folder" in message and "never written" in message
+    assert listing(data_dir) == []
 
 
 def test_load_mnist_rejects_a_file_as_data_dir(tmp_path):
@@ -249,9 +256,9 @@ def test_unwritable_cache_is_skipped(tiny, cache, monkeypatch):
 
 
 def test_cache_dir(monkeypatch, tmp_path):
-    monkeypatch.setenv("TWOLAYER_DATA", str(tmp_path / "here"))
+    monkeypatch.setenv("TWOLAYER_CACHE", str(tmp_path / "here"))
     assert cache_dir() == tmp_path / "here"
-    monkeypatch.delenv("TWOLAYER_DATA")
+    monkeypatch.delenv("TWOLAYER_CACHE")
     if sys.platform.startswith("linux"):
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
         assert cache_dir() == tmp_path / "xdg" / "twolayer"
@@ -370,8 +377,8 @@ def assert_bounded(outcome: dict, error: str, max_mb: float = 200) -> None:
 def test_a_downloaded_gzip_bomb_is_refused_at_the_expected_size(bomb, tmp_path, serve):
     server = serve({bomb.name: bomb.read_bytes()})
     outcome = measured(
-        f"load_mnist(data_dir={str(tmp_path)!r})",
-        env={"TWOLAYER_MNIST_URL": server.url, "TWOLAYER_DATA": ""},
+        f"load_mnist(data_dir={str(tmp_path)!r}, download=True)",
+        env={"TWOLAYER_MNIST_URL": server.url, "TWOLAYER_CACHE": ""},
     )
     size = MNIST_TRAIN_IMAGES.payload_size
     assert_bounded(

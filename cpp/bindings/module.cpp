@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -291,6 +292,17 @@ py::tuple params(py::object self) {
   return split(n.net.params(), n.net.dims(), self);
 }
 
+// A copy of the parameters taken under the net's lock, so that it is the net after some whole
+// call (save, pickle and copy use it while other threads may be training the net).
+template <class T>
+py::tuple params_copy(PyNet<T>& self) {
+  const Dims d = self.net.dims();
+  py::array_t<T> flat(static_cast<py::ssize_t>(d.size()));
+  T* out = flat.mutable_data();
+  self.locked([&](auto& net) { std::copy(net.params(), net.params() + d.size(), out); });
+  return split(out, d, flat);
+}
+
 template <class T>
 py::array_t<T> predict(PyNet<T>& self, py::handle x_obj) {
   const Dims d = self.net.dims();
@@ -400,6 +412,8 @@ void bind_net(py::module_& m, const char* name) {
                              [](const Net& self) { return activation_name(self.net.activation()); })
       .def_property_readonly("params", &params<T>,
                              "(W1, b1, W2, b2): writable views of the parameter buffer")
+      .def("params_copy", &params_copy<T>,
+           "(W1, b1, W2, b2): new arrays, copied once no other call is using the net")
       .def("predict", &predict<T>, py::arg("x"))
       .def("loss", &loss<T>, py::arg("x"), py::arg("t"))
       .def("accuracy", &accuracy<T>, py::arg("x"), py::arg("t"))

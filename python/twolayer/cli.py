@@ -24,6 +24,7 @@ import numpy as np
 from . import __version__, set_num_threads
 from ._cpus import available_cpus
 from ._files import atomic_write
+from ._paths import UnwritableError, check_output_dir, write_or_fall_back
 from ._threads import MAX_THREADS, check_thread_count
 from .datasets import MNIST_CLASSES, MNIST_PIXELS, cache_dir, image_to_mnist, load_mnist
 from .net import ACTIVATIONS, TwoLayerNet
@@ -121,7 +122,13 @@ def _machine_options() -> argparse.ArgumentParser:
         machine,
         "--data-dir",
         None,
-        f"directory with the MNIST IDX files (default: the cache, {cache_dir()}, downloading what is missing)",
+        "a folder of yours with the MNIST IDX files, read and never written (default: $TWOLAYER_DATA, else the "
+        f"cache, {cache_dir()}, where what is missing is downloaded)",
+    )
+    machine.add_argument(
+        "--download",
+        action="store_true",
+        help="download what is missing into --data-dir, creating it",
     )
     machine.add_argument(
         "--num-threads",
@@ -296,6 +303,8 @@ def _add_predict_command(commands: Any) -> None:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    if (status := _unwritable("--save-preprocessed", args.save_preprocessed)) is not None:
+        return status
     try:
         net = TwoLayerNet.load(args.params)
         if net.input_size != MNIST_PIXELS:
@@ -308,6 +317,7 @@ def _predict(args: argparse.Namespace) -> int:
         return _error(exc)
     samples: dict[int, np.ndarray] = {}  # by the image's place in the command line
     results: list[dict[str, Any]] = [{"image": str(image)} for image in args.images]
+    failed = False
     for i, (image, name) in enumerate(zip(args.images, _unique_stems(args.images))):
         try:
             samples[i] = image_to_mnist(image)
@@ -318,7 +328,7 @@ def _predict(args: argparse.Namespace) -> int:
             ValueError,
         ) as exc:  # the message names the file; the other images are still done
             _error(exc)
-            results[i]["error"] = str(exc)
+            results[i]["error"], failed = str(exc), True
     if samples:
         for i, p in zip(samples, net.predict(np.stack(list(samples.values())))):
             top = np.argsort(-p, kind="stable")[:3]
@@ -329,7 +339,7 @@ def _predict(args: argparse.Namespace) -> int:
         for i, image in enumerate(args.images):
             if i in samples:
                 print(f"{image}: " + ", ".join(f"{k} ({p:.3f})" for k, p in results[i]["top"]))
-    return _EXIT_ERROR if len(samples) < len(args.images) else 0
+    return _EXIT_ERROR if failed else 0
 
 
 def _unique_stems(paths: list[Path]) -> list[str]:
@@ -354,8 +364,10 @@ def _save_sample(sample: np.ndarray, path: Path) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    if (status := _unwritable("--out", args.out)) is not None:
+        return status
     try:
-        (x_train, t_train), (x_test, t_test) = load_mnist(data_dir=args.data_dir)
+        (x_train, t_train), (x_test, t_test) = _load_mnist(args)
     except (OSError, ValueError) as exc:  # the message says what is wrong and where
         return _error(exc)
     settings = _train_settings(args)
@@ -382,7 +394,12 @@ def _train(args: argparse.Namespace) -> int:
         history = exc.history
         _error(exc)
 
-    written = _write_results(args.out, net, history)
+    try:  # into a fallback folder if --out fails now (a full disk, a folder removed): a finished run is kept
+        written, fell_back = write_or_fall_back(
+            args.out, lambda out: _write_results(out, net, history)
+        )
+    except OSError as exc:
+        return _error(exc)
     done = len(history.train_loss_list)
     if history.interrupted:
         print(
@@ -399,6 +416,8 @@ def _train(args: argparse.Namespace) -> int:
         )
         print(f"Done: {done:,} iterations in {history.wall_time:.1f} s; final {accuracies}")
     print(f"Wrote {', '.join(str(path) for path in written)}")
+    if fell_back is not None:
+        return _error(OSError(fell_back))
     if history.diverged:
         return _EXIT_ERROR
     return _EXIT_INTERRUPTED if history.interrupted else 0
@@ -450,9 +469,11 @@ def _write_results(out: Path, net: TwoLayerNet, history: History) -> list[Path]:
 
 
 def _plot(args: argparse.Namespace) -> int:
+    out = args.history.parent if args.out is None else args.out
+    if (status := _unwritable("--out", out)) is not None:
+        return status
     try:
         history = History.from_json(args.history)
-        out = args.history.parent if args.out is None else args.out
         out.mkdir(parents=True, exist_ok=True)
         written = plot_history(history, out)
     except (OSError, ValueError) as exc:  # each message names the file
@@ -464,7 +485,7 @@ def _plot(args: argparse.Namespace) -> int:
 def _gradcheck(args: argparse.Namespace) -> int:
     try:
         # One-hot labels, as the book's gradient_check.py loads them.
-        (x_train, t_train), _ = load_mnist(one_hot_label=True, data_dir=args.data_dir)
+        (x_train, t_train), _ = _load_mnist(args, one_hot_label=True)
     except (OSError, ValueError) as exc:
         return _error(exc)
     x_batch, t_batch = x_train[: args.batch], t_train[: args.batch]
@@ -560,7 +581,11 @@ def _sweep(args: argparse.Namespace) -> int:
         runs = plan_runs(space, seeds=args.seeds, trials=args.trials, search_seed=args.search_seed)
     except (TypeError, ValueError) as exc:
         return _usage_error(exc)
+    if (status := _unwritable("--out", args.out)) is not None:
+        return status
     try:
+        if args.download:  # once, here, rather than by every worker
+            _load_mnist(args)
         with _sweep_executor(args) as (executor, slots, threads):
             result = run_sweep(
                 runs,
@@ -609,6 +634,24 @@ def _sweep_value(text: str) -> Any:
         with contextlib.suppress(ValueError):
             return kind(text)
     return text
+
+
+def _load_mnist(args: argparse.Namespace, one_hot_label: bool = False) -> Any:
+    """MNIST from --data-dir (downloading into it with --download), else as load_mnist finds it."""
+    return load_mnist(
+        one_hot_label=one_hot_label, data_dir=args.data_dir, download=args.download or None
+    )
+
+
+def _unwritable(flag: str, path: Path | None) -> int | None:
+    """None if files can be written in the folder `path` (or it can be created), else the usage error's status."""
+    try:
+        if path is not None:
+            check_output_dir(path)
+    except UnwritableError as exc:
+        print(f"twolayer: error: argument {flag}: {exc}", file=sys.stderr)
+        return _EXIT_USAGE
+    return None
 
 
 def _usage_error(exc: Exception) -> int:

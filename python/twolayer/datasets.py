@@ -24,15 +24,16 @@ import sys
 import time
 import urllib.request
 import warnings
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
 from ._files import atomic_write
+from ._idx import CHUNK, GZIP_MAGIC, IdxStream, read_idx
+from ._paths import closest_existing
 from ._progress import progress_bar
 from .images import image_to_mnist
 
@@ -102,12 +103,6 @@ _MNIST = {
 MNIST_CLASSES = 10
 MNIST_PIXELS = 28 * 28
 
-# IDX type codes; multi-byte values are big-endian.
-_IDX_DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-_GZIP_MAGIC = b"\x1f\x8b"
-_MAX_DEFLATE_RATIO = 1032  # deflate's most: a 258-byte match in one 2-bit code, 8 * 258 / 2
-_CHUNK = 1 << 18  # bytes read, or decompressed, at a time
-
 
 def load_mnist(
     normalize: bool = True,
@@ -115,7 +110,7 @@ def load_mnist(
     one_hot_label: bool = False,
     *,
     data_dir: str | os.PathLike[str] | None = None,
-    download: bool = True,
+    download: bool | None = None,
     download_timeout: float | tuple[float, float] | None = None,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Load MNIST as ``((x_train, t_train), (x_test, t_test))``, 60,000 training and 10,000 test
@@ -130,14 +125,16 @@ def load_mnist(
     one_hot_label
         True: labels as float32 one-hot rows of shape (N, 10). False: uint8 labels of shape (N,).
     data_dir
-        Directory holding the four IDX files (``train-images-idx3-ubyte``,
+        A data folder of yours holding the four IDX files (``train-images-idx3-ubyte``,
         ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, each
-        gzipped with a ``.gz`` suffix or not). Default: :func:`cache_dir`, where parsed ``.npy``
-        copies are also kept so that the next load is quick. In a `data_dir` of yours, nothing is
-        written but downloads, and the IDX files are read and verified every time.
+        gzipped with a ``.gz`` suffix or not): read and verified every time, never written (but
+        for the downloads that ``download=True`` asks for). Default: ``$TWOLAYER_DATA`` if set,
+        else the cache, :func:`cache_dir`, where missing files are downloaded and parsed ``.npy``
+        copies kept so that the next load is quick.
     download
-        Download missing or corrupt files into `data_dir` from :data:`MIRRORS` (or
-        ``$TWOLAYER_MNIST_URL``).
+        Download missing or corrupt files from :data:`MIRRORS` (or ``$TWOLAYER_MNIST_URL``). The
+        default, None, downloads into the cache only; True also into a data folder, creating it;
+        False never.
     download_timeout
         Seconds a download may go without data, or a pair (that, the most seconds one file may
         take). Default: ``$TWOLAYER_DOWNLOAD_TIMEOUT`` if set, else :data:`DOWNLOAD_TIMEOUT`.
@@ -145,21 +142,17 @@ def load_mnist(
     Raises
     ------
     FileNotFoundError
-        A file is missing (and `download` is False), or no mirror gave a valid copy. The message
-        names the directory, the files to put there and, for each attempt, why it failed.
+        A file is missing (and not to be downloaded), or no mirror gave a valid copy; or the data
+        folder does not exist (the message names its closest existing folder). The message names
+        the directory, whether it is a data folder or the cache, the files to put there and, for
+        each attempt, why it failed.
     ValueError
         A file is present but damaged or not the genuine MNIST file, and `download` is False; or a
         bad `download_timeout`.
     """
     timeouts = _download_timeouts(download_timeout)
-    directory = cache_dir() if data_dir is None else Path(data_dir)
-    if directory.exists() and not directory.is_dir():
-        raise NotADirectoryError(f"{directory} is a file, not a directory for the MNIST files")
-    keep_parsed = data_dir is None
-    data = {
-        key: _load_array(directory, spec, download, keep_parsed, timeouts)
-        for key, spec in _MNIST.items()
-    }
+    place = _data_place(data_dir, download)
+    data = {key: _load_array(place, spec, timeouts) for key, spec in _MNIST.items()}
     return _as_the_book_does(data, normalize, flatten, one_hot_label)
 
 
@@ -208,15 +201,51 @@ def _download_timeouts(download_timeout: float | tuple[float, float] | None) -> 
     return numbers[0], numbers[1] if len(numbers) == 2 else DOWNLOAD_TIMEOUT[1]
 
 
-def cache_dir() -> Path:
-    """The directory :func:`load_mnist` uses when `data_dir` is not given.
+@dataclass(frozen=True)
+class _Place:
+    """Where load_mnist reads: the cache (downloads and .npy copies kept there), or a data folder
+    of the user's (only read, unless downloads into it were asked for)."""
 
-    ``$TWOLAYER_DATA`` if set; otherwise the platform's user cache directory:
+    directory: Path
+    is_cache: bool
+    download: bool
+
+    def describe(self) -> str:
+        if self.is_cache:
+            return f"the cache {self.directory} (where twolayer downloads MNIST)"
+        return f"the data folder {self.directory} (read, never written)"
+
+
+def _data_place(data_dir: str | os.PathLike[str] | None, download: bool | None) -> _Place:
+    """The folder of `data_dir`, else of $TWOLAYER_DATA, else the cache; checked to be a folder,
+    and to exist unless it is to be created for a download."""
+    given = data_dir if data_dir is not None else os.environ.get("TWOLAYER_DATA") or None
+    if given is None:
+        place = _Place(cache_dir(), is_cache=True, download=download is not False)
+    else:
+        place = _Place(Path(given).expanduser(), is_cache=False, download=download is True)
+    directory = place.directory
+    if directory.exists() and not directory.is_dir():
+        raise NotADirectoryError(f"{directory} is a file, not a directory for the MNIST files")
+    if not place.is_cache and not place.download and not directory.exists():
+        raise FileNotFoundError(
+            f"the data folder {directory} does not exist (the closest existing folder is "
+            f"{closest_existing(directory)}); name the folder that holds the MNIST files, or pass "
+            "download=True (CLI: --download) to create it and download them into it"
+        )
+    return place
+
+
+def cache_dir() -> Path:
+    """The cache: where :func:`load_mnist` downloads MNIST, and keeps parsed copies, when no data
+    folder is named (neither `data_dir` nor ``$TWOLAYER_DATA``).
+
+    ``$TWOLAYER_CACHE`` if set; otherwise the platform's user cache directory:
     ``$XDG_CACHE_HOME/twolayer`` (default ``~/.cache/twolayer``) on Linux,
     ``~/Library/Caches/twolayer`` on macOS, ``%LOCALAPPDATA%\\twolayer\\Cache`` on Windows.
     """
-    if os.environ.get("TWOLAYER_DATA"):
-        return Path(os.environ["TWOLAYER_DATA"]).expanduser()
+    if os.environ.get("TWOLAYER_CACHE"):
+        return Path(os.environ["TWOLAYER_CACHE"]).expanduser()
     if sys.platform == "win32":
         return (
             Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
@@ -228,165 +257,7 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "twolayer"
 
 
-def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an IDX file, gzipped or not, into an array of the shape and type its header gives
-    (native byte order).
-
-    The file is read in chunks, never past the size its header gives, and that size must fit the
-    file: its size when uncompressed, at most what gzip can expand it to (1032 times) when gzipped.
-    Raises ValueError naming the file when it is not IDX, its size disagrees with its header, or its
-    gzip stream is damaged or truncated.
-    """
-    with open(path, "rb") as file:
-        size = os.fstat(file.fileno()).st_size
-        gzipped = file.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC
-        file.seek(0)
-        stream = _IdxStream(str(path), max_payload=size * _MAX_DEFLATE_RATIO if gzipped else size)
-        stream.feed_file(file)
-    return stream.finish()
-
-
-class _IdxStream:
-    """An IDX array assembled from the bytes of its file as they come (gzipped or not), bounded and
-    hashed as it goes.
-
-    At most `max_payload` uncompressed bytes are accepted: a header that gives more, or data that
-    goes on past what the header gives, is refused at once, before any more is decompressed or
-    stored. With `shape`, the header must give exactly that shape of uint8. Every refusal is a
-    ValueError naming `source`.
-    """
-
-    def __init__(self, source: str, max_payload: int, shape: tuple[int, ...] | None = None) -> None:
-        self.source, self.max_payload, self.shape = source, max_payload, shape
-        self.sha256 = hashlib.sha256()  # of the uncompressed IDX file
-        self._start = b""  # the first bytes, until there are enough to tell gzip from plain
-        # A zlib decompressor for gzip; False for a plain file; None until known.
-        self._inflate: Any = None
-        self._head = b""  # the start of the IDX file, until it holds the whole header
-        self._array: np.ndarray | None = None  # allocated once the header is known
-        self._data = memoryview(b"")  # the bytes of _array
-        self._filled = 0
-
-    def feed_file(self, file: BinaryIO) -> None:
-        while chunk := file.read(_CHUNK):
-            self.feed(chunk)
-
-    def feed(self, raw: bytes) -> None:
-        """Take the next bytes of the file."""
-        if self._inflate is None:
-            self._start += raw
-            if len(self._start) < len(_GZIP_MAGIC):
-                return
-            raw, self._start = self._start, b""
-            self._inflate = zlib.decompressobj(wbits=31) if raw.startswith(_GZIP_MAGIC) else False
-        if self._inflate is False:
-            self._take(raw)
-            return
-        # Decompressed a chunk at a time, so that a bomb is caught within a chunk of the end the
-        # header gives.
-        while True:
-            if self._inflate.eof and raw:
-                raise ValueError(f"{self.source}: unexpected bytes after the end of the gzip data")
-            try:
-                payload = self._inflate.decompress(raw, _CHUNK)
-            except zlib.error as exc:
-                raise ValueError(f"{self.source}: damaged or truncated gzip data ({exc})") from None
-            self._take(payload)
-            raw = self._inflate.unconsumed_tail or self._inflate.unused_data
-            if not raw and len(payload) < _CHUNK:
-                return
-
-    def _take(self, payload: bytes) -> None:
-        """Store the next uncompressed bytes, refusing any past the end of the data the header
-        gives."""
-        if self._array is None:
-            self._head += payload
-            header = _idx_header(self._head, self.source, complete=False)
-            if header is None:
-                return
-            offset = self._allocate(*header)
-            self.sha256.update(self._head[:offset])
-            payload, self._head = self._head[offset:], b""
-        end = self._filled + len(payload)
-        if end > len(self._data):
-            raise ValueError(f"{self.source}: {self._sizes()}, but the data goes on past them")
-        self._data[self._filled : end] = payload
-        self._filled = end
-        self.sha256.update(payload)
-
-    def _allocate(self, dtype: np.dtype, shape: tuple[int, ...], offset: int) -> int:
-        """Allocate the array the header gives, once checked; return where its data starts."""
-        if self.shape is not None and (shape != self.shape or dtype != np.uint8):
-            raise ValueError(
-                f"{self.source}: expected an IDX array of shape {self.shape}, "
-                f"got {shape} of {dtype}"
-            )
-        size = offset + math.prod(shape) * dtype.itemsize
-        if size > self.max_payload:
-            raise ValueError(
-                f"{self.source}: the IDX header gives shape {shape} of {dtype.name}, "
-                f"{size} bytes in all, more than the {self.max_payload} this file can hold"
-            )
-        try:
-            self._array = np.empty(shape, dtype)
-        # Found by fuzzing: sizes with a 0 among them, whose product without it overflows.
-        except ValueError:
-            raise ValueError(
-                f"{self.source}: the IDX header gives shape {shape}, too large"
-            ) from None
-        self._data = self._array.reshape(-1).view(np.uint8).data
-        return offset
-
-    def _sizes(self) -> str:
-        assert self._array is not None
-        size = 4 + 4 * self._array.ndim + len(self._data)
-        shape, dtype = self._array.shape, self._array.dtype.name
-        return f"the IDX header gives shape {shape} of {dtype}, {size} bytes in all"
-
-    def finish(self) -> np.ndarray:
-        """The array, once the file has ended; ValueError if it ended early."""
-        if self._inflate and not self._inflate.eof:
-            raise ValueError(
-                f"{self.source}: damaged or truncated gzip data "
-                "(it ends before its end-of-stream mark)"
-            )
-        if self._array is None:
-            _idx_header(
-                self._start + self._head, self.source, complete=True
-            )  # raises: there is no whole header
-        assert self._array is not None
-        if self._filled != len(self._data):
-            got = 4 + 4 * self._array.ndim + self._filled
-            raise ValueError(f"{self.source}: {self._sizes()}, but there are {got} bytes")
-        return self._array.astype(self._array.dtype.newbyteorder("="), copy=False)
-
-
-def _idx_header(
-    head: bytes, source: str, complete: bool
-) -> tuple[np.dtype, tuple[int, ...], int] | None:
-    """The dtype, shape and data offset that the IDX header at the start of `head` gives: 00 00, a
-    type code, ndim, then ndim big-endian uint32 sizes. None if `head` is too short to tell, unless
-    it is `complete` (then an error)."""
-    if len(head) < 4 and not complete:
-        return None
-    if len(head) < 4 or head[:2] != b"\0\0" or head[2] not in _IDX_DTYPES:
-        raise ValueError(
-            f"{source}: not an IDX file (starts with {head[:4].hex(' ') or 'nothing'}; "
-            "expected 00 00, a type code, the number of dimensions)"
-        )
-    ndim = head[3]
-    offset = 4 + 4 * ndim
-    if len(head) >= offset:
-        return np.dtype(_IDX_DTYPES[head[2]]), struct.unpack(f">{ndim}I", head[4:offset]), offset
-    if complete:
-        raise ValueError(
-            f"{source}: truncated IDX header "
-            f"({ndim} dimensions need {offset} bytes, got {len(head)})"
-        )
-    return None
-
-
-def _verified(stream: _IdxStream, spec: _IdxSpec) -> np.ndarray:
+def _verified(stream: IdxStream, spec: _IdxSpec) -> np.ndarray:
     """The array of a stream that has taken a whole file, if it is the genuine file of `spec`."""
     array = stream.finish()
     digest = stream.sha256.hexdigest()
@@ -397,26 +268,22 @@ def _verified(stream: _IdxStream, spec: _IdxSpec) -> np.ndarray:
     return array
 
 
-def _load_array(
-    directory: Path,
-    spec: _IdxSpec,
-    download: bool,
-    keep_parsed: bool,
-    timeouts: tuple[float, float],
-) -> np.ndarray:
-    """The array of `spec` from its IDX file in `directory`, else a download; with `keep_parsed`,
-    through a .npy."""
-    if keep_parsed and (array := _read_parsed(directory, spec)) is not None:
+def _load_array(place: _Place, spec: _IdxSpec, timeouts: tuple[float, float]) -> np.ndarray:
+    """The array of `spec` from its IDX file in the folder of `place`, else a download; in the
+    cache, through a .npy."""
+    directory = place.directory
+    if place.is_cache and (array := _read_parsed(directory, spec)) is not None:
         return array
     array, problems = _read_local(directory, spec)
     if array is None:
-        if not download:
+        if not place.download:
             error = ValueError if problems else FileNotFoundError
-            raise error(
-                _unavailable_message(directory, spec, problems, "pass download=True to fetch it")
+            remedy = "pass download=True to fetch it" + (
+                "" if place.is_cache else " into this folder (CLI: --download)"
             )
-        array = _download(directory, spec, problems, timeouts)
-    if keep_parsed:
+            raise error(_unavailable_message(place, spec, problems, remedy))
+        array = _download(place, spec, problems, timeouts)
+    if place.is_cache:
         _write_parsed(directory, spec, array)
     return array
 
@@ -443,15 +310,17 @@ def _read_verified(path: Path, spec: _IdxSpec) -> np.ndarray:
                 f"({spec.max_file_size} bytes: "
                 f"{spec.payload_size} uncompressed, plus gzip's worst-case overhead)"
             )
-        stream = _IdxStream(str(path), spec.payload_size, spec.shape)
+        stream = IdxStream(str(path), spec.payload_size, spec.shape)
         stream.feed_file(file)
     return _verified(stream, spec)
 
 
 def _download(
-    directory: Path, spec: _IdxSpec, problems: list[str], timeouts: tuple[float, float]
+    place: _Place, spec: _IdxSpec, problems: list[str], timeouts: tuple[float, float]
 ) -> np.ndarray:
-    """Fetch, verify and save the file of `spec` into `directory`, trying each mirror in turn."""
+    """Fetch, verify and save the file of `spec` into the folder of `place`, trying each mirror in
+    turn."""
+    directory = place.directory
     directory.mkdir(parents=True, exist_ok=True)
     override = os.environ.get("TWOLAYER_MNIST_URL")
     for base in (override,) if override else MIRRORS:
@@ -465,7 +334,7 @@ def _download(
                 message if (message := str(exc)).startswith(url) else f"{url}: {message}"
             )
     raise FileNotFoundError(
-        _unavailable_message(directory, spec, problems, "check the network or $TWOLAYER_MNIST_URL")
+        _unavailable_message(place, spec, problems, "check the network or $TWOLAYER_MNIST_URL")
     )
 
 
@@ -474,7 +343,7 @@ def _fetch(url: str, directory: Path, spec: _IdxSpec, timeouts: tuple[float, flo
     copy ever gets its real name, and a refused one leaves nothing behind."""
     stall, deadline = timeouts
     give_up_at = time.monotonic() + deadline
-    stream = _IdxStream(url, spec.payload_size, spec.shape)
+    stream = IdxStream(url, spec.payload_size, spec.shape)
     try:
         response = urllib.request.urlopen(url, timeout=stall)
     # While waiting for the headers. (socket.timeout: Python 3.9's is no TimeoutError.)
@@ -485,9 +354,9 @@ def _fetch(url: str, directory: Path, spec: _IdxSpec, timeouts: tuple[float, flo
         start = b""
         for chunk in chunks:  # enough to tell gzip from plain, and name the file for what it is
             start += chunk
-            if len(start) >= len(_GZIP_MAGIC):
+            if len(start) >= len(GZIP_MAGIC):
                 break
-        name = f"{spec.name}.gz" if start.startswith(_GZIP_MAGIC) else spec.name
+        name = f"{spec.name}.gz" if start.startswith(GZIP_MAGIC) else spec.name
         with atomic_write(directory / name) as file:
             for chunk in itertools.chain([start], chunks):
                 file.write(chunk)
@@ -523,7 +392,7 @@ def _body(
                 )
             try:
                 # read1: whatever has arrived, so that the deadline is checked between arrivals.
-                chunk = response.read1(_CHUNK)
+                chunk = response.read1(CHUNK)
             except socket.timeout:  # noqa: UP041 (see above)
                 raise TimeoutError(
                     f"no data for {stall:g} s (the stall timeout), {received} bytes in"
@@ -546,16 +415,23 @@ def _body(
         raise ConnectionError(f"the connection closed after {received} of {total} bytes")
 
 
-def _unavailable_message(directory: Path, spec: _IdxSpec, problems: list[str], remedy: str) -> str:
+def _unavailable_message(place: _Place, spec: _IdxSpec, problems: list[str], remedy: str) -> str:
     files = ", ".join(s.name for s in _MNIST.values())
-    lines = [f"no valid copy of the MNIST file {spec.name} in {directory}"]
+    lines = [f"no valid copy of the MNIST file {spec.name} in {place.describe()}"]
     lines += [f"  {problem}" for problem in problems] or [
         f"  neither {spec.name}.gz nor {spec.name} is there"
     ]
-    lines.append(
-        f"Put the four MNIST files ({files}; gzipped with a .gz suffix or not) in {directory}, "
-        f"or pass data_dir= (CLI: --data-dir) or set $TWOLAYER_DATA to where they are, or {remedy}."
-    )
+    four = f"the four MNIST files ({files}; gzipped with a .gz suffix or not)"
+    if place.is_cache:
+        lines.append(
+            f"Put {four} in a data folder and name it with data_dir= (CLI: --data-dir) or "
+            f"$TWOLAYER_DATA (a data folder is only read), or {remedy}."
+        )
+    else:
+        lines.append(
+            f"Put {four} in {place.directory}, or {remedy}, or name no data folder to read the "
+            f"cache, {cache_dir()} ($TWOLAYER_CACHE), where twolayer downloads what is missing."
+        )
     return "\n".join(lines)
 
 

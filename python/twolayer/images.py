@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Callable, TypeVar, Union
 import numpy as np
 from numpy.typing import NDArray
 
+from ._files import open_regular
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -66,12 +68,13 @@ def read_image(path: str | os.PathLike[str]) -> Image.Image:
     from PIL import Image
 
     path = Path(path)
-    size = path.stat().st_size  # FileNotFoundError and the like name the file themselves
-    if size > MAX_FILE_BYTES:
-        raise ValueError(
-            f"{path}: the file is {size:,} bytes, more than the {MAX_FILE_BYTES:,} an image may have"
-        )
-    with open(path, "rb") as file, warnings.catch_warnings():
+    # FileNotFoundError and the like name the file themselves; a FIFO or a directory is refused.
+    with open_regular(path) as file, warnings.catch_warnings():
+        size = os.fstat(file.fileno()).st_size
+        if size > MAX_FILE_BYTES:
+            raise ValueError(
+                f"{path}: the file is {size:,} bytes, more than the {MAX_FILE_BYTES:,} an image may have"
+            )
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         picture = _decoding(path, lambda: Image.open(file, formats=FORMATS))  # the header only
         width, height = picture.size

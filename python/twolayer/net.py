@@ -246,6 +246,11 @@ class TwoLayerNet:
             f"output_size={self.output_size}, activation={self.activation}, dtype={self.dtype.name})"
         )
 
+    def _params_snapshot(self) -> dict[str, NDArray[Any]]:
+        """A copy of the parameters ``W1 b1 W2 b2`` as the net is after some whole call: taken under the lock that
+        every call into the core holds, so that another thread's `train_step` is never seen half done."""
+        return dict(zip(PARAM_NAMES, self._core.params_copy()))
+
     def save(self, file: str | os.PathLike[str] | BinaryIO) -> None:
         """Save the sizes, activation, dtype and parameters as npz to `file`, a path (written atomically) or a
         binary file object (:mod:`twolayer.serialization`)."""

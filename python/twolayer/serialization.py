@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO, TypeVar
 import numpy as np
 
 from . import _core
-from ._files import atomic_write
+from ._files import atomic_write, open_regular
 
 if TYPE_CHECKING:
     from .net import TwoLayerNet
@@ -50,7 +50,7 @@ def save(net: TwoLayerNet, path: str | os.PathLike[str] | BinaryIO) -> None:
         "sizes": sizes,
         "activation": np.str_(net.activation),
         "dtype": np.str_(net.dtype.name),
-        **net.params,
+        **net._params_snapshot(),
     }
     if not isinstance(path, (str, os.PathLike)):
         np.savez(_binary(path), **contents)
@@ -93,7 +93,7 @@ def load(path: str | os.PathLike[str] | BinaryIO, cls: type[Net]) -> Net:
     if isinstance(path, (str, os.PathLike)):
         path = Path(path)
         # Opened here rather than by zipfile, so that it is closed whatever goes wrong.
-        opened = open(path, "rb")  # noqa: SIM115 (entered just below, whichever kind)
+        opened = open_regular(path)  # a FIFO or a directory is refused, not waited on
     else:  # a seekable binary file object, named in errors by its name or its type
         opened = contextlib.nullcontext(_binary(path))
         path = Path(str(getattr(path, "name", None) or f"the {type(path).__name__}"))

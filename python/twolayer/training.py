@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ._core import PARAM_NAMES
-from ._files import atomic_write
+from ._files import atomic_write, open_regular
 from ._progress import progress_bar
 from .net import TwoLayerNet
 
@@ -117,9 +117,9 @@ class History:
         """
         path = Path(path)
         too_large = f"{path} is larger than a training history can be ({MAX_HISTORY_BYTES:,} bytes)"
-        if path.stat().st_size > MAX_HISTORY_BYTES:
-            raise ValueError(too_large)
-        with open(path, "rb") as f:
+        with open_regular(path) as f:  # a FIFO or a directory is refused, not waited on
+            if os.fstat(f.fileno()).st_size > MAX_HISTORY_BYTES:
+                raise ValueError(too_large)
             text = f.read(MAX_HISTORY_BYTES + 1)  # at most that, should the file have grown since
         if len(text) > MAX_HISTORY_BYTES:
             raise ValueError(too_large)
