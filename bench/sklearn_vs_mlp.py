@@ -53,10 +53,19 @@ class OneTrainCall:
     def fit(self, x: np.ndarray, y: np.ndarray) -> None:
         self.net = TwoLayerNet(x.shape[1], 50, 10, WEIGHT_INIT_STD, seed=self.seed)
         train(
-            self.net, x, y.astype(np.int64), x[:1], y[:1].astype(np.int64), epochs=EPOCHS,
-            batch_size=100, learning_rate=0.1, sampling="shuffle", seed=self.seed,
-            eval_samples=1, progress=False,
-        )  # fmt: skip
+            self.net,
+            x,
+            y.astype(np.int64),
+            x[:1],
+            y[:1].astype(np.int64),
+            epochs=EPOCHS,
+            batch_size=100,
+            learning_rate=0.1,
+            sampling="shuffle",
+            seed=self.seed,
+            eval_samples=1,
+            progress=False,
+        )
 
     def score(self, x: np.ndarray, y: np.ndarray) -> float:
         assert self.net is not None
@@ -67,16 +76,31 @@ def estimators(seed: int) -> dict[str, Any]:
     """The estimators set to the same work (the weights start as each one's default)."""
     return {
         "TwoLayerClassifier": TwoLayerClassifier(
-            hidden_size=50, activation="sigmoid", learning_rate=0.1, batch_size=100,
-            sampling="shuffle", max_iter=EPOCHS, random_state=seed,
+            hidden_size=50,
+            activation="sigmoid",
+            learning_rate=0.1,
+            batch_size=100,
+            sampling="shuffle",
+            max_iter=EPOCHS,
+            random_state=seed,
         ),
         "train, one call": OneTrainCall(seed),
         "MLPClassifier": MLPClassifier(
-            hidden_layer_sizes=(50,), activation="logistic", solver="sgd", learning_rate="constant",
-            learning_rate_init=0.1, momentum=0.0, nesterovs_momentum=False, batch_size=100,
-            alpha=0.0, shuffle=True, max_iter=EPOCHS, n_iter_no_change=EPOCHS + 1, random_state=seed,
+            hidden_layer_sizes=(50,),
+            activation="logistic",
+            solver="sgd",
+            learning_rate="constant",
+            learning_rate_init=0.1,
+            momentum=0.0,
+            nesterovs_momentum=False,
+            batch_size=100,
+            alpha=0.0,
+            shuffle=True,
+            max_iter=EPOCHS,
+            n_iter_no_change=EPOCHS + 1,
+            random_state=seed,
         ),
-    }  # fmt: skip
+    }
 
 
 def run(data: tuple[np.ndarray, ...], repeats: int) -> dict[str, Any]:
@@ -95,7 +119,8 @@ def run(data: tuple[np.ndarray, ...], repeats: int) -> dict[str, Any]:
     ours, theirs = (float(np.median(seconds[n])) for n in ("TwoLayerClassifier", "MLPClassifier"))
     return {
         "benchmark": "scikit-learn: TwoLayerClassifier against MLPClassifier",
-        "case": f"{len(x_train):,} samples, 784-50-10 logistic, SGD lr 0.1, batch 100, {EPOCHS} epochs",
+        "case": f"{len(x_train):,} samples, 784-50-10 logistic, SGD lr 0.1, batch 100, "
+        f"{EPOCHS} epochs",
         "repeats": repeats,
         "threads": twolayer.get_num_threads(),
         "seconds": seconds,

@@ -31,14 +31,14 @@ try:
     from sklearn.utils.validation import check_is_fitted, validate_data
 except ImportError as exc:  # pragma: no cover - only without the extra
     raise ImportError(
-        "twolayer.sklearn needs scikit-learn 1.6 or later: pip install 'twolayer[sklearn]'"
+        "twolayer.sklearn needs scikit-learn 1.6.1 or later: pip install 'twolayer[sklearn]'"
     ) from exc
 
 from . import training
 from ._threads import check_thread_count, get_num_threads, set_num_threads
 from .net import TwoLayerNet
 
-__all__ = ["TwoLayerClassifier", "expected_failed_checks"]
+__all__ = ["TwoLayerClassifier"]
 
 
 class Parameter(NamedTuple):
@@ -90,8 +90,8 @@ _SUPPLIED = {
     "epochs": "max_iter",
     "train_size": "the data",
     "validation_size": "validation_fraction",
-    "eval_every": "early_stopping",
-    "eval_samples": "early_stopping",
+    "eval_every": "the estimator's evaluation after each epoch",
+    "eval_samples": "the estimator's evaluation after each epoch",
     "gradient": "backprop always: the numerical gradient is for checking it, not for fitting",
     "progress": "verbose",
 }
@@ -131,12 +131,6 @@ _SIGNATURE = inspect.Signature(
 )
 
 
-def expected_failed_checks(estimator: Any) -> dict[str, str]:
-    """The checks of scikit-learn's suite that TwoLayerClassifier fails, each with its reason
-    (``parametrize_with_checks(..., expected_failed_checks=expected_failed_checks)``)."""
-    return {}
-
-
 class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
     """The book's two-layer network as a scikit-learn classifier: any number of features and
     classes, any labels (``classes_``), float32 or float64 inputs read in place.
@@ -174,11 +168,6 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         for name in _SIGNATURE.parameters:
             if name != "self":
                 setattr(self, name, bound.arguments[name])
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
-        return tags
 
     def fit(self, X: ArrayLike, y: ArrayLike) -> TwoLayerClassifier:
         """Train on X (n_samples, n_features) and labels y for up to max_iter epochs."""
@@ -283,9 +272,8 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
             score = self._epoch(params, X, t, validation)
             if stopping.done(self.loss_curve_[-1] if score is None else -score, self.net_):
                 if params["verbose"]:
-                    print(
-                        f"No improvement of more than tol={params['tol']} for {params['n_iter_no_change']} epochs: stopping"
-                    )
+                    tol, epochs = params["tol"], params["n_iter_no_change"]
+                    print(f"No improvement of more than tol={tol} in {epochs} epochs: stopping")
                 break
         else:
             warnings.warn(
