@@ -420,16 +420,15 @@ def test_grid_search_on_digits_with_two_workers():
 
 
 def test_the_benchmark_against_mlpclassifier_runs(tmp_path, mnist_dir):
-    out = tmp_path / "result.json"
-    bench = Path(__file__).resolve().parents[1] / "bench" / "sklearn_vs_mlp.py"
-    command = [sys.executable, str(bench), "--quick", "--mnist", str(mnist_dir), "--json", str(out)]
+    """bench/run.py's scikit-learn section, as a smoke test (--quick): its row, and no failure."""
+    out = tmp_path / "results.json"
+    run = Path(__file__).resolve().parents[1] / "bench" / "run.py"
+    command = [sys.executable, str(run), "--quick", "--only", "scikit-learn", "--mnist"]
+    command += [str(mnist_dir), "--json", str(out)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    result = json.loads(out.read_text())
-    assert set(result["median_seconds"]) == {
-        "TwoLayerClassifier",
-        "train, one call",
-        "MLPClassifier",
-    }
-    assert all(0.3 < a <= 1 for accuracies in result["test_accuracy"].values() for a in accuracies)
-    assert "faster" in done.stdout
+    results = json.loads(out.read_text())
+    [row] = results["rows"]
+    assert set(row["seconds"]) == {"TwoLayerClassifier", "train, one call", "MLPClassifier"}
+    assert all(0.3 < a <= 1 for accuracies in row["test_accuracy"].values() for a in accuracies)
+    assert results["failures"] == [] and "MLPClassifier / it" in done.stdout
