@@ -8,7 +8,13 @@ import re
 import numpy as np
 import pytest
 
-from twolayer.plotting import plot_accuracy, plot_history, plot_loss
+from twolayer.plotting import (
+    plot_accuracy,
+    plot_history,
+    plot_loss,
+    plot_sweep_curves,
+    plot_sweep_finals,
+)
 from twolayer.training import History
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -170,3 +176,43 @@ def test_a_run_interrupted_before_its_first_evaluation_still_plots(tmp_path, rec
         path.read_bytes().startswith(PNG_SIGNATURE) for path in plot_history(empty, tmp_path)
     )
     assert not recwarn.list  # no "no artists with labels" warning
+
+
+def _sweep_record(lr: float, seed: int, final: float) -> dict:
+    """A finished run's record, as twolayer.sweep.run_one makes it."""
+    return {
+        "settings": {"learning_rate": lr},
+        "seed": seed,
+        "status": "done",
+        "epoch_iters": [0, 10, 20],
+        "iterations": 30,
+        "iter_per_epoch": 10.0,
+        "test_acc_list": [0.1, 0.5, final - 0.05],
+        "final_test_acc": final,
+    }
+
+
+def test_sweep_curves_draw_the_mean_of_each_setting_and_its_spread(tmp_path):
+    best = [_sweep_record(0.1, 0, 0.9), _sweep_record(0.1, 1, 0.8)]
+    other = [_sweep_record(1.0, 0, 0.5)]
+    curves = [("lr 0.1", best), ("lr 1.0", other)]
+    figure = plot_sweep_curves(curves, "final_test_acc", tmp_path / "c.png", settings=5)
+    (ax,) = figure.axes
+    assert [line.get_label() for line in ax.lines] == ["lr 0.1", "lr 1.0"]
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), [0, 1, 2, 2.9])
+    np.testing.assert_allclose(ax.lines[0].get_ydata()[-1], 0.85)  # the mean over seeds
+    assert ax.get_title().startswith("the 2 best of 5 settings")
+    assert ax.get_ylabel() == "test accuracy"
+    assert (tmp_path / "c.png").read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_sweep_finals_label_each_axis_as_its_flag(tmp_path):
+    records = [_sweep_record(lr, 0, acc) for lr, acc in ((0.01, 0.3), (0.1, 0.9), (1.0, 0.6))]
+    figure = plot_sweep_finals(
+        records, "final_test_acc", {"learning_rate": "lr"}, tmp_path / "f.png"
+    )
+    (ax,) = figure.axes
+    assert ax.get_xlabel() == "lr" and ax.get_xscale() == "log"
+    assert ax.get_ylabel() == "final test accuracy"
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [0.3, 0.9, 0.6])
+    assert (tmp_path / "f.png").read_bytes().startswith(PNG_SIGNATURE)

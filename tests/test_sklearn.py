@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import inspect
 import json
 import os
 import pickle
@@ -41,7 +40,8 @@ from sklearn.preprocessing import MinMaxScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 import twolayer  # noqa: E402
-from twolayer import TwoLayerNet, training  # noqa: E402
+from twolayer import training  # noqa: E402
+from twolayer.settings import NetSettings, TrainSettings  # noqa: E402
 from twolayer.sklearn import ESTIMATOR_PARAMETERS, TwoLayerClassifier  # noqa: E402
 
 # Most fits here (and in scikit-learn's checks) are a few epochs that end at max_iter on purpose;
@@ -68,12 +68,11 @@ def train_calls(monkeypatch):
     calls = []
     real = training.train
 
-    @functools.wraps(real)  # train's checks read its settings from its signature
+    @functools.wraps(real)
     def recorded(net, x_train, t_train, x_test, t_test, **settings):
         calls.append(
             SimpleNamespace(
                 x=x_train,
-                t=t_train,
                 evaluated=(x_test, t_test),
                 settings=settings,
                 threads=twolayer.get_num_threads(),
@@ -95,9 +94,7 @@ def blobs(n=120, features=5, classes=3, dtype=np.float64, seed=0):
 
 
 def library_settings():
-    net = inspect.signature(TwoLayerNet.__init__).parameters
-    run = inspect.signature(training.train).parameters
-    return {n for n in net if n != "self"} | {n for n, p in run.items() if p.kind is p.KEYWORD_ONLY}
+    return set(NetSettings.declared()) | set(TrainSettings.declared())
 
 
 def test_every_setting_of_the_net_and_of_train_is_a_parameter_or_set_by_the_estimator():
@@ -202,14 +199,14 @@ def test_negative_and_sparse_integer_labels():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_float32_and_float64_inputs_are_read_in_place(train_calls, dtype):
     x, y = blobs(dtype=dtype)
-    clf = TwoLayerClassifier(max_iter=2, n_iter_no_change=1, tol=np.inf).fit(x, y)
+    clf = TwoLayerClassifier(max_iter=2, n_iter_no_change=1).fit(x, y)
     assert all(call.x is x for call in train_calls)
     assert clf.predict_proba(x).shape == (len(x), 3)
 
 
 def test_other_inputs_are_converted_to_the_networks_dtype(train_calls):
     x, y = blobs()
-    TwoLayerClassifier(dtype=np.float32, max_iter=1, tol=np.inf, n_iter_no_change=1).fit(
+    TwoLayerClassifier(dtype=np.float32, max_iter=1, n_iter_no_change=1).fit(
         x.astype(np.float16), y
     )
     assert train_calls[0].x.dtype == np.float32
@@ -307,7 +304,7 @@ def test_warm_start_goes_on_from_the_last_fit():
 def test_verbose_prints_each_epoch(capsys):
     x, y = blobs()
     TwoLayerClassifier(
-        verbose=True, max_iter=5, early_stopping=True, tol=np.inf, n_iter_no_change=1
+        verbose=True, max_iter=5, early_stopping=True, tol=1e9, n_iter_no_change=1
     ).fit(x, y)
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("Epoch 1, loss = ") and "validation accuracy = " in lines[0]
@@ -355,7 +352,7 @@ def test_random_state_makes_fits_repeatable_and_the_global_generator_is_never_dr
 
 def test_pickle_clone_and_set_params():
     x, y = blobs()
-    clf = TwoLayerClassifier(hidden_size=8, max_iter=20, random_state=0, tol=np.inf).fit(x, y)
+    clf = TwoLayerClassifier(hidden_size=8, max_iter=20, random_state=0).fit(x, y)
     copy = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(copy.predict_proba(x), clf.predict_proba(x))
     assert copy.loss_curve_ == clf.loss_curve_ and copy.n_iter_ == clf.n_iter_
@@ -372,7 +369,7 @@ def test_pickle_clone_and_set_params():
 def test_num_threads_holds_during_fit_and_predict_only(train_calls):
     x, y = blobs()
     before = twolayer.get_num_threads()
-    clf = TwoLayerClassifier(num_threads=1, max_iter=2, tol=np.inf, n_iter_no_change=1)
+    clf = TwoLayerClassifier(num_threads=1, max_iter=2, n_iter_no_change=1)
     clf.fit(x, y)
     assert {call.threads for call in train_calls} == {1}
     assert twolayer.get_num_threads() == before
@@ -393,7 +390,7 @@ def test_each_joblib_worker_uses_its_share_of_the_cpus(monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     x, y = blobs()
     fitted = cross_validate(
-        ThreadsSeen(max_iter=2, tol=np.inf, n_iter_no_change=1),
+        ThreadsSeen(max_iter=2, n_iter_no_change=1),
         x,
         y,
         cv=2,

@@ -1,5 +1,5 @@
-"""The IDX format of MNIST's files: arrays read from a file or assembled from a download's bytes as they come,
-gzipped or not, bounded and hashed as they go (docs/reliability.md)."""
+"""The IDX format of MNIST's files: arrays read from a file or assembled from a download's bytes as
+they come, gzipped or not, bounded and hashed as they go (docs/reliability.md)."""
 
 from __future__ import annotations
 

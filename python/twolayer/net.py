@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import io
-import math
-import numbers
-import operator
 import os
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping
@@ -16,9 +13,11 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import _core, serialization
 from ._core import PARAM_NAMES
+from .settings import SETTINGS, NetSettings, Real, SettingError, Size
 
 ACTIVATIONS: tuple[str, ...] = _core.ACTIVATIONS
-"""The hidden layer's activations: ``"sigmoid"`` (the book's chapter 4 net) and ``"relu"`` (chapter 5's)."""
+"""The hidden layer's activations: ``"sigmoid"`` (the book's chapter 4 net) and ``"relu"``
+(chapter 5's)."""
 _CORE_BY_DTYPE: dict[np.dtype[Any], type[_core.Net64] | type[_core.Net32]] = {
     np.dtype(np.float64): _core.Net64,
     np.dtype(np.float32): _core.Net32,
@@ -98,35 +97,14 @@ class Params(MutableMapping[str, NDArray[Any]]):
         return f"Params({{{items}}})"
 
 
-def _size(name: str, value: Any) -> int:
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got bool")
-    try:
-        size = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}") from None
-    if size < 1:
-        raise ValueError(f"{name} must be positive, got {size}")
-    return size
-
-
 def _real(name: str, value: Any) -> float:
     """value as a finite float; bools, strings, arrays and complex numbers are refused."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be finite, got {number}")
+    number: float = _FINITE.check(name, value)
     return number
 
 
-def _activation(value: Any) -> str:
-    """value if it names an activation the core has, else a TypeError or ValueError saying which."""
-    if not isinstance(value, str) or value not in ACTIVATIONS:
-        known = " or ".join(repr(name) for name in ACTIVATIONS)
-        error = ValueError if isinstance(value, str) else TypeError
-        raise error(f"activation must be {known}, got {value!r}")
-    return value
+_FINITE = Real()
+_SIZE = Size()
 
 
 def _step(h: Any) -> float:
@@ -243,32 +221,47 @@ class TwoLayerNet:
     def __repr__(self) -> str:
         return (
             f"TwoLayerNet(input_size={self.input_size}, hidden_size={self.hidden_size}, "
-            f"output_size={self.output_size}, activation={self.activation}, dtype={self.dtype.name})"
+            f"output_size={self.output_size}, activation={self.activation}, "
+            f"dtype={self.dtype.name})"
         )
 
     def _params_snapshot(self) -> dict[str, NDArray[Any]]:
-        """A copy of the parameters ``W1 b1 W2 b2`` as the net is after some whole call: taken under the lock that
-        every call into the core holds, so that another thread's `train_step` is never seen half done."""
+        """A copy of the parameters ``W1 b1 W2 b2`` as the net is after some whole call: taken under
+        the lock that every call into the core holds, so that another thread's `train_step` is never
+        seen half done."""
         return dict(zip(PARAM_NAMES, self._core.params_copy()))
 
     def save(self, file: str | os.PathLike[str] | BinaryIO) -> None:
-        """Save the sizes, activation, dtype and parameters as npz to `file`, a path (written atomically) or a
-        binary file object (:mod:`twolayer.serialization`)."""
-        serialization.save(self, file)
+        """Save the sizes, activation, dtype and parameters as npz to `file`, a path (written
+        atomically) or a binary file object (:mod:`twolayer.serialization`)."""
+        header = serialization.Header(self._core.sizes, self.dtype.name, self.activation)
+        serialization.write(file, header, self._params_snapshot())
 
     @classmethod
     def load(cls, file: str | os.PathLike[str] | BinaryIO) -> TwoLayerNet:
-        """A network restored from a path or binary file object written by :meth:`save`; ValueError naming the file
-        if it is not one."""
-        return serialization.load(file, cls)
+        """A network restored from a path or binary file object written by :meth:`save`; ValueError
+        naming the file if it is not one."""
+        with serialization.reading(file) as saved:
+            # A fixed seed, so that loading never draws from NumPy's global generator; the weights
+            # are read over the initial ones.
+            sizes, dtype, activation = (
+                saved.header.sizes,
+                saved.header.dtype,
+                saved.header.activation,
+            )
+            net = cls(*sizes, activation=activation, dtype=dtype, seed=0)
+            saved.read_into(net.params)
+        return net
 
-    # Copies and pickles go through the save format, so they hold exactly what a saved file holds (sizes, dtype,
-    # parameters; not the last gradient in `grads`) and a pickle is checked as a file is when it is loaded.
+    # Copies and pickles go through the save format, so they hold exactly what a saved file holds
+    # (sizes, dtype, parameters; not the last gradient in `grads`) and a pickle is checked as a file
+    # is when it is loaded.
     def __reduce__(self) -> tuple[Any, ...]:
         return (_from_saved, (type(self), self._saved()))
 
     def __copy__(self) -> TwoLayerNet:
-        """An independent copy: a shallow copy would share the C++ parameter buffers, so it is a full one."""
+        """An independent copy: a shallow copy would share the C++ parameter buffers, so it is a
+        full one."""
         return _from_saved(type(self), self._saved())
 
     def __deepcopy__(self, memo: dict[int, Any]) -> TwoLayerNet:
@@ -322,15 +315,7 @@ class TwoLayerNet:
         returns None. With `indices` (integers), the batch is rows ``indices`` of `x` and `t`,
         gathered inside the core, so the caller never copies it.
         """
-        learning_rate = _real("learning_rate", learning_rate)
-        if not learning_rate > 0:
-            raise ValueError(f"learning_rate must be finite and > 0, got {learning_rate}")
-        largest = float(np.finfo(self.dtype).max)  # the core takes the rate in the net's dtype
-        if learning_rate > largest:
-            raise ValueError(
-                f"learning_rate must be finite in {self.dtype} (at most {largest:.6g}), "
-                f"got {learning_rate}"
-            )
+        learning_rate = self._learning_rate(learning_rate)
         if indices is None:
             x, t = _batch_and_targets(x, t, self.input_size, self.output_size)
         else:
@@ -339,6 +324,19 @@ class TwoLayerNet:
         return self._core.train_step(
             x, t, learning_rate, indices=indices, return_loss=bool(return_loss)
         )
+
+    def _learning_rate(self, learning_rate: Any) -> float:
+        """`learning_rate` checked (this is the boundary for callers of train_step, train's
+        included): the setting's own rule, and the range of the net's dtype, in which the core
+        takes it."""
+        rate: float = SETTINGS["learning_rate"].check(learning_rate)
+        largest = float(np.finfo(self.dtype).max)
+        if rate > largest:
+            raise SettingError(
+                "learning_rate",
+                f"learning_rate must be finite in {self.dtype} (at most {largest:.6g}), got {rate}",
+            )
+        return rate
 
     def numerical_gradient(
         self, x: ArrayLike, t: ArrayLike, *, method: str = "incremental", h: float = 1e-4
@@ -361,16 +359,19 @@ class TwoLayerNet:
 
 
 def _from_saved(cls: type[TwoLayerNet], saved: bytes) -> TwoLayerNet:
-    """The network held by `saved`, the bytes :meth:`TwoLayerNet.save` wrote (the unpickling function)."""
+    """The network held by `saved`, the bytes :meth:`TwoLayerNet.save` wrote (the unpickling
+    function)."""
     if not isinstance(saved, bytes):
         raise TypeError(
-            f"cannot unpickle a TwoLayerNet: expected the bytes of a saved network, got {type(saved).__name__}"
+            f"cannot unpickle a TwoLayerNet: expected the bytes of a saved network, got "
+            f"{type(saved).__name__}"
         )
     try:
         return cls.load(io.BytesIO(saved))
     except ValueError as exc:
         raise ValueError(
-            f"cannot unpickle a TwoLayerNet (damaged, or pickled by another version of twolayer): {exc}"
+            f"cannot unpickle a TwoLayerNet (damaged, or pickled by another version of twolayer): "
+            f"{exc}"
         ) from None
 
 
@@ -407,22 +408,19 @@ def check_settings(
 ) -> tuple[tuple[int, int, int], float, str, np.dtype[Any]]:
     """``TwoLayerNet``'s arguments checked, without allocating: (sizes, weight_init_std,
     activation, dtype), or the TypeError or ValueError the constructor raises."""
+    declared = NetSettings.declared()
     sizes = (
-        _size("input_size", input_size),
-        _size("hidden_size", hidden_size),
-        _size("output_size", output_size),
+        _SIZE.check("input_size", input_size),
+        declared["hidden_size"].check(hidden_size),
+        _SIZE.check("output_size", output_size),
     )
-    std = _real("weight_init_std", weight_init_std)
-    activation = _activation(activation)
+    std = declared["weight_init_std"].check(weight_init_std)
+    activation = declared["activation"].check(activation)
     _check_seed(seed)
-    try:
-        dtype = np.dtype(dtype)
-        _CORE_BY_DTYPE[dtype]
-    except (TypeError, KeyError):
-        raise TypeError(f"dtype must be float64 or float32, got {dtype!r}") from None
+    dtype = np.dtype(declared["dtype"].check(dtype))
     what, nbytes = _describe(dtype, sizes)
     if nbytes > sys.maxsize:
-        raise ValueError(f"{what} is too large to allocate")
+        raise SettingError("hidden_size", f"{what} is too large to allocate")
     return sizes, std, activation, dtype
 
 

@@ -1,17 +1,17 @@
 """The book's figures 4-11 (mini-batch loss) and 4-12 (accuracy per epoch), drawn with matplotlib.
 
-Figures are built on ``matplotlib.figure.Figure`` directly rather than through pyplot, so no display,
-backend choice or global state is involved; they render with Agg, and in a notebook a returned
-figure shows as an image. Like scikit-learn's displays, ``plot_loss`` and ``plot_accuracy`` take
-``ax=`` to draw into axes of the caller's instead.
+Figures are built on ``matplotlib.figure.Figure`` directly rather than through pyplot, so no
+display, backend choice or global state is involved; they render with Agg, and in a notebook a
+returned figure shows as an image. Like scikit-learn's displays, ``plot_loss`` and ``plot_accuracy``
+take ``ax=`` to draw into axes of the caller's instead.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
@@ -21,11 +21,11 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure, SubFigure
 
-    from .training import History
+    from .history import History
 
     FigureLike = Union[Figure, SubFigure]
 
-__all__ = ["plot_accuracy", "plot_history", "plot_loss"]
+__all__ = ["plot_accuracy", "plot_history", "plot_loss", "plot_sweep_curves", "plot_sweep_finals"]
 
 
 def plot_loss(
@@ -35,10 +35,11 @@ def plot_loss(
     first: int = 1000,
     ax: Axes | Sequence[Axes] | None = None,
 ) -> FigureLike:
-    """Figure 4-11: the mini-batch loss over all iterations, and beside it over the first `first` when there are more.
+    """Figure 4-11: the mini-batch loss over all iterations, and beside it over the first `first`
+    when there are more.
 
-    `ax`: None for a new figure; or Axes to draw the panels into, one (all iterations only) or two. Saved as PNG to
-    `path` when given. Returns the figure drawn into.
+    `ax`: None for a new figure; or Axes to draw the panels into, one (all iterations only) or two.
+    Saved as PNG to `path` when given. Returns the figure drawn into.
     """
     loss = np.asarray(train_loss_list, dtype=float)
     panels = [(len(loss), "all iterations")]
@@ -69,14 +70,15 @@ def plot_accuracy(
     iter_per_epoch: float | None = None,
     ax: Axes | None = None,
 ) -> FigureLike:
-    """Figure 4-12: train (solid), validation (dotted, when given) and test (dashed) accuracy, y from 0 to 1.
+    """Figure 4-12: train (solid), validation (dotted, if given), test (dashed) accuracy in [0, 1].
 
-    Without `iterations`, measurement k is drawn at epoch k, as the book draws it. With `iterations`, the number of
-    updates made before each measurement, and `iter_per_epoch`, the x axis is in epochs; in iterations when the run
-    is shorter than an epoch (or `iter_per_epoch` is not given). The epoch ticks are whole numbers.
+    Without `iterations`, measurement k is drawn at epoch k, as the book draws it. With
+    `iterations`, the number of updates made before each measurement, and `iter_per_epoch`, the x
+    axis is in epochs; in iterations when the run is shorter than an epoch (or `iter_per_epoch` is
+    not given). The epoch ticks are whole numbers.
 
-    Drawn into `ax` when given, else into a new figure. Saved as PNG to `path` when given. Returns the figure drawn
-    into.
+    Drawn into `ax` when given, else into a new figure. Saved as PNG to `path` when given. Returns
+    the figure drawn into.
     """
     val_acc_list = [] if val_acc_list is None else val_acc_list
     lines = {"train acc": train_acc_list, "val acc": val_acc_list, "test acc": test_acc_list}
@@ -95,7 +97,6 @@ def plot_accuracy(
         x, unit = np.asarray(iterations, dtype=float) / iter_per_epoch, "epochs"
     else:
         x, unit = np.asarray(iterations, dtype=float), "iterations"
-
     if ax is None:
         ax = _new_figure(figsize=(6, 4)).subplots()
     from matplotlib.ticker import MaxNLocator
@@ -121,10 +122,11 @@ def plot_accuracy(
 
 
 def plot_history(history: History, out_dir: str | os.PathLike[str]) -> list[Path]:
-    """Draw a run's loss.png (figure 4-11) and accuracy.png (figure 4-12) into `out_dir` and return their paths.
+    """Draw a run's loss.png (figure 4-11) and accuracy.png (figure 4-12) into `out_dir` and return
+    their paths.
 
-    The accuracy figure has every measurement the run made, the final one included, and validation when the run held
-    a validation set out.
+    The accuracy figure has every measurement the run made, the final one included, and validation
+    when the run held a validation set out.
     """
     out_dir = Path(out_dir)
     train_acc, val_acc, test_acc = (
@@ -132,9 +134,8 @@ def plot_history(history: History, out_dir: str | os.PathLike[str]) -> list[Path
         history.val_acc_list,
         history.test_acc_list,
     )
-    updates = [
-        i + 1 for i in history.epoch_iters
-    ]  # epoch_iters[k] is the index of the iteration just done
+    # epoch_iters[k] is the index of the iteration just done.
+    updates = [i + 1 for i in history.epoch_iters]
     if history.final_train_acc is not None and history.final_test_acc is not None:
         updates = [*updates, len(history.train_loss_list)]
         train_acc, test_acc = (
@@ -154,6 +155,82 @@ def plot_history(history: History, out_dir: str | os.PathLike[str]) -> list[Path
         iter_per_epoch=history.iter_per_epoch,
     )
     return paths
+
+
+def plot_sweep_curves(
+    curves: Sequence[tuple[str, Sequence[Mapping[str, Any]]]],
+    metric: str,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    settings: int | None = None,
+) -> FigureLike:
+    """A sweep's accuracy per epoch for each setting: the mean over its seeds, the spread (min to
+    max) shaded.
+
+    `curves`: (legend label, the run records of one setting), in the order to draw them, best
+    first; each record as :func:`twolayer.sweep.run_one` makes it, with `metric`
+    (``"final_val_acc"`` or ``"final_test_acc"``) measured. `settings`: how many settings the
+    sweep had, when `curves` shows only the best of them. Saved as PNG to `path` when given.
+    """
+    ax = _new_figure(figsize=(7, 4.5)).subplots()
+    curve_key = metric[len("final_") :] + "_list"
+    for label, done in curves:
+        # Each evaluation's accuracy, then the final one, at the iteration it was measured.
+        iters = np.array([*done[0]["epoch_iters"], done[0]["iterations"] - 1])
+        epochs = iters / done[0]["iter_per_epoch"]
+        values = np.array([[*r[curve_key], r[metric]] for r in done])
+        (line,) = ax.plot(epochs, values.mean(axis=0), label=label)
+        ax.fill_between(
+            epochs, values.min(axis=0), values.max(axis=0), color=line.get_color(), alpha=0.2
+        )
+    total = len(curves) if settings is None else settings
+    best = f"the {len(curves)} best of {total} settings" if total > len(curves) else "each setting"
+    ax.set(
+        xlabel="epochs",
+        ylabel=_accuracy_name(metric),
+        ylim=(0, 1),
+        title=f"{best}: mean over seeds, spread shaded",
+    )
+    if curves:
+        ax.legend(loc="lower right", fontsize="small")
+    return _save(ax.figure, path)
+
+
+def plot_sweep_finals(
+    records: Sequence[Mapping[str, Any]],
+    metric: str,
+    settings: Mapping[str, str],
+    path: str | os.PathLike[str] | None = None,
+) -> FigureLike:
+    """A sweep's final accuracy against each setting it varied: every run a dot, the mean per value
+    a line; a log axis for numbers spanning a factor of ten or more.
+
+    `records`: finished runs that measured `metric`; `settings`: the varied settings' names (keys
+    of each record's ``settings``) and the labels of their axes (their flags). Saved as PNG to
+    `path` when given.
+    """
+    figure = _new_figure(figsize=(4 * max(len(settings), 1), 3.5))
+    axes = figure.subplots(1, max(len(settings), 1), sharey=True, squeeze=False)[0]
+    for ax, (name, label) in zip(axes, settings.items()):
+        xs = [r["settings"].get(name) for r in records]
+        numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs)
+        order = sorted(set(xs), key=lambda x: x if numeric else str(x))
+        position = {x: (x if numeric else i) for i, x in enumerate(order)}
+        ax.scatter([position[x] for x in xs], [r[metric] for r in records], s=12, alpha=0.5)
+        means = [np.mean([r[metric] for r, x2 in zip(records, xs) if x2 == x]) for x in order]
+        ax.plot([position[x] for x in order], means, marker="o", color="black", linewidth=1)
+        if numeric and order and min(order) > 0 and max(order) / min(order) >= 10:
+            ax.set_xscale("log")
+        if not numeric:
+            ax.set_xticks(range(len(order)), [str(x) for x in order])
+        ax.set(xlabel=label, ylim=(0, 1))
+    axes[0].set_ylabel(f"final {_accuracy_name(metric)}")
+    return _save(figure, path)
+
+
+def _accuracy_name(metric: str) -> str:
+    """``"val accuracy"`` for ``"final_val_acc"``."""
+    return metric[len("final_") :].replace("_", " ").replace("acc", "accuracy")
 
 
 def _new_figure(figsize: tuple[float, float]) -> Figure:

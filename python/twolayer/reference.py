@@ -39,7 +39,8 @@ def softmax(x: NDArray[Any]) -> NDArray[Any]:
 
 
 def cross_entropy_error(y: NDArray[Any], t: NDArray[Any]) -> float:
-    """The book's loss: rows of t are read through their argmax, then ``-mean(log(y[n, t_n] + 1e-7))``."""
+    """The book's loss: rows of t are read through their argmax, then ``-mean(log(y[n, t_n] +
+    1e-7))``."""
     if y.ndim == 1:
         y, t = y.reshape(1, -1), np.reshape(t, (1, -1))
     if t.size == y.size and t.ndim == y.ndim:  # rows; labels of a one-class net are not rows
@@ -112,7 +113,8 @@ def mnist_like_batch(
 
 
 class ReferenceNet:
-    """The two-layer network in NumPy: the same API and the same numbers as ``twolayer.TwoLayerNet``."""
+    """The two-layer network in NumPy: the same API and the same numbers as
+    ``twolayer.TwoLayerNet``."""
 
     def __init__(
         self,
@@ -168,7 +170,8 @@ class ReferenceNet:
         return float(np.sum(y == t) / x.shape[0])
 
     def gradient(self, x: NDArray[Any], t: NDArray[Any]) -> dict[str, NDArray[Any]]:
-        """Backpropagation, with the book's ``dy = (y - t) / N`` (integer labels become one-hot rows)."""
+        """Backpropagation, with the book's ``dy = (y - t) / N`` (integer labels become one-hot
+        rows)."""
         z1, y = self._forward(x)
         if t.ndim == 1:
             t = np.eye(y.shape[1], dtype=y.dtype)[t]

@@ -1,6 +1,8 @@
-"""Saving and loading a TwoLayerNet as an ``.npz`` file: its sizes, its dtype and its parameters.
+"""The file format of a saved TwoLayerNet: an ``.npz`` file of its header (sizes, dtype,
+activation) and its parameters, written whole and read within bounds.
 
-Use :meth:`TwoLayerNet.save` and :meth:`TwoLayerNet.load`; this module holds their logic.
+:meth:`TwoLayerNet.save` and :meth:`TwoLayerNet.load` build on it: this module knows the file, not
+the network, so it imports nothing of the net's.
 """
 
 from __future__ import annotations
@@ -11,46 +13,57 @@ import math
 import os
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, BinaryIO, TypeVar
+from typing import IO, Any, BinaryIO
 
 import numpy as np
 
 from . import _core
 from ._files import atomic_write, open_regular
 
-if TYPE_CHECKING:
-    from .net import TwoLayerNet
-
-__all__ = ["FORMAT", "load", "save"]
+__all__ = ["FORMAT", "Header", "Saved", "reading", "write"]
 
 FORMAT = "twolayer.TwoLayerNet/2"
-"""Stored under the key ``format``: it marks the file as ours, and its version tells old layouts from
-new. Version 2 added ``activation``: a version 1 reader refuses such files rather than load a ReLU
-network as a sigmoid one."""
+"""Stored under the key ``format``: it marks the file as ours, and its version tells old layouts
+from new. Version 2 added ``activation``: a version 1 reader refuses such files rather than load a
+ReLU network as a sigmoid one."""
 _FORMAT_BEFORE_ACTIVATION = "twolayer.TwoLayerNet/1"
 """Files of version 1 hold sigmoid networks, the only kind there was."""
 
-Net = TypeVar("Net", bound="TwoLayerNet")
+
+@dataclass(frozen=True)
+class Header:
+    """What a file says of its network: the sizes (input, hidden, output), dtype and activation."""
+
+    sizes: tuple[int, int, int]
+    dtype: str
+    activation: str
+
+    def shapes(self) -> list[tuple[str, tuple[int, ...]]]:
+        d, h, c = self.sizes
+        shapes = [(d, h), (h,), (h, c), (c,)]
+        return list(zip(_core.PARAM_NAMES, shapes))  # noqa: B905 (strict= is Python 3.10+)
 
 
-def save(net: TwoLayerNet, path: str | os.PathLike[str] | BinaryIO) -> None:
-    """Write `net` to the npz file `path` (exactly that name: no suffix is added), atomically; or to a
-    binary file object opened for writing, at its current position.
+def write(
+    path: str | os.PathLike[str] | BinaryIO, header: Header, params: Mapping[str, np.ndarray]
+) -> None:
+    """Write a network of `header` and `params` to the npz file `path` (exactly that name: no
+    suffix is added), atomically; or to a binary file object opened for writing, at its current
+    position.
 
     The file holds ``format``, ``sizes`` (input, hidden, output), ``activation``, ``dtype`` and the
-    arrays ``W1 b1 W2 b2``. It is written to a temporary file beside `path` and renamed over it once complete, so
-    an existing file at `path` is replaced whole or not at all.
+    arrays ``W1 b1 W2 b2``. It is written to a temporary file beside `path` and renamed over it once
+    complete, so an existing file at `path` is replaced whole or not at all.
     """
-    sizes = np.array([net.input_size, net.hidden_size, net.output_size], dtype=np.int64)
     contents: dict[str, Any] = {  # Any: NumPy's stub would match a key with allow_pickle
         "format": np.str_(FORMAT),
-        "sizes": sizes,
-        "activation": np.str_(net.activation),
-        "dtype": np.str_(net.dtype.name),
-        **net._params_snapshot(),
+        "sizes": np.array(header.sizes, dtype=np.int64),
+        "activation": np.str_(header.activation),
+        "dtype": np.str_(header.dtype),
+        **params,
     }
     if not isinstance(path, (str, os.PathLike)):
         np.savez(_binary(path), **contents)
@@ -60,7 +73,8 @@ def save(net: TwoLayerNet, path: str | os.PathLike[str] | BinaryIO) -> None:
 
 
 def _binary(file: BinaryIO) -> BinaryIO:
-    """`file`, a file object; TypeError if it was opened in text mode (NumPy's error would not say so)."""
+    """`file`, a file object; TypeError if it was opened in text mode (NumPy's error would not say
+    so)."""
     if isinstance(file, io.TextIOBase):
         raise TypeError(f"the file must be opened in binary mode ('rb' or 'wb'), got {file!r}")
     return file
@@ -75,19 +89,20 @@ _MAX_HEADER_MEMBER = (
 _MAX_READ = 1 << 20  # bytes read at a time; a TwoLayerNet file's zip directory is under 1 KiB
 
 
-def load(path: str | os.PathLike[str] | BinaryIO, cls: type[Net]) -> Net:
-    """A new `cls` (a TwoLayerNet class) with the sizes, dtype and parameters saved in `path` by
-    :func:`save`.
+@contextlib.contextmanager
+def reading(path: str | os.PathLike[str] | BinaryIO) -> Iterator[Saved]:
+    """Open the network file `path` (a path, or a seekable binary file object) that :func:`write`
+    wrote, and yield it as :class:`Saved`, its header checked, for the caller to build the network
+    the header describes and read the parameters into it.
 
     Nothing is read before it is checked: first the zip directory (every member one of ours, stored
     uncompressed, all of them within the file), then the header (``format``, ``sizes``,
-    ``dtype``, ``activation``), then the header of each parameter's .npy; only then is the network
-    allocated and its parameters read into it. So the network a file describes is never larger than
-    the file.
+    ``dtype``, ``activation``), then the header of each parameter's .npy; the parameters are read
+    only by :meth:`Saved.read_into`. So the network a file describes is never larger than the
+    file.
 
     Raises FileNotFoundError if `path` does not exist, ValueError naming `path` if it is not such a
-    file, is damaged, or holds parameters whose shapes or dtypes disagree with its sizes and dtype,
-    and MemoryError naming the size of a network too large to allocate.
+    file, is damaged, or holds parameters whose shapes or dtypes disagree with its sizes and dtype.
     """
     opened: contextlib.AbstractContextManager[IO[bytes]]
     if isinstance(path, (str, os.PathLike)):
@@ -107,13 +122,24 @@ def load(path: str | os.PathLike[str] | BinaryIO, cls: type[Net]) -> Net:
                 key: _param_layout(archive, key, shape, header, path)
                 for key, shape in header.shapes()
             }
-        # A fixed seed, so that loading never draws from NumPy's global generator; the weights are
-        # overwritten below.
-        net = cls(*header.sizes, activation=header.activation, dtype=header.dtype, seed=0)
-        with _reading(path):
-            for key, (info, fortran_order) in params.items():
-                net.params[key] = _read_data(archive, info, net.params[key], fortran_order)
-    return net
+        yield Saved(header, path, archive, params)
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A network file being read: its checked `header`, and its parameters, to be read by
+    :meth:`read_into` into the arrays of the network built for them."""
+
+    header: Header
+    path: Path
+    _archive: zipfile.ZipFile
+    _params: dict[str, tuple[zipfile.ZipInfo, bool]]
+
+    def read_into(self, params: MutableMapping[str, np.ndarray]) -> None:
+        """Read each parameter into ``params[key]``, which has the shape and dtype of the header."""
+        with _reading(self.path):
+            for key, (info, fortran_order) in self._params.items():
+                params[key] = _read_data(self._archive, info, params[key], fortran_order)
 
 
 class _Refusal(ValueError):
@@ -159,18 +185,7 @@ class _BoundedReads:
         return data
 
 
-@dataclass(frozen=True)
-class _Header:
-    sizes: tuple[int, int, int]
-    dtype: str
-    activation: str
-
-    def shapes(self) -> list[tuple[str, tuple[int, ...]]]:
-        d, h, c = self.sizes
-        return list(zip(_core.PARAM_NAMES, [(d, h), (h,), (h, c), (c,)]))  # noqa: B905 (strict= is Python 3.10+)
-
-
-def _read_header(archive: zipfile.ZipFile, path: Path, file_size: int) -> _Header:
+def _read_header(archive: zipfile.ZipFile, path: Path, file_size: int) -> Header:
     """The checked header of a TwoLayerNet file of `file_size` bytes, once its zip directory is
     checked; nothing else is read."""
     members = {info.filename: info for info in archive.infolist()}
@@ -228,7 +243,7 @@ def _read_header(archive: zipfile.ZipFile, path: Path, file_size: int) -> _Heade
             f"{path}: the network's activation is {activation!r}, which this version of twolayer "
             f"does not know (it knows {', '.join(map(repr, _core.ACTIVATIONS))})"
         )
-    return _Header((int(sizes[0]), int(sizes[1]), int(sizes[2])), dtype, activation)
+    return Header((int(sizes[0]), int(sizes[1]), int(sizes[2])), dtype, activation)
 
 
 def _npy_header(member: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
@@ -262,7 +277,7 @@ def _read_small(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
 
 
 def _param_layout(
-    archive: zipfile.ZipFile, key: str, shape: tuple[int, ...], header: _Header, path: Path
+    archive: zipfile.ZipFile, key: str, shape: tuple[int, ...], header: Header, path: Path
 ) -> tuple[zipfile.ZipInfo, bool]:
     """The zip entry of parameter `key` and whether it is in Fortran order, once its .npy header and
     its size agree with the `shape` and dtype that the file's header implies; only that .npy header

@@ -5,8 +5,8 @@
 >>> from twolayer.sklearn import TwoLayerClassifier
 >>> search = GridSearchCV(TwoLayerClassifier(), {"hidden_size": [20, 50]})  # doctest: +SKIP
 
-Its parameters are the settings of ``TwoLayerNet`` and ``train``, found there rather than written
-here (a setting added to either is a parameter of the estimator), plus scikit-learn's own, with
+Its parameters are the settings of ``TwoLayerNet`` and ``train`` as :mod:`twolayer.settings`
+declares them (a setting declared there is a parameter here), plus scikit-learn's own, with
 ``MLPClassifier``'s names and meanings. docs/sklearn.md tells the details.
 """
 
@@ -16,6 +16,7 @@ import contextlib
 import inspect
 import math
 import numbers
+import re
 import warnings
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -37,21 +38,26 @@ except ImportError as exc:  # pragma: no cover - only without the extra
 from . import training
 from ._threads import check_thread_count, get_num_threads, set_num_threads
 from .net import TwoLayerNet
+from .settings import Constraint, Int, NetSettings, Real, Setting, TrainSettings
 
 __all__ = ["TwoLayerClassifier"]
 
 
 class Parameter(NamedTuple):
-    """One parameter of the estimator: its name, default and meaning."""
+    """One parameter of the estimator: its name, default, meaning and the values it takes (None:
+    any; the flags are read as truth values, random_state as _generator reads it)."""
 
     name: str
     default: Any
     help: str
+    constraint: Constraint | None = None
 
 
 # scikit-learn's parameters, as MLPClassifier names and means them.
 ESTIMATOR_PARAMETERS = (
-    Parameter("max_iter", 200, "The most epochs (passes over the data) that fit trains for."),
+    Parameter(
+        "max_iter", 200, "The most epochs (passes over the data) that fit trains for.", Int(1)
+    ),
     Parameter(
         "random_state",
         None,
@@ -64,14 +70,22 @@ ESTIMATOR_PARAMETERS = (
         "Hold out validation_fraction of the training data (stratified) and stop when its "
         "accuracy has not improved by tol for n_iter_no_change epochs; the best weights are kept.",
     ),
-    Parameter("validation_fraction", 0.1, "The fraction held out by early_stopping."),
+    Parameter(
+        "validation_fraction",
+        0.1,
+        "The fraction held out by early_stopping.",
+        Real(above=0, below=1),
+    ),
     Parameter(
         "n_iter_no_change",
         10,
         "Epochs without an improvement of tol (of the validation accuracy with early_stopping, "
         "else of the training loss) after which fit stops.",
+        Int(1),
     ),
-    Parameter("tol", 1e-4, "The least improvement that counts (see n_iter_no_change)."),
+    Parameter(
+        "tol", 1e-4, "The least improvement that counts (see n_iter_no_change).", Real(at_least=0)
+    ),
     Parameter("warm_start", False, "fit goes on from the weights of the last fit."),
     Parameter("verbose", False, "Print each epoch's loss (and validation accuracy)."),
     Parameter(
@@ -79,12 +93,11 @@ ESTIMATOR_PARAMETERS = (
         None,
         "Threads of the C++ core during fit and predict; None: the core's current count "
         "(its share of the CPUs in a joblib worker).",
+        Int(1, optional=True),
     ),
 )
-# The library's settings that the estimator sets itself, and from what: the rest are parameters.
+# The declared settings that the estimator sets itself, and from what: the rest are parameters.
 _SUPPLIED = {
-    "input_size": "the data",
-    "output_size": "the data",
     "seed": "random_state",
     "iters_num": "max_iter",
     "epochs": "max_iter",
@@ -93,34 +106,28 @@ _SUPPLIED = {
     "eval_every": "the estimator's evaluation after each epoch",
     "eval_samples": "the estimator's evaluation after each epoch",
     "gradient": "backprop always: the numerical gradient is for checking it, not for fitting",
-    "progress": "verbose",
 }
 # The estimator's own defaults. scikit-learn's estimators shuffle every epoch (the book samples with
-# replacement). TwoLayerNet has no default size: the book's 50. The book's weight_init_std=0.01
+# replacement). The book's weight_init_std=0.01
 # suits MNIST (600 steps an epoch); on small data its sigmoid plateau outlasts the stopping rule
 # (make_blobs' 300 samples, 3 steps an epoch: 35% accuracy), where 0.1 learns (92%; digits 97%).
-_DEFAULTS = {
-    "sampling": "shuffle",
-    "hidden_size": training.BOOK_HIDDEN_SIZE,
-    "weight_init_std": 0.1,
-}
+_DEFAULTS = {"sampling": "shuffle", "weight_init_std": 0.1}
 
 
-def _library_parameters(function: Any, keyword_only: bool) -> list[Parameter]:
-    """The settings of `function` (TwoLayerNet or train) that are the estimator's parameters."""
-    found = inspect.signature(function).parameters.values()
-    return [
-        Parameter(p.name, _DEFAULTS.get(p.name, p.default), f"As in {function.__qualname__}.")
-        for p in found
-        if p.name not in _SUPPLIED
-        and p.name != "self"
-        and (p.default is not p.empty or p.name in _DEFAULTS)
-        and (p.kind is p.KEYWORD_ONLY or not keyword_only)
-    ]
+def _library_parameters(declared: dict[str, Setting]) -> tuple[Parameter, ...]:
+    """The declared settings (twolayer.settings) that are the estimator's parameters."""
+    return tuple(_parameter(setting) for name, setting in declared.items() if name not in _SUPPLIED)
 
 
-NET_PARAMETERS = tuple(_library_parameters(TwoLayerNet.__init__, keyword_only=False))
-TRAIN_PARAMETERS = tuple(_library_parameters(training.train, keyword_only=True))
+def _parameter(setting: Setting) -> Parameter:
+    default = _DEFAULTS.get(setting.name, setting.default)
+    # The help is argparse's: its "(default: %(default)s)" is said apart here.
+    text = re.sub(r"\s*\(default: (%\(default\)s|[^)]*)\)", "", setting.help).replace("%%", "%")
+    return Parameter(setting.name, default, text[:1].upper() + text[1:] + ".")
+
+
+NET_PARAMETERS = _library_parameters(NetSettings.declared())
+TRAIN_PARAMETERS = _library_parameters(TrainSettings.declared())
 PARAMETERS = NET_PARAMETERS + TRAIN_PARAMETERS + ESTIMATOR_PARAMETERS
 _SIGNATURE = inspect.Signature(
     [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
@@ -205,6 +212,10 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
     ) -> TwoLayerClassifier:
         params = self.get_params(deep=False)
         _check_estimator_parameters(params)
+        # train's settings, checked once: one epoch a call, evaluated on one sample after its first
+        # step (as good as not at all; the estimator evaluates after each epoch).
+        run = {"epochs": 1, "eval_samples": 1, **{p.name: params[p.name] for p in TRAIN_PARAMETERS}}
+        TrainSettings(**run)  # (before anything is allocated: SettingError naming the setting)
         fresh = not hasattr(self, "net_") or not (incremental or params["warm_start"])
         x: NDArray[Any]
         labels: NDArray[Any]
@@ -223,9 +234,9 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
         targets = self._encoded(labels)
         with _core_threads(params["num_threads"]):
             if incremental:
-                self._epoch(params, x, targets, None)
+                self._epoch(params, run, x, targets, None)
             else:
-                self._epochs(params, x, targets)
+                self._epochs(params, run, x, targets)
         return self
 
     def _start(self, params: dict[str, Any], n_features: int, classes: NDArray[Any]) -> None:
@@ -254,7 +265,9 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
             )
         return indices.astype(np.int64)
 
-    def _epochs(self, params: dict[str, Any], X: NDArray[Any], t: NDArray[np.int64]) -> None:
+    def _epochs(
+        self, params: dict[str, Any], run: dict[str, Any], X: NDArray[Any], t: NDArray[np.int64]
+    ) -> None:
         """fit: up to max_iter epochs, stopped as MLPClassifier stops."""
         validation = None
         if params["early_stopping"]:
@@ -269,7 +282,7 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
             self.validation_scores_, self.best_loss_ = [], None
         stopping = _Stopping(params["tol"], params["n_iter_no_change"])
         for _ in range(params["max_iter"]):
-            score = self._epoch(params, X, t, validation)
+            score = self._epoch(params, run, X, t, validation)
             if stopping.done(self.loss_curve_[-1] if score is None else -score, self.net_):
                 if params["verbose"]:
                     tol, epochs = params["tol"], params["n_iter_no_change"]
@@ -288,25 +301,18 @@ class TwoLayerClassifier(ClassifierMixin, BaseEstimator):
     def _epoch(
         self,
         params: dict[str, Any],
+        run: dict[str, Any],
         X: NDArray[Any],
         t: NDArray[np.int64],
         validation: tuple[NDArray[Any], NDArray[np.int64]] | None,
     ) -> float | None:
-        """One epoch of train; the validation accuracy after it when there is a validation set."""
-        # train measures accuracy after the first step (on eval_samples=1 sample: as good as not at
-        # all) and on the whole sets after the last: its "test set" is the validation set, if any.
+        """One epoch, a call of train with the settings `run`; the validation accuracy after it
+        when there is a validation set."""
+        # train measures accuracy on the whole sets after the last step: its "test set" is the
+        # validation set, if any.
         evaluated = validation if validation is not None else (X[:1], t[:1])
-        history = training.train(
-            self.net_,
-            X,
-            t,
-            *evaluated,
-            epochs=1,
-            seed=int(self._rng.integers(2**63)),
-            eval_samples=1,
-            progress=False,
-            **{p.name: params[p.name] for p in TRAIN_PARAMETERS},
-        )
+        seed = int(self._rng.integers(2**63))
+        history = training.train(self.net_, X, t, *evaluated, seed=seed, progress=False, **run)
         if history.interrupted:  # train stops at Ctrl-C; a search over many fits must stop too
             raise KeyboardInterrupt
         self.n_iter_ += 1
@@ -351,28 +357,14 @@ def _stratifiable(t: NDArray[np.int64], fraction: float) -> bool:
 
 
 def _check_estimator_parameters(params: dict[str, Any]) -> None:
-    """scikit-learn's parameters checked (the library checks its own settings)."""
-    _check_number("max_iter", params["max_iter"], 1, integer=True)
-    _check_number("n_iter_no_change", params["n_iter_no_change"], 1, integer=True)
-    _check_number("tol", params["tol"], 0)
-    fraction = params["validation_fraction"]
-    _check_number("validation_fraction", fraction, 0)
-    if not 0 < fraction < 1:
-        raise ValueError(f"validation_fraction must lie strictly between 0 and 1, got {fraction}")
-    threads = params["num_threads"]
-    if threads is not None:
-        _check_number("num_threads", threads, 1, integer=True)
-        check_thread_count(int(threads), "num_threads")
+    """scikit-learn's parameters checked by their constraints (the library checks its own
+    settings): SettingError naming the parameter."""
+    for parameter in ESTIMATOR_PARAMETERS:
+        if parameter.constraint is not None:
+            parameter.constraint.check(parameter.name, params[parameter.name])
+    if params["num_threads"] is not None:
+        check_thread_count(int(params["num_threads"]), "num_threads")
     _generator(params["random_state"])
-
-
-def _check_number(name: str, value: Any, minimum: float, integer: bool = False) -> None:
-    kind: Any = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind):
-        expected = "an int" if integer else "a real number"
-        raise TypeError(f"{name} must be {expected}, got {value!r}")
-    if not float(value) >= minimum:  # (NaN is refused too)
-        raise ValueError(f"{name} must be at least {minimum}, got {value!r}")
 
 
 def _generator(random_state: Any) -> np.random.Generator:

@@ -1,0 +1,482 @@
+"""Every setting of the network and of a training run, declared once: name, default, bounds or
+choices, help text and command-line flag.
+
+Each setting is a field of a frozen dataclass, :class:`NetSettings` or :class:`TrainSettings`,
+whose metadata holds its :class:`Setting`. Everything else is derived from these declarations: the
+checks (done when a settings object is made, raising :class:`SettingError` with the setting's name
+in ``.setting``), the flags and help of ``twolayer train`` and ``twolayer sweep``, the sweep's
+canonical values, and the settings a run records. To add a setting, declare it here with
+:func:`setting` and use it where it acts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import numbers
+import operator
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._core import ACTIVATIONS
+
+__all__ = [
+    "BOOK_HIDDEN_SIZE",
+    "BOOK_ITERS_NUM",
+    "SETTINGS",
+    "Constraint",
+    "Either",
+    "Int",
+    "NetSettings",
+    "OneOf",
+    "Real",
+    "Setting",
+    "SettingError",
+    "SettingTypeError",
+    "Size",
+    "TrainSettings",
+    "setting",
+]
+
+# The book's settings in ch04/train_neuralnet.py, where ours default to them.
+BOOK_ITERS_NUM = 10000
+BOOK_HIDDEN_SIZE = 50
+
+
+class SettingError(ValueError):
+    """A setting refused: ``setting`` is its name (``"learning_rate"``), so that a caller can name
+    its own spelling of it (the CLI's ``--lr``) without reading the message."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(message)
+        self.setting = setting
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled with its setting, so that it crosses to and from worker processes whole.
+        return (type(self), (self.setting, str(self)))
+
+
+class SettingTypeError(SettingError, TypeError):
+    """A setting of the wrong type. A TypeError, as Python raises for a wrong type, and a
+    SettingError, so that one ``except SettingError`` catches every refused setting."""
+
+
+class Constraint:
+    """What values a setting takes. ``check`` returns the value as the setting holds it (a NumPy
+    integer as an int, a dtype by its name) or raises SettingError; ``parse`` reads a flag's
+    text, raising ValueError with the message argparse shows after the flag's name."""
+
+    def check(self, name: str, value: Any) -> Any:
+        raise NotImplementedError
+
+    def parse(self, text: str) -> Any:
+        return text
+
+    def canonical(self, value: Any) -> Any:
+        """`value` as JSON holds it, unchecked: what tells two values apart in a sweep."""
+        return value.item() if isinstance(value, np.generic) else value
+
+    @property
+    def choices(self) -> tuple[str, ...] | None:
+        """The words a flag accepts, for argparse to list and check; None for any text."""
+        return None
+
+
+@dataclass(frozen=True)
+class Int(Constraint):
+    """An integer of at least `minimum`; None too when `optional`."""
+
+    minimum: int
+    optional: bool = False
+
+    def check(self, name: str, value: Any) -> Any:
+        if value is None and self.optional:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise SettingTypeError(name, f"{name} must be an int, got {type(value).__name__}")
+        if value < self.minimum:
+            raise SettingError(name, f"{name} must be >= {self.minimum}, got {value}")
+        return int(value)
+
+    def parse(self, text: str) -> int:
+        kind = "positive" if self.minimum >= 1 else "non-negative"
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < self.minimum:
+            raise ValueError(f"must be a {kind} integer, got {text!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class Size(Int):
+    """A layer's size: an integer >= 1, worded as the network's sizes are."""
+
+    minimum: int = 1
+
+    def check(self, name: str, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise SettingTypeError(name, f"{name} must be an int, got bool")
+        try:
+            size = operator.index(value)
+        except TypeError:
+            raise SettingTypeError(
+                name, f"{name} must be an int, got {type(value).__name__}"
+            ) from None
+        if size < 1:
+            raise SettingError(name, f"{name} must be positive, got {size}")
+        return size
+
+
+@dataclass(frozen=True)
+class Real(Constraint):
+    """A finite real number, within the bounds given: greater than `above`, at least `at_least`,
+    less than `below` (a momentum in [0, 1): ``Real(at_least=0, below=1)``). Ints are held as
+    floats, so that a learning rate of 1 and 1.0 are one setting."""
+
+    above: float | None = None
+    at_least: float | None = None
+    below: float | None = None
+
+    def check(self, name: str, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise SettingTypeError(
+                name, f"{name} must be a real number, got {type(value).__name__}"
+            )
+        number = float(value)
+        if not self._within(number):
+            bounds = f"finite and {self._bounds()}" if self._bounds() else "finite"
+            raise SettingError(name, f"{name} must be {bounds}, got {value}")
+        return number
+
+    def _within(self, number: float) -> bool:
+        return (
+            math.isfinite(number)
+            and (self.above is None or number > self.above)
+            and (self.at_least is None or number >= self.at_least)
+            and (self.below is None or number < self.below)
+        )
+
+    def _bounds(self) -> str:
+        """``"> 0"``, ``">= 0 and < 1"``: the bounds as messages say them."""
+        ends = (("> ", self.above), (">= ", self.at_least), ("< ", self.below))
+        return " and ".join(f"{sign}{end:g}" for sign, end in ends if end is not None)
+
+    def canonical(self, value: Any) -> Any:
+        value = super().canonical(value)
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    def parse(self, text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not self._within(value):
+            bounds = f" {self._bounds()}" if self._bounds() else ""
+            raise ValueError(f"must be a finite number{bounds}, got {text!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class OneOf(Constraint):
+    """One of some words. `spelled_out`: the message lists them as ``'a' or 'b'`` (the network's
+    wording) rather than as a tuple."""
+
+    words: tuple[str, ...]
+    spelled_out: bool = False
+
+    def check(self, name: str, value: Any) -> Any:
+        if not isinstance(value, str) or value not in self.words:
+            known = " or ".join(map(repr, self.words)) if self.spelled_out else repr(self.words)
+            message = f"{name} must be {'' if self.spelled_out else 'one of '}{known}, "
+            error = SettingError if isinstance(value, str) else SettingTypeError
+            raise error(name, f"{message}got {value!r}")
+        return value
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return self.words
+
+
+@dataclass(frozen=True)
+class DType(OneOf):
+    """A floating dtype the core computes in, held by its name (np.float32, np.dtype("f4") and
+    "float32" are one setting)."""
+
+    words: tuple[str, ...] = ("float64", "float32")
+
+    def check(self, name: str, value: Any) -> Any:
+        try:
+            dtype = np.dtype(value)
+        except TypeError:
+            dtype = None
+        if dtype is None or dtype.name not in self.words:
+            raise SettingTypeError(name, f"{name} must be float64 or float32, got {value!r}")
+        return dtype.name
+
+    def canonical(self, value: Any) -> Any:
+        with contextlib.suppress(TypeError):  # not a dtype: check says so
+            return np.dtype(value).name
+        return value
+
+
+@dataclass(frozen=True)
+class Either(Constraint):
+    """A number, or one of some words (an initial weight scale of 0.01, or "he")."""
+
+    number: Constraint
+    words: OneOf
+
+    def check(self, name: str, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.words.check(name, value)
+        return self.number.check(name, value)
+
+    def parse(self, text: str) -> Any:
+        return text if text in self.words.words else self.number.parse(text)
+
+    def canonical(self, value: Any) -> Any:
+        return value if isinstance(value, str) else self.number.canonical(value)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting, as :func:`setting` declares it; `name` is its field's."""
+
+    name: str
+    default: Any
+    constraint: Constraint
+    help: str
+    flag: str
+    aliases: tuple[str, ...]
+    metavar: str | None
+    flag_constraint: Constraint
+
+    def check(self, value: Any) -> Any:
+        """`value` as the setting holds it, or SettingError naming the setting."""
+        return self.constraint.check(self.name, value)
+
+    def canonical(self, value: Any) -> Any:
+        return self.constraint.canonical(value)
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """The flag, then its aliases: the book's name in both spellings where it differs."""
+        book = ("--" + self.name.replace("_", "-"), "--" + self.name)
+        names = (self.flag, *self.aliases, *book)
+        return tuple(dict.fromkeys(names))
+
+    @property
+    def label(self) -> str:
+        """The setting as tables, legends and axes name it: its flag without the dashes."""
+        return self.flag[2:]
+
+
+def setting(
+    default: Any,
+    constraint: Constraint,
+    help: str,
+    *,
+    flag: str | None = None,
+    aliases: tuple[str, ...] = (),
+    metavar: str | None = None,
+    flag_constraint: Constraint | None = None,
+) -> Any:
+    """A settings dataclass field: `default`, the values `constraint` allows, `help` (argparse's,
+    ``%(default)s`` allowed), and the command line's `flag` (default: ``--the-name``) with
+    `aliases`; `flag_constraint`, where the command line asks for more than the API (``--iters``
+    of at least 1, since 0 iterations would train nothing)."""
+    spec = {
+        "default": default,
+        "constraint": constraint,
+        "help": help,
+        "flag": flag,
+        "aliases": aliases,
+        "metavar": metavar,
+        "flag_constraint": flag_constraint or constraint,
+    }
+    return field(default=default, metadata={"setting": spec})
+
+
+class _Settings:
+    """What both dataclasses share: each field checked when made, and their declarations."""
+
+    def __post_init__(self) -> None:
+        for spec in self.declared().values():
+            object.__setattr__(self, spec.name, spec.check(getattr(self, spec.name)))
+
+    @classmethod
+    def declared(cls) -> dict[str, Setting]:
+        return _declared(cls)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], what: str) -> Any:
+        """The settings `values` gives (the others at their defaults), checked; SettingTypeError
+        naming the first unknown one."""
+        declared = cls.declared()
+        unknown = sorted(set(values) - set(declared))
+        if unknown:
+            raise SettingTypeError(
+                unknown[0],
+                f"unknown {what} setting {', '.join(unknown)}; the settings are "
+                f"{', '.join(declared)}",
+            )
+        return cls(**values)
+
+
+_DECLARED: dict[type, dict[str, Setting]] = {}  # by class, read once from its fields
+
+
+def _declared(cls: type) -> dict[str, Setting]:
+    if cls not in _DECLARED:
+        declared = {}
+        for f in dataclasses.fields(cls):
+            spec = dict(f.metadata["setting"])
+            spec["flag"] = spec["flag"] or "--" + f.name.replace("_", "-")
+            declared[f.name] = Setting(name=f.name, **spec)
+        _DECLARED[cls] = declared
+    return _DECLARED[cls]
+
+
+@dataclass(frozen=True)
+class NetSettings(_Settings):
+    """The settings of a :class:`~twolayer.TwoLayerNet` that a run may choose (its input and
+    output sizes come from the data)."""
+
+    hidden_size: int = setting(
+        BOOK_HIDDEN_SIZE,
+        Size(),
+        "hidden layer size (default: %(default)s)",
+        flag="--hidden",
+        metavar="H",
+    )
+    weight_init_std: float = setting(
+        0.01, Real(), "weights start as this times randn (default: %(default)s)", metavar="S"
+    )
+    activation: str = setting(
+        "sigmoid",
+        OneOf(ACTIVATIONS, spelled_out=True),
+        "the hidden layer's: sigmoid (chapter 4's network) or relu (chapter 5's) "
+        "(default: %(default)s)",
+    )
+    dtype: str = setting("float64", DType(), "the network's dtype (default: %(default)s)")
+
+
+_GRADIENTS = ("backprop", "numerical")
+_SAMPLINGS = ("replacement", "shuffle")
+_OPTIONAL_COUNT = Int(1, optional=True)
+
+
+@dataclass(frozen=True)
+class TrainSettings(_Settings):
+    """The settings of :func:`~twolayer.training.train`, checked when made."""
+
+    iters_num: int | None = setting(
+        None,
+        Int(0, optional=True),
+        f"iterations (default: {BOOK_ITERS_NUM})",
+        flag="--iters",
+        metavar="N",
+        flag_constraint=Int(1),
+    )
+    epochs: int | None = setting(
+        None, _OPTIONAL_COUNT, "epochs, instead of --iters", metavar="N", flag_constraint=Int(1)
+    )
+    batch_size: int = setting(100, Int(1), "mini-batch size (default: %(default)s)", metavar="N")
+    learning_rate: float = setting(
+        0.1, Real(above=0), "learning rate (default: %(default)s)", flag="--lr", metavar="LR"
+    )
+    gradient: str = setting(
+        "backprop",
+        OneOf(_GRADIENTS),
+        "how to compute the gradient; numerical is the book's slow alternative "
+        "(default: %(default)s)",
+    )
+    seed: int | None = setting(
+        None,
+        Int(0, optional=True),
+        "seed of the initial weights and of all the sampling (default: random)",
+        flag_constraint=Int(0),
+    )
+    sampling: str = setting(
+        "replacement",
+        OneOf(_SAMPLINGS),
+        "mini-batches drawn with replacement (the book's), or the training set shuffled every "
+        "epoch and walked through, each sample once per epoch (default: %(default)s)",
+    )
+    train_size: int | None = setting(
+        None,
+        _OPTIONAL_COUNT,
+        "train on N samples (default: all)",
+        metavar="N",
+        flag_constraint=Int(1),
+    )
+    validation_size: int = setting(
+        0,
+        Int(0),
+        "hold N training samples out, never trained on, and report their accuracy "
+        "(default: %(default)s)",
+        metavar="N",
+    )
+    eval_every: int | None = setting(
+        None,
+        _OPTIONAL_COUNT,
+        "evaluate every K iterations (default: every epoch)",
+        metavar="K",
+        flag_constraint=Int(1),
+    )
+    eval_samples: int | None = setting(
+        None,
+        _OPTIONAL_COUNT,
+        "evaluate on M samples of each set, drawn once (default: all)",
+        metavar="M",
+        flag_constraint=Int(1),
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.iters_num is not None and self.epochs is not None:
+            raise SettingError(
+                "epochs",
+                f"give iters_num or epochs, not both; got iters_num={self.iters_num}, "
+                f"epochs={self.epochs}",
+            )
+
+    def check_data(self, n_train: int, n_test: int) -> None:
+        """Raise SettingError for a size the data cannot give: `n_train` training and `n_test`
+        test samples."""
+        held_out = self.validation_size
+        if held_out >= n_train:
+            raise SettingError(
+                "validation_size",
+                f"validation_size must leave samples to train on: at most {n_train - 1:,} of "
+                f"the {n_train:,} training samples, got {held_out:,}",
+            )
+        available = n_train - held_out
+        if self.train_size is not None and self.train_size > available:
+            less = f" less validation_size {held_out:,}" if held_out else ""
+            raise SettingError(
+                "train_size",
+                f"train_size must be at most {available:,} (the {n_train:,} training "
+                f"samples{less}), got {self.train_size:,}",
+            )
+        if self.eval_samples is not None:
+            sizes = {"training": self.train_size or available, "test": n_test}
+            if held_out:
+                sizes["validation"] = held_out
+            smallest = min(sizes, key=sizes.__getitem__)
+            if self.eval_samples > sizes[smallest]:
+                raise SettingError(
+                    "eval_samples",
+                    f"eval_samples must be at most {sizes[smallest]:,}, the size of the "
+                    f"{smallest} set, got {self.eval_samples:,}",
+                )
+
+
+SETTINGS: dict[str, Setting] = {**TrainSettings.declared(), **NetSettings.declared()}
+"""Every setting by name: training's, then the network's."""

@@ -1,0 +1,190 @@
+"""One run of a sweep wherever it executes (only its settings come in and only its record goes
+out), and the executors that run them: local processes, or a Dask cluster."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import functools
+import importlib
+import os
+import signal
+import socket
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+
+from .._cpus import available_cpus
+from .._threads import get_num_threads, set_num_threads
+from .log import DIVERGED, DONE, FAILED, INTERRUPTED
+from .plan import check_count, split
+
+__all__ = ["dask_executor", "local_executor", "run_one", "share_of_cpus"]
+
+
+def share_of_cpus(workers: int) -> int:
+    """The threads of the core for each of `workers` local processes: an equal share of the CPUs
+    available, at least one, so that the machine is not oversubscribed."""
+    return max(1, available_cpus() // workers)
+
+
+def run_one(
+    settings: Mapping[str, Any], seed: int, threads: int | None = None, data_dir: str | None = None
+) -> dict[str, Any]:
+    """Train a fresh network with `settings` and `seed` on `threads` threads of the core (default:
+    as set), with MNIST from `data_dir` (default: the cache), and return the run's record for
+    runs.jsonl.
+
+    Never raises for the run's own sake: a diverged run is recorded as such, any other error as
+    "failed" with its message. A Ctrl-C during training gives status "interrupted" (not recorded by
+    a sweep)."""
+    from ..datasets import MNIST_CLASSES
+    from ..net import TwoLayerNet
+    from ..training import DivergedError, train
+
+    record: dict[str, Any] = {
+        "settings": dict(settings),
+        "seed": seed,
+        "status": DONE,
+        "error": None,
+    }
+    record["worker"] = f"{socket.gethostname()}:{os.getpid()}"
+    start = time.perf_counter()
+    try:
+        (x_train, t_train), (x_test, t_test) = _mnist(data_dir)
+        net_settings, train_settings = split(settings)
+        net = TwoLayerNet(x_train.shape[1], output_size=MNIST_CLASSES, seed=seed, **net_settings)
+        with _interruptible(), _thread_count(threads):
+            record["threads"] = get_num_threads()
+            history = train(
+                net, x_train, t_train, x_test, t_test, **train_settings, seed=seed, progress=False
+            )
+        record["status"] = INTERRUPTED if history.interrupted else DONE
+    except DivergedError as exc:
+        history, record["status"], record["error"] = exc.history, DIVERGED, str(exc)
+    except Exception as exc:  # the run's failure, recorded; the sweep goes on
+        record.update(
+            status=FAILED,
+            error=f"{type(exc).__name__}: {exc}",
+            wall_time=time.perf_counter() - start,
+        )
+        return record
+    results = asdict(history)
+    record["iterations"] = len(history.train_loss_list)
+    record["iter_per_epoch"] = history.iter_per_epoch
+    record.update(
+        {
+            k: v
+            for k, v in results.items()
+            if k.endswith("_acc_list")
+            or k.startswith("final_")
+            or k in ("epoch_iters", "wall_time")
+        }
+    )
+    return record
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist(
+    data_dir: str | None,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """MNIST, loaded once per worker process and kept for its next runs."""
+    from ..datasets import load_mnist
+
+    return load_mnist(data_dir=data_dir)
+
+
+@contextlib.contextmanager
+def _thread_count(threads: int | None) -> Iterator[None]:
+    """The core on `threads` threads (None: as it is) for the block; as it was afterwards, so that
+    an in-process run leaves the caller's setting alone."""
+    before = get_num_threads()
+    if threads is not None:
+        set_num_threads(threads)
+    try:
+        yield
+    finally:
+        set_num_threads(before)
+
+
+_ignoring_ctrl_c_when_idle = False  # set in local worker processes by _init_worker
+
+
+def _init_worker(threads: int) -> None:
+    """Start a local worker process: its share of the cores, and Ctrl-C ignored between runs, so
+    that a Ctrl-C stops the runs in progress (see _interruptible) but never kills a worker waiting
+    for work."""
+    global _ignoring_ctrl_c_when_idle
+    set_num_threads(threads)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _ignoring_ctrl_c_when_idle = True
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """In a local worker process, let Ctrl-C reach train() (which then stops cleanly) during the
+    run.
+    """
+    if not _ignoring_ctrl_c_when_idle:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def local_executor(workers: int, threads_per_worker: int | None = None) -> cf.ProcessPoolExecutor:
+    """`workers` local processes, each with `threads_per_worker` threads of the core (default: an
+    equal share of the CPUs, at least one), so that the machine is not oversubscribed. Use it in a
+    ``with`` block."""
+    import multiprocessing
+
+    check_count("workers", workers)
+    if threads_per_worker is None:
+        threads_per_worker = share_of_cpus(workers)
+    check_count("threads_per_worker", threads_per_worker)
+    # "spawn": a fresh interpreter, not a fork of one whose core has threads running (and the same
+    # on every OS).
+    return cf.ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(threads_per_worker,),
+    )
+
+
+@contextlib.contextmanager
+def dask_executor(address: str, *, timeout: float = 10.0) -> Iterator[tuple[cf.Executor, int]]:
+    """Connect to the Dask scheduler at `address` (``tcp://host:8786``); yield an executor that runs
+    on its workers and how many runs they run at once (their threads). Close the connection at the
+    end of the ``with`` block.
+
+    Raises ImportError (saying how to install Dask) without it, ConnectionError when the scheduler
+    cannot be reached or no worker joins it within `timeout` seconds."""
+    try:  # imported by name: Dask has no type annotations to check against
+        distributed: Any = importlib.import_module("distributed")
+    except ImportError:
+        raise ImportError(
+            "running on a Dask cluster needs Dask, an optional extra: pip install 'twolayer[dask]'"
+        ) from None
+    try:
+        client = distributed.Client(address, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ConnectionError(
+            f"cannot reach a Dask scheduler at {address!r} within {timeout} s: {exc}"
+        ) from None
+    try:
+        try:
+            client.wait_for_workers(1, timeout=timeout)
+        except (OSError, TimeoutError) as exc:
+            raise ConnectionError(
+                f"no Dask worker joined the scheduler at {address!r} within {timeout} s"
+            ) from exc
+        yield client.get_executor(pure=False), sum(client.nthreads().values())
+    finally:
+        client.close()
