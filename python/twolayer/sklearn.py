@@ -108,9 +108,9 @@ _SUPPLIED = {
     "gradient": "backprop always: the numerical gradient is for checking it, not for fitting",
 }
 # The estimator's own defaults. scikit-learn's estimators shuffle every epoch (the book samples with
-# replacement). The book's weight_init_std=0.01
-# suits MNIST (600 steps an epoch); on small data its sigmoid plateau outlasts the stopping rule
-# (make_blobs' 300 samples, 3 steps an epoch: 35% accuracy), where 0.1 learns (92%; digits 97%).
+# replacement). The book's weight_init_std=0.01 suits MNIST (600 steps an epoch); on small data its
+# sigmoid plateau outlasts the stopping rule (make_blobs' 300 samples, 3 steps an epoch: 35%
+# accuracy), where 0.1 learns (92%; digits 97%).
 _DEFAULTS = {"sampling": "shuffle", "weight_init_std": 0.1}
 
 
