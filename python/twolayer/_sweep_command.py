@@ -29,6 +29,7 @@ from .datasets import load_mnist
 from .settings import SETTINGS, SettingError
 from .sweep import (
     FAILED,
+    FolderBusyError,
     dask_executor,
     local_executor,
     parse_value,
@@ -152,7 +153,7 @@ def _sweep(args: argparse.Namespace) -> int:
                 threads=threads,
                 data_dir=args.data_dir,
             )
-    except (ImportError, ConnectionError) as exc:  # no Dask, or no cluster there
+    except (ImportError, ConnectionError, FolderBusyError) as exc:  # no Dask or cluster; --out taken
         return _usage_error(exc)
     except cf.BrokenExecutor:
         died = f"a worker process died; the runs finished so far are kept in {args.out}"

@@ -197,6 +197,8 @@ def _train(args: argparse.Namespace) -> int:
     try:  # what only the data can tell (a --train-size larger than it), before anything is written
         settings = TrainSettings(**{name: getattr(args, name) for name in TrainSettings.declared()})
         settings.check_data(len(x_train), len(x_test))
+        sizes = (x_train.shape[1], args.hidden_size, MNIST_CLASSES)
+        settings.check_net(args.dtype, sizes, len(x_train))
     except SettingError as exc:
         args.command_parser.error(f"argument {SETTINGS[exc.setting].flag}: {exc}")
     try:

@@ -93,6 +93,9 @@ def train(
     _check_data(x_train, t_train, x_test, t_test)
     checked = TrainSettings(**settings)
     checked.check_data(len(x_train), len(x_test))
+    input_size, hidden_size = net.params["W1"].shape
+    sizes = (input_size, hidden_size, net.params["W2"].shape[1])
+    checked.check_net(net.params["W1"].dtype, sizes, len(x_train))
     return _fit(net, (x_train, t_train), (x_test, t_test), checked, progress)
 
 

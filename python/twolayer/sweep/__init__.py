@@ -15,7 +15,8 @@ found there, so an interrupted sweep resumes where it stopped."""
 
 from __future__ import annotations
 
-from .log import DIVERGED, DONE, FAILED, INTERRUPTED, RUNS_FILE, RunLog
+from .lock import FolderBusyError
+from .log import DIVERGED, DONE, FAILED, INTERRUPTED, RUNS_FILE, RunLog, check_record
 from .plan import LogRange, Run, check_settings, parse_value, plan_runs, setting_names, settings_key
 from .report import CURVES_PNG, FINALS_PNG, SUMMARY_CSV, SUMMARY_MD, summarise, write_reports
 from .running import SweepResult, run_sweep, sweep
@@ -27,6 +28,7 @@ __all__ = [
     "DONE",
     "FAILED",
     "FINALS_PNG",
+    "FolderBusyError",
     "INTERRUPTED",
     "RUNS_FILE",
     "SUMMARY_CSV",
@@ -35,6 +37,7 @@ __all__ = [
     "Run",
     "RunLog",
     "SweepResult",
+    "check_record",
     "check_settings",
     "dask_executor",
     "local_executor",
