@@ -181,7 +181,7 @@ class RunLog:
             check_record(record)
             return {Run(record["settings"], record["seed"]).key: record}
         except ValueError as exc:
-            raise ValueError(f"{self.path}, line {number}: not a run's record ({exc}): {line[:80]!r}") from None
+            raise ValueError(f"{self.path}, line {number}: not a run record ({exc}): {line[:80]!r}") from None
 
     def append(self, record: Mapping[str, Any]) -> None:
         data = (json.dumps(record, allow_nan=False) + "\n").encode()

@@ -246,9 +246,13 @@ def _probe(distributed: Any, address: str, timeout: float) -> None:
             raise ConnectionError(
                 f"no Dask scheduler answered at {address!r} within {timeout} s"
             ) from None
-        except Exception as exc:  # garbage, a frame too large, a refused connection
+        except OSError as exc:  # refused, closed
             raise ConnectionError(
-                f"no Dask scheduler at {address!r}: {type(exc).__name__}: {exc}"
+                f"cannot reach a Dask scheduler at {address!r} within {timeout} s: {exc}"
+            ) from None
+        except Exception as exc:  # garbage, a frame too large to hold
+            raise ConnectionError(
+                f"the peer at {address!r} is not a Dask scheduler: {type(exc).__name__}: {exc}"
             ) from None
     if not isinstance(identity, dict) or identity.get("type") != "Scheduler":
         raise ConnectionError(
