@@ -292,7 +292,9 @@ def _against(server: socket.socket, tmp_path: Path) -> tuple[int, float]:
 
 
 def test_a_silent_scheduler_is_a_usage_error_within_the_timeout(peer, tmp_path, capsys):
-    pytest.importorskip("distributed", reason="Dask is an optional extra: pip install 'twolayer[dask]'")
+    pytest.importorskip(
+        "distributed", reason="Dask is an optional extra: pip install 'twolayer[dask]'"
+    )
     server, _ = peer
     status, seconds = _against(server, tmp_path)
     assert status == 2 and seconds < 5
@@ -308,7 +310,9 @@ def test_a_silent_scheduler_is_a_usage_error_within_the_timeout(peer, tmp_path, 
     ids=["a 2**62-byte frame", "garbage"],
 )
 def test_a_garbage_speaking_scheduler_is_a_usage_error_naming_it(peer, tmp_path, capsys, reply):
-    pytest.importorskip("distributed", reason="Dask is an optional extra: pip install 'twolayer[dask]'")
+    pytest.importorskip(
+        "distributed", reason="Dask is an optional extra: pip install 'twolayer[dask]'"
+    )
     server, replies = peer
     replies.append(reply)
     status, seconds = _against(server, tmp_path)

@@ -153,7 +153,11 @@ def _sweep(args: argparse.Namespace) -> int:
                 threads=threads,
                 data_dir=args.data_dir,
             )
-    except (ImportError, ConnectionError, FolderBusyError) as exc:  # no Dask or cluster; --out taken
+    except (
+        ImportError,
+        ConnectionError,
+        FolderBusyError,
+    ) as exc:  # no Dask or cluster; --out taken
         return _usage_error(exc)
     except cf.BrokenExecutor:
         died = f"a worker process died; the runs finished so far are kept in {args.out}"

@@ -77,8 +77,8 @@ class History:
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
         """The history as JSON (non-finite losses as null, since JSON has no NaN); also written to
-        `path` if given, where a run of more than a million iterations keeps its losses beside it
-        (``history.losses.npy`` beside ``history.json``: 8 bytes each), the JSON naming that file."""
+        `path` if given, where a run of more than a million iterations keeps its losses beside
+        it (``history.losses.npy`` beside ``history.json``: 8 bytes each), the JSON naming it."""
         data = asdict(self)
         data["train_loss_list"] = [x if math.isfinite(x) else None for x in self.train_loss_list]
         if path is not None and len(self.train_loss_list) > INLINE_LOSSES:  # beside, compactly
@@ -127,9 +127,11 @@ def _losses_beside(path: Path, data: dict[str, Any]) -> list[float | None]:
     of at most its ``iters_num`` losses."""
     expected = losses_path(path)
     if data["train_loss_list"] != expected.name:
-        raise ValueError(f"train_loss_list must name {expected.name!r}, got {data['train_loss_list']!r}")
+        raise ValueError(
+            f"train_loss_list must name {expected.name!r}, got {data['train_loss_list']!r}"
+        )
     iters = data.get("iters_num")
-    if not _is_int(iters) or iters < 0:
+    if not isinstance(iters, int) or isinstance(iters, bool) or iters < 0:
         raise ValueError(f"iters_num must be an int >= 0, got {reprlib.repr(iters)}")
     return read_losses(expected, iters)
 

@@ -516,7 +516,8 @@ def batch_bytes(dtype: Any, sizes: tuple[int, int, int]) -> int:
     """The memory of one sample of a training step: its index and label (int64), its image, and
     the hidden and output layers' activations and gradients (three of each) in `dtype`."""
     D, H, C = sizes
-    return 16 + np.dtype(dtype).itemsize * (D + 3 * H + 3 * C)
+    itemsize: int = np.dtype(dtype).itemsize
+    return 16 + itemsize * (D + 3 * H + 3 * C)
 
 
 def physical_memory() -> int | None:

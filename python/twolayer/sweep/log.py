@@ -68,13 +68,21 @@ def _text(value: Any) -> bool:
 SCHEMA: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
     "settings": (True, lambda v: isinstance(v, dict) and all(map(_text, v)), "a JSON object"),
     "seed": (True, _count, "a non-negative integer"),
-    "status": (True, lambda v: v in (DONE, DIVERGED, FAILED), f"{DONE!r}, {DIVERGED!r} or {FAILED!r}"),
+    "status": (
+        True,
+        lambda v: v in (DONE, DIVERGED, FAILED),
+        f"{DONE!r}, {DIVERGED!r} or {FAILED!r}",
+    ),
     "error": (False, _optional(_text), "text or null"),
     "worker": (False, _optional(_text), "text or null"),
     "threads": (False, _optional(_count), "a non-negative integer or null"),
     "iterations": (False, _count, "a non-negative integer"),
     "iter_per_epoch": (False, lambda v: _is_number(v) and v > 0, "a positive number"),
-    "wall_time": (False, _optional(lambda v: _is_number(v) and v >= 0), "a non-negative number or null"),
+    "wall_time": (
+        False,
+        _optional(lambda v: _is_number(v) and v >= 0),
+        "a non-negative number or null",
+    ),
     "epoch_iters": (False, _list_of(_count), "a list of non-negative integers"),
     **{
         f"{part}_acc_list": (False, _list_of(_accuracy), "a list of numbers in [0, 1]")
@@ -150,7 +158,9 @@ class RunLog:
         if not os.path.lexists(self.path):
             return {}
         if stat.S_ISLNK(os.lstat(self.path).st_mode):
-            raise ValueError(f"{self.path} is a symbolic link; runs.jsonl must be the sweep's own file")
+            raise ValueError(
+                f"{self.path} is a symbolic link; runs.jsonl must be the sweep's own file"
+            )
         line_bound = max((record_bound(run.settings) for run in runs), default=_RECORD_BYTES)
         lines_bound = RECORDS_PER_RUN * len(runs)
         records: dict[str, dict[str, Any]] = {}
@@ -160,12 +170,16 @@ class RunLog:
                 number = len(complete) + 1
                 if not line.endswith(b"\n"):
                     if len(line) > line_bound:
-                        raise ValueError(f"{self.path}, line {number}: longer than a run's record ({line_bound:,} bytes)")
+                        raise ValueError(
+                            f"{self.path}, line {number}: longer than a run's record "
+                            f"({line_bound:,} bytes)"
+                        )
                     break  # torn: the run will run again
                 if number > lines_bound:
                     raise ValueError(
-                        f"{self.path}: more than the {lines_bound} records that this sweep's {len(runs)} "
-                        "runs make; was this folder used by another sweep? Give another --out"
+                        f"{self.path}: more than the {lines_bound} records that this sweep's "
+                        f"{len(runs)} runs make; was this folder used by another sweep? Give "
+                        "another --out"
                     )
                 records.update(self._parse(number, line))
                 complete.append(line)
@@ -181,11 +195,15 @@ class RunLog:
             check_record(record)
             return {Run(record["settings"], record["seed"]).key: record}
         except ValueError as exc:
-            raise ValueError(f"{self.path}, line {number}: not a run record ({exc}): {line[:80]!r}") from None
+            raise ValueError(
+                f"{self.path}, line {number}: not a run record ({exc}): {line[:80]!r}"
+            ) from None
 
     def append(self, record: Mapping[str, Any]) -> None:
         data = (json.dumps(record, allow_nan=False) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
+        fd = os.open(
+            self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666
+        )
         try:
             written = 0
             # One write in practice; a partial one continues where it stopped.

@@ -4,10 +4,10 @@ finished run, Ctrl-C stopping cleanly, and the reports written at the end."""
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import functools
 import itertools
 import multiprocessing
-import contextlib
 import os
 import signal
 import sys
@@ -84,9 +84,9 @@ def run_sweep(
     executor's workers only send records back.
 
     Ctrl-C, or SIGTERM, stops the sweep: runs not yet started are cancelled, those in progress are
-    waited for (a second Ctrl-C abandons them), and every finished run is kept. A broken executor (a local worker
-    process killed) raises ``concurrent.futures.BrokenExecutor`` after the reports are written; in
-    both cases the same call resumes."""
+    waited for (a second Ctrl-C abandons them), and every finished run is kept. A broken executor
+    (a local worker process killed) raises ``concurrent.futures.BrokenExecutor`` after the reports
+    are written; in both cases the same call resumes."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with holding(out), _terminate_as_ctrl_c():
