@@ -11,15 +11,15 @@ it applies) side by side in one run, and reports their ratios.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
+from common import Bench, Row, fmt_time
 
 import twolayer
 from twolayer import TwoLayerNet
@@ -38,12 +38,7 @@ def _block(call: Callable[[], object], calls: int) -> float:
     return float(np.median(seconds))
 
 
-Check = Callable[[str, float, float], dict]  # run.py's check(what, difference, tolerance)
-
-
-def interleaved(
-    x: np.ndarray, t: np.ndarray, threads: int, check: Check, calls: int = 100
-) -> dict[str, Any]:
+def interleaved(bench: Bench, x: np.ndarray, t: np.ndarray, calls: int = 100) -> Row:
     """Rounds of a block of core gradients, then a block of NumPy reference gradients; for each
     thread count, the median per call of every round."""
     ours = TwoLayerNet(784, 50, 10, seed=0)
@@ -53,12 +48,12 @@ def interleaved(
         float(np.abs(got[k] - expected[k]).max() / np.abs(expected[k]).max()) for k in expected
     )
     rounds: dict[str, list[float]] = {"ours": [], "ours, 1 thread": [], "numpy": []}
-    for name, count in (("ours", threads), ("ours, 1 thread", 1)):
+    for name, count in (("ours", bench.threads), ("ours, 1 thread", 1)):
         twolayer.set_num_threads(count)
         for _ in range(ROUNDS):
             rounds[name].append(_block(lambda: ours.gradient(x, t), calls))
             rounds["numpy"].append(_block(lambda: numpy_net.gradient(x, t), calls))
-    twolayer.set_num_threads(threads)
+    twolayer.set_num_threads(bench.threads)
     return {
         "benchmark": "shared: interleaved with NumPy",
         "case": f"gradient, batch 100, float64; {ROUNDS} rounds of {calls} calls, then {calls} NumPy gradients",
@@ -66,7 +61,7 @@ def interleaved(
         "worst_round": {name: max(r) for name, r in rounds.items()},
         "rounds": rounds,
         "agreement": {
-            "ours": check("shared: interleaved gradient against NumPy", difference, 1e-9)
+            "ours": bench.check("shared: interleaved gradient against NumPy", difference, 1e-9)
         },
     }
 
@@ -112,7 +107,7 @@ def _spinner() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
-def processes(mnist: Path, iters: int, repeats: int, check: Check) -> list[dict[str, Any]]:
+def processes(bench: Bench, iters: int, repeats: int) -> list[Row]:
     """Two training runs at once, and one beside a spinning process; default threads against
     --num-threads 1, taking turns, medians of `repeats`. The runs must reach the same accuracy."""
     seconds: dict[str, dict[str, list[float]]] = {"two": {}, "busy": {}}
@@ -121,11 +116,11 @@ def processes(mnist: Path, iters: int, repeats: int, check: Check) -> list[dict[
         outs = [Path(tmp) / "a", Path(tmp) / "b"]
         for _ in range(repeats):
             for name, threads in (("ours", None), ("ours, 1 thread", 1)):
-                two = [_train_command(mnist, iters, threads, out) for out in outs]
+                two = [_train_command(bench.mnist, iters, threads, out) for out in outs]
                 seconds["two"].setdefault(name, []).append(_wall(two))
                 spinner = _spinner()
                 try:
-                    busy = _wall([_train_command(mnist, iters, threads, outs[0])])
+                    busy = _wall([_train_command(bench.mnist, iters, threads, outs[0])])
                 finally:
                     spinner.kill()
                     spinner.wait()
@@ -143,7 +138,7 @@ def processes(mnist: Path, iters: int, repeats: int, check: Check) -> list[dict[
     }
     # The thread count changes the gradient's rounding only: the outcomes must agree.
     agreement = {
-        "ours": check(
+        "ours": bench.check(
             "shared: final test accuracy, default threads against 1 thread",
             abs(accuracy["ours"] - accuracy["ours, 1 thread"]),
             0.01 if iters >= 1000 else 0.05,
@@ -161,22 +156,20 @@ def processes(mnist: Path, iters: int, repeats: int, check: Check) -> list[dict[
     ]
 
 
-def bench_shared(
-    data: tuple, mnist: Path, threads: int, quick: bool, check: Check
-) -> list[dict[str, Any]]:
+def bench_shared(bench: Bench) -> list[Row]:
     """The scenarios above; the two with `twolayer train` only when MNIST was found."""
-    x_train, t_train = data[0], data[1]
+    x_train, t_train = bench.data.x_train, bench.data.t_train
     batch = np.random.default_rng(6).choice(len(x_train), 100)
     x, t = x_train[batch], t_train[batch]
-    rows = [interleaved(x, t, threads, check, calls=10 if quick else 100)]
-    if data[4].startswith("MNIST from"):  # the files are there (not load_data's random stand-in)
-        rows += processes(mnist, 20 if quick else 3000, 1 if quick else 3, check)
+    rows = [interleaved(bench, x, t, calls=10 if bench.quick else 100)]
+    if bench.data.from_files:  # not load_data's random stand-in: `twolayer train` needs the files
+        rows += processes(bench, 20 if bench.quick else 3000, 1 if bench.quick else 3)
     for row in rows:
         row["dtype"] = "float64"
     return rows
 
 
-def shared_table(rows: list[dict[str, Any]], fmt_time: Callable[[float], str]) -> str:
+def shared_table(rows: list[Row], bench: Bench) -> str:
     out = [
         "| scenario | case | ours (default threads) | ours, 1 thread | default / 1 thread | NumPy | NumPy / ours |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -195,14 +188,12 @@ def shared_table(rows: list[dict[str, Any]], fmt_time: Callable[[float], str]) -
 
 
 if __name__ == "__main__":  # the shared-machine section alone: python bench/shared.py [--quick]
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import run
+    from common import DEFAULT_MNIST, available_cpus, load_data
 
     quick = "--quick" in sys.argv
-    data = run.load_data(run.DEFAULT_MNIST, quick)
-    threads = len(os.sched_getaffinity(0))
-    rows = bench_shared(data, run.DEFAULT_MNIST, threads, quick, run.check)
-    print(shared_table(rows, run.fmt_time))
+    bench = Bench(load_data(DEFAULT_MNIST, quick), quick, available_cpus(), False, DEFAULT_MNIST)
+    rows = bench_shared(bench)
+    print(shared_table(rows, bench))
     for row in rows:
         print(
             row["benchmark"],

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from twolayer import get_num_threads
+from twolayer import get_num_threads, show_config
 from twolayer.sweep import Run, dask_executor, local_executor, plan_runs, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,8 +102,9 @@ def main(argv=None):
         print("Dask is not installed (pip install 'twolayer[dask]'): its row is left out.\n")
 
     print(f"# Sweep throughput: {count} runs of {iters:,} iterations (hidden 50, batch 100)\n")
+    runtime = show_config("dicts")["runtime"]  # the machine and kernels as the core reports them
     print(
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
+        f"{runtime['cpu']}, {os.cpu_count()} CPUs; kernels: {runtime['kernels']['float64']}; "
         f"{get_num_threads()} threads by default; Python {platform.python_version()}.\n",
         flush=True,
     )

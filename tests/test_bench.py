@@ -1,4 +1,5 @@
-"""bench/run.py --quick: every benchmark runs and every comparison agrees (no speed is asserted)."""
+"""bench/run.py --quick: every benchmark runs and every comparison agrees (no speed is asserted), and
+says it is a smoke test; its figures; bench/sweep.py --quick."""
 
 from __future__ import annotations
 
@@ -6,6 +7,11 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+from PIL import Image
+
+import twolayer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,6 +52,20 @@ def test_quick_benchmarks_run_and_agree(tmp_path, mnist_dir_if_any):
         assert row["agreement"] and all(a["agree"] for a in row["agreement"].values()), row
     assert "| benchmark |" in done.stdout  # the markdown table
     assert "| sigmoid / ReLU |" in done.stdout  # the activations side by side
+    # A smoke test, and says so: no peak, no share of it, no distance from the limit.
+    assert done.stdout.startswith("# twolayer benchmarks: smoke test (--quick)")
+    assert "not a measurement" in done.stdout
+    assert "Peak (" not in done.stdout and "% of peak" not in done.stdout
+    assert "distance from the limit" not in done.stdout
+    # The machine as the core reports it.
+    assert (
+        results["machine"]["kernels"]
+        == twolayer.show_config("dicts")["runtime"]["kernels"]["float64"]
+    )
+    assert results["machine"]["build"] == twolayer.show_config("dicts")["build"]
+    for figure in ("scaling", "runs"):  # beside the JSON
+        with Image.open(tmp_path / f"results-{figure}.png") as image:
+            assert image.format == "PNG" and image.width > 400 and image.height > 300
 
 
 def test_quick_sweep_benchmark_runs_and_agrees(mnist_dir, tmp_path):
@@ -60,3 +80,40 @@ def test_quick_sweep_benchmark_runs_and_agrees(mnist_dir, tmp_path):
     assert results["agree"] and results["runs"] == 4
     assert {"sequential, default threads", "--workers 2"} <= set(results["median"])
     assert "| --workers 2 |" in done.stdout
+
+
+@pytest.fixture
+def figures():
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import figures
+
+        yield figures
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+
+
+def _scaling_row(dtype, batch, hidden, seconds):
+    return {"benchmark": "scaling: gradient", "dtype": dtype, "batch": batch, "hidden": hidden,
+            "seconds": seconds}  # fmt: skip
+
+
+def test_figures_of_the_rows_there_are(figures, tmp_path):
+    json_path = tmp_path / "out.json"
+    scaling = [
+        _scaling_row(dtype, n, h, {"ours": 1e-6 * n * h, "numpy": 3e-6 * n * h, "torch": 2e-6 * n * h})
+        for dtype in ("float64", "float32") for n in (1, 100) for h in (50, 100)
+    ]  # fmt: skip
+    assert figures.draw({"rows": scaling, "quick": False}, json_path) == [
+        tmp_path / "out-scaling.png"
+    ]
+    run = {"seconds": 2.0, "limit": {"fmas": 1e9, "seconds_at_peak": 0.1}}
+    whole = {"benchmark": "the book's full run", "dtype": "float64",
+             "runs": {"ours": {"seconds": 3.0}, "ours, train": run, "numpy": {"seconds": 9.0}}}  # fmt: skip
+    drawn = figures.draw({"rows": [*scaling, whole], "quick": True}, json_path)
+    assert drawn == [tmp_path / "out-scaling.png", tmp_path / "out-runs.png"]
+    for path in drawn:
+        with Image.open(path) as image:
+            assert image.format == "PNG"
+    assert figures.draw({"rows": [], "quick": True}, tmp_path / "none.json") == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out-runs.png", "out-scaling.png"]

@@ -1,10 +1,14 @@
-"""TwoLayerNet.save / TwoLayerNet.load: round trips, atomic writes, and clear errors for wrong or damaged files."""
+"""TwoLayerNet.save / TwoLayerNet.load: round trips, atomic writes, and clear errors for wrong or damaged files;
+copies and pickles, which go through the same format."""
 
 from __future__ import annotations
 
+import copy
 import io
 import math
+import multiprocessing
 import os
+import pickle
 import re
 import struct
 import zipfile
@@ -14,6 +18,7 @@ import numpy as np
 import pytest
 from isolation import measured, sanitized
 
+import twolayer
 from twolayer import TwoLayerNet, serialization
 
 
@@ -398,3 +403,73 @@ def test_load_refuses_compressed_files(tmp_path):
         ValueError, match="is compressed; a TwoLayerNet file stores its arrays as they are"
     ):
         TwoLayerNet.load(path)
+
+
+# --- Copies and pickles: through the save format -------------------------------------------------
+
+
+def _copies(net):
+    """The three ways to copy a network: pickle, copy.deepcopy and copy.copy."""
+    return {
+        "pickle": pickle.loads(pickle.dumps(net)),
+        "deepcopy": copy.deepcopy(net),
+        "copy": copy.copy(net),
+    }
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+def test_copies_are_equal_and_independent(dtype, activation):
+    net = TwoLayerNet(6, 4, 3, dtype=dtype, seed=1, activation=activation)
+    x = np.random.default_rng(2).random((5, 6))
+    for how, twin in _copies(net).items():
+        assert (
+            type(twin) is TwoLayerNet and twin.dtype == dtype and twin.activation == activation
+        ), how
+        assert (twin.input_size, twin.hidden_size, twin.output_size) == (6, 4, 3), how
+        for key in net.params:
+            np.testing.assert_array_equal(twin.params[key], net.params[key], err_msg=how)
+            assert not np.shares_memory(twin.params[key], net.params[key]), how
+        np.testing.assert_array_equal(twin.predict(x), net.predict(x), err_msg=how)
+        twin.params["W1"] += (
+            1  # changing the copy changes not the original, and the copy's views are its own
+        )
+        assert not np.array_equal(twin.params["W1"], net.params["W1"]), how
+        np.testing.assert_array_equal(twin.predict(x), twin._core.predict(x), err_msg=how)
+        assert not np.array_equal(twin.predict(x), net.predict(x)), how
+
+
+def _predict_in_child(pickled: bytes, x: np.ndarray) -> np.ndarray:
+    return pickle.loads(pickled).predict(x)
+
+
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+def test_a_pickled_net_predicts_the_same_in_another_process(start_method, dtype):
+    net = TwoLayerNet(6, 4, 3, dtype=dtype, seed=1)
+    x = np.random.default_rng(2).random((5, 6))
+    with multiprocessing.get_context(start_method).Pool(1) as pool:
+        in_child = pool.apply(_predict_in_child, (pickle.dumps(net), x))
+    np.testing.assert_array_equal(in_child, net.predict(x))
+
+
+def test_damaged_pickles_are_clear_errors():
+    pickled = pickle.dumps(TwoLayerNet(6, 4, 3, seed=1))
+    saved = io.BytesIO()
+    TwoLayerNet(6, 4, 3, seed=1).save(saved)
+    damaged = pickled.replace(saved.getvalue()[-40:], bytes(40))
+    with pytest.raises(
+        ValueError, match="cannot unpickle a TwoLayerNet .damaged, or pickled by another version"
+    ):
+        pickle.loads(damaged)
+    with pytest.raises(
+        ValueError, match="format is 'twolayer.TwoLayerNet/9', expected 'twolayer.TwoLayerNet/2'"
+    ):
+        pickle.loads(pickle.dumps(_PickledByANewerVersion()))
+
+
+class _PickledByANewerVersion:
+    """Pickles as a TwoLayerNet would, whose save format is a newer one."""
+
+    def __reduce__(self):
+        saved = io.BytesIO()
+        np.savez(saved, format=np.str_("twolayer.TwoLayerNet/9"))
+        return (twolayer.net._from_saved, (TwoLayerNet, saved.getvalue()))

@@ -17,6 +17,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "build_info.hpp"
 #include "kernels.hpp"
 #include "net.hpp"
 #include "parallel.hpp"
@@ -424,6 +425,24 @@ void bind_net(py::module_& m, const char* name) {
            py::arg("method") = "incremental", py::arg("h") = 1e-4);
 }
 
+// The core's BuildInfo as a dict, for twolayer.show_config().
+py::dict build_info_dict() {
+  const twolayer::BuildInfo info = twolayer::build_info();
+  py::dict d;
+  d["compiler"] = info.compiler;
+  d["build_type"] = info.build_type;
+  d["cplusplus"] = info.cplusplus;
+  d["avx2_built"] = info.avx2_built;
+  d["native"] = info.native;
+  d["sanitized"] = info.sanitized;
+  d["cpu_avx2_fma"] = info.cpu_avx2_fma;
+  py::dict running;
+  running["float32"] = info.float32_kernels;
+  running["float64"] = info.float64_kernels;
+  d["kernels"] = running;
+  return d;
+}
+
 }  // namespace
 
 // Exported under a C name, unlike the rest of the extension: threadpoolctl's controller of the
@@ -449,4 +468,7 @@ PYBIND11_MODULE(_core, m) {
         "Use up to n threads (n >= 1) in the core's parallel loops.");
   m.def("get_num_threads", &twolayer::num_threads,
         "The number of threads the core's parallel loops may use.");
+  m.def("build_info", &build_info_dict,
+        "How the core was built and which kernel set each dtype runs (read-only, for bug "
+        "reports): see twolayer.show_config().");
 }

@@ -18,8 +18,9 @@ except ImportError as exc:  # pragma: no cover - only without a built extension
         "--no-build-isolation -Cbuild-dir=build -e .`)."
     ) from exc
 
+from ._config import show_config
 from ._threads import get_num_threads, set_num_threads
 from .net import TwoLayerNet
 
-__all__ = ["TwoLayerNet", "get_num_threads", "set_num_threads"]
+__all__ = ["TwoLayerNet", "get_num_threads", "set_num_threads", "show_config"]
 __version__ = "0.1.0"

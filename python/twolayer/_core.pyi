@@ -1,5 +1,7 @@
 """Type stubs for twolayer's C++ extension. Use twolayer.TwoLayerNet rather than these classes."""
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -66,3 +68,4 @@ class Net32:
 
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
+def build_info() -> dict[str, Any]: ...
