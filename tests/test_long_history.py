@@ -4,50 +4,45 @@ beside its history.json, verified on read."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import textwrap
 
 import numpy as np
 import pytest
+from isolation import measured
 
 from twolayer.history import History
 
 ITERS = 3_500_000
 
-# Written and re-plotted in a child, whose peak memory is measured there.
-_CHILD = textwrap.dedent(
+# Written in a child, then re-plotted there, the plot's memory growth measured.
+_WRITE = textwrap.dedent(
     f"""
-    import resource, sys
-    import numpy as np
+    import gc
     from twolayer.cli import main
     from twolayer.history import History
+    out = OUT
     losses = np.random.default_rng(0).random({ITERS}).tolist()
     losses[7] = float("nan")
-    history = History(iters_num={ITERS}, batch_size=100, learning_rate=0.1, gradient="backprop",
+    History(iters_num={ITERS}, batch_size=100, learning_rate=0.1, gradient="backprop",
         seed=0, input_size=784, hidden_size=50, output_size=10, dtype="float64", train_size=60000,
         test_size=10000, iter_per_epoch=600.0, train_loss_list=losses, train_acc_list=[0.5],
-        test_acc_list=[0.5], epoch_iters=[0], epoch_times=[1.0])
-    history.to_json(sys.argv[1] + "/history.json")
-    del history, losses
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    status = main(["plot", sys.argv[1] + "/history.json"])
-    print(status, before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        test_acc_list=[0.5], epoch_iters=[0], epoch_times=[1.0]).to_json(out + "/history.json")
+    del losses
+    gc.collect()
     """
 )
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="peak memory from the resource module")
 def test_a_3_5_million_iteration_history_is_written_and_replotted_in_bounded_memory(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(tmp_path)], capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr
-    status, _, peak_kib = map(int, done.stdout.split()[-3:])
-    assert status == 0 and (tmp_path / "loss.png").exists()
+    plot = "assert main(['plot', out + '/history.json']) == 0"
+    result = measured(plot, setup=_WRITE.replace("OUT", repr(str(tmp_path))), timeout=300)
+    assert result["error"] is None, result
+    assert (tmp_path / "loss.png").exists()
     assert (tmp_path / "history.losses.npy").stat().st_size < 8 * ITERS + 1024
     assert (tmp_path / "history.json").stat().st_size < 2**20  # the evaluations only
-    assert peak_kib * 1024 < 600 * 2**20  # the plot's peak, generating the losses included
+    assert result["growth_mb"] < 400, result  # reading and drawing 3.5 million losses
     again = History.from_json(tmp_path / "history.json")
     assert len(again.train_loss_list) == ITERS and np.isnan(again.train_loss_list[7])
 
