@@ -490,13 +490,14 @@ class TrainSettings(_Settings):
         samples = self.batch_size
         if self.sampling == "shuffle":  # a batch is never more than the samples trained on
             samples = min(samples, self.train_size or n_train - self.validation_size)
-        needed = samples * batch_bytes(dtype, sizes)
-        memory = physical_memory()
-        if memory is not None and needed > memory:
+        each, memory = batch_bytes(dtype, sizes), physical_memory()
+        # Not even one sample fitting is the network's size, which its own check refuses.
+        if memory is not None and each <= memory < samples * each:
             raise SettingError(
                 "batch_size",
-                f"batch_size {self.batch_size:,} needs about {needed / 2**30:,.1f} GiB for a "
-                f"mini-batch, more than this machine's {memory / 2**30:,.1f} GiB of memory",
+                f"batch_size {self.batch_size:,} needs about {samples * each / 2**30:,.1f} GiB "
+                f"for a mini-batch, more than this machine's {memory / 2**30:,.1f} GiB of memory "
+                f"(at most {memory // each:,} samples)",
             )
 
 

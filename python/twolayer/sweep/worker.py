@@ -135,18 +135,26 @@ def _die_with_parent(parent: int) -> None:
     that no worker outlives its sweep, holding memory and the caller's output pipe. On Linux the
     kernel's parent-death signal; elsewhere a thread waiting on the pipe multiprocessing keeps to
     the parent, which closes when the parent ends."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0:
-            if os.getppid() != parent:  # the parent ended before the signal was asked for
-                os._exit(1)
-            return
+    if sys.platform.startswith("linux") and _parent_death_signal():
+        if os.getppid() != parent:  # the parent ended before the signal was asked for
+            os._exit(1)
+        return
     watched = multiprocessing.parent_process()
     if watched is not None:
         threading.Thread(target=_exit_after, args=(watched.sentinel,), daemon=True).start()
 
 
 _PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
+
+
+def _parent_death_signal() -> bool:
+    """Ask Linux to SIGKILL this process when its parent ends; False where the C library
+    cannot."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return False
+    return bool(prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0)
 
 
 def _exit_after(sentinel: int) -> None:
