@@ -1,6 +1,7 @@
 """Check what the sdist and the wheel hold: `python .ci/check_dist.py SDIST WHEEL`.
 
-Both: the license and the type information (py.typed, the extension's stub). The sdist: everything
+Both: the license, the type information (py.typed, the extension's stub) and the files of twolayer draw's page,
+which it serves from the package. The sdist: everything
 that building and testing the package needs. Neither: build leftovers, caches or data.
 """
 
@@ -12,6 +13,9 @@ import tarfile
 import zipfile
 from email.parser import HeaderParser
 
+PAGE_ASSETS = tuple(
+    f"twolayer/draw/static/{name}" for name in ("index.html", "draw.js", "draw.css")
+)
 SDIST_NEEDS = (
     "LICENSE",
     "README.md",
@@ -25,8 +29,9 @@ SDIST_NEEDS = (
     "tests/conftest.py",
     "tests/cpp/CMakeLists.txt",
     "docs/pypi.md",
+    *(f"python/{asset}" for asset in PAGE_ASSETS),
 )
-WHEEL_NEEDS = ("twolayer/__init__.py", "twolayer/py.typed", "twolayer/_core.pyi")
+WHEEL_NEEDS = ("twolayer/__init__.py", "twolayer/py.typed", "twolayer/_core.pyi", *PAGE_ASSETS)
 # Build trees, compiler output, caches, data: none of it belongs in a distribution.
 LEFTOVER = re.compile(
     r"(^|/)(build|dist|CMakeFiles|__pycache__|\.pytest_cache|\.hypothesis|\.git)(/|$)"

@@ -57,15 +57,9 @@ def test_train_end_to_end(mnist_dir, mnist, tmp_path, capsys):
         re.M,
     )
 
-    assert sorted(p.name for p in out.iterdir()) == [
-        "accuracy.png",
-        "history.json",
-        "loss.png",
-        "params.npz",
-    ]
-    assert all(
-        w > 100 and h > 100 for w, h in (png_size(out / "loss.png"), png_size(out / "accuracy.png"))
-    )
+    figures = ["accuracy.png", "confusion.png", "loss.png", "misclassified.png", "weights.png"]
+    assert sorted(p.name for p in out.iterdir()) == sorted([*figures, "history.json", "params.npz"])
+    assert all(w > 100 and h > 100 for w, h in (png_size(out / name) for name in figures))
     history = json.loads((out / "history.json").read_text())
     assert (
         history["iters_num"],
@@ -294,7 +288,7 @@ def test_interrupted_run_keeps_what_it_recorded(mnist_dir, tmp_path, monkeypatch
 def test_diverged_run_is_an_error(mnist_dir, tmp_path, capsys):
     out = tmp_path / "out"
     assert run_main("train --iters 20 --hidden 20 --seed 0", mnist_dir, out) == 0
-    assert (out / "params.npz").exists()
+    assert (out / "params.npz").exists() and (out / "weights.png").exists()
     capsys.readouterr()
     assert (
         run_main("train --iters 50 --hidden 20 --dtype float32 --lr 1e38 --seed 0", mnist_dir, out)
@@ -306,6 +300,10 @@ def test_diverged_run_is_an_error(mnist_dir, tmp_path, capsys):
     # NaN parameters are not saved, and the earlier run's are not left to be taken for them.
     assert not (out / "params.npz").exists()
     assert f"Removed {out / 'params.npz'}, an earlier run's" in printed.out
+    assert not any(
+        (out / name).exists() for name in ("weights.png", "misclassified.png", "confusion.png")
+    )
+    assert f"Removed {out / 'weights.png'}, an earlier run's" in printed.out
 
 
 def test_missing_data_is_a_clear_error(tmp_path, monkeypatch, capsys):

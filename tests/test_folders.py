@@ -15,6 +15,7 @@ from pictures import digit_picture
 
 from twolayer import TwoLayerNet, cli
 from twolayer.cli import main
+from twolayer.inspection import NET_FIGURES
 
 TRAIN = ["train", "--iters", "3", "--batch-size", "2", "--hidden", "3", "--seed", "0"]
 
@@ -76,12 +77,9 @@ def test_a_full_disk_keeps_the_results_elsewhere_and_says_where(data, tmp_path, 
         captured = capsys.readouterr()
     kept = [p for p in fallback.iterdir() if p.name.startswith("twolayer-out-")]
     assert len(kept) == 1
-    assert sorted(p.name for p in kept[0].iterdir()) == [
-        "accuracy.png",
-        "history.json",
-        "loss.png",
-        "params.npz",
-    ]
+    assert sorted(p.name for p in kept[0].iterdir()) == sorted(
+        ["accuracy.png", "history.json", "loss.png", "params.npz", *NET_FIGURES]
+    )
     assert (
         f"could not write into {out} (" in captured.err
         and "No space left on device" in captured.err

@@ -1,6 +1,8 @@
 """The ``twolayer`` command: ``twolayer train`` (ch04 train_neuralnet.py), ``twolayer gradcheck``
 (ch05), ``twolayer plot`` (the figures of a saved run), ``twolayer sweep`` (many runs: a grid, or
-ch. 6's random search) and ``twolayer predict`` (a trained network's guess at pictures of digits).
+ch. 6's random search), ``twolayer predict`` (a trained network's guess at pictures of digits),
+``twolayer inspect`` (its weights, mistakes and confusions) and ``twolayer draw`` (a page to draw
+digits on).
 
 Exit status: 0 on success, 1 on an error (data not found, a diverged run, an image that could not be
 read), 2 on a usage error, 130 on Ctrl-C.
@@ -18,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, set_num_threads
+from . import __version__, draw, inspection, set_num_threads
 from ._flags import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -85,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_plot_command(commands)
     add_sweep_command(commands, machine)
     add_predict_command(commands)
+    inspection.add_command(commands, machine)
+    draw.add_command(commands)
     return parser
 
 
@@ -133,8 +137,9 @@ def _add_train_command(commands: Any, common: argparse.ArgumentParser) -> None:
         description=(
             "Train the network on MNIST with mini-batch SGD as in ch04/train_neuralnet.py: print "
             "the train and test accuracy every epoch, then write loss.png (figure 4-11), "
-            "accuracy.png (figure 4-12), history.json and params.npz into --out. Ctrl-C stops "
-            "early and still writes what was recorded."
+            "accuracy.png (figure 4-12), history.json, params.npz and the trained network's "
+            "weights.png, misclassified.png and confusion.png (as 'twolayer inspect' draws them) "
+            "into --out. Ctrl-C stops early and still writes what was recorded."
         ),
     )
     length = train_parser.add_mutually_exclusive_group()
@@ -218,7 +223,7 @@ def _train(args: argparse.Namespace) -> int:
     # kept.
     try:
         written, fell_back = write_or_fall_back(
-            args.out, lambda out: _write_results(out, net, history)
+            args.out, lambda out: _write_results(out, net, history, (x_test, t_test))
         )
     except OSError as exc:
         return error(exc)
@@ -269,10 +274,12 @@ def _describe_run(settings: TrainSettings, n_train: int, n_test: int) -> str:
     )
 
 
-def _write_results(out: Path, net: TwoLayerNet, history: History) -> list[Path]:
-    """Write history.json, the two figures and params.npz into `out`. A diverged run's parameters,
-    full of NaN, are worth nothing: an earlier run's params.npz is removed instead, so that it is
-    not taken for this run's."""
+def _write_results(
+    out: Path, net: TwoLayerNet, history: History, test: tuple[np.ndarray, np.ndarray]
+) -> list[Path]:
+    """Write history.json, the two figures, params.npz and the network's figures on the `test` set
+    into `out`. A diverged run's parameters, full of NaN, are worth nothing: an earlier run's
+    params.npz (and figures) are removed instead, so that they are not taken for this run's."""
     written = [out / "history.json"]
     history.to_json(written[0])
     written += plot_history(history, out)
@@ -283,7 +290,7 @@ def _write_results(out: Path, net: TwoLayerNet, history: History) -> list[Path]:
     elif params.exists():
         params.unlink()
         print(f"Removed {params}, an earlier run's: this one diverged")
-    return written
+    return written + inspection.plot_run_net(net, *test, out, diverged=history.diverged)
 
 
 def _plot(args: argparse.Namespace) -> int:

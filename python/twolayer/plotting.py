@@ -1,4 +1,5 @@
-"""The book's figures 4-11 (mini-batch loss) and 4-12 (accuracy per epoch), drawn with matplotlib.
+"""The book's figures 4-11 (mini-batch loss) and 4-12 (accuracy per epoch), and a trained
+network's weights, mistakes and confusion matrix, drawn with matplotlib.
 
 Figures are built on ``matplotlib.figure.Figure`` directly rather than through pyplot, so no
 display, backend choice or global state is involved; they render with Agg, and in a notebook a
@@ -26,7 +27,17 @@ if TYPE_CHECKING:
 
     FigureLike = Union[Figure, SubFigure]
 
-__all__ = ["plot_accuracy", "plot_history", "plot_loss", "plot_sweep_curves", "plot_sweep_finals"]
+__all__ = [
+    "confusion_matrix",
+    "plot_accuracy",
+    "plot_confusion",
+    "plot_history",
+    "plot_loss",
+    "plot_misclassified",
+    "plot_sweep_curves",
+    "plot_sweep_finals",
+    "plot_weights",
+]
 
 
 def plot_loss(
@@ -271,3 +282,12 @@ def _save(figure: FigureLike | None, path: str | os.PathLike[str] | None) -> Fig
         with atomic_write(path) as f:  # the whole figure, also when drawn into a subfigure's axes
             figure.figure.savefig(f, format="png", dpi=100)
     return figure
+
+
+# Last: the network's figures use the helpers above.
+from ._net_figures import (  # noqa: E402
+    confusion_matrix,
+    plot_confusion,
+    plot_misclassified,
+    plot_weights,
+)
