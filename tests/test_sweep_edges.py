@@ -299,7 +299,7 @@ def test_a_silent_scheduler_is_a_usage_error_within_the_timeout(peer, tmp_path, 
     status, seconds = _against(server, tmp_path)
     assert status == 2 and seconds < 5
     port = server.getsockname()[1]
-    assert f"no Dask scheduler answered at 'tcp://127.0.0.1:{port}' within 2.0 s" in (
+    assert f"cannot reach a Dask scheduler at 'tcp://127.0.0.1:{port}' within 2.0 s: no answer" in (
         capsys.readouterr().err
     )
 

@@ -252,7 +252,7 @@ def _probe(distributed: Any, address: str, timeout: float) -> None:
             identity = answer.result()
         except (asyncio.TimeoutError, TimeoutError):
             raise ConnectionError(
-                f"no Dask scheduler answered at {address!r} within {timeout} s"
+                f"cannot reach a Dask scheduler at {address!r} within {timeout} s: no answer"
             ) from None
         except OSError as exc:  # refused, closed
             raise ConnectionError(
