@@ -9,8 +9,8 @@ checks that the implementations agree: a fast wrong answer must not win, and the
 status 1) if any pair disagrees. Prints markdown tables, writes everything to a JSON file and draws
 the scaling rows and the whole runs as PNG figures beside it.
 
-Each section is a module of its own (calls, book_run, scaling, activation, shared); --only picks
-sections.
+Each section is a module of its own (calls, book_run, scaling, activation, shared,
+sklearn_vs_mlp); --only picks sections.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import calls  # noqa: E402
 import figures  # noqa: E402
 import scaling  # noqa: E402
 import shared  # noqa: E402
+import sklearn_vs_mlp  # noqa: E402
 from common import (  # noqa: E402
     DEFAULT_MNIST,
     Bench,
@@ -75,6 +76,7 @@ SECTIONS = (
     Section("scaling", scaling.bench_scaling, scaling.scaling_table),
     Section("activation", activation.bench_activations, activation.activation_table),
     Section("shared machine", shared.bench_shared, shared.shared_table),
+    Section("scikit-learn", sklearn_vs_mlp.bench_sklearn, sklearn_vs_mlp.sklearn_table),
 )
 
 

@@ -197,7 +197,7 @@ def test_good_records_are_read(tmp_path):
         (_with(final_test_acc=-7), "'final_test_acc' must be a number in \\[0, 1\\]"),
         (_with(train_acc_list=[0.5, 2]), "'train_acc_list' must be a list of numbers"),
         (_with(train_acc_list=[True]), "'train_acc_list' must be a list of numbers"),
-        (_with(status="finished"), "'status' must be 'done', 'diverged' or 'failed'"),
+        (_with(status="finished"), "'status' must be 'done', 'diverged', 'failed' or 'stopped'"),
         (_with(status="interrupted"), "'status' must be"),
         (_with(seed=-1), "'seed' must be a non-negative integer"),
         (_with(settings=[1]), "'settings' must be a JSON object"),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GCC with the AVX2 kernels, as the README installs it: a plain `pip install .` (no extras) trains
-# and draws its figures, inspects and serves the drawing page; then the test extra, the whole suite
-# (the page in headless Chromium among it), and the C++ tests.
+# and draws its figures, inspects and serves the drawing page; then the test and sklearn extras, the
+# whole suite (the page in headless Chromium among it), and the C++ tests.
 set -euo pipefail
 . .ci/lib.sh
 new_venv tests
@@ -26,7 +26,8 @@ draw.send_signal(signal.SIGINT)
 assert draw.wait(timeout=10) == 0, "twolayer draw did not stop cleanly on Ctrl-C"
 print(f"twolayer draw served {url} and stopped on Ctrl-C")
 PY
-install_package tests ".[test]"
+# The sklearn extra (and pandas, for scikit-learn's checks of feature names): its tests must run here.
+install_package tests ".[test,sklearn]" pandas
 # pytest exits non-zero on any failure and with code 5 when it collects no test.
-python -m pytest
+TWOLAYER_TEST_REQUIRES="sklearn pandas" python -m pytest
 bash .ci/cpp-tests.sh

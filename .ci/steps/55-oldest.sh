@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The oldest supported Python (3.9, pyenv's) with the oldest supported NumPy, matplotlib and tqdm
-# (the lower bounds in pyproject.toml): the package and the whole suite.
+# and scikit-learn (the lower bounds in pyproject.toml): the package and the whole suite.
 set -euo pipefail
 . .ci/lib.sh
 new_venv oldest "$(pyenv_python 3.9)"
@@ -12,7 +12,8 @@ numpy==1.24.4
 matplotlib==3.6.3
 tqdm==4.60.0
 pyparsing==3.0.9
+scikit-learn==1.6.1
 PINS
-install_package oldest -c "$CI_WORK/oldest-constraints.txt" ".[test]"
+install_package oldest -c "$CI_WORK/oldest-constraints.txt" ".[test,sklearn]"
 python -c 'import numpy; assert numpy.__version__ == "1.24.4", numpy.__version__'
-python -m pytest
+TWOLAYER_TEST_REQUIRES=sklearn python -m pytest

@@ -76,6 +76,24 @@ wait_for_workers "$address" 2
 "${sweep[@]}" --scheduler "$address" --connect-timeout 60 --out "$work/dask" >"$work/dask.log" \
   || { cat "$work/dask.log" "$work"/*.log; exit 1; }
 compare "$work/local/runs.jsonl" "$work/dask/runs.jsonl"
+
+echo "== successive halving: the same promotions on local workers and on Dask ($SECONDS s)"
+halving=(twolayer sweep --lr 0.05 0.3 1 3 --hidden 10 --epochs 4 --train-size 600
+  --validation-size 300 --halving 2 --data-dir "$mnist")
+"${halving[@]}" --workers 2 --out "$work/halving-local" >"$work/halving-local.log" \
+  || { cat "$work/halving-local.log"; exit 1; }
+"${halving[@]}" --scheduler "$address" --connect-timeout 60 --out "$work/halving-dask" \
+  >"$work/halving-dask.log" || { cat "$work/halving-dask.log" "$work"/*.log; exit 1; }
+python - "$work/halving-local/runs.jsonl" "$work/halving-dask/runs.jsonl" <<'EOF'
+import json, sys
+def fates(path):
+    records = [json.loads(line) for line in open(path)]
+    return {json.dumps(r["settings"], sort_keys=True): (r["rung"], r["status"], r["val_acc_list"])
+            for r in records}
+local, dask = fates(sys.argv[1]), fates(sys.argv[2])
+assert len(local) == 4 and local == dask, (local, dask)
+print("the same rungs, statuses and validation accuracies:", sorted(f[:2] for f in local.values()))
+EOF
 stop_all
 
 if ! ip netns add twolayer-probe 2>/dev/null; then

@@ -1,9 +1,9 @@
-"""Figures of what a trained network learned and where it fails: its first layer's weights, the test digits it
-gets wrong, its confusion matrix. Public through :mod:`twolayer.plotting`, which they share their figure and saving
-helpers with.
+"""Figures of what a trained network learned and where it fails: its first layer's weights, the test
+digits it gets wrong, its confusion matrix. Public through :mod:`twolayer.plotting`, which they
+share their figure and saving helpers with.
 
-Each gallery is one image in one Axes (tiles with a one-pixel gap) rather than an Axes per tile: a thousand hidden
-units then draw as fast as fifty, and ``ax=`` is one Axes like the other figures'.
+Each gallery is one image in one Axes (tiles with a one-pixel gap) rather than an Axes per tile: a
+thousand hidden units then draw as fast as fifty, and ``ax=`` is one Axes like the other figures'.
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ def plot_weights(
 ) -> FigureLike:
     """W1's columns as square tiles (28×28 for MNIST), one per hidden unit, in a near-square grid.
 
-    All tiles share one colour scale, symmetric about 0 (red: the unit is excited by ink there, blue: inhibited), so
-    tiles compare with each other. Drawn into `ax` when given, else into a new figure; saved as PNG to `path` when
-    given. Returns the figure drawn into.
+    All tiles share one colour scale, symmetric about 0 (red: the unit is excited by ink there,
+    blue: inhibited), so tiles compare with each other. Drawn into `ax` when given, else into a new
+    figure; saved as PNG to `path` when given. Returns the figure drawn into.
     """
     w1 = np.asarray(net.params["W1"], dtype=np.float64)
     inputs, hidden = w1.shape
@@ -74,11 +74,12 @@ def plot_misclassified(
     count: int = 40,
     ax: Axes | None = None,
 ) -> FigureLike:
-    """The first `count` digits of `x` that the net gets wrong, each with its true label, the net's guess and the
-    probability it gives that guess (``3→5 0.87``: a 3 taken for a 5 with probability 0.87).
+    """The first `count` digits of `x` that the net gets wrong, each with its true label, the net's
+    guess and the probability it gives that guess (``3→5 0.87``: a 3 taken for a 5 with probability
+    0.87).
 
-    `x`: (N, 784) pictures; `t`: their labels (N,) or one-hot rows (N, C). Drawn into `ax` when given, else into a
-    new figure; saved as PNG to `path` when given. Returns the figure drawn into.
+    `x`: (N, 784) pictures; `t`: their labels (N,) or one-hot rows (N, C). Drawn into `ax` when
+    given, else into a new figure; saved as PNG to `path` when given. Returns the figure drawn into.
     """
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"count must be a positive integer, got {count!r}")
@@ -100,7 +101,8 @@ def plot_misclassified(
         ax.text(x_at, y_at, label, ha="center", va="top", fontsize=8)
     shown = f"the first {len(wrong)}" if len(wrong) else "none"
     ax.set_title(
-        f"Misclassified: {int((guesses != labels).sum()):,} of {len(x):,} ({shown} shown), true→guess p"
+        f"Misclassified: {int((guesses != labels).sum()):,} of {len(x):,} ({shown} shown), "
+        "true→guess p"
     )
     ax.set_axis_off()
     return _save(ax.figure, path)
@@ -125,11 +127,12 @@ def plot_confusion(
     *,
     ax: Axes | None = None,
 ) -> FigureLike:
-    """The confusion matrix of the net on `x` (rows: the true label, columns: the guess), each count written in its
-    cell, with the accuracy of each class (its diagonal count over its row's) beside the rows.
+    """The confusion matrix of the net on `x` (rows: the true label, columns: the guess), each count
+    written in its cell, with the accuracy of each class (its diagonal count over its row's) beside
+    the rows.
 
-    `t`: labels (N,) or one-hot rows (N, C). Drawn into `ax` when given, else into a new figure; saved as PNG to
-    `path` when given. Returns the figure drawn into.
+    `t`: labels (N,) or one-hot rows (N, C). Drawn into `ax` when given, else into a new figure;
+    saved as PNG to `path` when given. Returns the figure drawn into.
     """
     counts = confusion_matrix(net, x, t)
     classes = len(counts)
@@ -138,7 +141,8 @@ def plot_confusion(
         ax = _new_figure(figsize=(7.5, 6)).subplots()
     from matplotlib.colors import PowerNorm
 
-    # A square root scale: the diagonal's counts are a hundred times the mistakes', which would all look white.
+    # A square root scale: the diagonal's counts are a hundred times the mistakes', which would all
+    # look white.
     ax.imshow(counts, cmap="Blues", norm=PowerNorm(0.5, vmin=0, vmax=max(int(counts.max()), 1)))
     dark = 0.3 * counts.max()  # 55% of the way to the darkest blue on the square root scale
     for (i, j), n in np.ndenumerate(counts):
@@ -160,7 +164,8 @@ def plot_confusion(
 def _predictions(
     net: Net, x: ArrayLike, t: ArrayLike
 ) -> tuple[NDArray[Any], NDArray[np.int64], NDArray[Any]]:
-    """(x, labels, probabilities): x as an array, t as integer labels checked against the net's classes."""
+    """(x, labels, probabilities): x as an array, t as integer labels checked against the net's
+    classes."""
     x = np.asarray(x)
     y = np.asarray(net.predict(x))  # the net checks x's shape
     if y.ndim != 2:
@@ -184,7 +189,8 @@ def _predictions(
 
 
 def _mosaic(tiles: NDArray[Any], columns: int, gap: int = 1) -> NDArray[np.float64]:
-    """(K, S, S) tiles in a grid of `columns`, `gap` pixels of NaN (drawn as background) between them."""
+    """(K, S, S) tiles in a grid of `columns`, `gap` pixels of NaN (drawn as background) between
+    them."""
     count, side, _ = tiles.shape
     rows = math.ceil(count / columns)
     step = side + gap

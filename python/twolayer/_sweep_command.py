@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import contextlib
+import functools
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from ._flags import (
     PARSING,
     add_dir_option,
     add_flag,
+    add_setting,
     error,
     flag_type,
     nonnegative_int,
@@ -26,11 +28,13 @@ from ._flags import (
     unwritable,
 )
 from .datasets import load_mnist
-from .settings import SETTINGS, SettingError
+from .settings import SETTINGS, SettingError, SweepSettings
 from .sweep import (
     FAILED,
     FolderBusyError,
+    check_halving,
     dask_executor,
+    halving_sweep,
     local_executor,
     parse_value,
     plan_runs,
@@ -104,6 +108,7 @@ def _add_sweep_options(parser: argparse.ArgumentParser) -> None:
         help="seed of the random search (default: %(default)s)",
     )
     add_dir_option(runs, "--out", Path("twolayer-sweep"), "output directory (default: %(default)s)")
+    add_setting(runs, SweepSettings.declared()["halving"])
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--workers",
@@ -135,8 +140,11 @@ def _sweep(args: argparse.Namespace) -> int:
     }
     try:  # every setting checked before any run starts (or any cluster is contacted)
         runs = plan_runs(space, seeds=args.seeds, trials=args.trials, search_seed=args.search_seed)
+        if args.halving is not None:  # its rungs and validation sets, before any run starts
+            check_halving(runs, args.halving)
     except SettingError as exc:
-        return _usage_error(f"argument {SETTINGS[exc.setting].flag}: {exc}")
+        flag = "--halving" if exc.setting == "halving" else SETTINGS[exc.setting].flag
+        return _usage_error(f"argument {flag}: {exc}")
     except (TypeError, ValueError) as exc:
         return _usage_error(exc)
     if (status := unwritable("--out", args.out)) is not None:
@@ -145,7 +153,12 @@ def _sweep(args: argparse.Namespace) -> int:
         if args.download:  # once, here, rather than by every worker
             load_mnist(data_dir=args.data_dir, download=True)
         with _sweep_executor(args) as (executor, slots, threads):
-            result = run_sweep(
+            chosen = (
+                run_sweep
+                if args.halving is None
+                else functools.partial(halving_sweep, eta=args.halving)
+            )
+            result = chosen(
                 runs,
                 out=args.out,
                 executor=executor,

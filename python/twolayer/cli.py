@@ -36,8 +36,10 @@ from ._flags import (
 )
 from ._paths import write_or_fall_back
 from ._predict_command import add_predict_command
+from ._resume_command import CHECKPOINT_NAME, add_checkpoint_options, resumed
 from ._sweep_command import add_sweep_command
 from ._threads import MAX_THREADS
+from .checkpoint import CheckpointError
 from .datasets import MNIST_CLASSES, cache_dir, load_mnist
 from .net import TwoLayerNet
 from .plotting import plot_history
@@ -139,7 +141,8 @@ def _add_train_command(commands: Any, common: argparse.ArgumentParser) -> None:
             "the train and test accuracy every epoch, then write loss.png (figure 4-11), "
             "accuracy.png (figure 4-12), history.json, params.npz and the trained network's "
             "weights.png, misclassified.png and confusion.png (as 'twolayer inspect' draws them) "
-            "into --out. Ctrl-C stops early and still writes what was recorded."
+            "into --out. Ctrl-C stops early, still writes what was recorded, and a checkpoint "
+            "that --resume continues."
         ),
     )
     length = train_parser.add_mutually_exclusive_group()
@@ -149,9 +152,11 @@ def _add_train_command(commands: Any, common: argparse.ArgumentParser) -> None:
     add_dir_option(
         train_parser,
         "--out",
-        Path("twolayer-out"),
-        "output directory, created if needed (default: %(default)s)",
+        None,
+        "output directory, created if needed (default: twolayer-out, or the run --resume "
+        "continues)",
     )
+    add_checkpoint_options(train_parser)
     train_parser.set_defaults(run=_train, command_parser=train_parser)
 
 
@@ -193,34 +198,38 @@ def _add_plot_command(commands: Any) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    args.out = args.out or args.resume or Path("twolayer-out")
     if (status := unwritable("--out", args.out)) is not None:
         return status
     try:
         (x_train, t_train), (x_test, t_test) = _load_mnist(args)
     except (OSError, ValueError) as exc:  # the message says what is wrong and where
         return error(exc)
-    try:  # what only the data can tell (a --train-size larger than it), before anything is written
-        settings = TrainSettings(**{name: getattr(args, name) for name in TrainSettings.declared()})
-        settings.check_data(len(x_train), len(x_test))
-        sizes = (x_train.shape[1], args.hidden_size, MNIST_CLASSES)
-        settings.check_net(args.dtype, sizes, len(x_train))
-    except SettingError as exc:
-        args.command_parser.error(f"argument {SETTINGS[exc.setting].flag}: {exc}")
+    if args.resume is not None:
+        net, settings, resume = resumed(args, x_train.shape[1])
+        kept: dict[str, Any] = {"resume": resume}
+    else:
+        settings, kept = _checked_settings(args, x_train, len(x_test)), {}
     try:
         args.out.mkdir(parents=True, exist_ok=True)  # now, not after a long run
-        net = _network(args, x_train.shape[1])
+        if args.resume is None:
+            net = _network(args, x_train.shape[1])
     except (OSError, MemoryError, ValueError) as exc:  # an unwritable --out; too large a --hidden
         return error(exc)
-    print(f"Training {net!r}\n  {_describe_run(settings, len(x_train), len(x_test))}", flush=True)
+    verb = "Resuming" if args.resume is not None else "Training"
+    print(f"{verb} {net!r}\n  {_describe_run(settings, len(x_train), len(x_test))}", flush=True)
+    kept.update(checkpoint=args.out / CHECKPOINT_NAME, checkpoint_every=args.checkpoint_every)
     try:
         # Checked again by train, the API's boundary: a few microseconds, once.
-        history = train(net, x_train, t_train, x_test, t_test, **asdict(settings))
+        given = {} if args.resume is not None else asdict(settings)
+        history = train(net, x_train, t_train, x_test, t_test, **given, **kept)
     except DivergedError as exc:
         history = exc.history
         error(exc)
+    except CheckpointError as exc:  # of other data
+        args.command_parser.error(f"argument --resume: {exc}")
 
-    # Into a fallback folder if --out fails now (a full disk, a folder removed): a finished run is
-    # kept.
+    # Into a fallback folder if --out fails now (a full disk, a folder removed): a run is kept.
     try:
         written, fell_back = write_or_fall_back(
             args.out, lambda out: _write_results(out, net, history, (x_test, t_test))
@@ -231,14 +240,10 @@ def _train(args: argparse.Namespace) -> int:
     if history.interrupted:
         print(
             f"Interrupted after {done:,} of {history.iters_num:,} iterations "
-            f"({history.wall_time:.1f} s)."
+            f"({history.wall_time:.1f} s); continue it with: twolayer train --resume {args.out}"
         )
     elif not history.diverged:
-        final = {
-            "train": history.final_train_acc,
-            "val": history.final_val_acc,
-            "test": history.final_test_acc,
-        }
+        final = {name: getattr(history, f"final_{name}_acc") for name in ("train", "val", "test")}
         accuracies = ", ".join(
             f"{name} acc {value:.4f}" for name, value in final.items() if value is not None
         )
@@ -249,6 +254,20 @@ def _train(args: argparse.Namespace) -> int:
     if history.diverged:
         return EXIT_ERROR
     return EXIT_INTERRUPTED if history.interrupted else 0
+
+
+def _checked_settings(args: argparse.Namespace, data: np.ndarray, n_test: int) -> TrainSettings:
+    """The training flags' settings, checked against the training images `data` before anything
+    is written (a --train-size larger than it) and against the network (a learning rate beyond
+    its dtype, a batch beyond the memory): a usage error naming the flag."""
+    try:
+        settings = TrainSettings(**{name: getattr(args, name) for name in TrainSettings.declared()})
+        settings.check_data(len(data), n_test)
+        sizes = (data.shape[1], args.hidden_size, MNIST_CLASSES)
+        settings.check_net(args.dtype, sizes, len(data))
+    except SettingError as exc:
+        args.command_parser.error(f"argument {SETTINGS[exc.setting].flag}: {exc}")
+    return settings
 
 
 def _network(args: argparse.Namespace, input_size: int) -> TwoLayerNet:

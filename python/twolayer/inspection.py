@@ -1,5 +1,6 @@
-"""The figures of a trained network on MNIST's test set, and the ``twolayer inspect`` command that draws them for a
-saved network: weights.png, misclassified.png, confusion.png (:mod:`twolayer.plotting` draws each)."""
+"""The figures of a trained network on MNIST's test set, and the ``twolayer inspect`` command that
+draws them for a saved network: weights.png, misclassified.png, confusion.png
+(:mod:`twolayer.plotting` draws each)."""
 
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ NET_FIGURES = ("weights.png", "misclassified.png", "confusion.png")
 def plot_net(
     net: TwoLayerNet, x_test: ArrayLike, t_test: ArrayLike, out_dir: str | os.PathLike[str]
 ) -> list[Path]:
-    """Draw the net's weights.png, and its misclassified.png and confusion.png on the test set, into `out_dir`;
-    return their paths."""
+    """Draw the net's weights.png, and its misclassified.png and confusion.png on the test set,
+    into `out_dir`; return their paths."""
     paths = [Path(out_dir) / name for name in NET_FIGURES]
     plot_weights(net, paths[0])
     plot_misclassified(net, x_test, t_test, paths[1])
@@ -37,8 +38,9 @@ def plot_net(
 def plot_run_net(
     net: TwoLayerNet, x_test: ArrayLike, t_test: ArrayLike, out_dir: Path, *, diverged: bool
 ) -> list[Path]:
-    """`twolayer train`'s: :func:`plot_net`, unless the run diverged. A diverged net's weights are NaN, nothing to
-    see: an earlier run's figures in `out_dir` are removed instead, so that they are not taken for this run's."""
+    """`twolayer train`'s: :func:`plot_net`, unless the run diverged. A diverged net's weights are
+    NaN, nothing to see: an earlier run's figures in `out_dir` are removed instead, so that they are
+    not taken for this run's."""
     if not diverged:
         return plot_net(net, x_test, t_test, out_dir)
     for path in (out_dir / name for name in NET_FIGURES):
@@ -49,23 +51,29 @@ def plot_run_net(
 
 
 def add_command(commands: Any, machine: argparse.ArgumentParser) -> None:
-    """Add ``twolayer inspect`` to the subcommands `commands` of the ``twolayer`` parser; `machine`: the options of
-    every command that loads MNIST (--data-dir, --download, --num-threads)."""
+    """Add ``twolayer inspect`` to the subcommands `commands` of the ``twolayer`` parser; `machine`:
+    the options of every command that loads MNIST (--data-dir, --download, --num-threads)."""
     parser = commands.add_parser(
         "inspect",
         parents=[machine],
         help="draw a trained network's weights, its mistakes and its confusion matrix",
         description=(
-            "Draw weights.png (the first layer's weights, a 28x28 tile per hidden unit), misclassified.png (test "
-            "digits the network gets wrong, with the true label, its guess and the guess's probability) and "
-            "confusion.png (the confusion matrix on MNIST's test set, with each class's accuracy)."
+            "Draw weights.png (the first layer's weights, a 28x28 tile per hidden unit), "
+            "misclassified.png (test digits the network gets wrong, with the true label, its guess "
+            "and the guess's probability) and confusion.png (the confusion matrix on MNIST's test "
+            "set, with each class's accuracy)."
         ),
     )
     parser.add_argument(
         "params", type=Path, metavar="PARAMS", help="the network, as 'twolayer train' saves it"
     )
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
-                        help="output directory, created if needed (default: the network's)")  # fmt: skip
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="output directory, created if needed (default: the network's)",
+    )
     parser.set_defaults(run=_inspect)
 
 
@@ -90,7 +98,8 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def load_mnist_net(path: Path) -> TwoLayerNet:
-    """The network saved in `path`; ValueError naming the file if it does not take MNIST's pictures."""
+    """The network saved in `path`; ValueError naming the file if it does not take MNIST's
+    pictures."""
     net = TwoLayerNet.load(path)
     if net.input_size != MNIST_PIXELS:
         raise ValueError(

@@ -31,6 +31,7 @@ __all__ = [
     "confusion_matrix",
     "plot_accuracy",
     "plot_confusion",
+    "plot_halving",
     "plot_history",
     "plot_loss",
     "plot_misclassified",
@@ -261,6 +262,35 @@ def plot_sweep_finals(
         ax.set(xlabel=label, ylim=(0, 1))
     axes[0].set_ylabel(f"final {_accuracy_name(metric)}")
     return _save(figure, path)
+
+
+def plot_halving(
+    records: Sequence[Mapping[str, Any]], path: str | os.PathLike[str] | None = None
+) -> FigureLike:
+    """A successive-halving sweep: every trial's validation accuracy against iterations, those
+    stopped ending at their rung (``"rung"`` of each record), those run to the end drawn bold.
+
+    `records`: the records of runs.jsonl (see :mod:`twolayer.sweep.halving`), each with
+    ``epoch_iters`` and ``val_acc_list``. Saved as PNG to `path` when given."""
+    ax = _new_figure(figsize=(7, 4.5)).subplots()
+    measured = [r for r in records if r.get("val_acc_list")]
+    for r in measured:
+        full = r["status"] == "done"
+        ax.plot(
+            r["epoch_iters"],
+            r["val_acc_list"],
+            linewidth=1.8 if full else 0.8,
+            alpha=1.0 if full else 0.45,
+            color="C1" if full else "C0",
+        )
+    finished = sum(r["status"] == "done" for r in records)
+    ax.set(
+        xlabel="iterations",
+        ylabel="validation accuracy",
+        ylim=(0, 1),
+        title=f"successive halving: {len(records)} trials, {finished} run to the end",
+    )
+    return _save(ax.figure, path)
 
 
 def _accuracy_name(metric: str) -> str:

@@ -19,6 +19,7 @@ import operator
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,7 +35,10 @@ __all__ = [
     "Int",
     "NetSettings",
     "OneOf",
+    "PathOf",
     "Real",
+    "RunSettings",
+    "SweepSettings",
     "Setting",
     "SettingError",
     "SettingTypeError",
@@ -107,13 +111,15 @@ class Int(Constraint):
         return int(value)
 
     def parse(self, text: str) -> int:
-        kind = "positive" if self.minimum >= 1 else "non-negative"
+        wanted = {0: "a non-negative integer", 1: "a positive integer"}.get(
+            self.minimum, f"an integer >= {self.minimum}"
+        )
         try:
             value = int(text)
         except ValueError:
             value = None
         if value is None or value < self.minimum:
-            raise ValueError(f"must be a {kind} integer, got {text!r}")
+            raise ValueError(f"must be {wanted}, got {text!r}")
         return value
 
 
@@ -246,6 +252,24 @@ class Either(Constraint):
 
     def canonical(self, value: Any) -> Any:
         return value if isinstance(value, str) else self.number.canonical(value)
+
+
+@dataclass(frozen=True)
+class PathOf(Constraint):
+    """A path (a str or os.PathLike, held as a Path), or None."""
+
+    def check(self, name: str, value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, (str, os.PathLike)):
+            raise SettingTypeError(name, f"{name} must be a path, got {type(value).__name__}")
+        return Path(value)
+
+    def parse(self, text: str) -> Path:
+        return Path(text)
+
+    def canonical(self, value: Any) -> Any:
+        return None if value is None else str(value)
 
 
 @dataclass(frozen=True)
@@ -529,5 +553,55 @@ def physical_memory() -> int | None:
         return None
 
 
+@dataclass(frozen=True)
+class RunSettings(_Settings):
+    """How a run is kept and continued: its checkpoints (:mod:`twolayer.checkpoint`). Not
+    recorded in its history: they change how it is kept, not what it does."""
+
+    checkpoint: Path | None = setting(
+        None, PathOf(), "the checkpoint file a run writes when interrupted (default: none)"
+    )
+    checkpoint_every: int | None = setting(
+        None,
+        _OPTIONAL_COUNT,
+        "also write the checkpoint every N iterations (default: only when interrupted)",
+        metavar="N",
+        flag_constraint=Int(1),
+    )
+    resume: Path | None = setting(
+        None,
+        PathOf(),
+        "continue the run in DIR (its checkpoint) to its planned end, with its own settings",
+        metavar="DIR",
+    )
+    stop_after: int | None = setting(
+        None,
+        _OPTIONAL_COUNT,
+        "pause the run after N of its iterations, writing its checkpoint, to be resumed later",
+        metavar="N",
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("checkpoint_every", "stop_after"):
+            if getattr(self, name) is not None and self.checkpoint is None and self.resume is None:
+                raise SettingError(name, f"{name} needs a checkpoint file to write")
+
+
+@dataclass(frozen=True)
+class SweepSettings(_Settings):
+    """How a sweep spends its runs (:mod:`twolayer.sweep`)."""
+
+    halving: int | None = setting(
+        None,
+        Int(2, optional=True),
+        "successive halving: each rung (1, ETA, ETA², ... epochs, up to --epochs) keeps the best "
+        "1/ETA of the trials by validation accuracy (default: every trial runs to the end)",
+        metavar="ETA",
+        flag_constraint=Int(2),
+    )
+
+
 SETTINGS: dict[str, Setting] = {**TrainSettings.declared(), **NetSettings.declared()}
-"""Every setting by name: training's, then the network's."""
+"""Every setting of what a run does, by name: training's, then the network's (a sweep varies
+them; :class:`RunSettings` are apart)."""

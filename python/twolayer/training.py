@@ -13,19 +13,22 @@ from __future__ import annotations
 import inspect
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, fields
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ._batches import Batches
 from ._core import PARAM_NAMES
 from ._interrupt import CtrlCDeferral
 from ._progress import progress_bar
 from .history import MAX_HISTORY_BYTES, History
 from .net import TwoLayerNet
-from .settings import BOOK_ITERS_NUM, TrainSettings
+from .settings import BOOK_ITERS_NUM, RunSettings, SettingError, TrainSettings
 
 __all__ = [
     "BOOK_ITERS_NUM",
@@ -58,8 +61,7 @@ def train(
     progress: bool = True,
     **settings: Any,
 ) -> History:
-    """Train `net` in place with the book's mini-batch SGD and return the :class:`History` of the
-    run.
+    """Train `net` in place with the book's mini-batch SGD; the :class:`History` of the run.
 
     The settings are :class:`~twolayer.settings.TrainSettings`' (the signature lists them with their
     defaults). Each iteration takes a mini-batch of `batch_size` samples (`sampling`: "replacement",
@@ -82,41 +84,116 @@ def train(
     terminal; False is silent. Ctrl-C, even within a long numerical gradient, returns the history so
     far with ``interrupted`` set, `net` as it was after the last iteration recorded.
 
+    Checkpoints (docs/training.md): `checkpoint`, a file the run's whole state is written to on
+    Ctrl-C, and every `checkpoint_every` iterations; `stop_after` N pauses the run there, its
+    checkpoint written. `resume`, such a file, continues its run on the same data to its planned
+    end, bit for bit as if never stopped (`net` of its sizes; no training setting given);
+    :class:`~twolayer.checkpoint.CheckpointError` if it is damaged, of another version or data.
+
     Raises :class:`DivergedError` (its ``history`` holds the run) when the loss becomes NaN or
     infinite; :class:`~twolayer.settings.SettingError` (a ValueError; also a TypeError for a value
     of the wrong type), naming the setting, for a bad setting (see :func:`check_settings`);
     ValueError for images and labels that differ in number.
     """
-    unknown = sorted(set(settings) - set(TrainSettings.declared()))
+    declared = {**TrainSettings.declared(), **RunSettings.declared()}
+    unknown = sorted(set(settings) - set(declared))
     if unknown:
         raise TypeError(f"train() got an unexpected keyword argument {unknown[0]!r}")
+    keeping = RunSettings(**{k: settings.pop(k) for k in RunSettings.declared() if k in settings})
     _check_data(x_train, t_train, x_test, t_test)
+    data = (x_train, t_train), (x_test, t_test)
+    if keeping.resume is not None:
+        return _resumed(net, data, keeping, settings, progress)
     checked = TrainSettings(**settings)
     checked.check_data(len(x_train), len(x_test))
     input_size, hidden_size = net.params["W1"].shape
     sizes = (input_size, hidden_size, net.params["W2"].shape[1])
     checked.check_net(net.params["W1"].dtype, sizes, len(x_train))
-    return _fit(net, (x_train, t_train), (x_test, t_test), checked, progress)
+    run = _prepare(net, *data, checked, np.random.SeedSequence(checked.seed))
+    run.history = _new_history(net, checked, len(run.fit[0]), len(x_test))
+    _keep(run, keeping, data)
+    _run(run, progress)
+    return run.history
 
 
-def _fit(
-    net: Any, train_set: Pair, test_set: Pair, settings: TrainSettings, progress: bool
+def _resumed(
+    net: Any, data: tuple[Pair, Pair], keeping: RunSettings, given: dict[str, Any], progress: bool
 ) -> History:
-    """The run of :func:`train`, its `settings` checked against these data."""
-    batch_rng, split_rng, eval_rng = _generators(settings.seed)
+    """The run of the checkpoint `keeping.resume`, continued."""
+    from . import _resuming  # (it imports this module's parts)
+
+    if given:
+        raise SettingError(
+            next(iter(given)),
+            f"resume continues the checkpoint's own settings: give no training setting, got "
+            f"{', '.join(given)}",
+        )
+    assert keeping.resume is not None
+    saved = _resuming.read(keeping.resume, data)
+    checked = _resuming.settings_of(saved)
+    checked.check_data(len(data[0][0]), len(data[1][0]))
+    run = _prepare(net, *data, checked, _resuming.seed_of(saved))
+    _resuming.restore_into(run, saved)
+    _keep(run, keeping, data)
+    if run.checkpoint is None:
+        run.checkpoint = keeping.resume
+    _run(run, progress)
+    return run.history
+
+
+def _keep(run: _RunState, keeping: RunSettings, data: tuple[Pair, Pair]) -> None:
+    """Set where and how often `run` writes its checkpoint."""
+    run.checkpoint, run.checkpoint_every = keeping.checkpoint, keeping.checkpoint_every
+    run.stop_after, run.data = keeping.stop_after, data
+
+
+def _prepare(
+    net: Any, train_set: Pair, test_set: Pair, settings: TrainSettings, root: np.random.SeedSequence
+) -> _RunState:
+    """A run of `settings` on these data about to start (its history still to be made): the sets
+    it trains and evaluates on and its mini-batches, all drawn from `root`."""
+    batch_rng, split_rng, eval_rng = _generators(root)
     fit_set, validation = _hold_out(
         *train_set, split_rng, settings.train_size, settings.validation_size
     )
     fused = _takes_fused_steps(net, settings.gradient)
     if fused:
         fit_set = _as_core_reads(net, *fit_set)
-    history = _new_history(net, settings, len(fit_set[0]), len(test_set[0]))
     # Evaluated in this order: train, val, test.
     whole_sets = {"train": fit_set, **({"val": validation} if validation else {}), "test": test_set}
-    eval_sets = _evaluation_sets(whole_sets, settings.eval_samples, eval_rng)
-    batches = _batch_indices(settings.sampling, batch_rng, len(fit_set[0]), settings.batch_size)
-    _run(net, history, fit_set, batches, eval_sets, whole_sets, progress, fused)
-    return history
+    return _RunState(
+        net=net,
+        settings=settings,
+        fit=fit_set,
+        batches=Batches(settings.sampling, batch_rng, len(fit_set[0]), settings.batch_size),
+        eval_sets=_evaluation_sets(whole_sets, settings.eval_samples, eval_rng),
+        whole_sets=whole_sets,
+        fused=fused,
+        entropy=root.entropy,  # type: ignore[arg-type]  # an int: SeedSequence(None) draws one
+    )
+
+
+@dataclass
+class _RunState:
+    """A run under way: what it trains and evaluates on, and where it stands (the iterations done
+    are its history's losses)."""
+
+    net: Any
+    settings: TrainSettings
+    fit: Pair
+    batches: Batches
+    eval_sets: dict[str, Pair]
+    whole_sets: dict[str, Pair]
+    fused: bool
+    entropy: int
+    history: History = field(init=False)
+    next_evaluation: float = 0.0  # the (fractional) iteration at which the next evaluation is due
+    checkpoint: Path | None = None
+    checkpoint_every: int | None = None
+    stop_after: int | None = None
+    data: tuple[Pair, Pair] | None = None  # what the checkpoint's fingerprint is of
+    optimizer: Any = None  # one of twolayer.optimizers' (its state_dict), or None: plain SGD
+    fingerprint: str = ""  # computed when the first checkpoint is written
 
 
 def _signature() -> inspect.Signature:
@@ -129,7 +206,7 @@ def _signature() -> inspect.Signature:
     ]
     settings = [
         inspect.Parameter(f.name, keyword, default=f.default, annotation=f.type)
-        for f in fields(TrainSettings)
+        for f in (*fields(TrainSettings), *fields(RunSettings))
     ]
     progress = inspect.Parameter("progress", keyword, default=True, annotation="bool")
     return inspect.Signature([*data, *settings, progress], return_annotation="History")
@@ -164,29 +241,26 @@ def _new_history(net: Any, settings: TrainSettings, fit_size: int, test_size: in
     )
 
 
-def _sgd_step(
-    net: Any,
-    x_train: np.ndarray,
-    t_train: np.ndarray,
-    batch: np.ndarray,
-    learning_rate: float,
-    gradient: str,
-    losses: list[float],
-    fused: bool,
-    ctrl_c: CtrlCDeferral,
-) -> None:
-    """One iteration of the book's SGD on the rows `batch` of the training set: the gradient, the
-    update of every parameter, and the loss of the mini-batch after the update, appended to
-    `losses`. `fused`: all of it in one call of ``net.train_step``, which gathers the batch itself;
-    the same parameters and loss, to rounding.
+def _sgd_step(run: _RunState, learning_rate: float, gradient: str, ctrl_c: CtrlCDeferral) -> None:
+    """One iteration of the book's SGD on the next mini-batch of the training set: the gradient,
+    the update of every parameter, and the loss of the mini-batch after the update, appended to
+    the history's losses. Fused (``run.fused``): all of it in one call of ``net.train_step``, which
+    gathers the batch itself; the same parameters and loss, to rounding.
 
-    A Ctrl-C during the update and the loss is held back (by `ctrl_c`) until both are done, so that
-    the parameters are never left half updated and `losses` always has one entry per update made.
+    A Ctrl-C while the batch is drawn, or during the update and the loss, is held back (by
+    `ctrl_c`) until they are done, so that the parameters are never left half updated, the losses
+    always have one entry per update made, and a batch drawn is used by the next step made.
     """
-    if fused:
+    net, (x_train, t_train), losses = run.net, run.fit, run.history.train_loss_list
+    if run.fused:
         with ctrl_c:
-            losses.append(net.train_step(x_train, t_train, learning_rate, indices=batch))
+            losses.append(
+                net.train_step(x_train, t_train, learning_rate, indices=run.batches.draw())
+            )
+            run.batches.done()
         return
+    with ctrl_c:
+        batch = run.batches.draw()
     x_batch, t_batch = x_train[batch], t_train[batch]
     grad = (
         net.gradient(x_batch, t_batch)
@@ -197,6 +271,7 @@ def _sgd_step(
         for key in PARAM_NAMES:
             net.params[key] -= learning_rate * grad[key]
         losses.append(net.loss(x_batch, t_batch))
+        run.batches.done()
 
 
 def _takes_fused_steps(net: Any, gradient: str) -> bool:
@@ -252,15 +327,15 @@ def _check_data(
 
 
 def _generators(
-    seed: int | None,
+    root: np.random.SeedSequence,
 ) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
-    """Generators for the batches, the split and the evaluation samples, all from `seed`.
+    """Generators for the batches, the split and the evaluation samples, all from `root` (the
+    seed's).
 
     The batches come from ``default_rng(seed)`` itself, so that a run without split or evaluation
     samples draws the book's batches; the others from independent children of its seed sequence,
     which leave that stream untouched.
     """
-    root = np.random.SeedSequence(seed)
     split, evaluation = root.spawn(2)
     return (
         np.random.default_rng(root),
@@ -296,22 +371,6 @@ def _iter_per_epoch(sampling: str, train_size: int, batch_size: int) -> Fraction
     return max(Fraction(train_size, batch_size), Fraction(1))  # the book's
 
 
-def _batch_indices(
-    sampling: str, rng: np.random.Generator, train_size: int, batch_size: int
-) -> Iterator[np.ndarray]:
-    """The row indices of each mini-batch, endlessly."""
-    if sampling == "replacement":
-        while True:
-            # The book's rng.choice(train_size, batch_size): the same draws (NumPy's choice with
-            # replacement calls integers), without choice's checks, 4 µs of every step.
-            yield rng.integers(0, train_size, batch_size)
-    while True:
-        order = rng.permutation(train_size)
-        for start in range(0, train_size, batch_size):
-            # The last one short if batch_size does not divide train_size.
-            yield order[start : start + batch_size]
-
-
 def _evaluation_sets(
     sets: dict[str, Pair], eval_samples: int | None, rng: np.random.Generator
 ) -> dict[str, Pair]:
@@ -329,34 +388,19 @@ def _evaluate(net: Any, sets: dict[str, Pair]) -> dict[str, float]:
     return {name: net.accuracy(x, t) for name, (x, t) in sets.items()}
 
 
-def _run(
-    net: Any,
-    history: History,
-    fit: Pair,
-    batches: Iterator[np.ndarray],
-    eval_sets: dict[str, Pair],
-    whole_sets: dict[str, Pair],
-    progress: bool,
-    fused: bool,
-) -> None:
-    """The loop: fills `history` in place."""
+def _run(run: _RunState, progress: bool) -> None:
+    """The loop, from where `run` stands: fills its history in place."""
+    history = run.history
     shown = _Progress(progress, history)
-    interval = history.eval_every or history.iter_per_epoch
-    start = time.perf_counter()
-    next_evaluation = 0.0  # the (fractional) iteration at which the next evaluation is due
+    start = time.perf_counter() - history.wall_time
+    first = len(history.train_loss_list)
     try:
         with CtrlCDeferral().installed() as ctrl_c:
-            for i in range(history.iters_num):
-                _sgd_step(
-                    net,
-                    *fit,
-                    next(batches),
-                    history.learning_rate,
-                    history.gradient,
-                    history.train_loss_list,
-                    fused,
-                    ctrl_c,
-                )
+            if first and first - 1 >= run.next_evaluation:  # stopped before its evaluation
+                _evaluation(run, first - 1, start, shown, ctrl_c)
+            last = min(history.iters_num, run.stop_after or history.iters_num)
+            for i in range(first, last):
+                _sgd_step(run, history.learning_rate, history.gradient, ctrl_c)
                 loss = history.train_loss_list[-1]
                 if not math.isfinite(loss):
                     history.diverged = True
@@ -366,23 +410,50 @@ def _run(
                         f"for NaN or Inf",
                         history,
                     )
-                if i >= next_evaluation:
-                    next_evaluation += interval
-                    accuracies = _evaluate(net, eval_sets)
-                    for name, accuracy in accuracies.items():
-                        getattr(history, f"{name}_acc_list").append(accuracy)
-                    history.epoch_iters.append(i)
-                    history.epoch_times.append(time.perf_counter() - start)
-                    shown.evaluation(i, accuracies)
+                if i >= run.next_evaluation:
+                    _evaluation(run, i, start, shown, ctrl_c)
                 shown.iteration(loss)
+                if run.checkpoint_every and (i + 1) % run.checkpoint_every == 0:
+                    history.wall_time = time.perf_counter() - start
+                    _write_checkpoint(run)
+            if last < history.iters_num:  # paused: the run continues from its checkpoint
+                raise KeyboardInterrupt
             if history.iters_num > 0:
-                for name, accuracy in _evaluate(net, whole_sets).items():
+                for name, accuracy in _evaluate(run.net, run.whole_sets).items():
                     setattr(history, f"final_{name}_acc", accuracy)
     except KeyboardInterrupt:
         history.interrupted = True
+        history.wall_time = time.perf_counter() - start
+        if run.checkpoint is not None:
+            try:
+                _write_checkpoint(run)
+            except OSError as exc:  # the run's history is still returned
+                warnings.warn(f"the checkpoint was not written: {exc}", stacklevel=3)
     finally:
         history.wall_time = time.perf_counter() - start
         shown.close()
+
+
+def _evaluation(
+    run: _RunState, i: int, start: float, shown: _Progress, ctrl_c: CtrlCDeferral
+) -> None:
+    """The evaluation due after iteration `i`, recorded whole (Ctrl-C held back while it is)."""
+    history = run.history
+    accuracies = _evaluate(run.net, run.eval_sets)
+    with ctrl_c:
+        for name, accuracy in accuracies.items():
+            getattr(history, f"{name}_acc_list").append(accuracy)
+        history.epoch_iters.append(i)
+        history.epoch_times.append(time.perf_counter() - start)
+        run.next_evaluation += history.eval_every or history.iter_per_epoch
+    shown.evaluation(i, accuracies)
+
+
+def _write_checkpoint(run: _RunState) -> None:
+    from . import _resuming
+
+    assert run.checkpoint is not None
+    _resuming.checkpoint_of(run).write(run.checkpoint)
 
 
 class _Progress:
@@ -394,7 +465,11 @@ class _Progress:
         self.bar = None
         if enabled:
             self.bar = progress_bar(
-                total=history.iters_num, desc="train", unit="it", dynamic_ncols=True
+                total=history.iters_num,
+                initial=len(history.train_loss_list),  # a resumed run's iterations done
+                desc="train",
+                unit="it",
+                dynamic_ncols=True,
             )
         self.write: Callable[[str], None] = _ignore
         if self.bar is not None:

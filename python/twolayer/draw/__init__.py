@@ -1,5 +1,6 @@
-"""``twolayer draw``: a page on this machine to draw digits on with the mouse, a finger or a pen, and see a trained
-network's probabilities change as you draw. Everything it loads ships in this package (``static/``)."""
+"""``twolayer draw``: a page on this machine to draw digits on with the mouse, a finger or a pen,
+and see a trained network's probabilities change as you draw. Everything it loads ships in this
+package (``static/``)."""
 
 from __future__ import annotations
 
@@ -24,18 +25,26 @@ def add_command(commands: Any) -> None:
         "draw",
         help="a page to draw digits on, with the network's guess as you draw",
         description=(
-            "Serve a page with a canvas: draw a digit with the mouse, a finger or a pen and see the likeliest "
-            "digit, the ten probabilities and the 28x28 picture the network saw. The page works offline, and "
-            "listens on this machine only unless --host says otherwise. Ctrl-C stops it."
+            "Serve a page with a canvas: draw a digit with the mouse, a finger or a pen and see "
+            "the likeliest digit, the ten probabilities and the 28x28 picture the network saw. "
+            "The page works offline, and listens on this machine only unless --host says "
+            "otherwise. Ctrl-C stops it."
         ),
     )
     parser.add_argument(
         "params", type=Path, metavar="PARAMS", help="the network, as 'twolayer train' saves it"
     )
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (default: %(default)s, this machine only)")  # fmt: skip
-    parser.add_argument("--port", type=_port, default=DEFAULT_PORT,
-                        help="port to listen on, 0 for any free one (default: %(default)s)")  # fmt: skip
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: %(default)s, this machine only)",
+    )
+    parser.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        help="port to listen on, 0 for any free one (default: %(default)s)",
+    )
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
     parser.set_defaults(run=_draw, num_threads=None)
 
@@ -51,8 +60,11 @@ def _draw(args: argparse.Namespace) -> int:
     try:
         server = DrawServer(net, args.host, args.port)
     except OSError as exc:  # an address in use, or not this machine's
-        print(f"twolayer: error: cannot listen on {args.host} port {args.port}: {exc} "
-              "(--port 0 takes any free port)", file=sys.stderr)  # fmt: skip
+        print(
+            f"twolayer: error: cannot listen on {args.host} port {args.port}: {exc} "
+            "(--port 0 takes any free port)",
+            file=sys.stderr,
+        )
         return 1
     with server:
         print(f"Drawing page of {server.net!r} at {server.url} (Ctrl-C stops it)", flush=True)
@@ -68,8 +80,8 @@ def _draw(args: argparse.Namespace) -> int:
 
 
 def _has_display() -> bool:
-    """Whether a graphical browser can open here: without a display (say, over SSH) Python's webbrowser would run a
-    text browser in this terminal."""
+    """Whether a graphical browser can open here: without a display (say, over SSH) Python's
+    webbrowser would run a text browser in this terminal."""
     if sys.platform.startswith(("win", "darwin")):
         return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))

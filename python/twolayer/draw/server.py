@@ -1,11 +1,12 @@
-"""The server of ``twolayer draw``: the page's three files, and ``POST /predict`` of a canvas picture (PNG) that
-answers the net's probabilities and the 28×28 sample it saw, as JSON.
+"""The server of ``twolayer draw``: the page's three files, and ``POST /predict`` of a canvas
+picture (PNG) that answers the net's probabilities and the 28×28 sample it saw, as JSON.
 
-The standard library's ThreadingHTTPServer is enough for one person's browser on this machine, and every bound is
-ours to set: what it serves is three files held in memory (looked up by exact path, so nothing outside them can be
-named), a body over :data:`MAX_BODY` is refused from its Content-Length before a byte of it is read, each
-connection has :data:`REQUEST_TIMEOUT` seconds in all (a client sending one byte a second is cut off too), and at
-most :data:`MAX_CONNECTIONS` are served at once.
+The standard library's ThreadingHTTPServer is enough for one person's browser on this machine, and
+every bound is ours to set: what it serves is three files held in memory (looked up by exact path,
+so nothing outside them can be named), a body over :data:`MAX_BODY` is refused from its
+Content-Length before a byte of it is read, each connection has :data:`REQUEST_TIMEOUT` seconds in
+all (a client sending one byte a second is cut off too), and at most :data:`MAX_CONNECTIONS` are
+served at once.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from ..net import TwoLayerNet
 __all__ = ["MAX_BODY", "MAX_CONNECTIONS", "REQUEST_TIMEOUT", "DrawServer", "predict_picture"]
 
 MAX_BODY = 2**20
-"""Bytes a request body may have: the page's 280×280 canvas is a few kilobytes as PNG, and a large one a few
-hundred."""
+"""Bytes a request body may have: the page's 280×280 canvas is a few kilobytes as PNG, and a large
+one a few hundred."""
 MAX_PICTURE_PIXELS = 2048 * 2048
 """Pixels a posted picture may have, checked from its header before it is decoded."""
 REQUEST_TIMEOUT = 10.0
@@ -45,8 +46,10 @@ _ASSETS = {  # route: (file in static/, content type)
 }
 # The browser may load nothing but the page's own files (and the empty icon written into the page).
 _SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; base-uri 'none'; "
-    "form-action 'none'; frame-ancestors 'none'",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; base-uri 'none'; "
+        "form-action 'none'; frame-ancestors 'none'"
+    ),
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
@@ -54,7 +57,8 @@ _SECURITY_HEADERS = {
 
 class DrawServer(ThreadingHTTPServer):
     """The page of `net` at `host`:`port` (0: any free port); :attr:`url` says where. Serve with
-    ``serve_forever()``; ``shutdown()`` from another thread stops it, ``server_close()`` frees the port."""
+    ``serve_forever()``; ``shutdown()`` from another thread stops it, ``server_close()`` frees the
+    port."""
 
     daemon_threads = True  # a connection still open never holds up the end of the program
     # socketserver's backlog of 5 would leave a burst of connections waiting for SYN retries.
@@ -108,9 +112,9 @@ class DrawServer(ThreadingHTTPServer):
 
 
 def predict_picture(net: TwoLayerNet, png: bytes) -> dict[str, Any]:
-    """The net's reading of a PNG picture of a digit: ``digit``, the ten ``probabilities`` and ``sample``, the 784
-    values in [0, 1] that it saw (:func:`twolayer.images.image_to_mnist`). ValueError if it is no PNG, is larger than
-    :data:`MAX_PICTURE_PIXELS` or holds no ink."""
+    """The net's reading of a PNG picture of a digit: ``digit``, the ten ``probabilities`` and
+    ``sample``, the 784 values in [0, 1] that it saw (:func:`twolayer.images.image_to_mnist`).
+    ValueError if it is no PNG, is larger than :data:`MAX_PICTURE_PIXELS` or holds no ink."""
     from PIL import Image
 
     try:
@@ -182,7 +186,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply_json(HTTPStatus.OK, result)
 
     def _body(self) -> bytes | None:
-        """The request's PNG body, or None once an error is sent: the length is checked before anything is read."""
+        """The request's PNG body, or None once an error is sent: the length is checked before
+        anything is read."""
         length = self.headers.get("Content-Length")
         if self.headers.get("Content-Type") != "image/png":
             self.send_error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "the body must be image/png")

@@ -15,8 +15,9 @@ found there, so an interrupted sweep resumes where it stopped."""
 
 from __future__ import annotations
 
+from .halving import RUNGS_FILE, check_halving, halving_sweep, promoted, rungs
 from .lock import FolderBusyError
-from .log import DIVERGED, DONE, FAILED, INTERRUPTED, RUNS_FILE, RunLog, check_record
+from .log import DIVERGED, DONE, FAILED, INTERRUPTED, RUNS_FILE, STOPPED, RunLog, check_record
 from .plan import LogRange, Run, check_settings, parse_value, plan_runs, setting_names, settings_key
 from .report import CURVES_PNG, FINALS_PNG, SUMMARY_CSV, SUMMARY_MD, summarise, write_reports
 from .running import SweepResult, run_sweep, sweep
@@ -30,7 +31,9 @@ __all__ = [
     "FINALS_PNG",
     "FolderBusyError",
     "INTERRUPTED",
+    "RUNGS_FILE",
     "RUNS_FILE",
+    "STOPPED",
     "SUMMARY_CSV",
     "SUMMARY_MD",
     "LogRange",
@@ -38,13 +41,17 @@ __all__ = [
     "RunLog",
     "SweepResult",
     "check_record",
+    "check_halving",
     "check_settings",
     "dask_executor",
+    "halving_sweep",
     "local_executor",
     "parse_value",
     "plan_runs",
+    "promoted",
     "run_one",
     "run_sweep",
+    "rungs",
     "setting_names",
     "settings_key",
     "share_of_cpus",

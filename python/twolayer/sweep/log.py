@@ -22,6 +22,7 @@ __all__ = [
     "RECORDS_PER_RUN",
     "RUNS_FILE",
     "SCHEMA",
+    "STOPPED",
     "RunLog",
     "check_record",
     "record_bound",
@@ -29,6 +30,7 @@ __all__ = [
 
 RUNS_FILE = "runs.jsonl"
 DONE, DIVERGED, FAILED, INTERRUPTED = "done", "diverged", "failed", "interrupted"
+STOPPED = "stopped"  # not promoted by successive halving (sweep/halving.py)
 RECORDS_PER_RUN = 1
 """Lines a run may leave in runs.jsonl; with the plan's runs, the bound on the lines read."""
 
@@ -70,10 +72,13 @@ SCHEMA: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
     "seed": (True, _count, "a non-negative integer"),
     "status": (
         True,
-        lambda v: v in (DONE, DIVERGED, FAILED),
-        f"{DONE!r}, {DIVERGED!r} or {FAILED!r}",
+        lambda v: v in (DONE, DIVERGED, FAILED, STOPPED),
+        f"{DONE!r}, {DIVERGED!r}, {FAILED!r} or {STOPPED!r}",
     ),
     "error": (False, _optional(_text), "text or null"),
+    "rung": (False, _count, "a non-negative integer"),  # successive halving's
+    "rung_epochs": (False, lambda v: _is_number(v) and v > 0, "a positive number"),
+    "score": (False, _optional(_accuracy), "a number in [0, 1] or null"),
     "worker": (False, _optional(_text), "text or null"),
     "threads": (False, _optional(_count), "a non-negative integer or null"),
     "iterations": (False, _count, "a non-negative integer"),

@@ -16,7 +16,7 @@ import numpy as np
 
 from .._files import atomic_write
 from ..settings import SETTINGS
-from .log import DIVERGED, DONE, FAILED
+from .log import DIVERGED, DONE, FAILED, STOPPED
 from .plan import Run, label, settings_key
 
 __all__ = [
@@ -82,7 +82,7 @@ def summarise(
         row.update(
             {
                 status: sum(r["status"] == status for r in group)
-                for status in (DONE, DIVERGED, FAILED)
+                for status in (DONE, DIVERGED, FAILED, STOPPED)
             }
         )
         for key in dict.fromkeys(k for r in done for k in finals(r)):
@@ -93,6 +93,12 @@ def summarise(
         rows.append(row)
     rows.sort(key=lambda row: -(row.get(_metric_name(metric), (None,))[0] or -1.0))
     return rows, metric
+
+
+def _stopped(rows: Sequence[Mapping[str, Any]]) -> str:
+    """``, 5 stopped early``: the trials successive halving did not promote, if any."""
+    stopped = sum(row[STOPPED] for row in rows)
+    return f", {stopped} stopped early" if stopped else ""
 
 
 def _final_key(name: str) -> str:
@@ -140,7 +146,8 @@ def _markdown(
         "",
         f"{planned} runs of {len(rows)} settings: "
         + ", ".join(f"{n} {status}" for status, n in finished.items())
-        + f", {planned - sum(finished.values())} not run yet.",
+        + _stopped(rows)
+        + f", {planned - sum(finished.values()) - sum(row[STOPPED] for row in rows)} not run yet.",
         f"Every run: {label(fixed)}." if fixed else "",
         f"Ranked by the mean final {_metric_name(metric)} over seeds (± sample standard deviation)"
         + ("." if metric == "final_val_acc" else _TEST_CHOOSES),
