@@ -213,3 +213,52 @@ def test_garbage_never_crashes() -> None:
     """Hypothesis runs in a forked child: a crash fails this test (the falsifying example is in
     the captured output) instead of killing the run."""
     in_child(_garbage_never_crashes, timeout=300)
+
+
+# runs.jsonl: what a sweep writes it reads back; any value out of its field's range is refused.
+
+_ACCURACY = st.floats(0, 1)
+_RECORDS = st.fixed_dictionaries(
+    {
+        "settings": st.fixed_dictionaries({"iters_num": st.integers(1, 100)}),
+        "seed": st.integers(0, 2**40),
+        "status": st.sampled_from(["done", "diverged"]),
+        "error": st.none() | st.text(max_size=20),
+        "train_acc_list": st.lists(_ACCURACY, max_size=5),
+        "test_acc_list": st.lists(_ACCURACY, max_size=5),
+        "epoch_iters": st.lists(st.integers(0, 100), max_size=5),
+        "final_train_acc": _ACCURACY,
+        "final_test_acc": _ACCURACY,
+        "wall_time": st.floats(0, 1e6),
+    }
+)
+_OUT_OF_RANGE = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).filter(lambda v: not 0 <= v <= 1),
+    st.text(max_size=3),
+    st.booleans(),
+    st.lists(st.floats(0, 1), max_size=2),
+)
+
+
+@FAST
+@given(st.lists(_RECORDS, max_size=4))
+def test_the_run_log_reads_back_what_it_wrote(tmp_path_factory: Any, records: list) -> None:
+    from twolayer.sweep import Run, RunLog
+
+    log = RunLog(tmp_path_factory.mktemp("log") / "runs.jsonl")
+    for record in records:
+        log.append(record)
+    runs = [Run(r["settings"], r["seed"]) for r in records]
+    assert log.read(runs) == {run.key: record for run, record in zip(runs, records)}
+
+
+@FAST
+@given(_RECORDS, st.sampled_from(["final_train_acc", "final_test_acc"]), _OUT_OF_RANGE)
+def test_an_accuracy_out_of_range_is_refused(record: dict, field: str, value: Any) -> None:
+    import pytest
+
+    from twolayer.sweep import check_record
+
+    check_record(record)
+    with pytest.raises(ValueError, match=field):
+        check_record({**record, field: value})

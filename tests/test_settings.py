@@ -178,3 +178,49 @@ def test_a_setting_error_pickles_with_its_setting():
         copy = pickle.loads(pickle.dumps(error))
         assert type(copy) is type(error) and copy.setting == error.setting
         assert str(copy) == str(error)
+
+
+# Settings that depend on the network (its dtype, its sizes) are checked before any work too.
+
+
+def _status(argv: list[str]) -> int:
+    """main()'s exit status, whether it returns it or argparse exits with it."""
+    from twolayer.cli import main
+
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
+@pytest.mark.parametrize("command", ["train", "sweep"])
+def test_a_learning_rate_beyond_float32_is_refused_before_any_work(
+    command, mnist_dir, tmp_path, capsys
+):
+    argv = [command, "--lr", "1e39", "--dtype", "float32", "--iters", "10"]
+    assert _status([*argv, "--data-dir", str(mnist_dir), "--out", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    assert "--lr: " in captured.err and "learning_rate must be finite in float32" in captured.err
+    assert "Training" not in captured.out and not (tmp_path / "out" / "runs.jsonl").exists()
+
+
+def test_the_learning_rate_in_the_dtype_of_the_network_is_one_check():
+    with pytest.raises(SettingError, match="learning_rate must be finite in float32"):
+        plan_runs({"learning_rate": [0.1, 1e39], "dtype": ["float32"]})
+    plan_runs({"learning_rate": [1e39], "dtype": ["float64"]})  # float64 holds it
+    net = TwoLayerNet(784, 5, 10, dtype=np.float32)
+    x, t = np.zeros((20, 784), np.float32), np.zeros(20, np.int64)
+    with pytest.raises(SettingError, match="learning_rate must be finite in float32") as caught:
+        train(net, x, t, x, t, learning_rate=1e39, iters_num=1, progress=False)
+    assert caught.value.setting == "learning_rate"
+
+
+def test_a_batch_larger_than_the_memory_is_refused_naming_it(mnist_dir, tmp_path, capsys):
+    argv = ["train", "--batch-size", "1000000000", "--iters", "1", "--out", str(tmp_path)]
+    assert _status([*argv, "--data-dir", str(mnist_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "argument --batch-size: batch_size 1,000,000,000 needs about" in err
+    assert "GiB of memory" in err and "MemoryError" not in err
+    with pytest.raises(SettingError, match="batch_size 1,000,000,000 needs about"):
+        plan_runs({"batch_size": [100, 10**9]})
+    plan_runs({"batch_size": [10**9], "sampling": ["shuffle"]})  # shuffled: at most the data

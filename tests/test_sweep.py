@@ -254,9 +254,10 @@ def test_a_torn_last_line_is_dropped_and_its_run_redone(mnist_dir, tmp_path):
 
 
 def test_a_damaged_run_log_is_an_error_naming_the_line(tmp_path):
-    (tmp_path / "runs.jsonl").write_text('{"settings": {}, "seed": 0}\nnot json\n{}\n')
+    failed = '{"settings": {}, "seed": 0, "status": "failed", "error": "E"}'
+    (tmp_path / "runs.jsonl").write_text(f"{failed}\nnot json\n{{}}\n")
     with pytest.raises(ValueError, match=r"runs\.jsonl, line 2: not a run record"):
-        RunLog(tmp_path / "runs.jsonl").read()
+        RunLog(tmp_path / "runs.jsonl").read(plan_runs({}, seeds=3))
 
 
 # Bad input: each a usage error before any run starts (nothing is written).

@@ -59,7 +59,7 @@ EOF
 }
 
 echo "== the tests that need Dask ($SECONDS s)"
-python -m pytest tests/test_sweep.py -q -k "scheduler or dask"
+python -m pytest tests/test_sweep.py tests/test_sweep_edges.py -q -k "scheduler or dask"
 
 echo "== local workers ($SECONDS s)"
 "${sweep[@]}" --workers 2 --out "$work/local" >"$work/local.log" || { cat "$work/local.log"; exit 1; }

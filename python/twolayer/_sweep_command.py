@@ -31,6 +31,7 @@ from .datasets import load_mnist
 from .settings import SETTINGS, SettingError, SweepSettings
 from .sweep import (
     FAILED,
+    FolderBusyError,
     check_halving,
     dask_executor,
     halving_sweep,
@@ -165,7 +166,11 @@ def _sweep(args: argparse.Namespace) -> int:
                 threads=threads,
                 data_dir=args.data_dir,
             )
-    except (ImportError, ConnectionError) as exc:  # no Dask, or no cluster there
+    except (
+        ImportError,
+        ConnectionError,
+        FolderBusyError,
+    ) as exc:  # no Dask or cluster; --out taken
         return _usage_error(exc)
     except cf.BrokenExecutor:
         died = f"a worker process died; the runs finished so far are kept in {args.out}"

@@ -209,7 +209,7 @@ def _train(args: argparse.Namespace) -> int:
         net, settings, resume = resumed(args, x_train.shape[1])
         kept: dict[str, Any] = {"resume": resume}
     else:
-        settings, kept = _checked_settings(args, len(x_train), len(x_test)), {}
+        settings, kept = _checked_settings(args, x_train, len(x_test)), {}
     try:
         args.out.mkdir(parents=True, exist_ok=True)  # now, not after a long run
         if args.resume is None:
@@ -256,12 +256,15 @@ def _train(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if history.interrupted else 0
 
 
-def _checked_settings(args: argparse.Namespace, n_train: int, n_test: int) -> TrainSettings:
-    """The training flags' settings, checked against the data before anything is written (a
-    --train-size larger than it): a usage error naming the flag."""
+def _checked_settings(args: argparse.Namespace, data: np.ndarray, n_test: int) -> TrainSettings:
+    """The training flags' settings, checked against the training images `data` before anything
+    is written (a --train-size larger than it) and against the network (a learning rate beyond
+    its dtype, a batch beyond the memory): a usage error naming the flag."""
     try:
         settings = TrainSettings(**{name: getattr(args, name) for name in TrainSettings.declared()})
-        settings.check_data(n_train, n_test)
+        settings.check_data(len(data), n_test)
+        sizes = (data.shape[1], args.hidden_size, MNIST_CLASSES)
+        settings.check_net(args.dtype, sizes, len(data))
     except SettingError as exc:
         args.command_parser.error(f"argument {SETTINGS[exc.setting].flag}: {exc}")
     return settings

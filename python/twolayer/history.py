@@ -15,13 +15,14 @@ from typing import Any
 import numpy as np
 
 from ._files import atomic_write, open_regular
+from ._losses import INLINE_LOSSES, losses_path, read_losses, write_losses
 from .settings import TrainSettings
 
 __all__ = ["MAX_HISTORY_BYTES", "History"]
 
-# A history takes about 20 bytes of JSON per iteration, so this bound allows runs of some three
-# million iterations while keeping what a corrupt or hostile file can make the reader parse to a few
-# hundred MB of Python objects.
+# A history takes about 20 bytes of JSON per iteration; beyond INLINE_LOSSES (about 22 MB of them)
+# the losses go beside it (see _losses), so that this bound holds any run's history while keeping
+# what a corrupt or hostile file can make the reader parse to a few hundred MB of Python objects.
 MAX_HISTORY_BYTES = 64 * 2**20
 
 
@@ -82,9 +83,14 @@ class History:
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
         """The history as JSON (non-finite losses as null, since JSON has no NaN); also written to
-        `path` if given."""
+        `path` if given, where a run of more than a million iterations keeps its losses beside
+        it (``history.losses.npy`` beside ``history.json``: 8 bytes each), the JSON naming it."""
         data = asdict(self)
         data["train_loss_list"] = [x if math.isfinite(x) else None for x in self.train_loss_list]
+        if path is not None and len(self.train_loss_list) > INLINE_LOSSES:  # beside, compactly
+            losses = losses_path(Path(path))
+            write_losses(losses, self.train_loss_list)  # first: the JSON never names a missing file
+            data["train_loss_list"] = losses.name
         # One line per field, lists included: readable, and 10,000 losses do not make 10,000 lines.
         lines = (
             f"  {json.dumps(key)}: {json.dumps(value, allow_nan=False, default=_numpy_scalar)}"
@@ -113,10 +119,27 @@ class History:
         if len(text) > MAX_HISTORY_BYTES:
             raise ValueError(too_large)
         try:
-            return _history_from_dict(json.loads(text, parse_constant=_reject_constant))
+            data = json.loads(text, parse_constant=_reject_constant)
+            if isinstance(data, dict) and isinstance(data.get("train_loss_list"), str):
+                data["train_loss_list"] = _losses_beside(path, data)
+            return _history_from_dict(data)
         # JSONDecodeError and UnicodeError are ValueErrors.
         except (ValueError, TypeError, RecursionError) as exc:
             raise ValueError(f"{path} is not a valid training history: {exc}") from None
+
+
+def _losses_beside(path: Path, data: dict[str, Any]) -> list[float | None]:
+    """The losses of a long run, from the file beside `path` that its JSON names: that file only,
+    of at most its ``iters_num`` losses."""
+    expected = losses_path(path)
+    if data["train_loss_list"] != expected.name:
+        raise ValueError(
+            f"train_loss_list must name {expected.name!r}, got {data['train_loss_list']!r}"
+        )
+    iters = data.get("iters_num")
+    if not isinstance(iters, int) or isinstance(iters, bool) or iters < 0:
+        raise ValueError(f"iters_num must be an int >= 0, got {reprlib.repr(iters)}")
+    return read_losses(expected, iters)
 
 
 def _numpy_scalar(value: Any) -> Any:

@@ -15,7 +15,15 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 from . import _core, serialization
 from ._core import PARAM_NAMES
 from .optimizers import Optimizer
-from .settings import SETTINGS, WEIGHT_INIT_SCALES, NetSettings, Real, SettingError, Size
+from .settings import (
+    SETTINGS,
+    WEIGHT_INIT_SCALES,
+    NetSettings,
+    Real,
+    SettingError,
+    Size,
+    check_learning_rate,
+)
 
 ACTIVATIONS: tuple[str, ...] = _core.ACTIVATIONS
 """The hidden layer's activations: ``"sigmoid"`` (the book's chapter 4 net) and ``"relu"``
@@ -394,14 +402,7 @@ class TwoLayerNet:
         """`learning_rate` checked (this is the boundary for callers of train_step, train's
         included): the setting's own rule, and the range of the net's dtype, in which the core
         takes it."""
-        rate: float = SETTINGS["learning_rate"].check(learning_rate)
-        largest = float(np.finfo(self.dtype).max)
-        if rate > largest:
-            raise SettingError(
-                "learning_rate",
-                f"learning_rate must be finite in {self.dtype} (at most {largest:.6g}), got {rate}",
-            )
-        return rate
+        return check_learning_rate(SETTINGS["learning_rate"].check(learning_rate), self.dtype)
 
     def numerical_gradient(
         self, x: ArrayLike, t: ArrayLike, *, method: str = "incremental", h: float = 1e-4

@@ -10,6 +10,7 @@ take ``ax=`` to draw into axes of the caller's instead.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
@@ -66,10 +67,33 @@ def plot_loss(
         if not 1 <= len(axes) <= 2:
             raise ValueError(f"ax must be one Axes or two, got {len(axes)}")
     for panel, (n, title) in zip(axes, panels):
-        panel.plot(np.arange(n), loss[:n], linewidth=0.6)
+        _plot_curve(panel, loss[:n])
         panel.set(title=title, xlabel="iteration", ylabel="loss")
         panel.set_ylim(bottom=0)
     return _save(axes[0].figure, path)
+
+
+_MOST_POINTS = 20_000  # beyond, a line drawn is a solid band: drawn as one, in bounded memory
+
+
+def _plot_curve(panel: Axes, loss: np.ndarray) -> None:
+    """The loss of every iteration; a long run's as the band from each stretch's least to its
+    greatest loss, and their mean, so that the figure of a run of millions of iterations takes
+    what one of 20,000 does."""
+    if len(loss) <= _MOST_POINTS:
+        panel.plot(np.arange(len(loss)), loss, linewidth=0.6)
+        return
+    width = -(-len(loss) // _MOST_POINTS)
+    padded = np.full(width * _MOST_POINTS, np.nan)
+    padded[: len(loss)] = loss
+    stretches = padded.reshape(_MOST_POINTS, width)
+    starts = np.arange(_MOST_POINTS) * width
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a stretch of NaN only: drawn as a gap
+        low, high = np.nanmin(stretches, axis=1), np.nanmax(stretches, axis=1)
+        mean = np.nanmean(stretches, axis=1)
+    panel.fill_between(starts, low, high, alpha=0.35, linewidth=0)
+    panel.plot(starts, mean, linewidth=0.6)
 
 
 def plot_accuracy(

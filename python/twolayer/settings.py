@@ -45,6 +45,9 @@ __all__ = [
     "Size",
     "TrainSettings",
     "WEIGHT_INIT_SCALES",
+    "batch_bytes",
+    "check_learning_rate",
+    "physical_memory",
     "setting",
 ]
 
@@ -546,6 +549,53 @@ class TrainSettings(_Settings):
                     f"eval_samples must be at most {sizes[smallest]:,}, the size of the "
                     f"{smallest} set, got {self.eval_samples:,}",
                 )
+
+    def check_net(self, dtype: Any, sizes: tuple[int, int, int], n_train: int) -> None:
+        """Raise SettingError for a setting a network of `dtype` and `sizes` (input, hidden,
+        output) cannot train with on `n_train` training samples: a learning rate beyond the
+        dtype's range (the core takes it in the network's dtype), or a mini-batch larger than this
+        machine's memory."""
+        check_learning_rate(self.learning_rate, dtype)
+        samples = self.batch_size
+        if self.sampling == "shuffle":  # a batch is never more than the samples trained on
+            samples = min(samples, self.train_size or n_train - self.validation_size)
+        each, memory = batch_bytes(dtype, sizes), physical_memory()
+        # Not even one sample fitting is the network's size, which its own check refuses.
+        if memory is not None and each <= memory < samples * each:
+            raise SettingError(
+                "batch_size",
+                f"batch_size {self.batch_size:,} needs about {samples * each / 2**30:,.1f} GiB "
+                f"for a mini-batch, more than this machine's {memory / 2**30:,.1f} GiB of memory "
+                f"(at most {memory // each:,} samples)",
+            )
+
+
+def check_learning_rate(rate: float, dtype: Any) -> float:
+    """`rate`, a checked learning rate, if the network's `dtype` holds it; else SettingError."""
+    name = np.dtype(dtype).name
+    largest = float(np.finfo(name).max)
+    if rate > largest:
+        raise SettingError(
+            "learning_rate",
+            f"learning_rate must be finite in {name} (at most {largest:.6g}), got {rate}",
+        )
+    return rate
+
+
+def batch_bytes(dtype: Any, sizes: tuple[int, int, int]) -> int:
+    """The memory of one sample of a training step: its index and label (int64), its image, and
+    the hidden and output layers' activations and gradients (three of each) in `dtype`."""
+    D, H, C = sizes
+    itemsize: int = np.dtype(dtype).itemsize
+    return 16 + itemsize * (D + 3 * H + 3 * C)
+
+
+def physical_memory() -> int | None:
+    """This machine's memory in bytes; None where the OS does not say (Windows)."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,9 @@ def train(
         return _resumed(net, data, keeping, settings, progress)
     checked = TrainSettings(**settings)
     checked.check_data(len(x_train), len(x_test))
+    input_size, hidden_size = net.params["W1"].shape
+    sizes = (input_size, hidden_size, net.params["W2"].shape[1])
+    checked.check_net(net.params["W1"].dtype, sizes, len(x_train))
     run = _prepare(net, *data, checked, np.random.SeedSequence(checked.seed))
     run.history = _new_history(net, checked, len(run.fit[0]), len(x_test))
     _keep(run, keeping, data)

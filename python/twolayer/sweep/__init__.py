@@ -16,7 +16,8 @@ found there, so an interrupted sweep resumes where it stopped."""
 from __future__ import annotations
 
 from .halving import RUNGS_FILE, check_halving, halving_sweep, promoted, rungs
-from .log import DIVERGED, DONE, FAILED, INTERRUPTED, RUNS_FILE, STOPPED, RunLog
+from .lock import FolderBusyError
+from .log import DIVERGED, DONE, FAILED, INTERRUPTED, RUNS_FILE, STOPPED, RunLog, check_record
 from .plan import LogRange, Run, check_settings, parse_value, plan_runs, setting_names, settings_key
 from .report import CURVES_PNG, FINALS_PNG, SUMMARY_CSV, SUMMARY_MD, summarise, write_reports
 from .running import SweepResult, run_sweep, sweep
@@ -28,6 +29,7 @@ __all__ = [
     "DONE",
     "FAILED",
     "FINALS_PNG",
+    "FolderBusyError",
     "INTERRUPTED",
     "RUNGS_FILE",
     "RUNS_FILE",
@@ -38,6 +40,7 @@ __all__ = [
     "Run",
     "RunLog",
     "SweepResult",
+    "check_record",
     "check_halving",
     "check_settings",
     "dask_executor",

@@ -92,7 +92,7 @@ def halving_sweep(
     out = Path(out)
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     ledger, log = _Ledger(out / RUNGS_FILE), RunLog(out / RUNS_FILE)
-    finished = log.read()
+    finished = log.read(runs)
     reached = ledger.read()
     alive = list(range(len(runs)))
     interrupted = False

@@ -209,8 +209,12 @@ def check_settings(settings: Mapping[str, Any]) -> None:
     net_settings, train_settings = split(settings)
     mnist_sizes = (_MNIST["train_label"].shape[0], _MNIST["test_label"].shape[0])
     try:
-        check_net(MNIST_PIXELS, output_size=MNIST_CLASSES, seed=None, **net_settings)
-        TrainSettings(**train_settings).check_data(*mnist_sizes)
+        sizes, _, _, dtype = check_net(
+            MNIST_PIXELS, output_size=MNIST_CLASSES, seed=None, **net_settings
+        )
+        checked = TrainSettings(**train_settings)
+        checked.check_data(*mnist_sizes)
+        checked.check_net(dtype, sizes, mnist_sizes[0])
     except SettingError as exc:
         raise type(exc)(exc.setting, f"settings {label(settings)}: {exc}") from None
 

@@ -4,17 +4,22 @@ finished run, Ctrl-C stopping cleanly, and the reports written at the end."""
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import functools
 import itertools
+import multiprocessing
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from .._progress import progress_bar
+from .lock import holding
 from .log import DIVERGED, FAILED, INTERRUPTED, RUNS_FILE, RunLog
 from .plan import Run, Space, label, plan_runs
 from .report import finals, write_reports
@@ -74,14 +79,32 @@ def run_sweep(
     (default: each worker's cache). `progress`: a bar on a terminal, and a line per finished run on
     stdout.
 
-    Ctrl-C stops the sweep: runs not yet started are cancelled, those in progress are waited for (a
-    second Ctrl-C abandons them), and every finished run is kept. A broken executor (a local worker
-    process killed) raises ``concurrent.futures.BrokenExecutor`` after the reports are written; in
-    both cases the same call resumes."""
+    Only one sweep at a time uses `out`: another one holding it raises
+    :class:`~twolayer.sweep.lock.FolderBusyError` at once. Only this process writes there; the
+    executor's workers only send records back.
+
+    Ctrl-C, or SIGTERM, stops the sweep: runs not yet started are cancelled, those in progress are
+    waited for (a second Ctrl-C abandons them), and every finished run is kept. A broken executor
+    (a local worker process killed) raises ``concurrent.futures.BrokenExecutor`` after the reports
+    are written; in both cases the same call resumes."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    with holding(out), _terminate_as_ctrl_c():
+        return _run_locked(runs, out, executor, slots, threads, data_dir, progress)
+
+
+def _run_locked(
+    runs: Sequence[Run],
+    out: Path,
+    executor: cf.Executor | None,
+    slots: int | None,
+    threads: int | None,
+    data_dir: str | os.PathLike[str] | None,
+    progress: bool,
+) -> SweepResult:
+    """run_sweep's work, in a folder this process holds: only this process writes into it."""
     log = RunLog(out / RUNS_FILE)
-    finished = log.read()
+    finished = log.read(runs)
     todo = [run for run in runs if run.key not in finished]
     bar = _Progress(len(runs), len(runs) - len(todo), progress)
     directory = None if data_dir is None else os.fspath(data_dir)
@@ -106,6 +129,36 @@ def run_sweep(
 
 
 Keep = Callable[[Run, dict[str, Any], int], None]
+
+
+@contextlib.contextmanager
+def _terminate_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (a ``kill``, a stopping service or batch system) stops the sweep as Ctrl-C does:
+    its workers ended, its finished runs kept and its reports written. Only the main thread can
+    set a handler; elsewhere SIGTERM keeps its own."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
+    """Pass the stop on as the Ctrl-C it stands for: to local workers (which stop their runs
+    cleanly, see worker._interruptible), and to this process's own SIGINT handler (train's, in a
+    run here), or a KeyboardInterrupt where SIGINT is ignored (a job started in the background)."""
+    for child in multiprocessing.active_children():
+        if child.pid is not None:
+            with contextlib.suppress(OSError):
+                os.kill(child.pid, signal.SIGINT)
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler) and hasattr(signal, "raise_signal"):
+        signal.raise_signal(signal.SIGINT)
+    else:
+        raise KeyboardInterrupt
 
 
 def _execute(

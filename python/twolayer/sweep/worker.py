@@ -3,13 +3,19 @@ out), and the executors that run them: local processes, or a Dask cluster."""
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures as cf
 import contextlib
+import ctypes
 import functools
 import importlib
+import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import socket
+import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict
@@ -113,14 +119,47 @@ def _thread_count(threads: int | None) -> Iterator[None]:
 _ignoring_ctrl_c_when_idle = False  # set in local worker processes by _init_worker
 
 
-def _init_worker(threads: int) -> None:
-    """Start a local worker process: its share of the cores, and Ctrl-C ignored between runs, so
-    that a Ctrl-C stops the runs in progress (see _interruptible) but never kills a worker waiting
-    for work."""
+def _init_worker(threads: int, parent: int) -> None:
+    """Start a local worker process of the sweep process `parent`: it dies with the sweep (see
+    _die_with_parent), its share of the cores, and Ctrl-C ignored between runs, so that a Ctrl-C
+    stops the runs in progress (see _interruptible) but never kills a worker waiting for work."""
     global _ignoring_ctrl_c_when_idle
+    _die_with_parent(parent)
     set_num_threads(threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _ignoring_ctrl_c_when_idle = True
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker when the sweep process `parent` ends, however it ends (a SIGKILL too), so
+    that no worker outlives its sweep, holding memory and the caller's output pipe. On Linux the
+    kernel's parent-death signal; elsewhere a thread waiting on the pipe multiprocessing keeps to
+    the parent, which closes when the parent ends."""
+    if sys.platform.startswith("linux") and _parent_death_signal():
+        if os.getppid() != parent:  # the parent ended before the signal was asked for
+            os._exit(1)
+        return
+    watched = multiprocessing.parent_process()
+    if watched is not None:
+        threading.Thread(target=_exit_after, args=(watched.sentinel,), daemon=True).start()
+
+
+_PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
+
+
+def _parent_death_signal() -> bool:
+    """Ask Linux to SIGKILL this process when its parent ends; False where the C library
+    cannot."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return False
+    return bool(prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0)
+
+
+def _exit_after(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)
 
 
 @contextlib.contextmanager
@@ -142,8 +181,6 @@ def local_executor(workers: int, threads_per_worker: int | None = None) -> cf.Pr
     """`workers` local processes, each with `threads_per_worker` threads of the core (default: an
     equal share of the CPUs, at least one), so that the machine is not oversubscribed. Use it in a
     ``with`` block."""
-    import multiprocessing
-
     check_count("workers", workers)
     if threads_per_worker is None:
         threads_per_worker = share_of_cpus(workers)
@@ -154,7 +191,7 @@ def local_executor(workers: int, threads_per_worker: int | None = None) -> cf.Pr
         workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
-        initargs=(threads_per_worker,),
+        initargs=(threads_per_worker, os.getpid()),
     )
 
 
@@ -165,13 +202,15 @@ def dask_executor(address: str, *, timeout: float = 10.0) -> Iterator[tuple[cf.E
     end of the ``with`` block.
 
     Raises ImportError (saying how to install Dask) without it, ConnectionError when the scheduler
-    cannot be reached or no worker joins it within `timeout` seconds."""
+    cannot be reached, does not answer as a scheduler (silence, garbage, a frame too large), or no
+    worker joins it within `timeout` seconds."""
     try:  # imported by name: Dask has no type annotations to check against
         distributed: Any = importlib.import_module("distributed")
     except ImportError:
         raise ImportError(
             "running on a Dask cluster needs Dask, an optional extra: pip install 'twolayer[dask]'"
         ) from None
+    _probe(distributed, address, timeout)
     try:
         client = distributed.Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
@@ -188,3 +227,42 @@ def dask_executor(address: str, *, timeout: float = 10.0) -> Iterator[tuple[cf.E
         yield client.get_executor(pure=False), sum(client.nthreads().values())
     finally:
         client.close()
+
+
+def _probe(distributed: Any, address: str, timeout: float) -> None:
+    """Ask the peer at `address` who it is, all within `timeout` seconds whatever it does: the
+    handshake is cancelled at the deadline (Client's own timeout covers only the connection, and a
+    peer that accepts and stays silent held it for minutes). ConnectionError unless it answers as
+    a Dask scheduler; a reply Dask cannot read (a frame announcing 2**62 bytes) is one."""
+
+    async def identify() -> Any:
+        comm = await distributed.comm.connect(address, timeout=timeout)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    async def deadline() -> Any:
+        return await asyncio.wait_for(identify(), timeout)
+
+    with cf.ThreadPoolExecutor(1) as thread:  # a loop of its own, whatever the caller runs
+        answer = thread.submit(asyncio.run, deadline())
+        try:
+            identity = answer.result()
+        except (asyncio.TimeoutError, TimeoutError):
+            raise ConnectionError(
+                f"cannot reach a Dask scheduler at {address!r} within {timeout} s: no answer"
+            ) from None
+        except OSError as exc:  # refused, closed
+            raise ConnectionError(
+                f"cannot reach a Dask scheduler at {address!r} within {timeout} s: {exc}"
+            ) from None
+        except Exception as exc:  # garbage, a frame too large to hold
+            raise ConnectionError(
+                f"the peer at {address!r} is not a Dask scheduler: {type(exc).__name__}: {exc}"
+            ) from None
+    if not isinstance(identity, dict) or identity.get("type") != "Scheduler":
+        raise ConnectionError(
+            f"the peer at {address!r} is not a Dask scheduler (it answered {str(identity)[:80]})"
+        )
