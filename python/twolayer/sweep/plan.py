@@ -209,7 +209,7 @@ def check_settings(settings: Mapping[str, Any]) -> None:
     net_settings, train_settings = split(settings)
     mnist_sizes = (_MNIST["train_label"].shape[0], _MNIST["test_label"].shape[0])
     try:
-        sizes, _, _, dtype = check_net(
+        sizes, _, _, dtype, _ = check_net(
             MNIST_PIXELS, output_size=MNIST_CLASSES, seed=None, **net_settings
         )
         checked = TrainSettings(**train_settings)
