@@ -100,8 +100,12 @@ def png(picture) -> bytes:
 
 
 def serves(server) -> bool:
-    """Whether the server still serves its page."""
-    code, _, body = get(server, "/")
+    """Whether the server serves its page now (False while every slot is still taken: the
+    connection is closed unanswered)."""
+    try:
+        code, _, body = get(server, "/")
+    except OSError:  # http.client.RemoteDisconnected among them
+        return False
     return code == 200 and b'id="prediction"' in body
 
 

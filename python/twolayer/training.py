@@ -105,16 +105,22 @@ def train(
     data = (x_train, t_train), (x_test, t_test)
     if keeping.resume is not None:
         return _resumed(net, data, keeping, settings, progress)
-    checked = TrainSettings(**settings)
-    checked.check_data(len(x_train), len(x_test))
-    input_size, hidden_size = net.params["W1"].shape
-    sizes = (input_size, hidden_size, net.params["W2"].shape[1])
-    checked.check_net(net.params["W1"].dtype, sizes, len(x_train))
+    checked = _checked(net, settings, len(x_train), len(x_test))
     run = _prepare(net, *data, checked, np.random.SeedSequence(checked.seed))
     run.history = _new_history(net, checked, len(run.fit[0]), len(x_test))
     _keep(run, keeping, data)
     _run(run, progress)
     return run.history
+
+
+def _checked(net: Any, settings: dict[str, Any], n_train: int, n_test: int) -> TrainSettings:
+    """`settings` checked, against the data's sizes and the network's dtype and sizes too."""
+    checked = TrainSettings(**settings)
+    checked.check_data(n_train, n_test)
+    input_size, hidden_size = net.params["W1"].shape
+    sizes = (input_size, hidden_size, net.params["W2"].shape[1])
+    checked.check_net(net.params["W1"].dtype, sizes, n_train)
+    return checked
 
 
 def _resumed(
