@@ -48,8 +48,12 @@ def _browser_or_skip():
                      "--window-size=900,800", "--disable-background-networking"):  # fmt: skip
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    # Both paths given, so Selenium Manager never looks for a driver or a browser online.
-    return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    # Both paths given, so Selenium Manager never looks for a driver or a browser online. The browser
+    # gets no sanitizer runtime preloaded (CI's sanitizer leg preloads ASan for this process; it
+    # stops chromedriver at once with ASan's exit status 86).
+    browser_env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ASAN_OPTIONS")}
+    service = Service(shutil.which("chromedriver"), env=browser_env)
+    return webdriver.Chrome(service=service, options=options)
 
 
 @pytest.fixture(scope="module")
