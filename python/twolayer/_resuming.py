@@ -17,12 +17,12 @@ from .serialization import Header
 from .settings import SettingError, TrainSettings
 
 if TYPE_CHECKING:
-    from .training import Pair, _RunState
+    from ._run_setup import Pair, RunState
 
 __all__ = ["checkpoint_of", "read", "restore_into", "seed_of", "settings_of"]
 
 
-def checkpoint_of(run: _RunState) -> Checkpoint:
+def checkpoint_of(run: RunState) -> Checkpoint:
     """Where `run` stands, after its last iteration done."""
     net, batches = run.net, run.batches
     input_size, hidden_size = net.params["W1"].shape
@@ -55,7 +55,7 @@ def checkpoint_of(run: _RunState) -> Checkpoint:
     return Checkpoint(header, params, state, arrays)
 
 
-def _fingerprint(run: _RunState) -> str:
+def _fingerprint(run: RunState) -> str:
     if not run.fingerprint and run.data is not None:
         run.fingerprint = fingerprint((*run.data[0], *run.data[1]))
     return run.fingerprint
@@ -91,7 +91,7 @@ def seed_of(saved: Checkpoint) -> np.random.SeedSequence:
     return np.random.SeedSequence(entropy)
 
 
-def restore_into(run: _RunState, saved: Checkpoint) -> None:
+def restore_into(run: RunState, saved: Checkpoint) -> None:
     """Set `run`, just prepared from the checkpoint's settings and seed, to where it stood: the
     network's parameters, the history, the mini-batches' generator and position."""
     _restore_network(run.net, saved.header, saved.params)

@@ -14,7 +14,6 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +46,11 @@ from .settings import (
     BOOK_ITERS_NUM,
     SETTINGS,
     NetSettings,
+    RunSettings,
     SettingError,
     TrainSettings,
 )
-from .training import DivergedError, History, train
+from .training import DivergedError, History, train, train_checked
 
 __all__ = ["main"]
 
@@ -207,9 +207,8 @@ def _train(args: argparse.Namespace) -> int:
         return error(exc)
     if args.resume is not None:
         net, settings, resume = resumed(args, x_train.shape[1])
-        kept: dict[str, Any] = {"resume": resume}
     else:
-        settings, kept = _checked_settings(args, x_train, len(x_test)), {}
+        settings, resume = _checked_settings(args, x_train, len(x_test)), None
     try:
         args.out.mkdir(parents=True, exist_ok=True)  # now, not after a long run
         if args.resume is None:
@@ -218,11 +217,13 @@ def _train(args: argparse.Namespace) -> int:
         return error(exc)
     verb = "Resuming" if args.resume is not None else "Training"
     print(f"{verb} {net!r}\n  {_describe_run(settings, len(x_train), len(x_test))}", flush=True)
-    kept.update(checkpoint=args.out / CHECKPOINT_NAME, checkpoint_every=args.checkpoint_every)
+    kept = {"checkpoint": args.out / CHECKPOINT_NAME, "checkpoint_every": args.checkpoint_every}
     try:
-        # Checked again by train, the API's boundary: a few microseconds, once.
-        given = {} if args.resume is not None else asdict(settings)
-        history = train(net, x_train, t_train, x_test, t_test, **given, **kept)
+        if resume is not None:  # train checks the checkpoint against the data
+            history = train(net, x_train, t_train, x_test, t_test, resume=resume, **kept)
+        else:  # the settings checked above, once
+            data = (x_train, t_train), (x_test, t_test)
+            history = train_checked(net, *data, settings, RunSettings(**kept))
     except DivergedError as exc:
         history = exc.history
         error(exc)

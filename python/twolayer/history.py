@@ -10,23 +10,45 @@ import reprlib
 from collections.abc import Callable
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from ._files import atomic_write, open_regular
+from ._history_size import MAX_HISTORY_BYTES
 from ._losses import INLINE_LOSSES, losses_path, read_losses, write_losses
-from .settings import TrainSettings
+from .settings import NetSettings, TrainSettings
 
 __all__ = ["MAX_HISTORY_BYTES", "History"]
 
-# A history takes about 20 bytes of JSON per iteration; beyond INLINE_LOSSES (about 22 MB of them)
-# the losses go beside it (see _losses), so that this bound holds any run's history while keeping
-# what a corrupt or hostile file can make the reader parse to a few hundred MB of Python objects.
-MAX_HISTORY_BYTES = 64 * 2**20
+_T = TypeVar("_T")
+
+
+def _recording_the_settings(cls: type[_T]) -> type[_T]:
+    """`cls`, the History class, given a field for each setting of :class:`TrainSettings` and
+    :class:`NetSettings` that a run records, before ``dataclass`` reads the fields: the setting's
+    annotation, unless `cls` gives its own (holding the value completed), and its default, unless
+    it is in every history. In order: the fields without a default, then the others; the settings
+    first in each."""
+    own: dict[str, Any] = dict(cls.__dict__.get("__annotations__", {}))
+    recorded = [
+        spec
+        for spec in (*TrainSettings.declared().values(), *NetSettings.declared().values())
+        if spec.recorded
+    ]
+    required = {s.name: own.pop(s.name, s.annotation) for s in recorded if s.in_every_history}
+    optional = {s.name: own.pop(s.name, s.annotation) for s in recorded if not s.in_every_history}
+    for spec in recorded:
+        if not spec.in_every_history:
+            setattr(cls, spec.name, spec.default)
+    facts = {name: kind for name, kind in own.items() if not hasattr(cls, name)}
+    results = {name: kind for name, kind in own.items() if name not in facts}
+    cls.__annotations__ = {**required, **facts, **optional, **results}
+    return cls
 
 
 @dataclass
+@_recording_the_settings
 class History:
     """What a training run did: its settings, the loss of every mini-batch and the accuracies of
     every evaluation.
@@ -39,34 +61,22 @@ class History:
     the whole sets after the last iteration (None when the run was interrupted or diverged, or for a
     set that was not there). ``train_size`` is the number of samples trained on. ``wall_time`` is
     the whole run in seconds, evaluations included.
+
+    Every setting of :class:`~twolayer.settings.TrainSettings` and
+    :class:`~twolayer.settings.NetSettings` that a run records is a field, from its declaration
+    (``learning_rate``, ``hidden_size``, ``optimizer``, ...); a history.json written before a
+    setting was added reads as the setting's default.
     """
 
-    # Settings.
+    # The settings a history holds completed: all the iterations, however the run's length was
+    # given, and the number of samples trained on.
     iters_num: int
-    batch_size: int
-    learning_rate: float
-    gradient: str
-    seed: int | None
-    input_size: int
-    hidden_size: int
-    output_size: int
-    dtype: str
     train_size: int
+    # What the data and the network made of the settings.
+    input_size: int
+    output_size: int
     test_size: int
     iter_per_epoch: float
-    # Settings with defaults, so that histories saved before they existed still load.
-    epochs: int | None = None
-    sampling: str = "replacement"
-    validation_size: int = 0
-    eval_every: int | None = None
-    eval_samples: int | None = None
-    activation: str = "sigmoid"
-    optimizer: str = "sgd"
-    momentum: float = 0.9
-    decay_rate: float = 0.99
-    beta1: float = 0.9
-    beta2: float = 0.999
-    weight_decay_lambda: float = 0.0
     # Results.
     train_loss_list: list[float] = field(default_factory=list)
     train_acc_list: list[float] = field(default_factory=list)
@@ -80,6 +90,10 @@ class History:
     wall_time: float = 0.0
     interrupted: bool = False
     diverged: bool = False
+
+    if TYPE_CHECKING:  # the settings' fields, added from their declarations, are Any to mypy
+
+        def __getattr__(self, name: str) -> Any: ...
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
         """The history as JSON (non-finite losses as null, since JSON has no NaN); also written to
@@ -155,9 +169,7 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_real(value: Any) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)) and math.isfinite(
-        value
-    )
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 _JSON_TYPES: dict[str, Callable[[Any], bool]] = {

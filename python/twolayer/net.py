@@ -5,140 +5,25 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import sys
-from collections.abc import Iterator, Mapping, MutableMapping
-from typing import Any, BinaryIO, Callable
+from collections.abc import Mapping
+from typing import Any, BinaryIO
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import _core, serialization
+from ._arguments import as_array, batch, batch_and_targets, difference_step
 from ._core import PARAM_NAMES
+from ._new_network import check_settings, initial_params, new_core
+from ._params import Params
 from .optimizers import Optimizer
-from .settings import (
-    SETTINGS,
-    WEIGHT_INIT_SCALES,
-    NetSettings,
-    Real,
-    SettingError,
-    Size,
-    check_learning_rate,
-)
+from .settings import SETTINGS, check_learning_rate
+
+__all__ = ["ACTIVATIONS", "Params", "TwoLayerNet", "check_settings", "initial_params"]
 
 ACTIVATIONS: tuple[str, ...] = _core.ACTIVATIONS
 """The hidden layer's activations: ``"sigmoid"`` (the book's chapter 4 net) and ``"relu"``
 (chapter 5's)."""
-_CORE_BY_DTYPE: dict[np.dtype[Any], type[_core.Net64] | type[_core.Net32]] = {
-    np.dtype(np.float64): _core.Net64,
-    np.dtype(np.float32): _core.Net32,
-}
-
-
-class Params(MutableMapping[str, NDArray[Any]]):
-    """The parameters ``W1 b1 W2 b2`` as NumPy views of the C++ buffers.
-
-    The arrays are the network's own memory: ``params["W1"] -= lr * g`` and any other in-place
-    update change the network. Assigning ``params["W1"] = array`` copies the values in (the view
-    stays bound to the network); the shape must match. Keys cannot be added or removed.
-    """
-
-    def __init__(self, views: tuple[NDArray[Any], ...]) -> None:
-        self._views = dict(zip(PARAM_NAMES, views))
-
-    def __getitem__(self, key: str) -> NDArray[Any]:
-        return self._view(key)
-
-    def __setitem__(self, key: str, value: ArrayLike) -> None:
-        view = self._view(key)
-        if value is view:  # the book's `params[key] -= ...` assigns the updated view back
-            return
-        view[...] = self._checked(key, value)
-
-    def _view(self, key: str) -> NDArray[Any]:
-        try:
-            return self._views[key]
-        except (KeyError, TypeError):  # TypeError: an unhashable key
-            raise KeyError(
-                f"{key!r} is not a parameter; the parameters are {', '.join(PARAM_NAMES)}"
-            ) from None
-
-    def _checked(self, key: str, value: ArrayLike) -> np.ndarray:
-        """value as an array that may be copied into params[key], or a clear error."""
-        name = f"params[{key!r}]"
-        array = _as_array(value, name)
-        if array.dtype.kind not in "fiu":
-            raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
-        view = self._views[key]
-        if array.shape != view.shape:
-            raise ValueError(f"{name} must have shape {view.shape}, got {array.shape}")
-        return array
-
-    def _assign_all(self, values: Any) -> None:
-        """Copy a whole mapping W1 b1 W2 b2 in, after checking every entry (all or nothing)."""
-        if not isinstance(values, Mapping):
-            raise TypeError(
-                f"params must be assigned a mapping with keys {', '.join(PARAM_NAMES)}, "
-                f"got {type(values).__name__}"
-            )
-        keys = set(values.keys())
-        if keys != set(PARAM_NAMES):
-            missing = [k for k in PARAM_NAMES if k not in keys]
-            unknown = sorted(repr(k) for k in keys - set(PARAM_NAMES))
-            raise KeyError(
-                f"params must be assigned exactly the keys {', '.join(PARAM_NAMES)}; "
-                f"missing: {', '.join(missing) or 'none'}; unknown: {', '.join(unknown) or 'none'}"
-            )
-        arrays = {k: self._checked(k, values[k]) for k in PARAM_NAMES}
-        for key, array in arrays.items():
-            if array is not self._views[key]:
-                self._views[key][...] = array
-
-    def __delitem__(self, key: str) -> None:
-        raise TypeError("the parameters of a TwoLayerNet cannot be removed")
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(PARAM_NAMES)
-
-    def __len__(self) -> int:
-        return len(PARAM_NAMES)
-
-    def __repr__(self) -> str:
-        items = ", ".join(f"{k}: {v.dtype}{list(v.shape)}" for k, v in self._views.items())
-        return f"Params({{{items}}})"
-
-
-def _real(name: str, value: Any) -> float:
-    """value as a finite float; bools, strings, arrays and complex numbers are refused."""
-    number: float = _FINITE.check(name, value)
-    return number
-
-
-_FINITE = Real()
-_SIZE = Size()
-
-
-def _step(h: Any) -> float:
-    """h as the step of central differences: a finite float of at least the smallest normal double
-    (a subnormal h makes 1/2h overflow to inf, and the differences 0·inf = NaN)."""
-    step = _real("h", h)
-    if not step >= sys.float_info.min:
-        raise ValueError(
-            f"h must be a positive finite number of at least {sys.float_info.min!r} "
-            f"(the smallest normal double), got {step!r}"
-        )
-    return step
-
-
-def _check_seed(seed: Any) -> None:
-    if seed is None:
-        return
-    try:
-        np.random.default_rng(seed)
-    except (TypeError, ValueError) as exc:
-        raise type(exc)(
-            f"seed must be None or what np.random.default_rng accepts (a non-negative int, say), "
-            f"got {seed!r}"
-        ) from None
 
 
 class TwoLayerNet:
@@ -200,7 +85,7 @@ class TwoLayerNet:
             seed,
             weight_decay_lambda,
         )
-        self._core = _new_core(dtype, sizes, activation, decay)
+        self._core = new_core(dtype, sizes, activation, decay)
         self._params = Params(self._core.params)
         self.grads: dict[str, NDArray[Any]] = {}
 
@@ -312,18 +197,18 @@ class TwoLayerNet:
 
     def predict(self, x: ArrayLike) -> NDArray[Any]:
         """Softmax probabilities, shape (N, C); shape (C,) for a single sample x of shape (D,)."""
-        x, single = _batch(x, self.input_size)
+        x, single = batch(x, self.input_size)
         y: NDArray[Any] = self._core.predict(x)
         return y[0] if single else y
 
     def loss(self, x: ArrayLike, t: ArrayLike) -> float:
         """The book's cross-entropy, the batch mean of ``-log(y[n, t_n] + 1e-7)``."""
-        x, t = _batch_and_targets(x, t, self.input_size, self.output_size)
+        x, t = batch_and_targets(x, t, self.input_size, self.output_size)
         return self._core.loss(x, t)
 
     def accuracy(self, x: ArrayLike, t: ArrayLike) -> float:
         """The fraction of samples whose most probable class is their label."""
-        x, t = _batch_and_targets(x, t, self.input_size, self.output_size)
+        x, t = batch_and_targets(x, t, self.input_size, self.output_size)
         return self._core.accuracy(x, t)
 
     def gradient(self, x: ArrayLike, t: ArrayLike) -> dict[str, NDArray[Any]]:
@@ -331,7 +216,7 @@ class TwoLayerNet:
 
         The result is also kept in ``self.grads``; later calls never overwrite its arrays.
         """
-        x, t = _batch_and_targets(x, t, self.input_size, self.output_size)
+        x, t = batch_and_targets(x, t, self.input_size, self.output_size)
         self.grads = dict(zip(PARAM_NAMES, self._core.gradient(x, t)))
         return self.grads
 
@@ -358,10 +243,10 @@ class TwoLayerNet:
         gathered inside the core, so the caller never copies it.
         """
         if indices is None:
-            x, t = _batch_and_targets(x, t, self.input_size, self.output_size)
+            x, t = batch_and_targets(x, t, self.input_size, self.output_size)
         else:
-            x, t = _as_array(x, "x"), _as_array(t, "t")
-            indices = _as_array(indices, "indices")
+            x, t = as_array(x, "x"), as_array(t, "t")
+            indices = as_array(indices, "indices")
         # An optimizer's state and step count change together, one step at a time.
         held = optimizer._lock if isinstance(optimizer, Optimizer) else contextlib.nullcontext()
         with held:
@@ -418,8 +303,8 @@ class TwoLayerNet:
         """
         if not isinstance(method, str):
             raise TypeError(f"method must be 'incremental' or 'naive', got {method!r}")
-        h = _step(h)
-        x, t = _batch_and_targets(x, t, self.input_size, self.output_size)
+        h = difference_step(h)
+        x, t = batch_and_targets(x, t, self.input_size, self.output_size)
         self.grads = dict(zip(PARAM_NAMES, self._core.numerical_gradient(x, t, method, h)))
         return self.grads
 
@@ -439,129 +324,3 @@ def _from_saved(cls: type[TwoLayerNet], saved: bytes) -> TwoLayerNet:
             f"cannot unpickle a TwoLayerNet (damaged, or pickled by another version of twolayer): "
             f"{exc}"
         ) from None
-
-
-def initial_params(
-    input_size: int,
-    hidden_size: int,
-    output_size: int,
-    weight_init_std: float | str,
-    seed: int | None,
-) -> dict[str, NDArray[Any]]:
-    """The book's initial parameters (float64): ``weight_init_std * randn`` weights, zero biases;
-    a name of WEIGHT_INIT_SCALES gives each layer ``sqrt(scale / its inputs) * randn`` (He's,
-    Xavier's), as the book's ``MultiLayerNet`` does.
-
-    ``seed=None`` draws from NumPy's global generator, as the book does; otherwise from
-    ``np.random.default_rng(seed)``.
-    """
-    randn: Callable[..., NDArray[Any]]
-    if seed is None:
-        randn = np.random.randn
-    else:
-        rng = np.random.default_rng(seed)
-        randn = lambda *shape: rng.standard_normal(shape)  # noqa: E731
-    return {
-        "W1": _scale(weight_init_std, input_size) * randn(input_size, hidden_size),
-        "b1": np.zeros(hidden_size),
-        "W2": _scale(weight_init_std, hidden_size) * randn(hidden_size, output_size),
-        "b2": np.zeros(output_size),
-    }
-
-
-def check_settings(
-    input_size: Any,
-    hidden_size: Any,
-    output_size: Any,
-    weight_init_std: Any,
-    activation: Any,
-    dtype: Any,
-    seed: Any,
-    weight_decay_lambda: Any = 0.0,
-) -> tuple[tuple[int, int, int], float | str, str, np.dtype[Any], float]:
-    """``TwoLayerNet``'s arguments checked, without allocating: (sizes, weight_init_std,
-    activation, dtype, weight_decay_lambda), or the TypeError or ValueError the constructor
-    raises."""
-    declared = NetSettings.declared()
-    sizes = (
-        _SIZE.check("input_size", input_size),
-        declared["hidden_size"].check(hidden_size),
-        _SIZE.check("output_size", output_size),
-    )
-    # The book compares the names of initial weights in lower case.
-    std = weight_init_std.lower() if isinstance(weight_init_std, str) else weight_init_std
-    std = declared["weight_init_std"].check(std)
-    decay = declared["weight_decay_lambda"].check(weight_decay_lambda)
-    activation = declared["activation"].check(activation)
-    _check_seed(seed)
-    dtype = np.dtype(declared["dtype"].check(dtype))
-    what, nbytes = _describe(dtype, sizes)
-    if nbytes > sys.maxsize:
-        raise SettingError("hidden_size", f"{what} is too large to allocate")
-    return sizes, std, activation, dtype, decay
-
-
-def _scale(weight_init_std: float | str, inputs: int) -> float:
-    """The standard deviation of a layer of `inputs` inputs' initial weights."""
-    if isinstance(weight_init_std, str):
-        return float(np.sqrt(WEIGHT_INIT_SCALES[weight_init_std] / inputs))
-    return weight_init_std
-
-
-def _describe(dtype: np.dtype[Any], sizes: tuple[int, int, int]) -> tuple[str, int]:
-    """("a D-H-C network (n parameters, b bytes)", b)."""
-    D, H, C = sizes
-    count = D * H + H + H * C + C
-    nbytes = count * dtype.itemsize
-    return f"a {D}-{H}-{C} network ({count} parameters, {nbytes} bytes)", nbytes
-
-
-def _new_core(
-    dtype: np.dtype[Any], sizes: tuple[int, int, int], activation: str, weight_decay_lambda: float
-) -> _core.Net64 | _core.Net32:
-    """The C++ net, or an error that says which network could not be allocated."""
-    what = _describe(dtype, sizes)[0]
-    try:
-        return _CORE_BY_DTYPE[dtype](*sizes, activation, weight_decay_lambda)
-    except MemoryError:
-        raise MemoryError(f"not enough memory for {what}") from None
-    except ValueError:  # the core's own overflow check
-        raise ValueError(f"{what} is too large to allocate") from None
-
-
-def _as_array(value: ArrayLike, name: str) -> np.ndarray:
-    """value as an array; errors name the argument. Masked entries would be silently used, so a
-    masked array with any is refused."""
-    if np.ma.isMaskedArray(value) and np.ma.is_masked(value):
-        raise TypeError(f"{name} is a masked array with masked entries; fill or drop them first")
-    try:
-        return np.asarray(value)
-    except (TypeError, ValueError) as exc:
-        raise type(exc)(f"{name} must be an array of numbers: {exc}") from None
-
-
-def _batch(x: ArrayLike, input_size: int) -> tuple[np.ndarray, bool]:
-    """x as an array; a single sample (D,) becomes a batch of one."""
-    x = _as_array(x, "x")
-    if x.ndim == 1:
-        if x.shape[0] != input_size:
-            raise ValueError(
-                f"x must have shape (N, {input_size}) or ({input_size},), got {x.shape}"
-            )
-        return x[np.newaxis], True
-    return x, False
-
-
-def _batch_and_targets(
-    x: ArrayLike, t: ArrayLike, input_size: int, output_size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Like _batch; with a single sample, t is one label (a scalar, or of shape (1,)) or one row
-    of shape (C,)."""
-    x, single = _batch(x, input_size)
-    t = _as_array(t, "t")
-    if single:
-        if t.ndim == 0:
-            t = t.reshape(1)
-        elif t.ndim == 1 and t.shape[0] == output_size:
-            t = t.reshape(1, -1)
-    return x, t

@@ -11,10 +11,10 @@ canonical values, and the settings a run records. To add a setting, declare it h
 
 from __future__ import annotations
 
-import dataclasses
+import math
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,8 @@ from ._constraints import (
     Size,
 )
 from ._core import ACTIVATIONS, OPTIMIZERS
+from ._declarations import DeclaredSettings, Setting, setting
+from ._history_size import MAX_HISTORY_BYTES, most_evaluations
 
 __all__ = [
     "BOOK_HIDDEN_SIZE",
@@ -55,6 +57,7 @@ __all__ = [
     "WEIGHT_INIT_SCALES",
     "batch_bytes",
     "check_learning_rate",
+    "iter_per_epoch",
     "physical_memory",
     "setting",
 ]
@@ -69,106 +72,7 @@ ReLU, Xavier's for the sigmoid)."""
 
 
 @dataclass(frozen=True)
-class Setting:
-    """One setting, as :func:`setting` declares it; `name` is its field's."""
-
-    name: str
-    default: Any
-    constraint: Constraint
-    help: str
-    flag: str
-    aliases: tuple[str, ...]
-    metavar: str | None
-    flag_constraint: Constraint
-
-    def check(self, value: Any) -> Any:
-        """`value` as the setting holds it, or SettingError naming the setting."""
-        return self.constraint.check(self.name, value)
-
-    def canonical(self, value: Any) -> Any:
-        return self.constraint.canonical(value)
-
-    @property
-    def flags(self) -> tuple[str, ...]:
-        """The flag, then its aliases: the book's name in both spellings where it differs."""
-        book = ("--" + self.name.replace("_", "-"), "--" + self.name)
-        names = (self.flag, *self.aliases, *book)
-        return tuple(dict.fromkeys(names))
-
-    @property
-    def label(self) -> str:
-        """The setting as tables, legends and axes name it: its flag without the dashes."""
-        return self.flag[2:]
-
-
-def setting(
-    default: Any,
-    constraint: Constraint,
-    help: str,
-    *,
-    flag: str | None = None,
-    aliases: tuple[str, ...] = (),
-    metavar: str | None = None,
-    flag_constraint: Constraint | None = None,
-) -> Any:
-    """A settings dataclass field: `default`, the values `constraint` allows, `help` (argparse's,
-    ``%(default)s`` allowed), and the command line's `flag` (default: ``--the-name``) with
-    `aliases`; `flag_constraint`, where the command line asks for more than the API (``--iters``
-    of at least 1, since 0 iterations would train nothing)."""
-    spec = {
-        "default": default,
-        "constraint": constraint,
-        "help": help,
-        "flag": flag,
-        "aliases": aliases,
-        "metavar": metavar,
-        "flag_constraint": flag_constraint or constraint,
-    }
-    return field(default=default, metadata={"setting": spec})
-
-
-class _Settings:
-    """What both dataclasses share: each field checked when made, and their declarations."""
-
-    def __post_init__(self) -> None:
-        for spec in self.declared().values():
-            object.__setattr__(self, spec.name, spec.check(getattr(self, spec.name)))
-
-    @classmethod
-    def declared(cls) -> dict[str, Setting]:
-        return _declared(cls)
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any], what: str) -> Any:
-        """The settings `values` gives (the others at their defaults), checked; SettingTypeError
-        naming the first unknown one."""
-        declared = cls.declared()
-        unknown = sorted(set(values) - set(declared))
-        if unknown:
-            raise SettingTypeError(
-                unknown[0],
-                f"unknown {what} setting {', '.join(unknown)}; the settings are "
-                f"{', '.join(declared)}",
-            )
-        return cls(**values)
-
-
-_DECLARED: dict[type, dict[str, Setting]] = {}  # by class, read once from its fields
-
-
-def _declared(cls: type) -> dict[str, Setting]:
-    if cls not in _DECLARED:
-        declared = {}
-        for f in dataclasses.fields(cls):
-            spec = dict(f.metadata["setting"])
-            spec["flag"] = spec["flag"] or "--" + f.name.replace("_", "-")
-            declared[f.name] = Setting(name=f.name, **spec)
-        _DECLARED[cls] = declared
-    return _DECLARED[cls]
-
-
-@dataclass(frozen=True)
-class NetSettings(_Settings):
+class NetSettings(DeclaredSettings):
     """The settings of a :class:`~twolayer.TwoLayerNet` that a run may choose (its input and
     output sizes come from the data)."""
 
@@ -178,6 +82,7 @@ class NetSettings(_Settings):
         "hidden layer size (default: %(default)s)",
         flag="--hidden",
         metavar="H",
+        in_every_history=True,
     )
     weight_init_std: float | str = setting(
         0.01,
@@ -185,6 +90,7 @@ class NetSettings(_Settings):
         "weights start as this times randn; or he (relu): sqrt(2/n), xavier (sigmoid): "
         "sqrt(1/n) for each layer, n its inputs (default: %(default)s)",
         metavar="S",
+        recorded=False,  # a network does not keep it
     )
     weight_decay_lambda: float = setting(
         0.0,
@@ -199,7 +105,9 @@ class NetSettings(_Settings):
         "the hidden layer's: sigmoid (chapter 4's network) or relu (chapter 5's) "
         "(default: %(default)s)",
     )
-    dtype: str = setting("float64", DType(), "the network's dtype (default: %(default)s)")
+    dtype: str = setting(
+        "float64", DType(), "the network's dtype (default: %(default)s)", in_every_history=True
+    )
 
 
 _GRADIENTS = ("backprop", "numerical")
@@ -209,7 +117,7 @@ _FRACTION = Real(at_least=0, below=1)  # a momentum, a decay rate, a beta
 
 
 @dataclass(frozen=True)
-class TrainSettings(_Settings):
+class TrainSettings(DeclaredSettings):
     """The settings of :func:`~twolayer.training.train`, checked when made."""
 
     iters_num: int | None = setting(
@@ -219,17 +127,21 @@ class TrainSettings(_Settings):
         flag="--iters",
         metavar="N",
         flag_constraint=Int(1),
+        in_every_history=True,
     )
     epochs: int | None = setting(
         None, _OPTIONAL_COUNT, "epochs, instead of --iters", metavar="N", flag_constraint=Int(1)
     )
-    batch_size: int = setting(100, Int(1), "mini-batch size (default: %(default)s)", metavar="N")
+    batch_size: int = setting(
+        100, Int(1), "mini-batch size (default: %(default)s)", metavar="N", in_every_history=True
+    )
     learning_rate: float = setting(
         0.1,
         Real(above=0),
         "learning rate (default: %(default)s)",
         flag="--lr",
         metavar="LR",
+        in_every_history=True,
     )
     optimizer: str = setting(
         "sgd",
@@ -250,12 +162,14 @@ class TrainSettings(_Settings):
         OneOf(_GRADIENTS),
         "how to compute the gradient; numerical is the book's slow alternative "
         "(default: %(default)s)",
+        in_every_history=True,
     )
     seed: int | None = setting(
         None,
         Int(0, optional=True),
         "seed of the initial weights and of all the sampling (default: random)",
         flag_constraint=Int(0),
+        in_every_history=True,
     )
     sampling: str = setting(
         "replacement",
@@ -269,6 +183,7 @@ class TrainSettings(_Settings):
         "train on N samples (default: all)",
         metavar="N",
         flag_constraint=Int(1),
+        in_every_history=True,
     )
     validation_size: int = setting(
         0,
@@ -301,9 +216,20 @@ class TrainSettings(_Settings):
                 f"epochs={self.epochs}",
             )
 
+    def fit_size(self, n_train: int) -> int:
+        """The number of samples a run trains on, of `n_train` training samples."""
+        return self.train_size or n_train - self.validation_size
+
+    def iterations(self, per_epoch: Fraction) -> int:
+        """The number of iterations of a run of epochs of `per_epoch` iterations (see
+        :func:`iter_per_epoch`), the last epoch whole."""
+        if self.iters_num is not None:
+            return self.iters_num
+        return BOOK_ITERS_NUM if self.epochs is None else math.ceil(self.epochs * per_epoch)
+
     def check_data(self, n_train: int, n_test: int) -> None:
-        """Raise SettingError for a size the data cannot give: `n_train` training and `n_test`
-        test samples."""
+        """Raise SettingError for what the data cannot give, `n_train` training and `n_test` test
+        samples: sizes beyond them, or more evaluations than a history can hold."""
         held_out = self.validation_size
         if held_out >= n_train:
             raise SettingError(
@@ -330,6 +256,24 @@ class TrainSettings(_Settings):
                     f"eval_samples must be at most {sizes[smallest]:,}, the size of the "
                     f"{smallest} set, got {self.eval_samples:,}",
                 )
+        self._check_evaluations(self.fit_size(n_train))
+
+    def _check_evaluations(self, fit_size: int) -> None:
+        """Raise SettingError for a run on `fit_size` samples whose history.json would exceed the
+        bound its reader holds it to: too many evaluations for its length."""
+        per_epoch = iter_per_epoch(self.sampling, fit_size, self.batch_size)
+        iterations, every = self.iterations(per_epoch), self.eval_every or per_epoch
+        evaluations = math.ceil(iterations / every)  # (every is at least one iteration)
+        most = most_evaluations(iterations, self.seed)
+        if evaluations > most:
+            name = "eval_every" if self.eval_every else "epochs" if self.epochs else "iters_num"
+            raise SettingError(
+                name,
+                f"{name}: a run of {iterations:,} iterations evaluated every {float(every):g} "
+                f"makes {evaluations:,} evaluations, more than its history.json can hold within "
+                f"{MAX_HISTORY_BYTES:,} bytes (at most {most:,}): evaluate less often, or train "
+                f"for fewer iterations",
+            )
 
     def check_net(self, dtype: Any, sizes: tuple[int, int, int], n_train: int) -> None:
         """Raise SettingError for a setting a network of `dtype` and `sizes` (input, hidden,
@@ -339,7 +283,7 @@ class TrainSettings(_Settings):
         check_learning_rate(self.learning_rate, dtype)
         samples = self.batch_size
         if self.sampling == "shuffle":  # a batch is never more than the samples trained on
-            samples = min(samples, self.train_size or n_train - self.validation_size)
+            samples = min(samples, self.fit_size(n_train))
         each, memory = batch_bytes(dtype, sizes), physical_memory()
         # Not even one sample fitting is the network's size, which its own check refuses.
         if memory is not None and each <= memory < samples * each:
@@ -349,6 +293,14 @@ class TrainSettings(_Settings):
                 f"for a mini-batch, more than this machine's {memory / 2**30:,.1f} GiB of memory "
                 f"(at most {memory // each:,} samples)",
             )
+
+
+def iter_per_epoch(sampling: str, fit_size: int, batch_size: int) -> Fraction:
+    """The iterations of an epoch of `fit_size` samples: exact, since in floats 7 epochs of 29 / 7
+    iterations came to 29.000000000000004, and 30 iterations."""
+    if sampling == "shuffle":
+        return Fraction(-(-fit_size // batch_size))
+    return max(Fraction(fit_size, batch_size), Fraction(1))  # the book's
 
 
 def check_learning_rate(rate: float, dtype: Any) -> float:
@@ -380,7 +332,7 @@ def physical_memory() -> int | None:
 
 
 @dataclass(frozen=True)
-class RunSettings(_Settings):
+class RunSettings(DeclaredSettings):
     """How a run is kept and continued: its checkpoints (:mod:`twolayer.checkpoint`). Not
     recorded in its history: they change how it is kept, not what it does."""
 
@@ -415,7 +367,7 @@ class RunSettings(_Settings):
 
 
 @dataclass(frozen=True)
-class SweepSettings(_Settings):
+class SweepSettings(DeclaredSettings):
     """How a sweep spends its runs (:mod:`twolayer.sweep`)."""
 
     halving: int | None = setting(

@@ -330,10 +330,10 @@ def run_rung(
 def _stop_iteration(train_settings: Mapping[str, Any], n_train: int, rung: Fraction) -> int:
     """The iterations a run of `train_settings` on `n_train` images takes to `rung` epochs, and one
     more, so that its evaluation after `rung` epochs is made."""
-    from ..training import _iter_per_epoch
+    from ..settings import iter_per_epoch
 
     fit_size = train_settings.get("train_size") or n_train - train_settings["validation_size"]
-    per_epoch = _iter_per_epoch(
+    per_epoch = iter_per_epoch(
         train_settings.get("sampling", "replacement"),
         fit_size,
         train_settings.get("batch_size", 100),
