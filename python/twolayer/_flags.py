@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,24 @@ EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 SUGGEST: dict[str, Any] = {"suggest_onerror": True} if sys.version_info >= (3, 14) else {}
 # Every parser: no abbreviations (--batch silently taken for --batch-size), and suggestions.
 PARSING: dict[str, Any] = {"allow_abbrev": False, **SUGGEST}
+
+
+def new_command(
+    commands: Any, name: str, run: Callable[[argparse.Namespace], int], **kwargs: Any
+) -> argparse.ArgumentParser:
+    """The command `name` of ``twolayer``, which `run` runs (`kwargs`: ``add_parser``'s help,
+    description, parents), parsing as every parser does, and naming its own usage in its usage
+    errors."""
+    parser: argparse.ArgumentParser = commands.add_parser(name, **PARSING, **kwargs)
+    parser.set_defaults(run=run, command_parser=parser)
+    return parser
+
+
+def add_network_argument(parser: argparse.ArgumentParser) -> None:
+    """PARAMS, a saved network: what predict, inspect and draw read."""
+    parser.add_argument(
+        "params", type=Path, metavar="PARAMS", help="the network, as 'twolayer train' saves it"
+    )
 
 
 def add_setting(parser: Any, spec: Setting) -> None:

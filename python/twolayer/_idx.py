@@ -143,10 +143,8 @@ class IdxStream:
                 f"{self.source}: damaged or truncated gzip data "
                 "(it ends before its end-of-stream mark)"
             )
-        if self._array is None:
-            _idx_header(
-                self._start + self._head, self.source, complete=True
-            )  # raises: there is no whole header
+        if self._array is None:  # there is no whole header: this raises, saying why
+            _idx_header(self._start + self._head, self.source, complete=True)
         assert self._array is not None
         if self._filled != len(self._data):
             got = 4 + 4 * self._array.ndim + self._filled

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ._files import atomic_write
-from ._flags import EXIT_ERROR, PARSING, add_dir_option, error, unwritable
+from ._flags import EXIT_ERROR, add_dir_option, add_network_argument, error, new_command, unwritable
 from .datasets import MNIST_PIXELS, image_to_mnist
 from .net import TwoLayerNet
 
@@ -18,9 +18,10 @@ __all__ = ["add_predict_command"]
 
 
 def add_predict_command(commands: Any) -> None:
-    parser = commands.add_parser(
+    parser = new_command(
+        commands,
         "predict",
-        **PARSING,
+        _predict,
         help="guess the digit in pictures (PNG, JPEG) with a trained network",
         description=(
             "Print the three most probable digits of each picture, with their probabilities. A "
@@ -30,9 +31,7 @@ def add_predict_command(commands: Any) -> None:
             "others still done; the exit status is then 1."
         ),
     )
-    parser.add_argument(
-        "params", type=Path, metavar="PARAMS", help="the network, as 'twolayer train' saves it"
-    )
+    add_network_argument(parser)
     parser.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="pictures of digits")
     parser.add_argument(
         "--json", action="store_true", help="print one JSON document instead of text"
@@ -43,7 +42,6 @@ def add_predict_command(commands: Any) -> None:
         None,
         "write the 28x28 image the network saw for each picture into DIR, as NAME.png",
     )
-    parser.set_defaults(run=_predict, num_threads=None, command_parser=parser)
 
 
 def _predict(args: argparse.Namespace) -> int:

@@ -16,12 +16,12 @@ from ._flags import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
-    PARSING,
     add_dir_option,
     add_flag,
     add_setting,
     error,
     flag_type,
+    new_command,
     nonnegative_int,
     positive_float,
     positive_int,
@@ -51,9 +51,10 @@ Slots = Optional[int]
 
 
 def add_sweep_command(commands: Any, machine: argparse.ArgumentParser) -> None:
-    parser = commands.add_parser(
+    parser = new_command(
+        commands,
         "sweep",
-        **PARSING,
+        _sweep,
         parents=[machine],
         help="many training runs: a grid, or a random search; summary, figures, resumable",
         description=(
@@ -81,7 +82,6 @@ def add_sweep_command(commands: Any, machine: argparse.ArgumentParser) -> None:
             help=spec.help.replace("%(default)s", str(spec.default)),
         )
     _add_sweep_options(parser)
-    parser.set_defaults(run=_sweep, command_parser=parser)
 
 
 def _add_sweep_options(parser: argparse.ArgumentParser) -> None:
@@ -166,11 +166,8 @@ def _sweep(args: argparse.Namespace) -> int:
                 threads=threads,
                 data_dir=args.data_dir,
             )
-    except (
-        ImportError,
-        ConnectionError,
-        FolderBusyError,
-    ) as exc:  # no Dask or cluster; --out taken
+    # No Dask or no cluster; or --out taken by another sweep.
+    except (ImportError, ConnectionError, FolderBusyError) as exc:
         return _usage_error(exc)
     except cf.BrokenExecutor:
         died = f"a worker process died; the runs finished so far are kept in {args.out}"

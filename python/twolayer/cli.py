@@ -28,6 +28,7 @@ from ._flags import (
     add_flag,
     add_setting,
     error,
+    new_command,
     positive_int,
     thread_count,
     unrecognized,
@@ -63,7 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:  # named by the command's parser, with its usage
         getattr(args, "command_parser", parser).error(unrecognized(args, parser, unknown))
     try:
-        if args.num_threads is not None:
+        # (None: the command has no --num-threads, or it was not given)
+        if getattr(args, "num_threads", None) is not None:
             set_num_threads(args.num_threads)
         status: int = args.run(args)
         return status
@@ -131,9 +133,10 @@ def _machine_options() -> argparse.ArgumentParser:
 
 
 def _add_train_command(commands: Any, common: argparse.ArgumentParser) -> None:
-    train_parser = commands.add_parser(
+    train_parser = new_command(
+        commands,
         "train",
-        **PARSING,
+        _train,
         parents=[common],
         help="train on MNIST, draw figures 4-11 and 4-12, save history and parameters",
         description=(
@@ -157,13 +160,13 @@ def _add_train_command(commands: Any, common: argparse.ArgumentParser) -> None:
         "continues)",
     )
     add_checkpoint_options(train_parser)
-    train_parser.set_defaults(run=_train, command_parser=train_parser)
 
 
 def _add_gradcheck_command(commands: Any, common: argparse.ArgumentParser) -> None:
-    check_parser = commands.add_parser(
+    check_parser = new_command(
+        commands,
         "gradcheck",
-        **PARSING,
+        _gradcheck,
         parents=[common],
         help="compare the numerical gradient with backpropagation (ch05/gradient_check.py)",
         description=(
@@ -181,20 +184,19 @@ def _add_gradcheck_command(commands: Any, common: argparse.ArgumentParser) -> No
         metavar="N",
         help="number of samples (default: %(default)s)",
     )
-    check_parser.set_defaults(run=_gradcheck, command_parser=check_parser)
 
 
 def _add_plot_command(commands: Any) -> None:
-    plot_parser = commands.add_parser(
+    plot_parser = new_command(
+        commands,
         "plot",
-        **PARSING,
+        _plot,
         help="redraw the figures of a run from its history.json",
         description="Draw loss.png (figure 4-11) and accuracy.png (figure 4-12) from a "
         "history.json that 'twolayer train' wrote.",
     )
     plot_parser.add_argument("history", type=Path, metavar="HISTORY", help="a history.json")
     add_dir_option(plot_parser, "--out", None, "output directory (default: the history's)")
-    plot_parser.set_defaults(run=_plot, num_threads=None, command_parser=plot_parser)
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 
 from numpy.typing import ArrayLike
 
+from ._flags import add_dir_option, add_network_argument, new_command
 from ._paths import UnwritableError, check_output_dir
 from .datasets import MNIST_PIXELS, load_mnist
 from .net import TwoLayerNet
@@ -53,8 +54,10 @@ def plot_run_net(
 def add_command(commands: Any, machine: argparse.ArgumentParser) -> None:
     """Add ``twolayer inspect`` to the subcommands `commands` of the ``twolayer`` parser; `machine`:
     the options of every command that loads MNIST (--data-dir, --download, --num-threads)."""
-    parser = commands.add_parser(
+    parser = new_command(
+        commands,
         "inspect",
+        _inspect,
         parents=[machine],
         help="draw a trained network's weights, its mistakes and its confusion matrix",
         description=(
@@ -64,17 +67,10 @@ def add_command(commands: Any, machine: argparse.ArgumentParser) -> None:
             "set, with each class's accuracy)."
         ),
     )
-    parser.add_argument(
-        "params", type=Path, metavar="PARAMS", help="the network, as 'twolayer train' saves it"
+    add_network_argument(parser)
+    add_dir_option(
+        parser, "--out", None, "output directory, created if needed (default: the network's)"
     )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="output directory, created if needed (default: the network's)",
-    )
-    parser.set_defaults(run=_inspect)
 
 
 def _inspect(args: argparse.Namespace) -> int:

@@ -9,9 +9,9 @@ import ipaddress
 import os
 import sys
 import webbrowser
-from pathlib import Path
 from typing import Any
 
+from .._flags import add_network_argument, new_command
 from .server import DrawServer, predict_picture
 
 __all__ = ["DrawServer", "add_command", "predict_picture"]
@@ -21,8 +21,10 @@ DEFAULT_PORT = 8028
 
 def add_command(commands: Any) -> None:
     """Add ``twolayer draw`` to the subcommands `commands` of the ``twolayer`` parser."""
-    parser = commands.add_parser(
+    parser = new_command(
+        commands,
         "draw",
+        _draw,
         help="a page to draw digits on, with the network's guess as you draw",
         description=(
             "Serve a page with a canvas: draw a digit with the mouse, a finger or a pen and see "
@@ -31,9 +33,7 @@ def add_command(commands: Any) -> None:
             "otherwise. Ctrl-C stops it."
         ),
     )
-    parser.add_argument(
-        "params", type=Path, metavar="PARAMS", help="the network, as 'twolayer train' saves it"
-    )
+    add_network_argument(parser)
     parser.add_argument(
         "--host",
         default="127.0.0.1",
@@ -46,7 +46,6 @@ def add_command(commands: Any) -> None:
         help="port to listen on, 0 for any free one (default: %(default)s)",
     )
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
-    parser.set_defaults(run=_draw, num_threads=None)
 
 
 def _draw(args: argparse.Namespace) -> int:
