@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from twolayer import TwoLayerNet
 from twolayer.cli import _parser, main
 from twolayer.settings import SETTINGS
 
@@ -55,6 +56,22 @@ def test_an_alias_is_named_as_typed_in_a_bad_value(capsys):
 def test_a_setting_too_large_for_the_data_names_the_short_flag(mnist_dir, tmp_path, capsys):
     err = usage_error(["train", "--train_size", "70000", "--data-dir", str(mnist_dir)], capsys)
     assert err.startswith("usage: twolayer train") and "argument --train-size: train_size" in err
+
+
+def test_more_evaluations_than_a_history_holds_is_a_usage_error(
+    mnist_dir, tmp_path, capsys, monkeypatch
+):
+    def never(*args, **kwargs):
+        raise AssertionError("a step was taken")  # at once, rather than after a long run
+
+    monkeypatch.setattr(TwoLayerNet, "train_step", never)
+    out = tmp_path / "out"
+    argv = ["train", "--iters", "1000000", "--eval-every", "1", "--data-dir", str(mnist_dir)]
+    err = usage_error([*argv, "--out", str(out)], capsys)
+    assert (
+        "argument --eval-every: eval_every: a run of 1,000,000 iterations evaluated every 1" in err
+    )
+    assert not out.exists()  # refused before anything is written
 
 
 @pytest.mark.parametrize(

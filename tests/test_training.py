@@ -8,10 +8,11 @@ import math
 
 import numpy as np
 import pytest
+from recording import RecordingNet, id_data
 
 from twolayer import TwoLayerNet
 from twolayer.reference import ReferenceNet, train_like_the_book
-from twolayer.training import MAX_HISTORY_BYTES, DivergedError, History, check_settings, train
+from twolayer.training import DivergedError, History, check_settings, train
 
 
 @pytest.fixture(scope="module")
@@ -292,41 +293,6 @@ def test_rejects_mismatched_data(small):
         train(TwoLayerNet(784, 5, 10), x_train, t_train, x_test, t_test[:499])
 
 
-class RecordingNet:
-    """A network with the book's interface (params, gradient, numerical_gradient, loss, accuracy) that learns nothing
-    and records the rows it is given. Each row of the data carries its sample's id in column 0."""
-
-    def __init__(self):
-        self.params = {
-            "W1": np.zeros((2, 3)),
-            "b1": np.zeros(3),
-            "W2": np.zeros((3, 4)),
-            "b2": np.zeros(4),
-        }
-        self.trained: list[np.ndarray] = []  # the ids of each mini-batch
-        self.measured: list[np.ndarray] = []  # the ids of each accuracy call, in order
-
-    def gradient(self, x, t):
-        self.trained.append(x[:, 0].astype(int))
-        return {key: np.zeros_like(value) for key, value in self.params.items()}
-
-    numerical_gradient = gradient
-
-    def loss(self, x, t):
-        return 1.0
-
-    def accuracy(self, x, t):
-        self.measured.append(x[:, 0].astype(int))
-        return 0.5
-
-
-def id_data(n_train=103, n_test=20):
-    """Training samples with ids 0..n_train-1 and test samples with negative ids."""
-    x_train = np.stack([np.arange(n_train), np.ones(n_train)], axis=1)
-    x_test = np.stack([-1 - np.arange(n_test), np.ones(n_test)], axis=1)
-    return x_train, np.zeros(n_train, dtype=int), x_test, np.zeros(n_test, dtype=int)
-
-
 def test_shuffle_uses_each_sample_once_per_epoch():
     net = RecordingNet()
     history = train(
@@ -497,97 +463,6 @@ def test_overfitting_on_300_images(mnist):
     assert history.final_train_acc >= 0.99
     assert history.final_val_acc < 0.9 and history.final_test_acc < 0.85
     assert max(history.test_acc_list) < 0.85
-
-
-# Reading a history back.
-
-
-def test_history_round_trip(small, tmp_path):
-    history = train(
-        RecordingNet(), *id_data(103), validation_size=10, iters_num=5, seed=0, progress=False
-    )
-    history.train_loss_list[2] = math.nan  # written as null, read back as NaN
-    history.to_json(tmp_path / "history.json")
-    again = History.from_json(tmp_path / "history.json")
-    assert again.to_json() == history.to_json() and math.isnan(again.train_loss_list[2])
-    assert again.val_acc_list == history.val_acc_list and again.final_val_acc == 0.5
-
-
-def test_history_from_before_the_new_settings_loads(tmp_path):
-    history = train(RecordingNet(), *id_data(103), iters_num=5, seed=0, progress=False)
-    data = json.loads(history.to_json())
-    for key in (
-        "epochs", "sampling", "validation_size", "eval_every", "eval_samples", "activation", "val_acc_list",
-        "final_val_acc",
-    ):  # fmt: skip
-        del data[key]
-    (tmp_path / "old.json").write_text(json.dumps(data))
-    assert History.from_json(tmp_path / "old.json") == history
-
-
-def test_history_too_large_is_refused_before_reading(tmp_path):
-    path = tmp_path / "huge.json"
-    with open(path, "wb") as f:
-        f.truncate(
-            MAX_HISTORY_BYTES + 1
-        )  # sparse: no disk space, and reading it would take a while
-    with pytest.raises(
-        ValueError, match=f"{path} is larger than a training history can be \\(67,108,864 bytes\\)"
-    ):
-        History.from_json(path)
-
-
-def valid_history_data():
-    return json.loads(train(RecordingNet(), *id_data(103), validation_size=10, iters_num=5, seed=0, progress=False)
-                      .to_json())  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        (lambda d: "[1, 2", "Expecting"),
-        (lambda d: "[1, 2]", "expected a JSON object, got list"),
-        (lambda d: json.dumps(d).replace('"wall_time": ', '"wall_time": NaN, "x": '), "NaN is not valid JSON"),
-        (lambda d: {**d, "nesterov": 0.9}, r"unknown fields \['nesterov'\]"),
-        (lambda d: {k: v for k, v in d.items() if k != "batch_size"}, r"missing fields \['batch_size'\]"),
-        (lambda d: {**d, "batch_size": "100"}, "batch_size must be int, got '100'"),
-        (lambda d: {**d, "batch_size": True}, "batch_size must be int, got True"),
-        (lambda d: {**d, "train_acc_list": [0.5, "x"]}, "train_acc_list must be list"),
-        (
-            lambda d: json.dumps({**d, "wall_time": 0.5}).replace('"wall_time": 0.5', '"wall_time": 1e400'),
-            "wall_time must be float, got inf",
-        ),
-        (lambda d: {**d, "sampling": "random"}, "sampling must be one of"),
-        (lambda d: {**d, "batch_size": 0}, "batch_size, train_size and test_size must be >= 1"),
-        (lambda d: {**d, "test_acc_list": d["test_acc_list"][:-1]}, "one entry per evaluation"),
-        (lambda d: {**d, "val_acc_list": []}, "one entry per evaluation"),
-        (lambda d: {**d, "epoch_iters": [0, 1, 2, 3, 7]}, "epoch_iters must be increasing iterations of the run"),
-        (lambda d: {**d, "final_test_acc": 1.5}, r"accuracies must lie in \[0, 1\]"),
-        (lambda d: {**d, "iters_num": 2}, "more losses than iters_num"),
-    ],
-)  # fmt: skip
-def test_invalid_history_is_a_clear_error(tmp_path, change, message):
-    changed = change(valid_history_data())
-    path = tmp_path / "history.json"
-    path.write_text(changed if isinstance(changed, str) else json.dumps(changed))
-    with pytest.raises(ValueError, match=f"{path} is not a valid training history: .*{message}"):
-        History.from_json(path)
-
-
-def test_numpy_integer_settings_are_written_as_numbers(tmp_path):
-    sizes = {"train_size": np.int64(50), "validation_size": np.int32(10), "epochs": np.int64(2)}
-    history = train(
-        RecordingNet(), *id_data(103), eval_samples=np.int64(5), progress=False, seed=0, **sizes
-    )
-    history.to_json(tmp_path / "history.json")
-    data = json.loads((tmp_path / "history.json").read_text())
-    assert (data["train_size"], data["validation_size"], data["epochs"], data["eval_samples"]) == (
-        50,
-        10,
-        2,
-        5,
-    )
-    assert History.from_json(tmp_path / "history.json") == history
 
 
 class BookStepsNet:
