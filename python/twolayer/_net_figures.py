@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .plotting import _new_figure, _save
+from ._canvas import new_figure, save_figure
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from .plotting import FigureLike
+    from ._canvas import FigureLike
 
 __all__ = ["confusion_matrix", "plot_confusion", "plot_misclassified", "plot_weights"]
 
@@ -57,12 +57,12 @@ def plot_weights(
     limit = float(np.nanmax(np.abs(mosaic))) or 1.0
     if ax is None:
         size = min(4 + columns * 0.25, 12)  # tiles of at least 25 pixels up to about 40 columns
-        ax = _new_figure(figsize=(size + 1, size)).subplots()
+        ax = new_figure(figsize=(size + 1, size)).subplots()
     image = ax.imshow(mosaic, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
     ax.set_title(f"W1: the weights into each of the {hidden:,} hidden units")
     ax.set_axis_off()
     _colorbar(ax, image, "weight")
-    return _save(ax.figure, path)
+    return save_figure(ax.figure, path)
 
 
 def plot_misclassified(
@@ -90,7 +90,7 @@ def plot_misclassified(
     columns, gap = 10, side // 2  # the gap holds the labels
     rows = max(1, math.ceil(len(wrong) / columns))
     if ax is None:
-        ax = _new_figure(figsize=(columns * 1.0, rows * 1.05 + 0.5)).subplots()
+        ax = new_figure(figsize=(columns * 1.0, rows * 1.05 + 0.5)).subplots()
     if len(wrong):
         tiles = _mosaic(x[wrong].reshape(-1, side, side), columns, gap)
         ax.imshow(tiles, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
@@ -105,7 +105,7 @@ def plot_misclassified(
         "true→guess p"
     )
     ax.set_axis_off()
-    return _save(ax.figure, path)
+    return save_figure(ax.figure, path)
 
 
 def confusion_matrix(net: Net, x: ArrayLike, t: ArrayLike) -> NDArray[np.int64]:
@@ -138,7 +138,7 @@ def plot_confusion(
     classes = len(counts)
     per_class = np.diag(counts) / np.maximum(counts.sum(axis=1), 1)
     if ax is None:
-        ax = _new_figure(figsize=(7.5, 6)).subplots()
+        ax = new_figure(figsize=(7.5, 6)).subplots()
     from matplotlib.colors import PowerNorm
 
     # A square root scale: the diagonal's counts are a hundred times the mistakes', which would all
@@ -158,7 +158,7 @@ def plot_confusion(
     right = ax.secondary_yaxis("right")
     right.set_yticks(ticks, [f"{a:.1%}" for a in per_class])
     right.set_ylabel("accuracy of the class")
-    return _save(ax.figure, path)
+    return save_figure(ax.figure, path)
 
 
 def _predictions(

@@ -13,19 +13,18 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._files import atomic_write
+from ._canvas import new_figure, save_figure
+from ._net_figures import confusion_matrix, plot_confusion, plot_misclassified, plot_weights
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure, SubFigure
 
+    from ._canvas import FigureLike
     from .history import History
-
-    FigureLike = Union[Figure, SubFigure]
 
 __all__ = [
     "confusion_matrix",
@@ -60,7 +59,7 @@ def plot_loss(
         panels.append((first, f"first {first:,} iterations"))
     if ax is None:
         axes = list(
-            _new_figure(figsize=(5 * len(panels), 4)).subplots(1, len(panels), squeeze=False)[0]
+            new_figure(figsize=(5 * len(panels), 4)).subplots(1, len(panels), squeeze=False)[0]
         )
     else:
         axes = list(ax) if isinstance(ax, Sequence) else [ax]
@@ -70,7 +69,7 @@ def plot_loss(
         _plot_curve(panel, loss[:n])
         panel.set(title=title, xlabel="iteration", ylabel="loss")
         panel.set_ylim(bottom=0)
-    return _save(axes[0].figure, path)
+    return save_figure(axes[0].figure, path)
 
 
 _MOST_POINTS = 20_000  # beyond, a line drawn is a solid band: drawn as one, in bounded memory
@@ -134,7 +133,7 @@ def plot_accuracy(
     else:
         x, unit = np.asarray(iterations, dtype=float), "iterations"
     if ax is None:
-        ax = _new_figure(figsize=(6, 4)).subplots()
+        ax = new_figure(figsize=(6, 4)).subplots()
     from matplotlib.ticker import MaxNLocator
 
     markevery = max(1, len(x) // 25)  # a marker on each of hundreds of points would hide the lines
@@ -154,7 +153,7 @@ def plot_accuracy(
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 0.5
     if ax.lines:  # none for a run interrupted before its first evaluation
         ax.legend(loc="lower right")
-    return _save(ax.figure, path)
+    return save_figure(ax.figure, path)
 
 
 def plot_history(history: History, out_dir: str | os.PathLike[str]) -> list[Path]:
@@ -208,7 +207,7 @@ def plot_sweep_curves(
     (``"final_val_acc"`` or ``"final_test_acc"``) measured. `settings`: how many settings the
     sweep had, when `curves` shows only the best of them. Saved as PNG to `path` when given.
     """
-    ax = _new_figure(figsize=(7, 4.5)).subplots()
+    ax = new_figure(figsize=(7, 4.5)).subplots()
     curve_key = metric[len("final_") :] + "_list"
     for label, done in curves:
         # Each evaluation's accuracy, then the final one, at the iteration it was measured.
@@ -229,7 +228,7 @@ def plot_sweep_curves(
     )
     if curves:
         ax.legend(loc="lower right", fontsize="small")
-    return _save(ax.figure, path)
+    return save_figure(ax.figure, path)
 
 
 def plot_sweep_finals(
@@ -245,7 +244,7 @@ def plot_sweep_finals(
     of each record's ``settings``) and the labels of their axes (their flags). Saved as PNG to
     `path` when given.
     """
-    figure = _new_figure(figsize=(4 * max(len(settings), 1), 3.5))
+    figure = new_figure(figsize=(4 * max(len(settings), 1), 3.5))
     axes = figure.subplots(1, max(len(settings), 1), sharey=True, squeeze=False)[0]
     for ax, (name, label) in zip(axes, settings.items()):
         xs = [r["settings"].get(name) for r in records]
@@ -261,7 +260,7 @@ def plot_sweep_finals(
             ax.set_xticks(range(len(order)), [str(x) for x in order])
         ax.set(xlabel=label, ylim=(0, 1))
     axes[0].set_ylabel(f"final {_accuracy_name(metric)}")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_halving(
@@ -272,7 +271,7 @@ def plot_halving(
 
     `records`: the records of runs.jsonl (see :mod:`twolayer.sweep.halving`), each with
     ``epoch_iters`` and ``val_acc_list``. Saved as PNG to `path` when given."""
-    ax = _new_figure(figsize=(7, 4.5)).subplots()
+    ax = new_figure(figsize=(7, 4.5)).subplots()
     measured = [r for r in records if r.get("val_acc_list")]
     for r in measured:
         full = r["status"] == "done"
@@ -290,34 +289,9 @@ def plot_halving(
         ylim=(0, 1),
         title=f"successive halving: {len(records)} trials, {finished} run to the end",
     )
-    return _save(ax.figure, path)
+    return save_figure(ax.figure, path)
 
 
 def _accuracy_name(metric: str) -> str:
     """``"val accuracy"`` for ``"final_val_acc"``."""
     return metric[len("final_") :].replace("_", " ").replace("acc", "accuracy")
-
-
-def _new_figure(figsize: tuple[float, float]) -> Figure:
-    # Imported here: importing matplotlib takes a while, and most uses of the package draw nothing.
-    from ._figure import DisplayFigure
-
-    return DisplayFigure(figsize=figsize, layout="constrained")
-
-
-def _save(figure: FigureLike | None, path: str | os.PathLike[str] | None) -> FigureLike:
-    if figure is None:  # only an Axes removed from its figure has none
-        raise ValueError("ax must belong to a figure")
-    if path is not None:  # atomically: an interrupted or failed save leaves no partial image behind
-        with atomic_write(path) as f:  # the whole figure, also when drawn into a subfigure's axes
-            figure.figure.savefig(f, format="png", dpi=100)
-    return figure
-
-
-# Last: the network's figures use the helpers above.
-from ._net_figures import (  # noqa: E402
-    confusion_matrix,
-    plot_confusion,
-    plot_misclassified,
-    plot_weights,
-)
