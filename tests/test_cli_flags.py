@@ -104,6 +104,15 @@ def test_no_flag_is_taken_as_an_abbreviation(capsys):
         assert "unrecognized arguments" in usage_error(argv, capsys)
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [["inspect", "p.npz", "--ou", "x"], ["draw", "p.npz", "--no-brow"], ["plot", "h", "--ou", "x"]],
+)
+def test_every_command_refuses_abbreviations_with_its_own_usage(argv, capsys):
+    err = usage_error(argv, capsys)
+    assert err.startswith(f"usage: twolayer {argv[0]}") and "unrecognized arguments" in err
+
+
 def test_gradcheck_takes_batch_size_as_train_does_and_its_old_batch():
     assert _parser().parse_args(["gradcheck", "--batch-size", "4"]).batch_size == 4
     assert _parser().parse_args(["gradcheck", "--batch", "4"]).batch_size == 4
