@@ -31,6 +31,10 @@ DEFAULT_MNIST = Path(os.environ.get("TWOLAYER_MNIST_DIR", ROOT.parent / "shared"
 
 
 def _best(records):
+    """The best validation accuracy of the runs done; a failed run fails the measure."""
+    failed = [r for r in records if r["status"] == "failed"]
+    if failed:
+        raise SystemExit(f"{len(failed)} runs failed; the first: {failed[0].get('error')}")
     done = [r for r in records if r["status"] == "done" and r.get("final_val_acc") is not None]
     return max(r["final_val_acc"] for r in done)
 
@@ -59,8 +63,8 @@ def main(argv=None):
     runs = _plan(trials, epochs)
     runtime = show_config("dicts")["runtime"]
     machine = (
-        f"{runtime['cpu']}, {os.cpu_count()} CPUs (shared, noisy); {get_num_threads()} threads by "
-        f"default; Python {platform.python_version()}"
+        f"{runtime['cpu']}, {os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f} at the start); "
+        f"{get_num_threads()} threads by default; Python {platform.python_version()}"
     )
     print(f"# Successive halving: {trials} trials of {epochs} epochs\n\n{machine}\n", flush=True)
     seconds, best = {}, {}

@@ -217,3 +217,29 @@ def test_resume_takes_the_checkpoints_settings_and_network_only(tmp_path: Path) 
         train(_net(), *DATA, progress=False, resume=tmp_path / "none.ckpt")
     with pytest.raises(SettingError, match="checkpoint_every"):
         train(_net(), *DATA, progress=False, checkpoint_every=3)
+
+
+@pytest.mark.parametrize(
+    ("sizes", "iters_num", "member"),
+    [((784, 200, 10), 30, "net.npz"), ((8, 6, 4), 80_000, "checkpoint.json")],
+    ids=["784-200-10 net", "80,000 losses"],
+)
+def test_checkpoints_with_members_larger_than_one_read_resume(
+    tmp_path: Path, sizes: tuple[int, int, int], iters_num: int, member: str
+) -> None:
+    # The bounded reader takes at most 1 MiB at a time: a 784-200-10 float64 net is 1.3 MB, and
+    # 80,000 losses make checkpoint.json about 1.5 MB.
+    rng = np.random.default_rng(3)
+    n_in, _, n_out = sizes
+    data = (rng.random((40, n_in)), rng.integers(0, n_out, 40))
+    data += (rng.random((5, n_in)), rng.integers(0, n_out, 5))
+    run: dict[str, Any] = {"iters_num": iters_num, "batch_size": 2, "seed": 4}
+    whole = TwoLayerNet(*sizes, seed=1)
+    expected = train(whole, *data, progress=False, **run)
+    checkpoint = tmp_path / "run.ckpt"
+    stopped = TwoLayerNet(*sizes, seed=1)
+    train(stopped, *data, progress=False, checkpoint=checkpoint, stop_after=iters_num - 5, **run)
+    with zipfile.ZipFile(checkpoint) as archive:
+        assert archive.getinfo(member).file_size > 1 << 20
+    net = TwoLayerNet(*sizes, seed=1)
+    _same(expected, train(net, *data, progress=False, resume=checkpoint), whole, net)

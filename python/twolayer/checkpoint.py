@@ -26,7 +26,15 @@ import numpy as np
 
 from ._files import atomic_write, open_regular
 from .history import MAX_HISTORY_BYTES
-from .serialization import Header, _BoundedReads, _npy_header, _read_data, _reading, _Refusal
+from .serialization import (
+    Header,
+    _BoundedReads,
+    _npy_header,
+    _read_data,
+    _read_member,
+    _reading,
+    _Refusal,
+)
 from .serialization import reading as read_net
 from .serialization import write as write_net
 
@@ -128,9 +136,7 @@ def _checked_members(archive: zipfile.ZipFile, path: Path, size: int) -> dict[st
 
 
 def _read_state(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> dict[str, Any]:
-    with archive.open(info) as member:
-        text = member.read(_MAX_JSON + 1)
-    state = json.loads(text, parse_constant=_reject_constant)
+    state = json.loads(_read_member(archive, info), parse_constant=_reject_constant)
     if not isinstance(state, dict):
         raise _Refusal(f"{path}: damaged checkpoint: {_JSON} is not an object")
     found = state.pop("format", None)
@@ -152,8 +158,7 @@ def _read_network(
     archive: zipfile.ZipFile, info: zipfile.ZipInfo
 ) -> tuple[Header, dict[str, np.ndarray]]:
     """The network member, read as TwoLayerNet.load reads a file (its size is within the file's)."""
-    with archive.open(info) as member:
-        data = io.BytesIO(member.read(info.file_size))
+    data = io.BytesIO(_read_member(archive, info))
     data.name = _NET  # named so in its errors
     with read_net(data) as saved:
         params = {key: np.empty(shape, saved.header.dtype) for key, shape in saved.header.shapes()}

@@ -329,6 +329,16 @@ def _param_layout(
     return info, fortran_order
 
 
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """The whole of the member `info`, whose size is checked already, read at most _MAX_READ bytes
+    at a time (the bounded reader refuses more)."""
+    chunks = []
+    with archive.open(info) as member:
+        while chunk := member.read(_MAX_READ):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _read_data(
     archive: zipfile.ZipFile, info: zipfile.ZipInfo, like: np.ndarray, fortran_order: bool
 ) -> np.ndarray:
