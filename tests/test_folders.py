@@ -93,7 +93,7 @@ def test_an_out_removed_during_the_run_keeps_the_results_elsewhere(
     data, tmp_path, fallback, capsys, monkeypatch
 ):
     out = tmp_path / "out"
-    real_train = cli.train
+    real_train = cli.train_checked  # the command's path of settings it checked
 
     def train_then_remove_out(*args, **kwargs):
         history = real_train(*args, **kwargs)
@@ -101,7 +101,7 @@ def test_an_out_removed_during_the_run_keeps_the_results_elsewhere(
         out.write_text("")  # a file where the folder was: it cannot be made again either
         return history
 
-    monkeypatch.setattr(cli, "train", train_then_remove_out)
+    monkeypatch.setattr(cli, "train_checked", train_then_remove_out)
     assert _trained(data, out) == 1
     err = capsys.readouterr().err
     [kept] = fallback.iterdir()
