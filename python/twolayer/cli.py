@@ -281,7 +281,7 @@ def _network(args: argparse.Namespace, input_size: int) -> TwoLayerNet:
 
 def _describe_run(settings: TrainSettings, n_train: int, n_test: int) -> str:
     held_out = settings.validation_size
-    trained_on = settings.train_size or n_train - held_out
+    trained_on = settings.fit_size(n_train)
     validation = f"{held_out:,} held out for validation, " if held_out else ""
     length = (
         f"{settings.epochs:,} epochs"
