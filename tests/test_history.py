@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from recording import RecordingNet, id_data
 
-from twolayer._history_size import most_evaluations
+from twolayer._history_size import json_bytes_at_most, most_evaluations
 from twolayer._losses import INLINE_LOSSES
 from twolayer.settings import NetSettings, SettingError, TrainSettings
 from twolayer.training import MAX_HISTORY_BYTES, History, check_settings, train
@@ -128,21 +128,28 @@ def test_a_history_has_a_field_for_every_setting_a_run_records():
 # Its bound, checked before a run starts.
 
 
-def test_the_most_evaluations_allowed_fit_the_bound_at_their_longest():
-    """Every number at the longest JSON a float has, and a seed of 20 digits: within the bound."""
-    longest, seed, iterations = -2.2250738585072014e-308, 2**64, INLINE_LOSSES
-    evaluations = most_evaluations(iterations, seed)
+@pytest.mark.parametrize("iterations", [0, 7, 1_000, INLINE_LOSSES + 1])
+def test_a_history_json_is_never_larger_than_its_bound_says(iterations, tmp_path):
+    """Every number at the longest JSON a float has, and a seed of 20 digits: within the bound
+    (which grows by the same bytes for every loss and every evaluation, so that a run of the most
+    evaluations allowed fits)."""
+    longest, seed, evaluations = -2.2250738585072014e-308, 2**64, 500
     history = History(
         iters_num=iterations, batch_size=100, learning_rate=0.1, gradient="backprop", seed=seed,
         input_size=784, hidden_size=50, output_size=10, dtype="float64", train_size=60000,
-        test_size=10000, iter_per_epoch=600.0, validation_size=10000, train_loss_list=[longest] * iterations,
+        test_size=10000, iter_per_epoch=600.0, validation_size=10000,
+        train_loss_list=[longest] * iterations,
         train_acc_list=[longest] * evaluations, val_acc_list=[longest] * evaluations,
         test_acc_list=[longest] * evaluations, epoch_times=[longest] * evaluations,
-        epoch_iters=[iterations - 1] * evaluations, final_train_acc=longest, final_val_acc=longest,
-        final_test_acc=longest, wall_time=longest,
+        epoch_iters=[max(iterations - 1, 0)] * evaluations, final_train_acc=longest,
+        final_val_acc=longest, final_test_acc=longest, wall_time=longest,
     )  # fmt: skip
-    size = len(history.to_json().encode())
-    assert MAX_HISTORY_BYTES - 2**20 < size <= MAX_HISTORY_BYTES, size  # near it, never beyond
+    history.to_json(tmp_path / "history.json")  # the losses of the longest run beside it
+    size = (tmp_path / "history.json").stat().st_size
+    assert size <= json_bytes_at_most(iterations, evaluations, seed), size
+    most = most_evaluations(iterations, seed)
+    assert json_bytes_at_most(iterations, most, seed) <= MAX_HISTORY_BYTES
+    assert json_bytes_at_most(iterations, most + 1, seed) > MAX_HISTORY_BYTES
 
 
 class NeverTrainedNet(RecordingNet):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ._losses import INLINE_LOSSES
 
-__all__ = ["MAX_HISTORY_BYTES", "most_evaluations"]
+__all__ = ["MAX_HISTORY_BYTES", "json_bytes_at_most", "most_evaluations"]
 
 # A history takes about 20 bytes of JSON per iteration; beyond INLINE_LOSSES (about 22 MB of them)
 # the losses go beside it (see _losses), so that this bound holds any run's history while keeping
@@ -19,11 +19,22 @@ _FLOAT_BYTES = 26
 _OTHER_BYTES = 4096
 
 
-def most_evaluations(iterations: int, seed: int | None) -> int:
-    """The most evaluations that a history.json of a run of `iterations` iterations and `seed` can
-    hold within MAX_HISTORY_BYTES, every number in it at its longest: what is left beside the
-    losses it holds itself (those of a run of up to INLINE_LOSSES iterations), at three accuracies,
-    a time and an iteration per evaluation."""
+def json_bytes_at_most(iterations: int, evaluations: int, seed: int | None) -> int:
+    """The most bytes a history.json of a run of `iterations` iterations, `evaluations` evaluations
+    and `seed` takes, every number in it at its longest: the losses it holds itself (those of a run
+    of up to INLINE_LOSSES iterations), and three accuracies, a time and an iteration an
+    evaluation."""
     inline = iterations if iterations <= INLINE_LOSSES else 0
-    room = MAX_HISTORY_BYTES - _OTHER_BYTES - len(str(seed)) - inline * _FLOAT_BYTES
-    return max(room, 0) // (4 * _FLOAT_BYTES + len(str(iterations)) + len(", "))
+    fixed = _OTHER_BYTES + len(str(seed)) + inline * _FLOAT_BYTES
+    return fixed + evaluations * _evaluation_bytes(iterations)
+
+
+def most_evaluations(iterations: int, seed: int | None) -> int:
+    """The most evaluations a history.json of a run of `iterations` iterations and `seed` holds
+    within MAX_HISTORY_BYTES."""
+    room = MAX_HISTORY_BYTES - json_bytes_at_most(iterations, 0, seed)
+    return max(room, 0) // _evaluation_bytes(iterations)
+
+
+def _evaluation_bytes(iterations: int) -> int:
+    return 4 * _FLOAT_BYTES + len(str(iterations)) + len(", ")
