@@ -173,8 +173,10 @@ def _terminate_as_ctrl_c() -> Iterator[None]:
 def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
     """Pass the stop on as the Ctrl-C it stands for: to local workers (which stop their runs
     cleanly, see worker._interruptible), and to this process's own SIGINT handler (train's, in a
-    run here), or a KeyboardInterrupt where SIGINT is ignored (a job started in the background)."""
-    for child in multiprocessing.active_children():
+    run here), or a KeyboardInterrupt where SIGINT is ignored (a job started in the background).
+    Not on Windows, where os.kill with SIGINT would terminate a worker, and a console's Ctrl-C
+    reaches every process in it already."""
+    for child in multiprocessing.active_children() if os.name == "posix" else ():
         if child.pid is not None:
             with contextlib.suppress(OSError):
                 os.kill(child.pid, signal.SIGINT)

@@ -143,7 +143,7 @@ def _die_with_parent(parent: int) -> None:
     that no worker outlives its sweep, holding memory and the caller's output pipe. On Linux the
     kernel's parent-death signal; elsewhere a thread waiting on the pipe multiprocessing keeps to
     the parent, which closes when the parent ends."""
-    if sys.platform.startswith("linux") and _parent_death_signal():
+    if _parent_death_signal():
         if os.getppid() != parent:  # the parent ended before the signal was asked for
             os._exit(1)
         return
@@ -162,8 +162,10 @@ _PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
 
 def _parent_death_signal() -> bool:
-    """Ask Linux to SIGKILL this process when its parent ends; False where the C library
-    cannot."""
+    """Ask Linux to SIGKILL this process when its parent ends; False elsewhere, or where the C
+    library cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
     try:
         prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
