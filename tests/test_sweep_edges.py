@@ -1,6 +1,6 @@
 """A sweep at its edges: one sweep per folder, workers that die with their sweep, SIGTERM as
 Ctrl-C, runs.jsonl checked record by record within its bound, and a Dask scheduler that is silent
-or speaks garbage, bounded by --connect-timeout."""
+or speaks garbage, or that no worker joins, bounded by --connect-timeout."""
 
 from __future__ import annotations
 
@@ -388,3 +388,38 @@ def test_a_garbage_speaking_scheduler_is_a_usage_error_naming_it(peer, tmp_path,
     err = capsys.readouterr().err
     assert status == 2 and seconds < 5, err
     assert f"'tcp://127.0.0.1:{server.getsockname()[1]}'" in err and "Traceback" not in err
+
+
+def test_a_scheduler_no_worker_joins_is_a_usage_error_within_the_timeout(tmp_path, capsys):
+    pytest.importorskip(
+        "distributed", reason="Dask is an optional extra: pip install 'twolayer[dask]'"
+    )
+    file = tmp_path / "scheduler.json"
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1"]
+        + ["--port", "0", "--no-dashboard", "--scheduler-file", str(file)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        address = _scheduler_address(file)
+        argv = ["sweep", "--scheduler", address, "--connect-timeout", "2", "--iters", "10"]
+        started = time.monotonic()
+        status = main([*argv, "--out", str(tmp_path / "out")])
+        seconds = time.monotonic() - started
+        err = capsys.readouterr().err
+        assert status == 2 and seconds < 6, err  # the handshake is quick: the 2 s are the wait
+        assert f"no Dask worker joined the scheduler at {address!r} within 2.0 s" in err
+    finally:
+        scheduler.kill()
+        scheduler.wait()
+
+
+def _scheduler_address(file: Path) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            return str(json.loads(file.read_text())["address"])
+        except (OSError, ValueError, KeyError):  # not written yet, or half written
+            time.sleep(0.1)
+    pytest.fail("the Dask scheduler did not start within 60 s")
