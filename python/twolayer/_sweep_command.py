@@ -154,10 +154,11 @@ def _sweep(args: argparse.Namespace) -> int:
             load_mnist(data_dir=args.data_dir, download=True)
         with _sweep_executor(args) as (executor, slots, threads):
             options = SweepOptions(executor, slots, threads, args.data_dir)
-            if args.halving is None:
-                result = run_sweep(runs, out=args.out, options=options)
-            else:
-                result = halving_sweep(runs, out=args.out, eta=args.halving, options=options)
+            result = (
+                run_sweep(runs, out=args.out, options=options)
+                if args.halving is None
+                else halving_sweep(runs, out=args.out, eta=args.halving, options=options)
+            )
     except (
         ImportError,
         ConnectionError,
