@@ -19,9 +19,20 @@ import numpy as np
 import pytest
 
 from twolayer.cli import main
-from twolayer.sweep import LogRange, Run, RunLog, local_executor, plan_runs, sweep
+from twolayer.sweep import (
+    LogRange,
+    Run,
+    RunLog,
+    SweepOptions,
+    halving_sweep,
+    local_executor,
+    plan_runs,
+    run_sweep,
+    sweep,
+)
 
 SHORT = {"iters_num": [40], "hidden_size": [10]}  # a run of well under a second
+HALVING = {"epochs": [2], "validation_size": [100]}
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -368,3 +379,15 @@ def test_settings_with_and_without_a_validation_set_in_one_sweep(mnist_dir, tmp_
     assert rows[1]["val_acc_mean"] == ""
     for name in ("accuracy.png", "final-accuracy.png"):
         assert (tmp_path / name).read_bytes()[:8] == PNG
+
+
+def test_the_options_are_one_object_or_its_fields_as_keywords(tmp_path):
+    with pytest.raises(TypeError, match="slotz"):  # a mistyped option is named, nothing written
+        run_sweep([], out=tmp_path / "typo", slotz=2)
+    with pytest.raises(TypeError, match="slotz"):
+        halving_sweep(plan_runs(HALVING), out=tmp_path / "typo", eta=2, slotz=2)
+    assert not (tmp_path / "typo").exists()
+    base = SweepOptions(slots=3, progress=False)
+    assert SweepOptions.of(base, {"threads": 2}) == SweepOptions(slots=3, threads=2, progress=False)
+    assert SweepOptions.of(None, {}) == SweepOptions() and base.directory is None
+    assert SweepOptions(data_dir=tmp_path).directory == str(tmp_path)

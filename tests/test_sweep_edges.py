@@ -1,6 +1,6 @@
 """A sweep at its edges: one sweep per folder, workers that die with their sweep, SIGTERM as
 Ctrl-C, runs.jsonl checked record by record within its bound, and a Dask scheduler that is silent
-or speaks garbage, bounded by --connect-timeout."""
+or speaks garbage, or that no worker joins, bounded by --connect-timeout."""
 
 from __future__ import annotations
 
@@ -63,6 +63,30 @@ def test_a_second_sweep_on_a_folder_says_who_holds_it_and_exits_2(tmp_path, caps
                 pass
 
 
+def test_a_second_halving_sweep_says_who_holds_the_folder_and_exits_2(mnist_dir, tmp_path, capsys):
+    halving = ["sweep", "--epochs", "27", "--halving", "3", "--validation-size", "1000"]
+    more = ["--lr", "0.1", "0.5", "1", "--seeds", "3", "--data-dir", str(mnist_dir)]  # 54 epochs
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "twolayer", *halving, *more, "--out", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().startswith(b"Rung 1 of 4")
+        started = time.monotonic()
+        assert main([*halving, "--out", str(tmp_path)]) == 2
+        assert time.monotonic() - started < 5
+        err = capsys.readouterr().err
+        assert f"is in use by another sweep ({socket.gethostname()}:{holder.pid})" in err
+        holder.terminate()  # SIGTERM stops a halving sweep as Ctrl-C does, its reports written
+        out, err = holder.communicate(timeout=60)
+        assert holder.returncode == 130, out + err
+        assert b"Traceback" not in err and (tmp_path / "summary.md").exists()
+    finally:
+        holder.kill()
+        holder.communicate()
+
+
 def test_the_lock_file_is_never_followed_as_a_link(tmp_path):
     target = tmp_path / "elsewhere"
     (tmp_path / "out").mkdir()
@@ -122,6 +146,51 @@ def test_a_killed_sweep_leaves_no_worker_nor_resource_tracker(mnist_dir, tmp_pat
         for pid in _session(child.pid) - {child.pid}:
             os.kill(pid, signal.SIGKILL)
         child.communicate()  # no worker holds its output pipes open
+
+
+WATCHED_POOL = """
+import concurrent.futures as cf, multiprocessing, os, time
+from twolayer.sweep import worker
+spawn = multiprocessing.get_context("spawn")
+with cf.ProcessPoolExecutor(1, mp_context=spawn, initializer={initializer}) as pool:
+    print(pool.submit(os.getpid).result(), flush=True)
+    time.sleep(120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+
+
+@pytest.mark.skipif(not LINUX, reason="reads a process's state in /proc")
+@pytest.mark.parametrize(
+    ("initializer", "stays"), [("worker._watch_parent_pipe", False), ("None", True)]
+)
+def test_the_pipe_watch_ends_a_worker_whose_parent_is_killed(initializer, stays):
+    """The watch used where there is no parent-death signal (not Linux), on a local worker of a
+    parent killed by SIGKILL; without it (None) the worker stays."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", WATCHED_POOL.format(initializer=initializer)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdout is not None
+    worker_pid = int(parent.stdout.readline())
+    try:
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 5
+        while _alive(worker_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _alive(worker_pid) == stays
+    finally:
+        if _alive(worker_pid):
+            os.kill(worker_pid, signal.SIGKILL)
+        parent.stdout.close()  # the worker held it open while it lived
 
 
 @pytest.mark.skipif(not LINUX, reason="finds a session's processes in /proc")
@@ -319,3 +388,38 @@ def test_a_garbage_speaking_scheduler_is_a_usage_error_naming_it(peer, tmp_path,
     err = capsys.readouterr().err
     assert status == 2 and seconds < 5, err
     assert f"'tcp://127.0.0.1:{server.getsockname()[1]}'" in err and "Traceback" not in err
+
+
+def test_a_scheduler_no_worker_joins_is_a_usage_error_within_the_timeout(tmp_path, capsys):
+    pytest.importorskip(
+        "distributed", reason="Dask is an optional extra: pip install 'twolayer[dask]'"
+    )
+    file = tmp_path / "scheduler.json"
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1"]
+        + ["--port", "0", "--no-dashboard", "--scheduler-file", str(file)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        address = _scheduler_address(file)
+        argv = ["sweep", "--scheduler", address, "--connect-timeout", "2", "--iters", "10"]
+        started = time.monotonic()
+        status = main([*argv, "--out", str(tmp_path / "out")])
+        seconds = time.monotonic() - started
+        err = capsys.readouterr().err
+        assert status == 2 and seconds < 6, err  # the handshake is quick: the 2 s are the wait
+        assert f"no Dask worker joined the scheduler at {address!r} within 2.0 s" in err
+    finally:
+        scheduler.kill()
+        scheduler.wait()
+
+
+def _scheduler_address(file: Path) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            return str(json.loads(file.read_text())["address"])
+        except (OSError, ValueError, KeyError):  # not written yet, or half written
+            time.sleep(0.1)
+    pytest.fail("the Dask scheduler did not start within 60 s")

@@ -3,7 +3,8 @@
 # 127.0.0.1 run a sweep whose results must equal those of local worker processes. Then the same
 # sweep across network namespaces (each worker on a "host" of its own, joined to the scheduler's
 # by a veth pair), with one worker killed mid-sweep: its run goes to the other worker (or is
-# recorded as failed) and the sweep finishes. Every process this step starts is stopped on exit.
+# recorded as failed) and the sweep finishes. Every process this step starts is stopped on exit,
+# and the namespaces of an earlier run killed before it could remove them are removed at the start.
 set -euo pipefail
 . .ci/lib.sh
 new_venv dask
@@ -24,6 +25,30 @@ stop_all() {
   started=() namespaces=()
 }
 trap stop_all EXIT
+
+# remove_stale_namespaces: a run of this step killed (SIGKILL, a cancelled job) leaves its network
+# namespaces, twolayer-*-PID, whose veth pairs hold 10.77.x.1 and break every later run. Removes
+# those whose PID is no longer a run of this step (a PID since reused by another program too).
+remove_stale_namespaces() {
+  local ns pid
+  command -v ip >/dev/null || return 0
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+    [[ $ns =~ ^twolayer-(w1|w2|probe)-([0-9]+)$ ]] || continue
+    pid=${BASH_REMATCH[2]}
+    if grep -qas '70-dask\.sh' "/proc/$pid/cmdline"; then
+      continue  # a run of this step still going: its namespaces are its own
+    fi
+    # The host's end of its veth pair first: deleted at once, where the namespace's removal takes
+    # the pair (and 10.77.x.1) only later.
+    ip link del "tlh${BASH_REMATCH[1]#w}-$pid" 2>/dev/null || true
+    if ip netns del "$ns"; then
+      echo "removed the network namespace $ns, left by a run that is gone"
+    else
+      echo "cannot remove the network namespace $ns, left by a run that is gone" >&2
+    fi
+  done
+}
+remove_stale_namespaces
 
 # start NAME COMMAND...: runs COMMAND in the background, its output in $work/NAME.log.
 start() {
@@ -96,11 +121,11 @@ print("the same rungs, statuses and validation accuracies:", sorted(f[:2] for f 
 EOF
 stop_all
 
-if ! ip netns add twolayer-probe 2>/dev/null; then
+if ! ip netns add "twolayer-probe-$$" 2>/dev/null; then
   echo "== network namespaces: not available here (needs root); done without them"
   exit 0
 fi
-ip netns del twolayer-probe
+ip netns del "twolayer-probe-$$"
 echo "== Dask across network namespaces: the scheduler here, each worker in its own, one killed ($SECONDS s)"
 for i in 1 2; do
   ns=twolayer-w$i-$$

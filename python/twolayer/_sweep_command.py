@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import contextlib
-import functools
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +31,7 @@ from .settings import SETTINGS, SettingError, SweepSettings
 from .sweep import (
     FAILED,
     FolderBusyError,
+    SweepOptions,
     check_halving,
     dask_executor,
     halving_sweep,
@@ -153,18 +153,11 @@ def _sweep(args: argparse.Namespace) -> int:
         if args.download:  # once, here, rather than by every worker
             load_mnist(data_dir=args.data_dir, download=True)
         with _sweep_executor(args) as (executor, slots, threads):
-            chosen = (
-                run_sweep
+            options = SweepOptions(executor, slots, threads, args.data_dir)
+            result = (
+                run_sweep(runs, out=args.out, options=options)
                 if args.halving is None
-                else functools.partial(halving_sweep, eta=args.halving)
-            )
-            result = chosen(
-                runs,
-                out=args.out,
-                executor=executor,
-                slots=slots,
-                threads=threads,
-                data_dir=args.data_dir,
+                else halving_sweep(runs, out=args.out, eta=args.halving, options=options)
             )
     # No Dask or no cluster; or --out taken by another sweep.
     except (ImportError, ConnectionError, FolderBusyError) as exc:

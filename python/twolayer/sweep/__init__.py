@@ -20,7 +20,7 @@ from .lock import FolderBusyError
 from .log import DIVERGED, DONE, FAILED, INTERRUPTED, RUNS_FILE, STOPPED, RunLog, check_record
 from .plan import LogRange, Run, check_settings, parse_value, plan_runs, setting_names, settings_key
 from .report import CURVES_PNG, FINALS_PNG, SUMMARY_CSV, SUMMARY_MD, summarise, write_reports
-from .running import SweepResult, run_sweep, sweep
+from .running import SweepOptions, SweepResult, run_sweep, sweep
 from .worker import dask_executor, local_executor, run_one, share_of_cpus
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "LogRange",
     "Run",
     "RunLog",
+    "SweepOptions",
     "SweepResult",
     "check_record",
     "check_halving",

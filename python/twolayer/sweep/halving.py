@@ -20,7 +20,6 @@ import hashlib
 import json
 import math
 import os
-import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
@@ -32,10 +31,10 @@ import numpy as np
 from .._files import atomic_write
 from ..settings import SettingError
 from .log import DIVERGED, DONE, FAILED, INTERRUPTED, RUNS_FILE, STOPPED, RunLog
-from .plan import Run, label, split
+from .plan import Run, label
 from .report import write_reports
-from .running import SweepResult
-from .worker import _interruptible, _mnist, _thread_count
+from .running import SweepOptions, SweepResult, cancel_waiting, failure, sweep_folder
+from .worker import _interruptible, _thread_count, fresh_run, new_record
 
 __all__ = ["RUNGS_FILE", "check_halving", "halving_sweep", "promoted", "rungs"]
 
@@ -78,38 +77,41 @@ def halving_sweep(
     *,
     out: str | os.PathLike[str],
     eta: int,
-    executor: cf.Executor | None = None,
-    slots: int | None = None,
-    threads: int | None = None,
-    data_dir: str | os.PathLike[str] | None = None,
-    progress: bool = True,
+    options: SweepOptions | None = None,
+    **chosen: Any,
 ) -> SweepResult:
-    """Run `runs` with successive halving of factor `eta` (the options as for
-    :func:`~twolayer.sweep.run_sweep`). Every run needs a validation set and the same `epochs`
+    """Run `runs` with successive halving of factor `eta` (`options`, or its fields as keywords,
+    as for :func:`~twolayer.sweep.run_sweep`, and like it holding `out` against another sweep and
+    stopped by Ctrl-C or SIGTERM). Every run needs a validation set and the same `epochs`
     (SettingError otherwise). Returns a :class:`SweepResult` whose summary ranks the trials that
     ran to the end; writes runs.jsonl, rungs.jsonl, checkpoints/, the reports and halving.png."""
     ladder = check_halving(runs, eta)
-    out = Path(out)
-    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    how = SweepOptions.of(options, chosen)
+    with sweep_folder(out) as folder:
+        return _halve_locked(runs, folder, eta, ladder, how)
+
+
+def _halve_locked(
+    runs: Sequence[Run], out: Path, eta: int, ladder: Sequence[Fraction], how: SweepOptions
+) -> SweepResult:
+    """halving_sweep's work, in a folder this process holds: only this process writes into it."""
+    (out / "checkpoints").mkdir(exist_ok=True)
     ledger, log = _Ledger(out / RUNGS_FILE), RunLog(out / RUNS_FILE)
     finished = log.read(runs)
     reached = ledger.read()
     alive = list(range(len(runs)))
     interrupted = False
-    directory = None if data_dir is None else os.fspath(data_dir)
     try:
         for k, rung in enumerate(ladder):
             todo = [i for i in alive if (runs[i].key, k) not in reached]
-            if progress and todo:
+            if how.progress and todo:
                 print(
                     f"Rung {k + 1} of {len(ladder)} ({rung} epochs): {len(todo)} trials", flush=True
                 )
-            for i, record in _execute(
-                runs, todo, k, rung, ladder[-1], out, executor, slots, threads, directory
-            ):
+            for i, record in _execute(runs, todo, k, rung, ladder[-1], out, how):
                 ledger.append(runs[i].key, k, record)
                 reached[runs[i].key, k] = record
-                if progress:
+                if how.progress:
                     print(
                         f"  {label(runs[i].settings)}, seed {runs[i].seed}: {_said(record)}",
                         flush=True,
@@ -180,10 +182,7 @@ def _execute(
     rung: Fraction,
     full: Fraction,
     out: Path,
-    executor: cf.Executor | None,
-    slots: int | None,
-    threads: int | None,
-    data_dir: str | None,
+    how: SweepOptions,
 ) -> Any:
     """Train the trials `todo` to `rung`, each from its checkpoint of the rung before; yield (index,
     record) as each is done, its new checkpoint written. KeyboardInterrupt once the runs in progress
@@ -192,7 +191,7 @@ def _execute(
     def arguments(i: int) -> tuple[Any, ...]:
         saved = _checkpoint_path(out, runs[i]).read_bytes() if k else None
         stop = None if rung == full else rung
-        return (runs[i].settings, runs[i].seed, stop, saved, threads, data_dir)
+        return (runs[i].settings, runs[i].seed, stop, saved, how.threads, how.directory)
 
     def kept(i: int, record: dict[str, Any]) -> dict[str, Any]:
         data = record.pop("checkpoint", None)
@@ -201,14 +200,14 @@ def _execute(
                 f.write(data)
         return record
 
-    if executor is None:
+    if how.executor is None:
         for i in todo:
             record = run_rung(*arguments(i))
             if record["status"] == INTERRUPTED:
                 raise KeyboardInterrupt
             yield i, kept(i, record)
         return
-    for i, record in _on_executor(executor, slots, todo, arguments, runs):
+    for i, record in _on_executor(how.executor, how.slots, todo, arguments, runs):
         yield i, kept(i, record)
 
 
@@ -239,14 +238,7 @@ def _on_executor(
                     raise KeyboardInterrupt
                 yield i, record
     except KeyboardInterrupt:
-        going = [future for future in in_flight if not future.cancel()]
-        if going:
-            print(
-                f"\ntwolayer sweep: stopping; waiting for {len(going)} run(s) in progress",
-                file=sys.stderr,
-                flush=True,
-            )
-        cf.wait(going)
+        cf.wait(cancel_waiting(in_flight))
         raise
 
 
@@ -256,13 +248,7 @@ def _record_of(future: cf.Future[dict[str, Any]], run: Run) -> dict[str, Any]:
         return future.result()
     if isinstance(error, (cf.BrokenExecutor, KeyboardInterrupt)):
         raise error
-    return {
-        "settings": run.settings,
-        "seed": run.seed,
-        "status": FAILED,
-        "error": f"{type(error).__name__}: {error}",
-        "wall_time": None,
-    }
+    return failure(run, error)
 
 
 def run_rung(
@@ -276,40 +262,23 @@ def run_rung(
     """Train trial `settings`, `seed` from checkpoint `saved` (None: the start) to `rung` epochs
     (None: its end); its record (as run_one's), its validation accuracy there as ``score`` and its
     new checkpoint's bytes as ``checkpoint``."""
-    from ..datasets import MNIST_CLASSES
-    from ..net import TwoLayerNet
     from ..training import DivergedError, train
 
-    record: dict[str, Any] = {
-        "settings": dict(settings),
-        "seed": seed,
-        "status": DONE,
-        "error": None,
-    }
+    record = new_record(settings, seed)
     try:
-        (x_train, t_train), (x_test, t_test) = _mnist(data_dir)
-        for array in (x_train, t_train, x_test, t_test):
+        net, data, train_settings = fresh_run(settings, seed, data_dir)
+        for array in data:
             _freeze(array)
-        net_settings, train_settings = split(settings)
-        net = TwoLayerNet(x_train.shape[1], output_size=MNIST_CLASSES, seed=seed, **net_settings)
         with tempfile.TemporaryDirectory() as folder, _interruptible(), _thread_count(threads):
             path = Path(folder) / "checkpoint.zip"
             chosen: dict[str, Any] = {**train_settings, "seed": seed}
             if saved is not None:
                 path.write_bytes(saved)
                 chosen = {"resume": path}
-            stop = None if rung is None else _stop_iteration(train_settings, len(x_train), rung)
+            stop = None if rung is None else _stop_iteration(train_settings, len(data[0]), rung)
             try:
                 history = train(
-                    net,
-                    x_train,
-                    t_train,
-                    x_test,
-                    t_test,
-                    checkpoint=path,
-                    stop_after=stop,
-                    progress=False,
-                    **chosen,
+                    net, *data, checkpoint=path, stop_after=stop, progress=False, **chosen
                 )
             finally:
                 record["checkpoint"] = path.read_bytes() if path.exists() else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import dataclasses
 import functools
 import itertools
 import multiprocessing
@@ -13,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -25,7 +26,7 @@ from .plan import Run, Space, label, plan_runs
 from .report import finals, write_reports
 from .worker import run_one
 
-__all__ = ["SweepResult", "run_sweep", "sweep"]
+__all__ = ["SweepOptions", "SweepResult", "run_sweep", "sweep"]
 
 
 @dataclass
@@ -41,6 +42,35 @@ class SweepResult:
     """summary.md's text: a table of the settings, best first."""
 
 
+@dataclass(frozen=True)
+class SweepOptions:
+    """How a sweep runs its plan, whether every run goes to the end (:func:`run_sweep`) or trials
+    are halved (:func:`~twolayer.sweep.halving_sweep`).
+
+    `executor` runs the runs (default: one after another in this process); `slots` is how many it
+    runs at once, and runs are submitted that many at a time (default: all at once). Each run uses
+    `threads` threads of the core (default: the worker's setting) and loads MNIST from `data_dir`
+    (default: each worker's cache). `progress`: a bar on a terminal, and a line per finished run
+    on stdout."""
+
+    executor: cf.Executor | None = None
+    slots: int | None = None
+    threads: int | None = None
+    data_dir: str | os.PathLike[str] | None = None
+    progress: bool = True
+
+    @classmethod
+    def of(cls, options: SweepOptions | None, chosen: Mapping[str, Any]) -> SweepOptions:
+        """`options` (default: the defaults) with the fields named in `chosen` replaced; TypeError
+        naming a keyword that is not a field."""
+        return dataclasses.replace(options or cls(), **chosen)
+
+    @property
+    def directory(self) -> str | None:
+        """`data_dir` as the workers take it: a string (a path travels to a Dask worker as one)."""
+        return None if self.data_dir is None else os.fspath(self.data_dir)
+
+
 def sweep(
     space: Space,
     *,
@@ -48,36 +78,30 @@ def sweep(
     seeds: int | Sequence[int] = 1,
     trials: int | None = None,
     search_seed: int = 0,
-    **options: Any,
+    options: SweepOptions | None = None,
+    **chosen: Any,
 ) -> SweepResult:
     """Plan the runs of `space` (see :func:`plan_runs`) and run them (see :func:`run_sweep`, which
-    takes `options`).
+    takes `options` and its fields as keywords).
 
     Returns a :class:`SweepResult`; writes runs.jsonl, summary.md, summary.csv and the figures into
     `out`."""
-    return run_sweep(
-        plan_runs(space, seeds=seeds, trials=trials, search_seed=search_seed), out=out, **options
-    )
+    runs = plan_runs(space, seeds=seeds, trials=trials, search_seed=search_seed)
+    return run_sweep(runs, out=out, options=options, **chosen)
 
 
 def run_sweep(
     runs: Sequence[Run],
     *,
     out: str | os.PathLike[str],
-    executor: cf.Executor | None = None,
-    slots: int | None = None,
-    threads: int | None = None,
-    data_dir: str | os.PathLike[str] | None = None,
-    progress: bool = True,
+    options: SweepOptions | None = None,
+    **chosen: Any,
 ) -> SweepResult:
     """Run those of `runs` that runs.jsonl in `out` does not hold yet, appending each record as it
     arrives, then write summary.md, summary.csv and the figures of all of them.
 
-    `executor` runs them (default: one after another in this process); `slots` is how many it runs
-    at once, and runs are submitted that many at a time (default: all at once). Each run uses
-    `threads` threads of the core (default: the worker's setting) and loads MNIST from `data_dir`
-    (default: each worker's cache). `progress`: a bar on a terminal, and a line per finished run on
-    stdout.
+    `options` (a :class:`SweepOptions`), or its fields as keywords (``executor=pool, slots=2``),
+    say how the runs run.
 
     Only one sweep at a time uses `out`: another one holding it raises
     :class:`~twolayer.sweep.lock.FolderBusyError` at once. Only this process writes there; the
@@ -87,28 +111,28 @@ def run_sweep(
     waited for (a second Ctrl-C abandons them), and every finished run is kept. A broken executor
     (a local worker process killed) raises ``concurrent.futures.BrokenExecutor`` after the reports
     are written; in both cases the same call resumes."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    with holding(out), _terminate_as_ctrl_c():
-        return _run_locked(runs, out, executor, slots, threads, data_dir, progress)
+    how = SweepOptions.of(options, chosen)
+    with sweep_folder(out) as folder:
+        return _run_locked(runs, folder, how)
 
 
-def _run_locked(
-    runs: Sequence[Run],
-    out: Path,
-    executor: cf.Executor | None,
-    slots: int | None,
-    threads: int | None,
-    data_dir: str | os.PathLike[str] | None,
-    progress: bool,
-) -> SweepResult:
+@contextlib.contextmanager
+def sweep_folder(out: str | os.PathLike[str]) -> Iterator[Path]:
+    """`out`, made if need be and held for the block (FolderBusyError at once when another sweep
+    holds it), with SIGTERM stopping the sweep as Ctrl-C does: what every kind of sweep runs in."""
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    with holding(folder), _terminate_as_ctrl_c():
+        yield folder
+
+
+def _run_locked(runs: Sequence[Run], out: Path, how: SweepOptions) -> SweepResult:
     """run_sweep's work, in a folder this process holds: only this process writes into it."""
     log = RunLog(out / RUNS_FILE)
     finished = log.read(runs)
     todo = [run for run in runs if run.key not in finished]
-    bar = _Progress(len(runs), len(runs) - len(todo), progress)
-    directory = None if data_dir is None else os.fspath(data_dir)
-    call = functools.partial(run_one, threads=threads, data_dir=directory)
+    bar = _Progress(len(runs), len(runs) - len(todo), how.progress)
+    call = functools.partial(run_one, threads=how.threads, data_dir=how.directory)
 
     def keep(run: Run, record: dict[str, Any], running: int) -> None:
         log.append(record)
@@ -117,7 +141,7 @@ def _run_locked(
 
     interrupted = False
     try:
-        interrupted = _execute(todo, call, executor, slots, keep)
+        interrupted = _execute(todo, call, how.executor, how.slots, keep)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -149,8 +173,10 @@ def _terminate_as_ctrl_c() -> Iterator[None]:
 def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
     """Pass the stop on as the Ctrl-C it stands for: to local workers (which stop their runs
     cleanly, see worker._interruptible), and to this process's own SIGINT handler (train's, in a
-    run here), or a KeyboardInterrupt where SIGINT is ignored (a job started in the background)."""
-    for child in multiprocessing.active_children():
+    run here), or a KeyboardInterrupt where SIGINT is ignored (a job started in the background).
+    Not on Windows, where os.kill with SIGINT would terminate a worker, and a console's Ctrl-C
+    reaches every process in it already."""
+    for child in multiprocessing.active_children() if os.name == "posix" else ():
         if child.pid is not None:
             with contextlib.suppress(OSError):
                 os.kill(child.pid, signal.SIGINT)
@@ -193,18 +219,36 @@ def _execute(
                 _settle(future, in_flight.pop(future), keep, len(in_flight))
             submit_more()
     except KeyboardInterrupt:
-        going = [future for future in in_flight if not future.cancel()]
-        if going:
-            print(
-                f"\ntwolayer sweep: stopping; waiting for {len(going)} run(s) in progress "
-                "(Ctrl-C again to abandon them)",
-                file=sys.stderr,
-                flush=True,
-            )
-        for future in cf.as_completed(going):
+        for future in cf.as_completed(cancel_waiting(in_flight)):
             _settle(future, in_flight[future], keep, 0)
         return True
     return False
+
+
+def cancel_waiting(in_flight: Iterable[cf.Future[Any]]) -> list[cf.Future[Any]]:
+    """Cancel the runs of `in_flight` not started yet, when Ctrl-C stops a sweep; those that have
+    started, said on stderr, to be waited for."""
+    going = [future for future in in_flight if not future.cancel()]
+    if going:
+        print(
+            f"\ntwolayer sweep: stopping; waiting for {len(going)} run(s) in progress "
+            "(Ctrl-C again to abandon them)",
+            file=sys.stderr,
+            flush=True,
+        )
+    return going
+
+
+def failure(run: Run, error: BaseException) -> dict[str, Any]:
+    """The record of a run that raised `error` on the executor (a Dask worker that died too
+    often, say) rather than return its own."""
+    return {
+        "settings": run.settings,
+        "seed": run.seed,
+        "status": FAILED,
+        "error": f"{type(error).__name__}: {error}",
+        "wall_time": None,
+    }
 
 
 def _settle(future: cf.Future[dict[str, Any]], run: Run, keep: Keep, running: int) -> None:
@@ -220,12 +264,7 @@ def _settle(future: cf.Future[dict[str, Any]], run: Run, keep: Keep, running: in
     elif isinstance(error, cf.BrokenExecutor):
         raise error  # every other run is lost too: stop, and let the caller say so
     elif not isinstance(error, KeyboardInterrupt):  # Ctrl-C between runs is not the run's fault
-        failure = {"settings": run.settings, "seed": run.seed, "status": FAILED}
-        keep(
-            run,
-            {**failure, "error": f"{type(error).__name__}: {error}", "wall_time": None},
-            running,
-        )
+        keep(run, failure(run, error), running)
 
 
 class _Progress:

@@ -47,27 +47,16 @@ def run_one(
     Never raises for the run's own sake: a diverged run is recorded as such, any other error as
     "failed" with its message. A Ctrl-C during training gives status "interrupted" (not recorded by
     a sweep)."""
-    from ..datasets import MNIST_CLASSES
-    from ..net import TwoLayerNet
     from ..training import DivergedError, train
 
-    record: dict[str, Any] = {
-        "settings": dict(settings),
-        "seed": seed,
-        "status": DONE,
-        "error": None,
-    }
+    record = new_record(settings, seed)
     record["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     start = time.perf_counter()
     try:
-        (x_train, t_train), (x_test, t_test) = _mnist(data_dir)
-        net_settings, train_settings = split(settings)
-        net = TwoLayerNet(x_train.shape[1], output_size=MNIST_CLASSES, seed=seed, **net_settings)
+        net, data, train_settings = fresh_run(settings, seed, data_dir)
         with _interruptible(), _thread_count(threads):
             record["threads"] = get_num_threads()
-            history = train(
-                net, x_train, t_train, x_test, t_test, **train_settings, seed=seed, progress=False
-            )
+            history = train(net, *data, **train_settings, seed=seed, progress=False)
         record["status"] = INTERRUPTED if history.interrupted else DONE
     except DivergedError as exc:
         history, record["status"], record["error"] = exc.history, DIVERGED, str(exc)
@@ -91,6 +80,25 @@ def run_one(
         }
     )
     return record
+
+
+def new_record(settings: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    """The record of a run of `settings` and `seed` as it starts: done, unless it says otherwise."""
+    return {"settings": dict(settings), "seed": seed, "status": DONE, "error": None}
+
+
+def fresh_run(
+    settings: Mapping[str, Any], seed: int, data_dir: str | None
+) -> tuple[Any, tuple[np.ndarray, ...], dict[str, Any]]:
+    """What a run of `settings` and `seed` trains: a fresh net, MNIST from `data_dir` (x_train,
+    t_train, x_test, t_test, as train takes them) and the run's settings of train."""
+    from ..datasets import MNIST_CLASSES
+    from ..net import TwoLayerNet
+
+    (x_train, t_train), (x_test, t_test) = _mnist(data_dir)
+    net_settings, train_settings = split(settings)
+    net = TwoLayerNet(x_train.shape[1], output_size=MNIST_CLASSES, seed=seed, **net_settings)
+    return net, (x_train, t_train, x_test, t_test), train_settings
 
 
 @functools.lru_cache(maxsize=1)
@@ -135,10 +143,16 @@ def _die_with_parent(parent: int) -> None:
     that no worker outlives its sweep, holding memory and the caller's output pipe. On Linux the
     kernel's parent-death signal; elsewhere a thread waiting on the pipe multiprocessing keeps to
     the parent, which closes when the parent ends."""
-    if sys.platform.startswith("linux") and _parent_death_signal():
+    if _parent_death_signal():
         if os.getppid() != parent:  # the parent ended before the signal was asked for
             os._exit(1)
         return
+    _watch_parent_pipe()
+
+
+def _watch_parent_pipe() -> None:
+    """End this process when its multiprocessing parent ends: a thread waits on the pipe that
+    multiprocessing keeps to the parent, which the OS closes when the parent ends."""
     watched = multiprocessing.parent_process()
     if watched is not None:
         threading.Thread(target=_exit_after, args=(watched.sentinel,), daemon=True).start()
@@ -148,8 +162,10 @@ _PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
 
 def _parent_death_signal() -> bool:
-    """Ask Linux to SIGKILL this process when its parent ends; False where the C library
-    cannot."""
+    """Ask Linux to SIGKILL this process when its parent ends; False elsewhere, or where the C
+    library cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
     try:
         prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
