@@ -4,6 +4,7 @@ for bit; bad checkpoints are clear errors that overwrite nothing."""
 from __future__ import annotations
 
 import io
+import json
 import signal
 import zipfile
 from pathlib import Path
@@ -161,6 +162,23 @@ def test_a_checkpoint_of_another_format_version_is_refused(tmp_path: Path) -> No
         train(_net(), *DATA, progress=False, resume=checkpoint)
 
 
+def test_a_checkpoint_of_format_1_with_its_losses_inline_resumes(tmp_path: Path) -> None:
+    whole = _net()
+    expected = train(whole, *DATA, progress=False, **RUNS[0])
+    checkpoint = _stopped_run(tmp_path)
+    with zipfile.ZipFile(checkpoint) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    state = json.loads(members.pop("checkpoint.json"))
+    losses = np.load(io.BytesIO(members.pop("losses.npy")))
+    state["format"], state["history"]["train_loss_list"] = "twolayer.Checkpoint/1", losses.tolist()
+    with zipfile.ZipFile(checkpoint, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("checkpoint.json", json.dumps(state))
+        for name, data in members.items():
+            archive.writestr(name, data)
+    net = _net()
+    _same(expected, train(net, *DATA, progress=False, resume=checkpoint), whole, net)
+
+
 @pytest.mark.parametrize("cut", [0.1, 0.5, 0.9, 0.999])
 def test_a_damaged_checkpoint_is_refused_naming_it(tmp_path: Path, cut: float) -> None:
     checkpoint = _stopped_run(tmp_path)
@@ -221,19 +239,20 @@ def test_resume_takes_the_checkpoints_settings_and_network_only(tmp_path: Path) 
 
 @pytest.mark.parametrize(
     ("sizes", "iters_num", "member"),
-    [((784, 200, 10), 30, "net.npz"), ((8, 6, 4), 80_000, "checkpoint.json")],
-    ids=["784-200-10 net", "80,000 losses"],
+    [((784, 200, 10), 30, "net.npz"), ((8, 6, 4), 140_000, "losses.npy")],
+    ids=["784-200-10 net", "140,000 losses"],
 )
 def test_checkpoints_with_members_larger_than_one_read_resume(
     tmp_path: Path, sizes: tuple[int, int, int], iters_num: int, member: str
 ) -> None:
     # The bounded reader takes at most 1 MiB at a time: a 784-200-10 float64 net is 1.3 MB, and
-    # 80,000 losses make checkpoint.json about 1.5 MB.
+    # 140,000 losses 1.1 MB. checkpoint.json does not grow with the iterations.
     rng = np.random.default_rng(3)
     n_in, _, n_out = sizes
     data = (rng.random((40, n_in)), rng.integers(0, n_out, 40))
     data += (rng.random((5, n_in)), rng.integers(0, n_out, 5))
     run: dict[str, Any] = {"iters_num": iters_num, "batch_size": 2, "seed": 4}
+    run["eval_every"] = iters_num // 10  # checkpoint.json grows with the evaluations only
     whole = TwoLayerNet(*sizes, seed=1)
     expected = train(whole, *data, progress=False, **run)
     checkpoint = tmp_path / "run.ckpt"
@@ -241,5 +260,6 @@ def test_checkpoints_with_members_larger_than_one_read_resume(
     train(stopped, *data, progress=False, checkpoint=checkpoint, stop_after=iters_num - 5, **run)
     with zipfile.ZipFile(checkpoint) as archive:
         assert archive.getinfo(member).file_size > 1 << 20
+        assert archive.getinfo("checkpoint.json").file_size < 1 << 16
     net = TwoLayerNet(*sizes, seed=1)
     _same(expected, train(net, *data, progress=False, resume=checkpoint), whole, net)

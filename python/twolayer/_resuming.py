@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
@@ -36,10 +37,14 @@ def checkpoint_of(run: RunState) -> Checkpoint:
         arrays["order"] = batches.order
     if batches.pending is not None:
         arrays["pending"] = np.asarray(batches.pending, np.int64)
+    # The losses as an array: checkpoint.json keeps what grows with the evaluations only, within
+    # the bound that history.json has.
+    arrays["losses"] = np.array(run.history.train_loss_list, np.float64)
+    history = {**json.loads(run.history.to_json()), "train_loss_list": []}
     state = {
         "iteration": len(run.history.train_loss_list),
         "settings": asdict(run.settings),
-        "history": json.loads(run.history.to_json()),
+        "history": history,
         "entropy": run.entropy,
         "batch_rng": state_of(batches.rng),
         "position": batches.position,
@@ -95,8 +100,15 @@ def restore_into(run: RunState, saved: Checkpoint) -> None:
     """Set `run`, just prepared from the checkpoint's settings and seed, to where it stood: the
     network's parameters, the history, the mini-batches' generator and position."""
     _restore_network(run.net, saved.header, saved.params)
+    recorded = saved.state.get("history")
+    if "losses" in saved.arrays and isinstance(recorded, dict):
+        losses = saved.arrays["losses"].tolist()
+        recorded = {
+            **recorded,
+            "train_loss_list": [x if math.isfinite(x) else None for x in losses],
+        }
     try:
-        history = _history_from_dict(saved.state.get("history"))
+        history = _history_from_dict(recorded)
     except (ValueError, TypeError) as exc:
         raise CheckpointError(f"a damaged checkpoint: its history: {exc}") from None
     if len(history.train_loss_list) != saved.iteration:

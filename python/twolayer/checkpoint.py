@@ -4,8 +4,9 @@
 The file is a zip archive of stored (uncompressed) members: ``checkpoint.json`` (the format, the
 iteration, the settings, the history so far, the generators' states, the data's fingerprint, the
 optimizer's settings), ``net.npz`` (the network, in :mod:`twolayer.serialization`'s format, read
-by the same reader as :meth:`TwoLayerNet.load`) and ``.npy`` arrays (the optimizer's state, the
-shuffled order of the epoch under way, a mini-batch drawn but not yet stepped on). No pickle.
+by the same reader as :meth:`TwoLayerNet.load`) and ``.npy`` arrays (the mini-batches' losses, 8
+bytes each however long the run, the optimizer's state, the shuffled order of the epoch under way,
+a mini-batch drawn but not yet stepped on). No pickle.
 """
 
 from __future__ import annotations
@@ -40,12 +41,13 @@ from .serialization import write as write_net
 
 __all__ = ["FORMAT", "Checkpoint", "CheckpointError", "fingerprint"]
 
-FORMAT = "twolayer.Checkpoint/1"
+FORMAT = "twolayer.Checkpoint/2"
 """Stored under ``format`` in checkpoint.json: a checkpoint of another version is refused."""
+_READABLE = (FORMAT, "twolayer.Checkpoint/1")  # format 1 kept the losses in checkpoint.json
 
 _JSON = "checkpoint.json"
 _NET = "net.npz"
-_ARRAYS = ("optimizer_state", "order", "pending")  # each an optional .npy member
+_ARRAYS = ("optimizer_state", "order", "pending", "losses")  # each an optional .npy member
 _MAX_JSON = MAX_HISTORY_BYTES + (1 << 20)  # the history, and a little besides
 
 
@@ -140,7 +142,7 @@ def _read_state(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> 
     if not isinstance(state, dict):
         raise _Refusal(f"{path}: damaged checkpoint: {_JSON} is not an object")
     found = state.pop("format", None)
-    if found != FORMAT:
+    if found not in _READABLE:
         raise _Refusal(
             f"{path} is a checkpoint of format {found!r}; this version of twolayer reads {FORMAT!r}"
         )
