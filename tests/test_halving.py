@@ -86,6 +86,13 @@ def test_the_same_promotions_in_this_process_and_on_local_workers(
         )
     assert _fates(tmp_path / "workers") == fates
     assert "1 done" in here.summary and "3 stopped early" in here.summary
+    # The trial run to the end ranks first, then the stopped ones by the rung they reached.
+    table = [line for line in here.summary.splitlines() if line.startswith("| ") and "/1" in line]
+    assert "| 1/1 |" in table[0]
+    reached = [float(line.split("stopped at ")[1].split()[0]) for line in table[1:]]
+    assert (
+        len(reached) == 3 and reached == sorted(reached, reverse=True) and reached[0] > reached[-1]
+    )
     assert (tmp_path / "here" / "halving.png").stat().st_size > 0
 
 

@@ -90,9 +90,24 @@ def summarise(
                 [r[_final_key(key)] for r in done if r.get(_final_key(key)) is not None]
             )
         row["wall time"] = _mean_std([r["wall_time"] for r in done])[0]
+        row["reached"] = _reached(group, metric)
         rows.append(row)
-    rows.sort(key=lambda row: -(row.get(_metric_name(metric), (None,))[0] or -1.0))
+    # The settings run to the end by their metric; then those successive halving stopped, by the
+    # rung they reached and their metric there.
+    rows.sort(
+        key=lambda row: (-(row.get(_metric_name(metric), (None,))[0] or -1.0), row["reached"])
+    )
     return rows, metric
+
+
+def _reached(group: Sequence[Mapping[str, Any]], metric: str) -> tuple[float, float]:
+    """(minus the epochs of the furthest rung, minus the best metric there) over the stopped
+    runs of one setting: (0, 0) where none was stopped."""
+    stopped = [r for r in group if r["status"] == STOPPED and r.get("rung_epochs") is not None]
+    if not stopped:
+        return 0.0, 0.0
+    values = metric.removeprefix("final_") + "_list"
+    return min((-float(r["rung_epochs"]), -float((r.get(values) or [0.0])[-1])) for r in stopped)
 
 
 def _stopped(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -150,7 +165,8 @@ def _markdown(
         + f", {planned - sum(finished.values()) - sum(row[STOPPED] for row in rows)} not run yet.",
         f"Every run: {label(fixed)}." if fixed else "",
         f"Ranked by the mean final {_metric_name(metric)} over seeds (± sample standard deviation)"
-        + ("." if metric == "final_val_acc" else _TEST_CHOOSES),
+        + ("." if metric == "final_val_acc" else _TEST_CHOOSES)
+        + (" Then the settings stopped early, by the rung they reached." if _stopped(rows) else ""),
         "",
     ]
     metrics = _metric_order(rows, metric)
@@ -159,6 +175,10 @@ def _markdown(
     for rank, row in enumerate(rows, 1):
         cells = [str(rank), *(str(row["settings"].get(name, "")) for name in swept)]
         failures = "".join(f", {row[s]} {s}" for s in (DIVERGED, FAILED) if row[s])
+        if row[STOPPED] and not row[DONE]:
+            epochs, value = (-x for x in row["reached"])
+            unit = "epoch" if epochs == 1 else "epochs"
+            failures += f", stopped at {epochs:g} {unit} ({_metric_name(metric)} {value:.4f})"
         cells.append(f"{row[DONE]}/{row['runs']}{failures}")
         cells += [_plus_minus(*row.get(name, (None, None))) for name in metrics]
         cells.append("" if row["wall time"] is None else f"{row['wall time']:.1f}")
