@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from .._files import atomic_write
-from ..settings import SettingError
+from ..settings import SettingError, TrainSettings, iter_per_epoch
 from .log import DIVERGED, DONE, FAILED, INTERRUPTED, RUNS_FILE, STOPPED, RunLog
 from .plan import Run, label
 from .report import write_reports
@@ -299,14 +299,12 @@ def run_rung(
 def _stop_iteration(train_settings: Mapping[str, Any], n_train: int, rung: Fraction) -> int:
     """The iterations a run of `train_settings` on `n_train` images takes to `rung` epochs, and one
     more, so that its evaluation after `rung` epochs is made."""
-    from ..settings import iter_per_epoch
-
-    fit_size = train_settings.get("train_size") or n_train - train_settings["validation_size"]
-    per_epoch = iter_per_epoch(
-        train_settings.get("sampling", "replacement"),
-        fit_size,
-        train_settings.get("batch_size", 100),
+    declared = TrainSettings.declared()
+    sampling, batch_size = (
+        train_settings.get(name, declared[name].default) for name in ("sampling", "batch_size")
     )
+    fit_size = train_settings.get("train_size") or n_train - train_settings["validation_size"]
+    per_epoch = iter_per_epoch(sampling, fit_size, batch_size)
     return math.ceil(rung * per_epoch) + 1
 
 
