@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import pytest
-from mnist_files import NAMES
+from mnist_files import NAMES, Server, fake_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -154,3 +156,40 @@ def book_net(mnist):
     net = TwoLayerNet(784, 50, 10, seed=0)
     train(net, x_train, t_train, x_test, t_test, seed=0, progress=False)
     return net
+
+
+# --- the datasets tests' MNIST stand-ins, cache and server -----------------------------------------
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """A fresh cache directory per test, and a mirror that refuses connections: no test reaches
+    ~/.cache or the net (the datasets tests use it in every test)."""
+    path = tmp_path / "cache"
+    monkeypatch.setenv("TWOLAYER_CACHE", str(path))
+    monkeypatch.setenv("TWOLAYER_MNIST_URL", "http://127.0.0.1:9/closed/")
+    return path
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    """Small random stand-ins for the four MNIST files, gzipped."""
+    arrays, payloads = fake_mnist(monkeypatch, train=6, test=3, side=4)
+    files = {f"{name}.gz": gzip.compress(payload) for name, payload in payloads.items()}
+    return SimpleNamespace(arrays=arrays, files=files)
+
+
+@pytest.fixture
+def serve(monkeypatch):
+    """Start a Server and point $TWOLAYER_MNIST_URL at it; stopped at the end of the test."""
+    servers = []
+
+    def start(files, declared=None):
+        server = Server(files, declared)
+        servers.append(server)
+        monkeypatch.setenv("TWOLAYER_MNIST_URL", server.url)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
