@@ -20,7 +20,7 @@ except ImportError as exc:  # pragma: no cover - only without a built extension
 
 from ._config import show_config
 from ._threads import get_num_threads, set_num_threads
+from ._version import __version__ as __version__
 from .net import TwoLayerNet
 
 __all__ = ["TwoLayerNet", "get_num_threads", "set_num_threads", "show_config"]
-__version__ = "0.1.0"

@@ -17,6 +17,7 @@ import numpy as np
 from . import _core
 from ._cpus import available_cpus
 from ._threads import get_num_threads
+from ._version import __version__
 
 # The CPU's model name is on the first lines of /proc/cpuinfo: read no more than this of it.
 CPUINFO_BYTES = 64 * 1024
@@ -33,8 +34,6 @@ def show_config(mode: Literal["stdout", "dicts"] = "stdout") -> dict[str, Any]:
     """
     if mode not in ("stdout", "dicts"):
         raise ValueError(f"mode must be 'stdout' or 'dicts', got {mode!r}")
-    from . import __version__
-
     core = _core.build_info()
     config: dict[str, Any] = {
         "twolayer": {"version": __version__, "location": str(Path(__file__).resolve().parent)},

@@ -8,6 +8,7 @@ import warnings
 
 from . import _core
 from ._cpus import available_cpus
+from ._version import __version__
 
 ENV_VAR = "TWOLAYER_NUM_THREADS"
 OMP_VAR = "OMP_NUM_THREADS"  # the convention of NumPy's BLAS, scikit-learn and PyTorch
@@ -102,8 +103,6 @@ def _register_with_threadpoolctl() -> None:
             set_num_threads(num_threads)
 
         def get_version(self) -> str:
-            from . import __version__
-
             return __version__
 
     threadpoolctl.register(TwolayerController)
