@@ -7,7 +7,8 @@ network (``twolayer.reference.ReferenceNet``): chapter 6 as the book's own code 
     python bench/optimizers.py            # about a minute on 2 cores
     python bench/optimizers.py --quick    # a few steps each: proves that it runs; asserts no speed
 
-Everything takes turns in rounds, in one process, so that a noisy machine slows each alike; the report gives the
+The two ways on the core's net take turns in rounds, in one process, so that a noisy machine slows each alike (the
+NumPy net's rounds come after theirs, its OpenBLAS threads spinning on after each product); the report gives the
 median seconds per step over the rounds and the ratios fused Adam / fused SGD, book loop / fused and NumPy net / fused.
 All ways start from the same parameters and take the same batches; the two on the core's net must end with the same
 parameters (to rounding), the NumPy net with the same accuracy within 0.01; the script fails (exit status 1) otherwise.
@@ -69,13 +70,16 @@ def measure(x, t, steps, rounds, dtype):
     opts = {key: optimizers.create(key[0], lr=RATES[key[0]]) for key in nets}
     seconds: dict[tuple[str, str], list[float]] = {key: [] for key in nets}
     rng = np.random.default_rng(0)
-    for _ in range(rounds):
-        batches = [rng.integers(0, len(x), 100) for _ in range(steps)]
-        for name in RATES:
-            for way, run in ways.items():
-                start = time.perf_counter()
-                run(nets[name, way], opts[name, way], x, t, batches)
-                seconds[name, way].append((time.perf_counter() - start) / steps)
+    plan = [[rng.integers(0, len(x), 100) for _ in range(steps)] for _ in range(rounds)]
+    # The NumPy net's rounds after the core's: OpenBLAS's threads spin on after each product and
+    # would hold a CPU from the core's second thread (docs/performance.md, "A shared machine").
+    for group in (("fused", "book loop"), ("NumPy net",)):
+        for batches in plan:
+            for name in RATES:
+                for way in group:
+                    start = time.perf_counter()
+                    ways[way](nets[name, way], opts[name, way], x, t, batches)
+                    seconds[name, way].append((time.perf_counter() - start) / steps)
     eps = float(np.finfo(dtype).eps)
     differences = {
         name: max(
