@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,7 +40,7 @@ def checkpoint_of(run: RunState) -> Checkpoint:
     # The losses as an array: checkpoint.json keeps what grows with the evaluations only, within
     # the bound that history.json has.
     arrays["losses"] = np.array(run.history.train_loss_list, np.float64)
-    history = {**json.loads(run.history.to_json()), "train_loss_list": []}
+    history = json.loads(replace(run.history, train_loss_list=[]).to_json())
     state = {
         "iteration": len(run.history.train_loss_list),
         "settings": asdict(run.settings),
